@@ -1,0 +1,70 @@
+package db_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/testkit"
+)
+
+func TestOpenCreatesMigratesAndIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	dsn := testkit.MySQLDSN(t)
+	migrations := os.DirFS("testdata/migrations")
+	gdb, err := db.Open(ctx, dsn, "things", migrations, testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second start must find nothing to migrate and keep the data.
+	if err := gdb.Exec("INSERT INTO things (id, name) VALUES (1, 'a')").Error; err != nil {
+		t.Fatal(err)
+	}
+	again, err := db.Open(ctx, dsn, "things", migrations, testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := again.Table("things").Count(&n).Error; err != nil || n != 1 {
+		t.Fatalf("count = %d, %v; want 1", n, err)
+	}
+	err = again.Exec("INSERT INTO things (id, name) VALUES (2, 'a')").Error
+	if !db.IsDuplicateKey(err) {
+		t.Fatalf("duplicate name: err = %v, want duplicate key", err)
+	}
+}
+
+func TestWithTxRollsBackEverything(t *testing.T) {
+	ctx := context.Background()
+	gdb, err := db.Open(ctx, testkit.MySQLDSN(t), "things", os.DirFS("testdata/migrations"), testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.WithTx(ctx, gdb, func(ctx context.Context, tx *gorm.DB) error {
+		if err := db.Conn(ctx, gdb).Exec("INSERT INTO things (id, name) VALUES (1, 'x')").Error; err != nil {
+			return err
+		}
+		return db.Conn(ctx, gdb).Exec("INSERT INTO things (id, name) VALUES (2, 'x')").Error
+	})
+	if !db.IsDuplicateKey(err) {
+		t.Fatalf("err = %v, want duplicate key", err)
+	}
+	var n int64
+	gdb.Table("things").Count(&n)
+	if n != 0 {
+		t.Fatalf("rows after rollback = %d, want 0", n)
+	}
+}
+
+func TestServiceDSNRefusesMissingDatabase(t *testing.T) {
+	if _, err := db.ServiceDSN("root@tcp(127.0.0.1:3306)/", "order"); err == nil {
+		t.Fatal("want an error for a DSN without a database")
+	}
+	cfg, err := db.ServiceDSN(db.DefaultDSN, "order")
+	if err != nil || cfg.DBName != "paysuite_order" {
+		t.Fatalf("DBName = %v, %v; want paysuite_order", cfg, err)
+	}
+}

@@ -1,0 +1,27 @@
+// Package run is the shared main of every paysuite process.
+package run
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/paysuite/paysuite/pkg/logging"
+)
+
+// Main runs fn with a context cancelled on SIGINT or SIGTERM and exits 1 if it fails.
+// fn must return once ctx is done, after draining its work.
+func Main(service string, fn func(ctx context.Context, log *slog.Logger) error) {
+	log := logging.New(service)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("starting")
+	if err := fn(ctx, log); err != nil {
+		log.Error("exiting", "err", err)
+		stop()
+		os.Exit(1)
+	}
+	log.Info("stopped")
+}
