@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/database"
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -139,4 +140,22 @@ func createDatabase(ctx context.Context, cfg *mysql.Config) error {
 func IsDuplicateKey(err error) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && me.Number == 1062
+}
+
+// MigrateNamed is Migrate with its own version table, for a shared package (such as the
+// outbox) that keeps its tables beside a service's own migrations.
+func MigrateNamed(ctx context.Context, sqlDB *sql.DB, migrations fs.FS, versionTable string, log *slog.Logger) error {
+	store, err := database.NewStore(database.DialectMySQL, versionTable)
+	if err != nil {
+		return err
+	}
+	provider, err := goose.NewProvider("", sqlDB, migrations, goose.WithStore(store))
+	if err != nil {
+		return err
+	}
+	results, err := provider.Up(ctx)
+	for _, r := range results {
+		log.Info("migration applied", "table", versionTable, "version", r.Source.Version, "file", r.Source.Path)
+	}
+	return err
 }

@@ -1,0 +1,50 @@
+package testkit
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// DialGRPC connects to addr and waits until its health service answers SERVING.
+// The connection is closed at cleanup.
+func DialGRPC(t testing.TB, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	health := healthpb.NewHealthClient(conn)
+	Eventually(t, 30*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
+		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	}, "gRPC server at %s never became healthy", addr)
+	return conn
+}
+
+// Go runs fn (a service's Run) in the background with a context cancelled at cleanup, and at
+// cleanup waits for it to return, failing the test if it returned an error.
+func Go(t testing.TB, fn func(ctx context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("service returned: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("service did not stop within 30s of cancel")
+		}
+	})
+}
