@@ -1,0 +1,36 @@
+// Command sandbox serves the Alipay / WeChat Pay emulator on SANDBOX_ADDR (default :8090).
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/paysuite/paysuite/pkg/config"
+	"github.com/paysuite/paysuite/pkg/httpserver"
+	"github.com/paysuite/paysuite/pkg/run"
+	"github.com/paysuite/paysuite/services/sandbox/emulator"
+)
+
+func main() { run.Main("sandbox", serve) }
+
+func serve(ctx context.Context, log *slog.Logger) error {
+	env := config.New()
+	addr := env.String("SANDBOX_ADDR", ":8090")
+	keysDir := env.String("SANDBOX_KEYS_DIR", ".sandbox")
+	publicURL := env.String("SANDBOX_PUBLIC_URL", "http://127.0.0.1:8090")
+	scale := env.Float("SANDBOX_TIME_SCALE", 1)
+	env.Check(scale > 0, "SANDBOX_TIME_SCALE must be > 0")
+	if err := env.Err(); err != nil {
+		return err
+	}
+	emu, err := emulator.New(emulator.Config{KeysDir: keysDir, PublicURL: publicURL, TimeScale: scale, Logger: log})
+	if err != nil {
+		return err
+	}
+	log.Info("sandbox ready", "addr", addr, "merchant_file", keysDir+"/merchant.json", "public_url", publicURL)
+	serveErr := httpserver.Serve(ctx, addr, emu.Handler(), log)
+	if err := emu.Close(); err != nil && serveErr == nil {
+		return err
+	}
+	return serveErr
+}

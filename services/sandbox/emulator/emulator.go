@@ -1,0 +1,149 @@
+// Package emulator is a local stand-in for the Alipay classic openapi gateway and WeChat Pay API
+// v3, faithful enough that the unmodified gopay clients work against it: same paths, parameters,
+// signatures, error codes and async notifies. Other modules' tests run it in-process with
+// httptest.NewServer(e.Handler()).
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config configures an Emulator.
+type Config struct {
+	KeysDir      string       // keys, merchant.json and trades.json live here
+	PublicURL    string       // base URL the QR codes point to, e.g. http://127.0.0.1:8090
+	TimeScale    float64      // multiplies notify retry delays and refund settling (1 = real time)
+	Logger       *slog.Logger // optional
+	NotifyClient *http.Client // optional; sends async notifies
+}
+
+// Emulator is the provider sandbox. It is safe for concurrent use.
+type Emulator struct {
+	cfg    Config
+	log    *slog.Logger
+	keys   *keyring
+	client *http.Client
+	now    func() time.Time
+
+	mu     sync.Mutex
+	st     *store
+	faults Faults
+	closed bool
+
+	ctx    context.Context // cancelled by Close; stops notify workers
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New loads (or generates at first start) the keys in cfg.KeysDir, loads persisted trades and
+// resumes the notifies of paid trades that were never acknowledged.
+func New(cfg Config) (*Emulator, error) {
+	if cfg.KeysDir == "" {
+		return nil, errors.New("emulator: KeysDir is required")
+	}
+	if cfg.TimeScale <= 0 {
+		return nil, errors.New("emulator: TimeScale must be > 0")
+	}
+	if cfg.PublicURL == "" {
+		return nil, errors.New("emulator: PublicURL is required")
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	keys, err := loadOrCreateKeys(cfg.KeysDir)
+	if err != nil {
+		return nil, fmt.Errorf("emulator keys: %w", err)
+	}
+	st, err := openStore(filepath.Join(cfg.KeysDir, "trades.json"))
+	if err != nil {
+		return nil, fmt.Errorf("emulator trades: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	client := cfg.NotifyClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Emulator{cfg: cfg, log: log, keys: keys, client: client, now: time.Now, st: st, ctx: ctx, cancel: cancel}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, t := range st.trades {
+		if !t.PaidAt.IsZero() && !t.Notify.Acked && !t.Notify.GaveUp && !t.Notify.Dropped {
+			e.startNotifyLocked(t) // paid before a restart, never acknowledged
+		}
+	}
+	return e, nil
+}
+
+// Credentials returns what merchant.json holds.
+func (e *Emulator) Credentials() MerchantCredentials { return e.keys.creds }
+
+// Handler serves both providers' APIs, the buyer pages and the /sandbox control endpoints.
+func (e *Emulator) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /gateway.do", e.alipayGateway)
+	mux.HandleFunc("GET /gateway.do", e.alipayGateway) // params in the query string are allowed too
+	e.wechatRoutes(mux)
+	mux.HandleFunc("GET /qr/{token}", e.qrPage)
+	mux.HandleFunc("POST /sandbox/pay", e.pay)
+	mux.HandleFunc("GET /sandbox/faults", e.getFaults)
+	mux.HandleFunc("POST /sandbox/faults", e.setFaults)
+	mux.HandleFunc("DELETE /sandbox/faults", e.resetFaults)
+	mux.HandleFunc("GET /sandbox/trades", e.listTrades)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	return mux
+}
+
+// Close stops the notify workers and flushes state. Unacknowledged notifies resume at the next New.
+func (e *Emulator) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.mu.Unlock()
+	e.cancel()
+	e.wg.Wait()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.st.save()
+}
+
+// saveLocked persists the store; a failed write is logged, the in-memory state stays the truth.
+func (e *Emulator) saveLocked() {
+	if err := e.st.save(); err != nil {
+		e.log.Error("persist trades", "err", err)
+	}
+}
+
+func (e *Emulator) listTrades(w http.ResponseWriter, _ *http.Request) {
+	e.mu.Lock()
+	now := e.now()
+	changed := false
+	for _, t := range e.st.trades {
+		changed = t.expireIfDue(now) || changed
+	}
+	if changed {
+		e.saveLocked()
+	}
+	list := e.st.list()
+	e.mu.Unlock()
+	writeJSON(w, http.StatusOK, list)
+}
+
+// scaled multiplies a provider delay by the configured time scale.
+func (e *Emulator) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * e.cfg.TimeScale)
+}

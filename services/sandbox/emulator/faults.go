@@ -1,0 +1,81 @@
+package emulator
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// Faults are injected misbehaviours for tests and demos (POST /sandbox/faults).
+type Faults struct {
+	DropNotifies      int `json:"dropNotifies"`      // the next n paid trades get no notify at all
+	DuplicateNotifies int `json:"duplicateNotifies"` // the next n paid trades get every notify attempt twice, concurrently
+	DelayNotifyMs     int `json:"delayNotifyMs"`     // the first notify attempt of every following trade waits n real ms
+	FailQueries       int `json:"failQueries"`       // the next n trade queries answer a system error
+}
+
+type faultsPatch struct {
+	DropNotifies      *int `json:"dropNotifies"`
+	DuplicateNotifies *int `json:"duplicateNotifies"`
+	DelayNotifyMs     *int `json:"delayNotifyMs"`
+	FailQueries       *int `json:"failQueries"`
+}
+
+func (e *Emulator) getFaults(w http.ResponseWriter, _ *http.Request) {
+	e.mu.Lock()
+	f := e.faults
+	e.mu.Unlock()
+	writeJSON(w, http.StatusOK, f)
+}
+
+// setFaults sets the fields present in the body and leaves the others as they are.
+func (e *Emulator) setFaults(w http.ResponseWriter, r *http.Request) {
+	var p faultsPatch
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad faults body: " + err.Error()})
+		return
+	}
+	for _, v := range []*int{p.DropNotifies, p.DuplicateNotifies, p.DelayNotifyMs, p.FailQueries} {
+		if v != nil && *v < 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "fault counts must be >= 0"})
+			return
+		}
+	}
+	e.mu.Lock()
+	set := func(dst *int, v *int) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&e.faults.DropNotifies, p.DropNotifies)
+	set(&e.faults.DuplicateNotifies, p.DuplicateNotifies)
+	set(&e.faults.DelayNotifyMs, p.DelayNotifyMs)
+	set(&e.faults.FailQueries, p.FailQueries)
+	f := e.faults
+	e.mu.Unlock()
+	e.log.Info("faults set", "faults", f)
+	writeJSON(w, http.StatusOK, f)
+}
+
+func (e *Emulator) resetFaults(w http.ResponseWriter, _ *http.Request) {
+	e.mu.Lock()
+	e.faults = Faults{}
+	e.mu.Unlock()
+	writeJSON(w, http.StatusOK, Faults{})
+}
+
+// takeQueryFailureLocked consumes one failQueries count.
+func (e *Emulator) takeQueryFailureLocked() bool {
+	if e.faults.FailQueries > 0 {
+		e.faults.FailQueries--
+		return true
+	}
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,192 @@
+package emulator_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-pay/gopay/alipay"
+	"github.com/go-pay/gopay/pkg/xhttp"
+	wechat "github.com/go-pay/gopay/wechat/v3"
+	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/services/sandbox/emulator"
+)
+
+const waitLong = 15 * time.Second
+
+// sandbox is an emulator served by an httptest server, keys in dir.
+type sandbox struct {
+	emu   *emulator.Emulator
+	srv   *httptest.Server
+	creds emulator.MerchantCredentials
+}
+
+func startSandbox(t *testing.T, dir string) *sandbox {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	emu, err := emulator.New(emulator.Config{
+		KeysDir: dir, PublicURL: "http://" + srv.Listener.Addr().String(), TimeScale: 0.001, Logger: testkit.Logger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = emu.Handler()
+	srv.Start()
+	s := &sandbox{emu: emu, srv: srv, creds: emu.Credentials()}
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *sandbox) stop() {
+	s.srv.Close()
+	_ = s.emu.Close()
+}
+
+// do sends a JSON request to a /sandbox endpoint and decodes the answer into out (may be nil).
+func (s *sandbox) do(t *testing.T, method, path string, in, out any) int {
+	t.Helper()
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.srv.URL+path, body)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+func (s *sandbox) pay(t *testing.T, qr string) int {
+	t.Helper()
+	return s.do(t, http.MethodPost, "/sandbox/pay", map[string]string{"qrCode": qr}, nil)
+}
+
+func (s *sandbox) trade(t *testing.T, outTradeNo string) emulator.Trade {
+	t.Helper()
+	var list []emulator.Trade
+	s.do(t, http.MethodGet, "/sandbox/trades", nil, &list)
+	for _, tr := range list {
+		if tr.OutTradeNo == outTradeNo {
+			return tr
+		}
+	}
+	t.Fatalf("trade %s not listed", outTradeNo)
+	return emulator.Trade{}
+}
+
+// rewrite sends the Alipay client's requests (to the fixed openapi host) to the sandbox.
+type rewrite struct{ target *url.URL }
+
+func (rw rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host, r.Host = rw.target.Scheme, rw.target.Host, ""
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// pemBody strips the PEM armor: gopay's alipay.NewClient and alipay.VerifySign add their own.
+func pemBody(p string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(p, "\n") {
+		if !strings.HasPrefix(line, "-----") {
+			b.WriteString(strings.TrimSpace(line))
+		}
+	}
+	return b.String()
+}
+
+func (s *sandbox) alipayClient(t *testing.T, appPrivateKey, alipayPublicKey string) *alipay.Client {
+	t.Helper()
+	c, err := alipay.NewClient(s.creds.Alipay.AppID, pemBody(appPrivateKey), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.AutoVerifySign([]byte(alipayPublicKey))
+	u, _ := url.Parse(s.srv.URL)
+	c.SetHttpClient(xhttp.NewClient().SetTransport(rewrite{u}))
+	return c
+}
+
+func (s *sandbox) wechatClient(t *testing.T, merchantKey, payPublicKey string) *wechat.ClientV3 {
+	t.Helper()
+	w := s.creds.Wechat
+	c, err := wechat.NewClientV3(w.MchID, w.MerchantSerialNo, w.APIv3Key, merchantKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AutoVerifySignByPublicKey([]byte(payPublicKey), w.WechatPayPublicKeyID); err != nil {
+		t.Fatal(err)
+	}
+	c.SetProxyHost(s.srv.URL)
+	return c
+}
+
+func otherKeyPair(t *testing.T) (privatePEM, publicPEM string) {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))
+}
+
+// receiver is a merchant notify endpoint that records every request and answers via reply.
+type receiver struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	got   []*http.Request // bodies buffered, re-readable
+	reply func(n int) (status int, body string)
+}
+
+func newReceiver(t *testing.T, reply func(n int) (int, string)) *receiver {
+	rc := &receiver{reply: reply}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		clone := r.Clone(context.Background())
+		clone.Body = io.NopCloser(bytes.NewReader(b))
+		rc.mu.Lock()
+		rc.got = append(rc.got, clone)
+		n := len(rc.got)
+		rc.mu.Unlock()
+		status, body := rc.reply(n)
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *receiver) count() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.got)
+}
+
+func (rc *receiver) request(i int) *http.Request {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.got[i]
+}
+
+func alipayOK(int) (int, string) { return http.StatusOK, "success" }
+func wechatOK(int) (int, string) { return http.StatusNoContent, "" }

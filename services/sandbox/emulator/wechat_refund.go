@@ -1,0 +1,149 @@
+package emulator
+
+import (
+	"net/http"
+	"time"
+)
+
+// WeChat Pay v3 domestic refunds. A refund is PROCESSING when created and reads SUCCESS once
+// refundSettle × TimeScale has passed since its creation (computed on read, so it is the same
+// answer for every reader).
+
+type refundRequest struct {
+	TransactionID string      `json:"transaction_id"`
+	OutTradeNo    string      `json:"out_trade_no"`
+	OutRefundNo   string      `json:"out_refund_no"`
+	Reason        string      `json:"reason"`
+	NotifyURL     string      `json:"notify_url"`
+	Amount        *wxAmountIn `json:"amount"`
+}
+
+type wxRefundAmount struct {
+	Total            int64  `json:"total"`
+	Refund           int64  `json:"refund"`
+	From             []any  `json:"from"`
+	PayerTotal       int64  `json:"payer_total"`
+	PayerRefund      int64  `json:"payer_refund"`
+	SettlementRefund int64  `json:"settlement_refund"`
+	SettlementTotal  int64  `json:"settlement_total"`
+	DiscountRefund   int64  `json:"discount_refund"`
+	Currency         string `json:"currency"`
+	RefundFee        int64  `json:"refund_fee"`
+}
+
+type wxRefund struct {
+	RefundID            string         `json:"refund_id"`
+	OutRefundNo         string         `json:"out_refund_no"`
+	TransactionID       string         `json:"transaction_id"`
+	OutTradeNo          string         `json:"out_trade_no"`
+	Channel             string         `json:"channel"`
+	UserReceivedAccount string         `json:"user_received_account"`
+	SuccessTime         string         `json:"success_time,omitempty"`
+	CreateTime          string         `json:"create_time"`
+	Status              string         `json:"status"`
+	FundsAccount        string         `json:"funds_account"`
+	Amount              wxRefundAmount `json:"amount"`
+	PromotionDetail     []any          `json:"promotion_detail"`
+}
+
+func (e *Emulator) refundView(t *Trade, r *Refund) wxRefund {
+	v := wxRefund{
+		RefundID: r.RefundID, OutRefundNo: r.OutRefundNo, TransactionID: t.TradeNo, OutTradeNo: t.OutTradeNo,
+		Channel: "ORIGINAL", UserReceivedAccount: "支付用户零钱", CreateTime: r.CreatedAt.In(cst).Format(time.RFC3339),
+		Status: "PROCESSING", FundsAccount: "AVAILABLE", PromotionDetail: []any{},
+		Amount: wxRefundAmount{
+			Total: t.AmountFen, Refund: r.AmountFen, From: []any{}, PayerTotal: t.AmountFen, PayerRefund: r.AmountFen,
+			SettlementRefund: r.AmountFen, SettlementTotal: t.AmountFen, Currency: "CNY",
+		},
+	}
+	if done := r.CreatedAt.Add(e.scaled(refundSettle)); !e.now().Before(done) {
+		v.Status, v.SuccessTime = "SUCCESS", done.In(cst).Format(time.RFC3339)
+	}
+	return v
+}
+
+// findWechatRefundLocked finds a refund by out_refund_no across all WeChat trades (the number is
+// unique per merchant).
+func (e *Emulator) findWechatRefundLocked(outRefundNo string) (*Trade, *Refund) {
+	for _, t := range e.st.trades {
+		if t.Provider != ProviderWechat {
+			continue
+		}
+		if r := t.refund(outRefundNo); r != nil {
+			return t, r
+		}
+	}
+	return nil, nil
+}
+
+func (e *Emulator) wechatRefund(w http.ResponseWriter, _ *http.Request, body []byte) {
+	var in refundRequest
+	if err := decodeBody(body, &in); err != nil {
+		e.wechatError(w, http.StatusBadRequest, "PARAM_ERROR", "请求体不是合法的JSON: "+err.Error())
+		return
+	}
+	bad := func(msg string) { e.wechatError(w, http.StatusBadRequest, "PARAM_ERROR", msg) }
+	switch {
+	case in.OutTradeNo == "" && in.TransactionID == "":
+		bad("transaction_id 和 out_trade_no 必须二选一")
+		return
+	case in.OutRefundNo == "" || len(in.OutRefundNo) > 64:
+		bad("out_refund_no 缺失或格式错误")
+		return
+	case in.Amount == nil || in.Amount.Refund == nil || in.Amount.Total == nil:
+		bad("amount.refund 和 amount.total 必填")
+		return
+	case *in.Amount.Refund < 1 || *in.Amount.Total < 1:
+		bad("amount 必须大于0")
+		return
+	case in.Amount.Currency != "" && in.Amount.Currency != "CNY":
+		bad("amount.currency 仅支持CNY")
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var t *Trade
+	if in.OutTradeNo != "" {
+		t = e.st.get(ProviderWechat, in.OutTradeNo)
+	} else {
+		t = e.st.byTradeNo(ProviderWechat, in.TransactionID)
+	}
+	if t == nil {
+		e.wechatError(w, http.StatusNotFound, "RESOURCE_NOT_EXISTS", "订单不存在")
+		return
+	}
+	if pt, r := e.findWechatRefundLocked(in.OutRefundNo); r != nil {
+		if pt != t || r.AmountFen != *in.Amount.Refund {
+			e.wechatError(w, http.StatusBadRequest, "INVALID_REQUEST", "退款单号已存在，但请求参数与原退款单不一致")
+			return
+		}
+		e.wechatJSON(w, http.StatusOK, e.refundView(t, r)) // idempotent repeat
+		return
+	}
+	switch {
+	case t.State != StatePaid:
+		e.wechatError(w, http.StatusBadRequest, "INVALID_REQUEST", "订单未支付，不能退款")
+		return
+	case *in.Amount.Total != t.AmountFen:
+		bad("amount.total 与原订单金额不一致")
+		return
+	case t.refundedFen()+*in.Amount.Refund > t.AmountFen:
+		e.wechatError(w, http.StatusBadRequest, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
+		return
+	}
+	r := &Refund{OutRefundNo: in.OutRefundNo, RefundID: wechatRefundID(), AmountFen: *in.Amount.Refund, Reason: in.Reason, CreatedAt: e.now()}
+	t.Refunds = append(t.Refunds, r)
+	e.saveLocked()
+	e.wechatJSON(w, http.StatusOK, e.refundView(t, r))
+}
+
+func (e *Emulator) wechatRefundQuery(w http.ResponseWriter, r *http.Request, _ []byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ref := e.findWechatRefundLocked(r.PathValue("no"))
+	if ref == nil {
+		e.wechatError(w, http.StatusNotFound, "RESOURCE_NOT_EXISTS", "退款单不存在")
+		return
+	}
+	e.wechatJSON(w, http.StatusOK, e.refundView(t, ref))
+}

@@ -1,0 +1,226 @@
+package emulator
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// WeChat Pay v3 Native endpoints. Handlers run after wechatAuth.
+
+var wechatOutNoPattern = regexp.MustCompile(`^[A-Za-z0-9_\-*|]{6,32}$`)
+
+// refundSettle is how long a WeChat refund stays PROCESSING before it reads SUCCESS (× TimeScale).
+const refundSettle = 5 * time.Second
+
+type wxAmountIn struct {
+	Total    *int64 `json:"total"`
+	Refund   *int64 `json:"refund"`
+	Currency string `json:"currency"`
+}
+
+type nativeRequest struct {
+	AppID       string      `json:"appid"`
+	MchID       string      `json:"mchid"`
+	Description string      `json:"description"`
+	OutTradeNo  string      `json:"out_trade_no"`
+	TimeExpire  string      `json:"time_expire"`
+	Attach      string      `json:"attach"`
+	NotifyURL   string      `json:"notify_url"`
+	Amount      *wxAmountIn `json:"amount"`
+}
+
+func (e *Emulator) wechatNative(w http.ResponseWriter, _ *http.Request, body []byte) {
+	var in nativeRequest
+	if err := decodeBody(body, &in); err != nil {
+		e.wechatError(w, http.StatusBadRequest, "PARAM_ERROR", "请求体不是合法的JSON: "+err.Error())
+		return
+	}
+	creds := e.keys.creds.Wechat
+	now := e.now()
+	bad := func(msg string) { e.wechatError(w, http.StatusBadRequest, "PARAM_ERROR", msg) }
+	switch {
+	case in.AppID == "" || in.MchID == "" || in.Description == "" || in.OutTradeNo == "" || in.NotifyURL == "" || in.Amount == nil || in.Amount.Total == nil:
+		bad("输入源“/body”映射到值字段时缺少必填参数")
+		return
+	case in.MchID != creds.MchID:
+		bad("mchid与请求头中的商户号不一致")
+		return
+	case in.AppID != creds.AppID:
+		e.wechatError(w, http.StatusBadRequest, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配")
+		return
+	case !wechatOutNoPattern.MatchString(in.OutTradeNo):
+		bad("out_trade_no 格式错误")
+		return
+	case len([]rune(in.Description)) > 127:
+		bad("description 长度超限")
+		return
+	case *in.Amount.Total < 1:
+		bad("amount.total 必须大于0")
+		return
+	case in.Amount.Currency != "" && in.Amount.Currency != "CNY":
+		bad("amount.currency 仅支持CNY")
+		return
+	case !validNotifyURL(in.NotifyURL):
+		bad("notify_url 格式错误")
+		return
+	}
+	expires := now.Add(defaultTradeTTL)
+	if in.TimeExpire != "" {
+		t, err := time.Parse(time.RFC3339, in.TimeExpire)
+		if err != nil || !t.After(now) {
+			bad("time_expire 格式错误或已过期")
+			return
+		}
+		expires = t
+	}
+	fen := *in.Amount.Total
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t := e.st.get(ProviderWechat, in.OutTradeNo); t != nil {
+		if t.expireIfDue(now) {
+			e.saveLocked()
+		}
+		switch {
+		case t.State == StatePaid:
+			e.wechatError(w, http.StatusBadRequest, "ORDERPAID", "该订单已支付")
+		case t.State == StateClosed:
+			e.wechatError(w, http.StatusBadRequest, "ORDER_CLOSED", "订单已关闭")
+		case t.AmountFen != fen || t.Subject != in.Description || t.NotifyURL != in.NotifyURL:
+			e.wechatError(w, http.StatusForbidden, "OUT_TRADE_NO_USED", "商户订单号重复")
+		default: // the same order again: the same code_url
+			e.wechatJSON(w, http.StatusOK, map[string]string{"code_url": e.qrURL(t.Token)})
+		}
+		return
+	}
+	t := &Trade{
+		Provider: ProviderWechat, OutTradeNo: in.OutTradeNo, TradeNo: wechatTransactionID(),
+		AppID: in.AppID, MchID: in.MchID, AmountFen: fen, Subject: in.Description, Attach: in.Attach,
+		NotifyURL: in.NotifyURL, Token: randHex(16), State: StateNotPaid, CreatedAt: now, ExpiresAt: expires,
+	}
+	e.st.add(t)
+	e.saveLocked()
+	e.wechatJSON(w, http.StatusOK, map[string]string{"code_url": e.qrURL(t.Token)})
+}
+
+func validNotifyURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == ""
+}
+
+type wxAmountOut struct {
+	Total         int64  `json:"total"`
+	PayerTotal    *int64 `json:"payer_total,omitempty"`
+	Currency      string `json:"currency"`
+	PayerCurrency string `json:"payer_currency"`
+}
+
+type wxPayer struct {
+	OpenID string `json:"openid"`
+}
+
+// wxTransaction is both the query answer and the decrypted notify resource.
+type wxTransaction struct {
+	AppID          string      `json:"appid"`
+	MchID          string      `json:"mchid"`
+	OutTradeNo     string      `json:"out_trade_no"`
+	TransactionID  string      `json:"transaction_id,omitempty"`
+	TradeType      string      `json:"trade_type,omitempty"`
+	TradeState     string      `json:"trade_state"`
+	TradeStateDesc string      `json:"trade_state_desc"`
+	BankType       string      `json:"bank_type,omitempty"`
+	Attach         string      `json:"attach"`
+	SuccessTime    string      `json:"success_time,omitempty"`
+	Payer          *wxPayer    `json:"payer,omitempty"`
+	Amount         wxAmountOut `json:"amount"`
+}
+
+// wechatView renders a trade; transaction_id, payer and success_time exist only once paid, and a
+// paid trade with any refund reads REFUND, like the real API.
+func wechatView(t *Trade) wxTransaction {
+	v := wxTransaction{
+		AppID: t.AppID, MchID: t.MchID, OutTradeNo: t.OutTradeNo, Attach: t.Attach,
+		Amount: wxAmountOut{Total: t.AmountFen, Currency: "CNY", PayerCurrency: "CNY"},
+	}
+	switch {
+	case t.State == StatePaid:
+		paid := t.AmountFen
+		v.TransactionID, v.TradeType, v.BankType = t.TradeNo, "NATIVE", "OTHERS"
+		v.SuccessTime = t.PaidAt.In(cst).Format(time.RFC3339)
+		v.Payer, v.Amount.PayerTotal = &wxPayer{OpenID: t.BuyerID}, &paid
+		v.TradeState, v.TradeStateDesc = "SUCCESS", "支付成功"
+		if len(t.Refunds) > 0 {
+			v.TradeState, v.TradeStateDesc = "REFUND", "转入退款"
+		}
+	case t.State == StateClosed:
+		v.TradeState, v.TradeStateDesc = "CLOSED", "订单已关闭"
+	default:
+		v.TradeState, v.TradeStateDesc = "NOTPAY", "订单未支付"
+	}
+	return v
+}
+
+func (e *Emulator) wechatQuery(w http.ResponseWriter, r *http.Request, _ []byte) {
+	e.queryWechat(w, r, func() *Trade { return e.st.get(ProviderWechat, r.PathValue("no")) })
+}
+
+func (e *Emulator) wechatQueryByID(w http.ResponseWriter, r *http.Request, _ []byte) {
+	e.queryWechat(w, r, func() *Trade {
+		if t := e.st.byTradeNo(ProviderWechat, r.PathValue("id")); t != nil && t.State == StatePaid {
+			return t
+		}
+		return nil
+	})
+}
+
+func (e *Emulator) queryWechat(w http.ResponseWriter, r *http.Request, find func() *Trade) {
+	if r.URL.Query().Get("mchid") != e.keys.creds.Wechat.MchID {
+		e.wechatError(w, http.StatusBadRequest, "PARAM_ERROR", "mchid 缺失或与请求头中的商户号不一致")
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.takeQueryFailureLocked() {
+		e.wechatError(w, http.StatusInternalServerError, "SYSTEM_ERROR", "系统错误")
+		return
+	}
+	t := find()
+	if t == nil {
+		e.wechatError(w, http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在")
+		return
+	}
+	if t.expireIfDue(e.now()) {
+		e.saveLocked()
+	}
+	e.wechatJSON(w, http.StatusOK, wechatView(t))
+}
+
+// wechatClose: 204 for an unpaid or already closed trade, 400 ORDERPAID for a paid one.
+func (e *Emulator) wechatClose(w http.ResponseWriter, r *http.Request, body []byte) {
+	var in struct {
+		MchID string `json:"mchid"`
+	}
+	if err := decodeBody(body, &in); err != nil || in.MchID != e.keys.creds.Wechat.MchID {
+		e.wechatError(w, http.StatusBadRequest, "PARAM_ERROR", "mchid 缺失或与请求头中的商户号不一致")
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t := e.st.get(ProviderWechat, r.PathValue("no"))
+	if t == nil {
+		e.wechatError(w, http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在")
+		return
+	}
+	now := e.now()
+	t.expireIfDue(now)
+	switch t.State {
+	case StatePaid:
+		e.wechatError(w, http.StatusBadRequest, "ORDERPAID", "订单已支付")
+		return
+	case StateNotPaid:
+		t.State, t.ClosedAt, t.CloseNote = StateClosed, now, "closed by merchant"
+	}
+	e.saveLocked()
+	e.writeWechat(w, http.StatusNoContent, nil)
+}

@@ -1,0 +1,28 @@
+module github.com/paysuite/paysuite/services/sandbox
+
+go 1.26.0
+
+require github.com/paysuite/paysuite/pkg v0.0.0
+
+require (
+	filippo.io/edwards25519 v1.1.0 // indirect
+	github.com/go-pay/crypto v0.0.1 // indirect
+	github.com/go-pay/errgroup v0.0.3 // indirect
+	github.com/go-pay/gopay v1.5.118
+	github.com/go-pay/smap v0.0.2 // indirect
+	github.com/go-pay/util v0.0.4 // indirect
+	github.com/go-pay/xlog v0.0.3 // indirect
+	github.com/go-pay/xtime v0.0.2 // indirect
+	github.com/go-sql-driver/mysql v1.9.3 // indirect
+	golang.org/x/net v0.61.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
+	google.golang.org/grpc v1.84.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)
+
+replace (
+	github.com/paysuite/paysuite/pkg => ../../pkg
+	github.com/paysuite/paysuite/proto/gen => ../../proto/gen
+)
