@@ -80,7 +80,7 @@ func LoadMerchantFile(path string) (MerchantCredentials, error) {
 
 // loadOrCreateKeys reuses the keys in dir, or generates a fresh set when dir holds none.
 func loadOrCreateKeys(dir string) (*keyring, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	mPath, sPath := filepath.Join(dir, merchantFile), filepath.Join(dir, secretsFile)
@@ -140,10 +140,11 @@ func generateKeys(mPath, sPath string) (*keyring, error) {
 	}
 	// Secrets first: a crash in between leaves an "incomplete" dir that New reports, never
 	// a merchant.json whose platform keys are lost.
-	if err := writeJSONAtomic(sPath, sec); err != nil {
+	if err := writeJSONAtomic(sPath, sec, 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeJSONAtomic(mPath, creds); err != nil {
+	// merchant.json is meant to be read by the merchant's services (other users/containers).
+	if err := writeJSONAtomic(mPath, creds, 0o644); err != nil {
 		return nil, err
 	}
 	return parseKeyring(creds, sec)
@@ -225,7 +226,7 @@ func parsePublic(s string) (*rsa.PublicKey, error) {
 
 // writeJSONAtomic writes v as indented JSON via a temp file and rename, so readers never see a
 // half-written file.
-func writeJSONAtomic(path string, v any) error {
+func writeJSONAtomic(path string, v any, perm os.FileMode) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
@@ -235,7 +236,7 @@ func writeJSONAtomic(path string, v any) error {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if err := tmp.Chmod(0o600); err != nil {
+	if err := tmp.Chmod(perm); err != nil {
 		tmp.Close()
 		return err
 	}

@@ -173,5 +173,5 @@ func (s *store) save() error {
 		f.Trades = append(f.Trades, t)
 	}
 	sort.Slice(f.Trades, func(i, j int) bool { return f.Trades[i].CreatedAt.Before(f.Trades[j].CreatedAt) })
-	return writeJSONAtomic(s.path, f)
+	return writeJSONAtomic(s.path, f, 0o644)
 }
