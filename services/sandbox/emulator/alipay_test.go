@@ -46,7 +46,7 @@ func refund(c *alipay.Client, outTradeNo, reqNo, amount string) (*alipay.TradeRe
 }
 
 func TestAlipayPrecreatePayNotifyQueryRefundClose(t *testing.T) {
-	s := startSandbox(t, t.TempDir())
+	s := startSandbox(t, keysDir(t))
 	c := s.alipayClient(t, s.creds.Alipay.AppPrivateKey, s.creds.Alipay.AlipayPublicKey)
 	rc := newReceiver(t, alipayOK)
 	ctx := context.Background()
@@ -129,7 +129,7 @@ func TestAlipayPrecreatePayNotifyQueryRefundClose(t *testing.T) {
 }
 
 func TestAlipayCloseBeforeScanKillsTheQR(t *testing.T) {
-	s := startSandbox(t, t.TempDir())
+	s := startSandbox(t, keysDir(t))
 	c := s.alipayClient(t, s.creds.Alipay.AppPrivateKey, s.creds.Alipay.AlipayPublicKey)
 	qr := precreate(t, c, "A2001", "1.00", "")
 	_, err := c.TradeClose(context.Background(), gopay.BodyMap{"out_trade_no": "A2001"})
@@ -162,7 +162,7 @@ func TestAlipayCloseBeforeScanKillsTheQR(t *testing.T) {
 }
 
 func TestAlipayRefusesWrongKeys(t *testing.T) {
-	s := startSandbox(t, t.TempDir())
+	s := startSandbox(t, keysDir(t))
 	otherPriv, otherPub := otherKeyPair(t)
 
 	forger := s.alipayClient(t, otherPriv, s.creds.Alipay.AlipayPublicKey)
@@ -175,6 +175,15 @@ func TestAlipayRefusesWrongKeys(t *testing.T) {
 		t.Fatalf("forged precreate: %v", err)
 	}
 
+	stranger, err := alipay.NewClient("2021000000000000", pemBody(s.creds.Alipay.AppPrivateKey), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger.SetHttpClient(forger.GetHttpClient())
+	if _, err := alipayQuery(stranger, "A3001"); bizCode(t, err) != "40002 isv.invalid-app-id" {
+		t.Fatalf("unknown app_id: %v", err)
+	}
+
 	gullible := s.alipayClient(t, s.creds.Alipay.AppPrivateKey, otherPub)
 	if _, err := gullible.TradePrecreate(context.Background(), bm); !errors.Is(err, gopay.VerifySignatureErr) {
 		t.Fatalf("client trusting another platform key must reject the answer, got %v", err)
@@ -182,7 +191,7 @@ func TestAlipayRefusesWrongKeys(t *testing.T) {
 }
 
 func TestAlipayExpiredTradeCannotBePaid(t *testing.T) {
-	s := startSandbox(t, t.TempDir())
+	s := startSandbox(t, keysDir(t))
 	c := s.alipayClient(t, s.creds.Alipay.AppPrivateKey, s.creds.Alipay.AlipayPublicKey)
 	expire := time.Now().Add(2 * time.Second).In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04:05")
 	bm := gopay.BodyMap{"out_trade_no": "A4001", "total_amount": "1.00", "subject": "x", "time_expire": expire}

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +27,50 @@ import (
 )
 
 const waitLong = 15 * time.Second
+
+// template holds one generated key set; most tests copy it instead of generating four RSA keys.
+var template struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if template.dir != "" {
+		_ = os.RemoveAll(template.dir)
+	}
+	os.Exit(code)
+}
+
+// keysDir is a fresh keys directory holding a copy of the template keys (no trades).
+func keysDir(t *testing.T) string {
+	t.Helper()
+	template.once.Do(func() {
+		if template.dir, template.err = os.MkdirTemp("", "sandbox-keys-"); template.err != nil {
+			return
+		}
+		var e *emulator.Emulator
+		e, template.err = emulator.New(emulator.Config{KeysDir: template.dir, PublicURL: "http://127.0.0.1", TimeScale: 1})
+		if template.err == nil {
+			template.err = e.Close()
+		}
+	})
+	if template.err != nil {
+		t.Fatal(template.err)
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"merchant.json", "sandbox.json"} {
+		b, err := os.ReadFile(filepath.Join(template.dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
 
 // sandbox is an emulator served by an httptest server, keys in dir.
 type sandbox struct {

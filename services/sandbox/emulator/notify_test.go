@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"crypto/rsa"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 )
 
 func TestNotifyRetriesUntilAcknowledged(t *testing.T) {
-	s := startSandbox(t, t.TempDir())
+	s := startSandbox(t, keysDir(t))
 	w := s.creds.Wechat
 	c := s.alipayClient(t, s.creds.Alipay.AppPrivateKey, s.creds.Alipay.AlipayPublicKey)
 	wc := s.wechatClient(t, w.MerchantPrivateKey, w.WechatPayPublicKey)
@@ -65,7 +66,7 @@ func TestNotifyRetriesUntilAcknowledged(t *testing.T) {
 }
 
 func TestFaultDropNotifiesSendsNothing(t *testing.T) {
-	s := startSandbox(t, t.TempDir())
+	s := startSandbox(t, keysDir(t))
 	c := s.alipayClient(t, s.creds.Alipay.AppPrivateKey, s.creds.Alipay.AlipayPublicKey)
 	rc := newReceiver(t, alipayOK)
 	var f emulator.Faults
@@ -94,7 +95,7 @@ func TestFaultDropNotifiesSendsNothing(t *testing.T) {
 }
 
 func TestFaultDuplicateNotifiesSendsTwo(t *testing.T) {
-	s := startSandbox(t, t.TempDir())
+	s := startSandbox(t, keysDir(t))
 	w := s.creds.Wechat
 	wc := s.wechatClient(t, w.MerchantPrivateKey, w.WechatPayPublicKey)
 	rc := newReceiver(t, wechatOK)
@@ -108,7 +109,7 @@ func TestFaultDuplicateNotifiesSendsTwo(t *testing.T) {
 }
 
 func TestFaultFailQueriesAndReset(t *testing.T) {
-	s := startSandbox(t, t.TempDir())
+	s := startSandbox(t, keysDir(t))
 	w := s.creds.Wechat
 	c := s.alipayClient(t, s.creds.Alipay.AppPrivateKey, s.creds.Alipay.AlipayPublicKey)
 	wc := s.wechatClient(t, w.MerchantPrivateKey, w.WechatPayPublicKey)
@@ -173,5 +174,38 @@ func TestRestartKeepsKeysTradesAndResumesNotifies(t *testing.T) {
 	loaded, err := emulator.LoadMerchantFile(dir + "/merchant.json")
 	if err != nil || loaded != s1.creds {
 		t.Fatalf("merchant.json: %v", err)
+	}
+}
+
+func TestConcurrentPaysOfOneQRPayOnce(t *testing.T) {
+	s := startSandbox(t, keysDir(t))
+	w := s.creds.Wechat
+	wc := s.wechatClient(t, w.MerchantPrivateKey, w.WechatPayPublicKey)
+	rc := newReceiver(t, wechatOK)
+	qr := mustNative(t, s, wc, "C100001", 100, rc.srv.URL)
+	codes := make(chan int, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); codes <- s.pay(t, qr) }()
+	}
+	wg.Wait()
+	close(codes)
+	paid := 0
+	for c := range codes {
+		switch c {
+		case http.StatusOK:
+			paid++
+		case http.StatusConflict:
+		default:
+			t.Fatalf("pay answered %d", c)
+		}
+	}
+	if paid != 1 {
+		t.Fatalf("%d pays succeeded, want exactly 1", paid)
+	}
+	testkit.Eventually(t, waitLong, func() bool { return s.trade(t, "C100001").Notify.Acked }, "not notified")
+	if rc.count() != 1 {
+		t.Fatalf("%d notifies for one payment", rc.count())
 	}
 }

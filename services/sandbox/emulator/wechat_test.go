@@ -58,7 +58,7 @@ func parsePub(t *testing.T, p string) any {
 }
 
 func TestWechatNativePayNotifyQueryRefundClose(t *testing.T) {
-	s := startSandbox(t, t.TempDir())
+	s := startSandbox(t, keysDir(t))
 	w := s.creds.Wechat
 	c := s.wechatClient(t, w.MerchantPrivateKey, w.WechatPayPublicKey)
 	rc := newReceiver(t, wechatOK)
@@ -142,7 +142,7 @@ func TestWechatNativePayNotifyQueryRefundClose(t *testing.T) {
 }
 
 func TestWechatCloseThenPayIsRefused(t *testing.T) {
-	s := startSandbox(t, t.TempDir())
+	s := startSandbox(t, keysDir(t))
 	w := s.creds.Wechat
 	c := s.wechatClient(t, w.MerchantPrivateKey, w.WechatPayPublicKey)
 	codeURL := mustNative(t, s, c, "W200001", 100, "http://127.0.0.1:1/notify")
@@ -165,7 +165,7 @@ func TestWechatCloseThenPayIsRefused(t *testing.T) {
 }
 
 func TestWechatRefusesWrongKeys(t *testing.T) {
-	s := startSandbox(t, t.TempDir())
+	s := startSandbox(t, keysDir(t))
 	w := s.creds.Wechat
 	otherPriv, otherPub := otherKeyPair(t)
 
@@ -185,7 +185,7 @@ func TestWechatRefusesWrongKeys(t *testing.T) {
 }
 
 func TestWechatExpiredTradeReadsClosedAndCannotBePaid(t *testing.T) {
-	s := startSandbox(t, t.TempDir())
+	s := startSandbox(t, keysDir(t))
 	w := s.creds.Wechat
 	c := s.wechatClient(t, w.MerchantPrivateKey, w.WechatPayPublicKey)
 	rsp, err := native(c, w.AppID, "W400001", 100, "http://127.0.0.1:1/n", time.Now().Add(2*time.Second))
