@@ -1,0 +1,144 @@
+// Package httpapi is the gateway's HTTP port: the grpc-gateway mux over the four gRPC
+// services, the Server-Sent Events view of WatchOrder, the dev-mode sandbox proxy, and the
+// middleware every request passes (request id, access log, CORS, body limit, Idempotency-Key).
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	coursev1 "github.com/paysuite/paysuite/proto/gen/paysuite/course/v1"
+	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
+	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
+	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
+)
+
+// Backends are the client connections to the services behind the gateway.
+type Backends struct {
+	Order, Payment, Notification, Course grpc.ClientConnInterface
+}
+
+// Options configure the HTTP surface.
+type Options struct {
+	CORSOrigins  []string // allowed browser origins; "*" for any; empty = same-origin only
+	MaxBodyBytes int64    // larger request bodies get 413
+	DevMode      bool     // mounts POST /dev/sandbox/pay
+	SandboxURL   string   // where /dev/sandbox/pay forwards to
+	OpenAPI      []byte   // served at GET /openapi.json
+	Page         http.Handler
+}
+
+// Marshaler is the JSON every route speaks: protojson with lowerCamelCase names, enum names,
+// int64 as strings, and unpopulated fields present (a client sees "paidAt": null rather than
+// guessing whether the field exists). Unknown request fields are refused, so a misspelt
+// "requestID" fails loudly instead of silently losing the idempotency key.
+func Marshaler() runtime.Marshaler {
+	return &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}}
+}
+
+// New builds the gateway handler. ctx bounds long-lived event streams: when it ends (the
+// process is shutting down) they are closed so the HTTP server can drain.
+func New(ctx context.Context, b Backends, opts Options, log *slog.Logger) (http.Handler, error) {
+	marshaler := Marshaler()
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
+		runtime.WithDisableHTTPMethodOverride(),
+		runtime.WithErrorHandler(errorHandler(log)),
+		runtime.WithMetadata(func(ctx context.Context, _ *http.Request) metadata.MD {
+			return metadata.Pairs("x-request-id", RequestID(ctx))
+		}),
+	)
+	notifications := notificationv1.NewNotificationServiceClient(b.Notification)
+	for name, register := range map[string]func() error{
+		"order": func() error {
+			return orderv1.RegisterOrderServiceHandlerClient(ctx, gw, orderv1.NewOrderServiceClient(b.Order))
+		},
+		"payment": func() error {
+			return paymentv1.RegisterPaymentServiceHandlerClient(ctx, gw, paymentv1.NewPaymentServiceClient(b.Payment))
+		},
+		"notification": func() error { return notificationv1.RegisterNotificationServiceHandlerClient(ctx, gw, notifications) },
+		"course": func() error {
+			return coursev1.RegisterCourseServiceHandlerClient(ctx, gw, coursev1.NewCourseServiceClient(b.Course))
+		},
+	} {
+		if err := register(); err != nil {
+			return nil, fmt.Errorf("register %s routes: %w", name, err)
+		}
+	}
+
+	sse := watchOrderSSE{client: notifications, marshaler: marshaler, log: log}
+	mux := http.NewServeMux()
+	mux.Handle("/", gw) // every /v1 route, and JSON 404s for unknown paths
+	mux.Handle("GET /v1/orders/{orderId}/events", untilDone(ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wantsEventStream(r) {
+			sse.ServeHTTP(w, r)
+			return
+		}
+		gw.ServeHTTP(w, r) // newline-delimited JSON: {"result": OrderStatusUpdate} per line
+	})))
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(opts.OpenAPI)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	if opts.Page != nil {
+		mux.Handle("GET /{$}", opts.Page)
+		mux.Handle("GET /assets/", opts.Page)
+		mux.Handle("GET /ui/config.json", opts.Page)
+	}
+	if opts.DevMode {
+		mux.Handle("POST /dev/sandbox/pay", newSandboxPay(opts.SandboxURL, log))
+	}
+
+	var h http.Handler = mux
+	h = idempotencyKey(h)
+	h = limitBody(opts.MaxBodyBytes, h)
+	h = cors(opts.CORSOrigins, h)
+	h = accessLog(log, h)
+	h = requestID(h)
+	return h, nil
+}
+
+// untilDone ends a long-lived request when ctx ends, not only when the client leaves.
+func untilDone(ctx context.Context, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		stop := context.AfterFunc(ctx, cancel)
+		defer stop()
+		next.ServeHTTP(w, r.WithContext(rctx))
+	})
+}
+
+func withRequestIDMetadata(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "x-request-id", RequestID(ctx))
+}
+
+// errorHandler is grpc-gateway's default mapping (InvalidArgument 400, NotFound 404,
+// AlreadyExists 409, FailedPrecondition 400, Unauthenticated 401 …) with one change: a
+// service that cannot be reached is reported without its dial error, which names internal
+// addresses; the detail goes to the log instead.
+func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
+	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+		if status.Code(err) == codes.Unavailable {
+			log.WarnContext(ctx, "upstream unavailable", "request_id", RequestID(r.Context()), "path", r.URL.Path, "err", err)
+			err = status.Error(codes.Unavailable, "service temporarily unavailable, retry later")
+		}
+		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+	}
+}

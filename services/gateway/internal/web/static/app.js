@@ -1,0 +1,360 @@
+// paysuite cashier page: vanilla JS against the gateway's own JSON routes (same origin).
+'use strict';
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const TERMINAL = new Set(['PAID', 'CANCELLED', 'REFUNDED']);
+  const state = {
+    devMode: false, skus: [], sku: null, order: null, payment: null,
+    orderRequestId: null, es: null, poll: null, tick: null, history: null,
+  };
+
+  // ---- helpers ----------------------------------------------------------
+  function randomId(prefix) {
+    const b = new Uint8Array(12);
+    crypto.getRandomValues(b); // works on plain http too, unlike randomUUID
+    return prefix + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  }
+
+  // Exact fen → "¥12.34" without floating point (amounts arrive as int64 strings).
+  function yuan(fen) {
+    let s = String(fen ?? '0');
+    const neg = s.startsWith('-');
+    if (neg) s = s.slice(1);
+    s = s.padStart(3, '0');
+    return (neg ? '-¥' : '¥') + s.slice(0, -2).replace(/^0+(?=\d)/, '') + '.' + s.slice(-2);
+  }
+
+  function when(ts) { return ts ? new Date(ts).toLocaleString() : ''; }
+
+  function el(tag, attrs, ...children) {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === 'class') n.className = v; else if (k.startsWith('data-')) n.setAttribute(k, v); else n[k] = v;
+    }
+    for (const c of children) if (c != null) n.append(c);
+    return n;
+  }
+
+  function badge(node, status) {
+    node.textContent = status || '';
+    node.className = 'badge ' + (status || '');
+  }
+
+  async function api(method, path, body) {
+    const opts = { method, headers: { Accept: 'application/json' } };
+    if (body !== undefined) {
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body);
+    }
+    const res = await fetch(path, opts);
+    const text = await res.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
+    if (!res.ok) {
+      const err = new Error((data && data.message) || res.status + ' ' + res.statusText);
+      err.status = res.status;
+      throw err;
+    }
+    return data;
+  }
+
+  function showError(err) {
+    const box = $('error');
+    box.textContent = err ? (err.status ? `${err.status}: ` : '') + err.message : '';
+    box.hidden = !err;
+  }
+
+  function userId() { return $('user-id').value.trim(); }
+
+  // ---- catalog ----------------------------------------------------------
+  async function loadSkus() {
+    const list = $('sku-list');
+    try {
+      const res = await api('GET', '/v1/skus');
+      state.skus = res.skus || [];
+    } catch (err) {
+      list.replaceChildren(el('p', { class: 'muted', textContent: 'Catalog unavailable: ' + err.message }));
+      return;
+    }
+    list.replaceChildren(...state.skus.map((s) => {
+      const b = el('button', { class: 'sku', type: 'button', 'data-sku-id': s.skuId },
+        el('span', { class: 'title', textContent: s.title }),
+        el('span', { class: 'meta' },
+          el('span', { class: 'kind ' + s.kind, textContent: s.kind }),
+          el('span', { class: 'price', textContent: yuan(s.priceFen) })),
+        el('span', { class: 'meta', textContent: 'stock ' + s.stock }));
+      b.setAttribute('aria-pressed', 'false');
+      b.addEventListener('click', () => selectSku(s));
+      return b;
+    }));
+    if (!state.skus.length) list.replaceChildren(el('p', { class: 'muted', textContent: 'The catalog is empty.' }));
+  }
+
+  function selectSku(s) {
+    state.sku = s;
+    state.orderRequestId = null;
+    for (const b of $('sku-list').querySelectorAll('.sku')) {
+      b.setAttribute('aria-pressed', String(b.dataset.skuId === s.skuId));
+    }
+    $('qty').value = '1';
+    $('qty').disabled = s.kind === 'COURSE'; // a course is bought once
+    $('place-order').disabled = false;
+  }
+
+  // ---- order ------------------------------------------------------------
+  async function placeOrder() {
+    if (!state.sku) return;
+    if (!userId()) { showError(new Error('Enter a user id first.')); return; }
+    showError(null);
+    // The requestId is kept until the server answers, so a retry after a network error
+    // returns the same order instead of creating a second one.
+    state.orderRequestId = state.orderRequestId || randomId('web-');
+    const quantity = Math.max(1, parseInt($('qty').value, 10) || 1);
+    $('place-order').disabled = true;
+    try {
+      const order = await api('POST', '/v1/orders', {
+        userId: userId(), requestId: state.orderRequestId, items: [{ skuId: state.sku.skuId, quantity }],
+      });
+      state.orderRequestId = null;
+      openOrder(order);
+      refreshHistory();
+    } catch (err) {
+      if (err.status && err.status < 500) state.orderRequestId = null;
+      showError(err);
+    } finally {
+      $('place-order').disabled = false;
+    }
+  }
+
+  function openOrder(order) {
+    stopWatch();
+    state.order = order;
+    state.payment = null;
+    $('order-panel').hidden = false;
+    $('payment-panel').hidden = true;
+    $('result').hidden = true;
+    renderOrder();
+    if (!TERMINAL.has(order.status)) startWatch();
+    $('order-panel').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+  }
+
+  function renderOrder() {
+    const o = state.order;
+    $('order-id').textContent = o.orderId;
+    $('order-items').textContent = (o.items || []).map((i) => `${i.title} × ${i.quantity}`).join(', ');
+    $('order-total').textContent = yuan(o.totalFen);
+    badge($('order-status'), o.status);
+    const open = o.status === 'PENDING_PAYMENT';
+    const live = state.payment && state.payment.status === 'WAITING' && !expired();
+    $('pay-alipay').disabled = !open || live;
+    $('pay-wechat').disabled = !open || live;
+    $('cancel-order').hidden = !open;
+    if (TERMINAL.has(o.status)) {
+      const r = $('result');
+      r.hidden = false;
+      r.className = 'result ' + o.status;
+      r.textContent = o.status === 'PAID' ? `Paid ${yuan(o.totalFen)} — thank you!`
+        : o.status === 'CANCELLED' ? `Order cancelled${o.cancelReason ? ' (' + o.cancelReason + ')' : ''}.`
+          : `Order ${o.status.toLowerCase()}.`;
+      $('sandbox-pay').hidden = true;
+    }
+  }
+
+  async function pay(channel) {
+    showError(null);
+    try {
+      const p = await api('POST', `/v1/orders/${state.order.orderId}/payments`, { channel });
+      state.payment = p;
+      $('sandbox-pay').disabled = false;
+      $('sandbox-pay').textContent = 'Pay with sandbox';
+      renderPayment();
+      renderOrder();
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  function expired() {
+    return state.payment && state.payment.expireAt && Date.parse(state.payment.expireAt) <= Date.now();
+  }
+
+  function renderPayment() {
+    const p = state.payment;
+    $('payment-panel').hidden = false;
+    if (p.qrPngBase64) $('qr-img').src = 'data:image/png;base64,' + p.qrPngBase64;
+    $('payment-channel').textContent = p.channel === 'WECHAT_NATIVE' ? 'WeChat' : 'Alipay';
+    $('qr-code').textContent = p.qrCode;
+    $('qr-code').href = p.qrCode;
+    badge($('payment-status'), p.status);
+    const canSandbox = state.devMode && p.status === 'WAITING' && !expired();
+    $('sandbox-pay').hidden = !canSandbox;
+    $('sandbox-note').hidden = !canSandbox;
+    tickCountdown();
+  }
+
+  function tickCountdown() {
+    const p = state.payment;
+    if (!p || !p.expireAt) return;
+    const left = Math.max(0, Math.floor((Date.parse(p.expireAt) - Date.now()) / 1000));
+    const mm = String(Math.floor(left / 60)).padStart(2, '0');
+    const ss = String(left % 60).padStart(2, '0');
+    $('countdown').textContent = p.status !== 'WAITING' ? '—' : left > 0 ? `${mm}:${ss}` : 'expired';
+    if (left === 0 && p.status === 'WAITING') {
+      $('sandbox-pay').hidden = true;
+      renderOrder(); // channels open again for a fresh attempt while the order lives
+    }
+  }
+
+  async function sandboxPay() {
+    const btn = $('sandbox-pay');
+    btn.disabled = true;
+    showError(null);
+    try {
+      await api('POST', '/dev/sandbox/pay', { qrCode: state.payment.qrCode, buyerId: 'sandbox-buyer' });
+      btn.textContent = 'Paid in sandbox — waiting for the notify…';
+      refresh();
+    } catch (err) {
+      btn.disabled = false;
+      showError(err);
+    }
+  }
+
+  async function cancelOrder() {
+    showError(null);
+    try {
+      state.order = await api('POST', `/v1/orders/${state.order.orderId}:cancel`, { userId: state.order.userId });
+      await refresh();
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  // ---- live status: SSE from WatchOrder, plus a 2 s poll as the source of truth -------
+  function startWatch() {
+    const id = state.order.orderId;
+    if ('EventSource' in window) {
+      const es = new EventSource(`/v1/orders/${id}/events`);
+      es.addEventListener('status', () => refresh());
+      es.addEventListener('fault', () => es.close()); // the poll carries on
+      state.es = es;
+    }
+    state.poll = setInterval(refresh, 2000);
+    state.tick = setInterval(tickCountdown, 1000);
+  }
+
+  function stopWatch() {
+    if (state.es) state.es.close();
+    clearInterval(state.poll);
+    clearInterval(state.tick);
+    state.es = state.poll = state.tick = null;
+  }
+
+  let refreshing = false;
+  async function refresh() {
+    if (!state.order || refreshing) return;
+    refreshing = true;
+    try {
+      const [order, payment] = await Promise.all([
+        api('GET', `/v1/orders/${state.order.orderId}`),
+        state.payment ? api('GET', `/v1/payments/${state.payment.paymentId}`) : null,
+      ]);
+      if (!state.order || order.orderId !== state.order.orderId) return;
+      state.order = order;
+      if (payment) { state.payment = payment; renderPayment(); }
+      renderOrder();
+      if (TERMINAL.has(order.status)) {
+        stopWatch();
+        if (state.payment) renderPayment();
+        followHistory(order);
+      }
+    } catch (err) {
+      // transient: the next tick retries
+    } finally {
+      refreshing = false;
+    }
+  }
+
+  // ---- history ----------------------------------------------------------
+  // Enrolments and notifications follow a payment asynchronously (via the broker), so after
+  // a terminal status the lists are refreshed a few times until the order shows up in them.
+  function followHistory(order) {
+    clearInterval(state.history);
+    let tries = 0;
+    const wantEnrolment = order.status === 'PAID' && (order.items || []).some((i) => i.kind === 'COURSE');
+    const step = async () => {
+      tries++;
+      const seen = await refreshHistory();
+      const done = seen.notifications.has(order.orderId) && (!wantEnrolment || seen.enrollments.has(order.orderId));
+      if (done || tries >= 15) clearInterval(state.history);
+    };
+    step();
+    state.history = setInterval(step, 1500);
+  }
+
+  async function refreshHistory() {
+    const seen = { enrollments: new Set(), notifications: new Set() };
+    const u = userId();
+    if (!u) return seen;
+    const enc = encodeURIComponent(u);
+    const [orders, enrollments, notifications] = await Promise.allSettled([
+      api('GET', `/v1/users/${enc}/orders?pageSize=10`),
+      api('GET', `/v1/users/${enc}/enrollments`),
+      api('GET', `/v1/users/${enc}/notifications?pageSize=10`),
+    ]);
+    fill($('orders-list'), orders, (r) => r.orders, (o) => {
+      const li = el('li', { 'data-order-id': o.orderId },
+        el('span', {}, `#${o.orderId} `, el('span', { class: 'badge ' + o.status, textContent: o.status }), ' ' + yuan(o.totalFen)),
+        el('span', { class: 'sub', textContent: (o.items || []).map((i) => i.title).join(', ') + ' · ' + when(o.createdAt) }));
+      if (o.status === 'PENDING_PAYMENT') {
+        const b = el('button', { class: 'link', type: 'button', textContent: 'Resume' });
+        b.addEventListener('click', () => openOrder(o));
+        li.append(b);
+      }
+      return li;
+    }, 'No orders yet.');
+    fill($('enrollments-list'), enrollments, (r) => r.enrollments, (e) => {
+      seen.enrollments.add(e.orderId);
+      return el('li', { 'data-order-id': e.orderId, 'data-course-id': e.courseId },
+        el('span', { textContent: e.title || e.courseId }),
+        el('span', { class: 'sub', textContent: `${e.active ? 'active' : 'revoked'} · since ${when(e.enrolledAt)}` }));
+    }, 'No enrolments yet.');
+    fill($('notifications-list'), notifications, (r) => r.notifications, (n) => {
+      seen.notifications.add(n.orderId);
+      return el('li', { 'data-order-id': n.orderId },
+        el('span', { textContent: n.message || n.kind }),
+        el('span', { class: 'sub', textContent: `${n.kind} · ${when(n.createdAt)}` }));
+    }, 'Nothing yet.');
+    return seen;
+  }
+
+  function fill(list, settled, pick, render, emptyText) {
+    if (settled.status === 'rejected') {
+      list.replaceChildren(el('li', { class: 'empty', textContent: 'Unavailable: ' + settled.reason.message }));
+      return;
+    }
+    const items = pick(settled.value || {}) || [];
+    list.replaceChildren(...(items.length ? items.map(render) : [el('li', { class: 'empty', textContent: emptyText })]));
+  }
+
+  // ---- start ------------------------------------------------------------
+  async function init() {
+    const input = $('user-id');
+    input.value = localStorage.getItem('paysuite.userId') || randomId('user-').slice(0, 13);
+    localStorage.setItem('paysuite.userId', input.value);
+    input.addEventListener('change', () => {
+      localStorage.setItem('paysuite.userId', userId());
+      refreshHistory();
+    });
+    $('place-order').addEventListener('click', placeOrder);
+    $('pay-alipay').addEventListener('click', () => pay('ALIPAY_QR'));
+    $('pay-wechat').addEventListener('click', () => pay('WECHAT_NATIVE'));
+    $('sandbox-pay').addEventListener('click', sandboxPay);
+    $('cancel-order').addEventListener('click', cancelOrder);
+    $('refresh-history').addEventListener('click', refreshHistory);
+    try { state.devMode = !!(await api('GET', '/ui/config.json')).devMode; } catch { state.devMode = false; }
+    await loadSkus();
+    refreshHistory();
+  }
+
+  init();
+})();
