@@ -1,0 +1,262 @@
+package amqpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// ErrClosed is returned by Conn methods after Close (or after Dial's ctx is done).
+var ErrClosed = errors.New("amqpx: connection closed")
+
+const (
+	reconnectMin = 200 * time.Millisecond
+	reconnectMax = 5 * time.Second
+	dialTimeout  = 5 * time.Second
+	heartbeat    = 10 * time.Second
+)
+
+// Conn keeps one AMQP connection alive for the whole process: it reconnects with backoff
+// and re-runs every topology func on each (re)connect.
+type Conn struct {
+	url      string
+	log      *slog.Logger
+	topology []Topology
+
+	mu    sync.Mutex
+	conn  *amqp.Connection // nil while disconnected
+	ready chan struct{}    // closed while conn is usable; replaced when it goes down
+
+	stop   context.CancelFunc
+	closed chan struct{} // closed when the reconnect loop has ended
+}
+
+// Dial connects to url and keeps the connection alive until ctx is done or Close is called.
+// A broker that is down is not an error: Dial logs it and keeps trying in the background (see
+// the package doc). It returns an error only for a bad URL or a topology the broker refuses.
+func Dial(ctx context.Context, rawURL string, log *slog.Logger, topology ...Topology) (*Conn, error) {
+	if _, err := amqp.ParseURI(rawURL); err != nil {
+		return nil, fmt.Errorf("AMQP_URL: %w", err)
+	}
+	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	c := &Conn{
+		url:      rawURL,
+		log:      log.With("amqp", redact(rawURL)),
+		topology: topology,
+		ready:    make(chan struct{}),
+		stop:     stop,
+		closed:   make(chan struct{}),
+	}
+	// Stop with the caller's ctx as well as with Close.
+	context.AfterFunc(ctx, stop)
+
+	first, err := c.connect()
+	var amqpErr *amqp.Error
+	switch {
+	case err == nil:
+		c.setConn(first)
+	case errors.As(err, &amqpErr) && isConfigError(amqpErr):
+		stop()
+		close(c.closed)
+		return nil, err
+	default:
+		c.log.Warn("RabbitMQ not reachable yet; retrying in the background", "err", err)
+	}
+	go c.loop(loopCtx, first)
+	return c, nil
+}
+
+// Close ends the connection and the reconnect loop. Channels obtained from it are closed.
+func (c *Conn) Close() error {
+	c.stop()
+	<-c.closed
+	return nil
+}
+
+// Ready waits until the connection is up (or ctx/Conn is done).
+func (c *Conn) Ready(ctx context.Context) error {
+	_, err := c.current(ctx)
+	return err
+}
+
+// Connected reports whether the connection is up right now.
+func (c *Conn) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn != nil && !c.conn.IsClosed()
+}
+
+// Channel waits for a live connection and opens a new channel on it. Callers own the channel:
+// they close it, and when it closes (NotifyClose) they call Channel again, which waits out any
+// reconnection.
+func (c *Conn) Channel(ctx context.Context) (*amqp.Channel, error) {
+	for {
+		conn, err := c.current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ch, err := conn.Channel()
+		if err == nil {
+			return ch, nil
+		}
+		// The connection died under us; forget it so the next wait blocks until the loop
+		// has a new one instead of spinning on the dead one.
+		c.markDown(conn)
+		c.log.Debug("open channel failed; waiting for reconnect", "err", err)
+	}
+}
+
+func (c *Conn) current(ctx context.Context) (*amqp.Connection, error) {
+	for {
+		c.mu.Lock()
+		conn, ready := c.conn, c.ready
+		c.mu.Unlock()
+		if conn != nil && !conn.IsClosed() {
+			return conn, nil
+		}
+		if conn != nil {
+			c.markDown(conn)
+			continue
+		}
+		select {
+		case <-ready:
+		case <-c.closed:
+			return nil, ErrClosed
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (c *Conn) setConn(conn *amqp.Connection) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.conn = conn
+	close(c.ready)
+}
+
+// markDown forgets conn if it is still the current one; safe to call more than once.
+func (c *Conn) markDown(conn *amqp.Connection) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == conn && conn != nil {
+		c.conn = nil
+		c.ready = make(chan struct{})
+	}
+}
+
+// loop watches the live connection and replaces it when it closes, until ctx is done.
+func (c *Conn) loop(ctx context.Context, conn *amqp.Connection) {
+	defer close(c.closed)
+	failures := 0
+	for {
+		if conn == nil {
+			var err error
+			if conn, err = c.connect(); err != nil {
+				failures++
+				wait := Backoff(failures, reconnectMin, reconnectMax)
+				c.log.Warn("RabbitMQ connect failed; will retry", "attempt", failures, "retry_in", wait.String(), "err", err)
+				if !sleep(ctx, wait) {
+					return
+				}
+				continue
+			}
+			if failures > 0 {
+				c.log.Info("RabbitMQ connected", "after_attempts", failures)
+			}
+			failures = 0
+			c.setConn(conn)
+		}
+		closing := conn.NotifyClose(make(chan *amqp.Error, 1))
+		select {
+		case <-ctx.Done():
+			c.markDown(conn)
+			_ = conn.Close()
+			return
+		case err := <-closing:
+			c.markDown(conn)
+			c.log.Warn("RabbitMQ connection lost; reconnecting", "err", err)
+			conn = nil
+		}
+	}
+}
+
+// connect dials once and runs the topology funcs on a channel of their own.
+func (c *Conn) connect() (*amqp.Connection, error) {
+	conn, err := amqp.DialConfig(c.url, amqp.Config{
+		Heartbeat:  heartbeat,
+		Locale:     "en_US",
+		Dial:       amqp.DefaultDial(dialTimeout),
+		Properties: amqp.Table{"connection_name": "paysuite"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(c.topology) == 0 {
+		return conn, nil
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	for _, declare := range c.topology {
+		if err := declare(ch); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("declare topology: %w", err)
+		}
+	}
+	_ = ch.Close()
+	return conn, nil
+}
+
+// isConfigError reports broker refusals that retrying will not fix.
+func isConfigError(err *amqp.Error) bool {
+	switch err.Code {
+	case amqp.AccessRefused, amqp.PreconditionFailed, amqp.NotAllowed:
+		return true
+	}
+	return false
+}
+
+// Backoff returns an exponential delay for the n-th consecutive failure (n >= 1), doubling
+// from min up to max, with ±25% jitter so many clients do not retry in lockstep.
+func Backoff(n int, min, max time.Duration) time.Duration {
+	d := min
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	jitter := time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
+	return d + jitter
+}
+
+// sleep waits d or until ctx is done; it reports whether the full wait elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// redact hides the password in logs.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "?"
+	}
+	return u.Redacted()
+}

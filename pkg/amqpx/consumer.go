@@ -1,0 +1,397 @@
+package amqpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"gorm.io/gorm"
+
+	"github.com/paysuite/paysuite/pkg/db"
+)
+
+// ErrPoison marks a message that can never succeed (undecodable, invalid): wrap it
+// (fmt.Errorf("%w: …", amqpx.ErrPoison)) and the message is parked at once instead of retried.
+var ErrPoison = errors.New("poison message")
+
+// Headers Consume sets on the copies it republishes.
+const (
+	HeaderAttempts      = "x-attempts"       // failed attempts so far
+	HeaderParkReason    = "x-park-reason"    // why the message was parked
+	HeaderOriginalQueue = "x-original-queue" // the queue a parked message came from
+	HeaderLastError     = "x-last-error"     // the previous attempt's error, on retry copies
+)
+
+// Delivery is what a Handler sees of a message.
+type Delivery struct {
+	MessageID, Type string
+	Body            []byte
+	Headers         amqp.Table
+	Redelivered     bool
+	ContentType     string
+	Timestamp       time.Time
+	Attempts        int // failed attempts before this one
+}
+
+// Handler processes one delivery. ctx carries the DB transaction (pkg/db.Conn(ctx, gdb) joins
+// it) in which the processed-id row is also written: both commit, or neither does.
+type Handler func(ctx context.Context, d Delivery) error
+
+// Binding binds a consumer queue to an exchange.
+type Binding struct{ Exchange, RoutingKey string }
+
+// ConsumerConfig describes one consumer. Zero values take the documented defaults.
+type ConsumerConfig struct {
+	Name        string // consumer id for dedupe, <= 100 chars; keep it stable across releases
+	Queue       string
+	Bindings    []Binding
+	Prefetch    int // unacked deliveries the broker may push (default 16)
+	MaxAttempts int // handler failures before parking (default 5)
+	QueueArgs   amqp.Table
+
+	Concurrency     int           // handler goroutines (default 1: sequential, broker order)
+	RetryBackoff    time.Duration // first retry delay, doubling up to 5s (default 200ms)
+	HandlerTimeout  time.Duration // bound on one handler+commit (default 30s)
+	DedupeRetention time.Duration // processed ids kept this long (default 30 days)
+}
+
+const publishTimeout = 10 * time.Second
+
+// errAlreadyProcessed aborts the transaction of a message whose id is already recorded.
+var errAlreadyProcessed = errors.New("already processed")
+
+// Consume declares cfg's queue, `<queue>.parking` and bindings, then handles deliveries until
+// ctx is done (returning nil once in-flight handlers finish). It survives reconnects. It
+// returns an error only for a bad config or a topology the broker refuses.
+func Consume(ctx context.Context, conn *Conn, gdb *gorm.DB, cfg ConsumerConfig, h Handler, log *slog.Logger) error {
+	if cfg.Name == "" || len(cfg.Name) > 100 || cfg.Queue == "" || h == nil {
+		return fmt.Errorf("amqpx.Consume: want a Name (<= 100 chars), a Queue and a Handler (got %q, %q)", cfg.Name, cfg.Queue)
+	}
+	cfg = withDefaults(cfg)
+	c := &consumer{conn: conn, gdb: gdb, cfg: cfg, h: h, log: log.With("consumer", cfg.Name, "queue", cfg.Queue)}
+
+	var wg sync.WaitGroup
+	wg.Go(func() { c.janitor(ctx) })
+	defer wg.Wait()
+
+	failures := 0
+	for {
+		started := time.Now()
+		err := c.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var amqpErr *amqp.Error
+		if errors.As(err, &amqpErr) && isConfigError(amqpErr) {
+			return fmt.Errorf("consumer %s: %w", cfg.Name, err)
+		}
+		if time.Since(started) > time.Minute {
+			failures = 0 // it ran fine for a while; this is a fresh outage
+		}
+		failures++
+		wait := Backoff(failures, reconnectMin, reconnectMax)
+		c.log.Warn("consumer interrupted; resubscribing", "err", err, "retry_in", wait.String())
+		if !sleep(ctx, wait) {
+			return nil
+		}
+	}
+}
+
+func withDefaults(cfg ConsumerConfig) ConsumerConfig {
+	if cfg.Prefetch <= 0 {
+		cfg.Prefetch = 16
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 1
+	}
+	if cfg.Concurrency > cfg.Prefetch {
+		cfg.Concurrency = cfg.Prefetch // more workers than deliveries in flight would idle
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = 200 * time.Millisecond
+	}
+	if cfg.HandlerTimeout <= 0 {
+		cfg.HandlerTimeout = 30 * time.Second
+	}
+	if cfg.DedupeRetention <= 0 {
+		cfg.DedupeRetention = 30 * 24 * time.Hour
+	}
+	return cfg
+}
+
+type consumer struct {
+	conn *Conn
+	gdb  *gorm.DB
+	cfg  ConsumerConfig
+	h    Handler
+	log  *slog.Logger
+}
+
+// session subscribes once and handles deliveries until ctx is done or a channel closes.
+func (c *consumer) session(ctx context.Context) error {
+	ch, err := c.conn.Channel(ctx)
+	if err != nil {
+		return err
+	}
+	defer ch.Close() // unacked deliveries go back to the queue
+	if err := declareConsumer(ch, c.cfg); err != nil {
+		return err
+	}
+	if err := ch.Qos(c.cfg.Prefetch, 0, false); err != nil {
+		return err
+	}
+	// Retry and park copies go on their own confirm channel: a failed publish must not take the
+	// consuming channel (and every unacked delivery on it) down with it.
+	pub, err := c.conn.Channel(ctx)
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	if err := pub.Confirm(false); err != nil {
+		return err
+	}
+	tag := "paysuite-" + c.cfg.Name + "-" + fmt.Sprint(time.Now().UnixNano())
+	deliveries, err := ch.Consume(c.cfg.Queue, tag, false, false, false, false, nil)
+	if err != nil {
+		return err
+	}
+	chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
+	pubClosed := pub.NotifyClose(make(chan *amqp.Error, 1))
+	c.log.Info("consuming")
+
+	var workers sync.WaitGroup
+	for range c.cfg.Concurrency {
+		workers.Go(func() {
+			for d := range deliveries {
+				if ctx.Err() != nil {
+					_ = d.Nack(false, true) // shutting down: hand it back untouched
+					continue
+				}
+				c.handle(ctx, pub, d)
+			}
+		})
+	}
+
+	var reason error
+	select {
+	case <-ctx.Done():
+		// Stop new deliveries; the delivery channel closes once the buffered ones are drained.
+		if err := ch.Cancel(tag, false); err != nil {
+			_ = ch.Close()
+		}
+	case e := <-chClosed:
+		reason = fmt.Errorf("channel closed: %w", amqpError(e))
+	case e := <-pubClosed:
+		reason = fmt.Errorf("publish channel closed: %w", amqpError(e))
+		_ = ch.Close()
+	}
+	workers.Wait()
+	return reason
+}
+
+func amqpError(e *amqp.Error) error {
+	if e == nil {
+		return ErrClosed
+	}
+	return e
+}
+
+// handle runs one delivery to its end: acked after commit, or replaced by a confirmed retry or
+// parked copy and then acked, or nacked back to the queue when even that is impossible.
+func (c *consumer) handle(ctx context.Context, pub *amqp.Channel, d amqp.Delivery) {
+	// In-flight work finishes on shutdown: only the timeout cuts it short.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.HandlerTimeout)
+	defer cancel()
+	attempts := headerInt(d.Headers, HeaderAttempts)
+	log := c.log.With("message_id", d.MessageId, "type", d.Type)
+	if d.MessageId == "" {
+		c.park(hctx, pub, d, attempts, "missing message id", log)
+		return
+	}
+
+	handlerOK := false
+	err := db.WithTx(hctx, c.gdb, func(txctx context.Context, tx *gorm.DB) error {
+		err := tx.Exec("INSERT INTO processed_messages (consumer, message_id, processed_at) VALUES (?, ?, ?)",
+			c.cfg.Name, d.MessageId, time.Now().UTC()).Error
+		if db.IsDuplicateKey(err) {
+			return errAlreadyProcessed
+		}
+		if err != nil {
+			return fmt.Errorf("record processed id: %w", err)
+		}
+		if err := c.call(txctx, d, attempts); err != nil {
+			return err
+		}
+		handlerOK = true
+		return nil
+	})
+	switch {
+	case err == nil:
+		_ = d.Ack(false)
+	case errors.Is(err, errAlreadyProcessed):
+		log.Debug("duplicate delivery skipped")
+		_ = d.Ack(false)
+	case errors.Is(err, ErrPoison):
+		c.park(hctx, pub, d, attempts+1, err.Error(), log)
+	case handlerOK || !c.handlerRan(err):
+		// Our own bookkeeping (dedupe insert or commit) failed, not the handler: most likely the
+		// database is down. Do not spend the message's attempts on it; wait and hand it back.
+		log.Warn("consumer could not commit; requeueing", "err", err)
+		sleep(ctx, Backoff(attempts+1, c.cfg.RetryBackoff, reconnectMax))
+		_ = d.Nack(false, true)
+	case attempts+1 >= c.cfg.MaxAttempts:
+		c.park(hctx, pub, d, attempts+1, fmt.Sprintf("gave up after %d attempts: %v", attempts+1, err), log)
+	default:
+		log.Warn("handler failed; will retry", "attempt", attempts+1, "err", err)
+		sleep(ctx, Backoff(attempts+1, c.cfg.RetryBackoff, reconnectMax))
+		c.retry(hctx, pub, d, attempts+1, err.Error(), log)
+	}
+}
+
+// handlerError marks an error as the handler's own, so bookkeeping failures can be told apart.
+type handlerError struct{ err error }
+
+func (e handlerError) Error() string { return e.err.Error() }
+func (e handlerError) Unwrap() error { return e.err }
+
+func (c *consumer) handlerRan(err error) bool {
+	var he handlerError
+	return errors.As(err, &he)
+}
+
+// call runs the handler, turning a panic into an error so one bad message cannot kill the process.
+func (c *consumer) call(ctx context.Context, d amqp.Delivery, attempts int) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = handlerError{fmt.Errorf("handler panic: %v", p)}
+		}
+	}()
+	err = c.h(ctx, Delivery{
+		MessageID: d.MessageId, Type: d.Type, Body: d.Body, Headers: d.Headers, Redelivered: d.Redelivered,
+		ContentType: d.ContentType, Timestamp: d.Timestamp, Attempts: attempts,
+	})
+	if err != nil {
+		return handlerError{err}
+	}
+	return nil
+}
+
+// retry puts a copy with the new attempt count at the queue's tail, then acks the original.
+func (c *consumer) retry(ctx context.Context, pub *amqp.Channel, d amqp.Delivery, attempts int, lastErr string, log *slog.Logger) {
+	headers := copyHeaders(d.Headers)
+	headers[HeaderAttempts] = int64(attempts)
+	headers[HeaderLastError] = truncate(lastErr, 1000)
+	if err := publishConfirmed(ctx, pub, c.cfg.Queue, copyOf(d, headers)); err != nil {
+		log.Error("retry copy not confirmed; requeueing the original", "err", err)
+		_ = d.Nack(false, true)
+		return
+	}
+	_ = d.Ack(false)
+}
+
+// park moves the message to `<queue>.parking` for a human, then acks the original.
+func (c *consumer) park(ctx context.Context, pub *amqp.Channel, d amqp.Delivery, attempts int, reason string, log *slog.Logger) {
+	headers := copyHeaders(d.Headers)
+	headers[HeaderAttempts] = int64(attempts)
+	headers[HeaderParkReason] = truncate(reason, 1000)
+	headers[HeaderOriginalQueue] = c.cfg.Queue
+	if err := publishConfirmed(ctx, pub, ParkingQueue(c.cfg.Queue), copyOf(d, headers)); err != nil {
+		log.Error("parked copy not confirmed; requeueing the original", "err", err)
+		_ = d.Nack(false, true)
+		return
+	}
+	log.Error("message parked", "queue", ParkingQueue(c.cfg.Queue), "reason", reason, "attempts", attempts)
+	_ = d.Ack(false)
+}
+
+// publishConfirmed publishes to queue via the default exchange and waits for the broker's ack.
+func publishConfirmed(ctx context.Context, pub *amqp.Channel, queue string, msg amqp.Publishing) error {
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	dc, err := pub.PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, msg)
+	if err != nil {
+		return err
+	}
+	acked, err := dc.WaitContext(ctx)
+	if err != nil {
+		return err
+	}
+	if !acked {
+		return errors.New("broker nacked (or channel closed)")
+	}
+	return nil
+}
+
+// copyOf rebuilds d as a persistent publishing. Expiration is dropped (a retried copy must not
+// expire unseen) and so is UserId (the broker checks it against the publishing user).
+func copyOf(d amqp.Delivery, headers amqp.Table) amqp.Publishing {
+	return amqp.Publishing{
+		Headers: headers, ContentType: d.ContentType, ContentEncoding: d.ContentEncoding,
+		DeliveryMode: amqp.Persistent, Priority: d.Priority, CorrelationId: d.CorrelationId,
+		ReplyTo: d.ReplyTo, MessageId: d.MessageId, Timestamp: d.Timestamp, Type: d.Type,
+		AppId: d.AppId, Body: d.Body,
+	}
+}
+
+func copyHeaders(h amqp.Table) amqp.Table {
+	out := make(amqp.Table, len(h)+3)
+	for k, v := range h {
+		out[k] = v
+	}
+	return out
+}
+
+func headerInt(h amqp.Table, key string) int {
+	switch v := h[key].(type) {
+	case int:
+		return v
+	case int8:
+		return int(v)
+	case int16:
+		return int(v)
+	case int32:
+		return int(v)
+	case int64:
+		return int(v)
+	case uint8:
+		return int(v)
+	case uint16:
+		return int(v)
+	case uint32:
+		return int(v)
+	case float64:
+		return int(v)
+	}
+	return 0
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// janitor forgets processed ids past DedupeRetention, hourly, in small chunks.
+func (c *consumer) janitor(ctx context.Context) {
+	for {
+		cutoff := time.Now().UTC().Add(-c.cfg.DedupeRetention)
+		for ctx.Err() == nil {
+			res := c.gdb.WithContext(ctx).Exec(
+				"DELETE FROM processed_messages WHERE consumer = ? AND processed_at < ? LIMIT 1000", c.cfg.Name, cutoff)
+			if res.Error != nil || res.RowsAffected < 1000 {
+				break
+			}
+		}
+		if !sleep(ctx, time.Hour) {
+			return
+		}
+	}
+}

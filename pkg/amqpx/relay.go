@@ -1,0 +1,350 @@
+package amqpx
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"gorm.io/gorm"
+)
+
+// Relay publishes outbox rows (see the package doc for its guarantees and the leader lock).
+type Relay struct {
+	gdb  *gorm.DB
+	conn *Conn
+	log  *slog.Logger
+	opts relayOptions
+	wake chan struct{}
+
+	// Owned by Run's goroutine.
+	lock      *sql.Conn     // holds GET_LOCK while this relay is the leader
+	ch        *amqp.Channel // confirm-mode publishing channel
+	exchanges map[string]bool
+}
+
+type relayOptions struct {
+	poll           time.Duration
+	batch          int
+	confirmTimeout time.Duration
+	retention      time.Duration
+	janitorEvery   time.Duration
+	rowBackoffMax  time.Duration
+}
+
+// RelayOption tunes a Relay; the defaults suit production.
+type RelayOption func(*relayOptions)
+
+// WithPollInterval sets how often the relay looks for rows without a Wake (default 500ms).
+func WithPollInterval(d time.Duration) RelayOption { return func(o *relayOptions) { o.poll = d } }
+
+// WithBatchSize sets how many rows one pass publishes before waiting for confirms (default 100).
+func WithBatchSize(n int) RelayOption { return func(o *relayOptions) { o.batch = n } }
+
+// WithConfirmTimeout bounds the wait for the broker's confirm of a batch (default 10s).
+func WithConfirmTimeout(d time.Duration) RelayOption {
+	return func(o *relayOptions) { o.confirmTimeout = d }
+}
+
+// WithRetention sets how long published rows are kept before the janitor deletes them
+// (default 7 days; 0 keeps them forever).
+func WithRetention(d time.Duration) RelayOption { return func(o *relayOptions) { o.retention = d } }
+
+// NewRelay returns a relay for gdb's outbox publishing over conn. Start it with Run.
+func NewRelay(gdb *gorm.DB, conn *Conn, log *slog.Logger, opts ...RelayOption) *Relay {
+	o := relayOptions{
+		poll:           500 * time.Millisecond,
+		batch:          100,
+		confirmTimeout: 10 * time.Second,
+		retention:      7 * 24 * time.Hour,
+		janitorEvery:   time.Hour,
+		rowBackoffMax:  time.Minute,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Relay{gdb: gdb, conn: conn, log: log.With("component", "outbox-relay"), opts: o, wake: make(chan struct{}, 1)}
+}
+
+// Wake asks for a pass now instead of at the next poll. It never blocks; call it after the
+// transaction that added messages has committed.
+func (r *Relay) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default: // a pass is already requested
+	}
+}
+
+// Run publishes until ctx is done, then returns nil. It returns an error at once only when the
+// outbox table is missing (MigrateOutbox was not called). Failures are logged and retried.
+func (r *Relay) Run(ctx context.Context) error {
+	if err := r.gdb.WithContext(ctx).Exec("SELECT 1 FROM outbox_messages LIMIT 1").Error; err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("outbox relay: %w (did the service call amqpx.MigrateOutbox?)", err)
+	}
+	defer r.release()
+	nextJanitor := time.Now()
+	failures := 0
+	for {
+		wait := r.opts.poll
+		leader, err := r.lead(ctx)
+		switch {
+		case err != nil:
+			r.log.Warn("outbox relay: leader lock", "err", err)
+		case !leader:
+			wait = 4 * r.opts.poll // another instance publishes; check now and then whether it left
+		default:
+			more, err := r.pass(ctx)
+			if err != nil && ctx.Err() == nil {
+				failures++
+				wait = Backoff(failures, r.opts.poll, 30*time.Second)
+				r.log.Warn("outbox relay pass failed", "err", err, "retry_in", wait.String())
+				break
+			}
+			failures = 0
+			if more {
+				wait = 0 // a full batch: there is probably more behind it
+			}
+			if time.Now().After(nextJanitor) {
+				r.janitor(ctx)
+				nextJanitor = time.Now().Add(r.opts.janitorEvery)
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-r.wake:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+}
+
+// lead takes or re-checks the advisory lock; only the holder publishes.
+func (r *Relay) lead(ctx context.Context) (bool, error) {
+	if r.lock != nil {
+		var mine sql.NullBool
+		err := r.lock.QueryRowContext(ctx,
+			"SELECT IS_USED_LOCK(LEFT(CONCAT('amqpx_relay_', DATABASE()), 64)) = CONNECTION_ID()").Scan(&mine)
+		if err == nil && mine.Valid && mine.Bool {
+			return true, nil
+		}
+		r.release() // connection lost (and the lock with it) or lock gone: start over
+		if err != nil {
+			return false, err
+		}
+	}
+	sqlDB, err := r.gdb.DB()
+	if err != nil {
+		return false, err
+	}
+	c, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	var got sql.NullInt64
+	if err := c.QueryRowContext(ctx, "SELECT GET_LOCK(LEFT(CONCAT('amqpx_relay_', DATABASE()), 64), 0)").Scan(&got); err != nil {
+		_ = c.Close()
+		return false, err
+	}
+	if !got.Valid || got.Int64 != 1 {
+		_ = c.Close()
+		return false, nil
+	}
+	r.lock = c
+	r.log.Info("outbox relay is the publisher for this database")
+	return true, nil
+}
+
+func (r *Relay) release() {
+	if r.lock == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, _ = r.lock.ExecContext(ctx, "DO RELEASE_LOCK(LEFT(CONCAT('amqpx_relay_', DATABASE()), 64))")
+	_ = r.lock.Close()
+	r.lock = nil
+	if r.ch != nil {
+		_ = r.ch.Close()
+		r.ch = nil
+	}
+}
+
+// pass publishes one batch of due rows and reports whether the batch was full.
+func (r *Relay) pass(ctx context.Context) (bool, error) {
+	var rows []outboxRow
+	err := r.gdb.WithContext(ctx).
+		Where("published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= ?)", time.Now().UTC()).
+		Order("id").Limit(r.opts.batch).Find(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return false, err
+	}
+	ch, err := r.channel(ctx)
+	if err != nil {
+		return false, err
+	}
+	// Publishing and confirming must not be cut short by shutdown: a publish whose ack we
+	// stopped waiting for would only be sent again later.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.confirmTimeout)
+	defer cancel()
+
+	type sent struct {
+		row outboxRow
+		dc  *amqp.DeferredConfirmation
+	}
+	var inflight []sent
+	failed := map[int64]string{}
+	for _, row := range rows {
+		if reason := r.checkExchange(ctx, row.Exchange); reason != "" {
+			failed[row.ID] = reason
+			continue
+		}
+		msg, err := publishing(row)
+		if err != nil {
+			failed[row.ID] = err.Error()
+			continue
+		}
+		dc, err := ch.PublishWithDeferredConfirmWithContext(pctx, row.Exchange, row.RoutingKey, false, false, msg)
+		if err != nil {
+			// The channel or connection is gone; the rest of the batch waits for the next pass.
+			failed[row.ID] = "publish: " + err.Error()
+			break
+		}
+		inflight = append(inflight, sent{row, dc})
+	}
+
+	var published []int64
+	for _, s := range inflight {
+		acked, err := s.dc.WaitContext(pctx)
+		switch {
+		case err != nil:
+			failed[s.row.ID] = "no confirm within " + r.opts.confirmTimeout.String()
+		case !acked && ch.IsClosed():
+			failed[s.row.ID] = "channel closed before confirm"
+		case !acked:
+			failed[s.row.ID] = "broker nacked"
+		default:
+			published = append(published, s.row.ID)
+		}
+	}
+	if len(failed) > 0 && ch.IsClosed() {
+		r.ch = nil
+	}
+
+	// Bookkeeping uses pctx too, so a shutdown in the middle still records what was acked.
+	now := time.Now().UTC()
+	if len(published) > 0 {
+		err = r.gdb.WithContext(pctx).Model(&outboxRow{}).Where("id IN ?", published).
+			Updates(map[string]any{"published_at": now, "attempts": gorm.Expr("attempts + 1")}).Error
+		if err != nil {
+			// They will be published again: duplicates, which consumers drop by message id.
+			return false, fmt.Errorf("mark %d rows published: %w", len(published), err)
+		}
+	}
+	for _, row := range rows {
+		reason, ok := failed[row.ID]
+		if !ok {
+			continue
+		}
+		next := now.Add(Backoff(row.Attempts+1, r.opts.poll, r.opts.rowBackoffMax))
+		err := r.gdb.WithContext(pctx).Model(&outboxRow{}).Where("id = ?", row.ID).
+			Updates(map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_error": reason, "next_attempt_at": next}).Error
+		if err != nil {
+			return false, fmt.Errorf("record failed publish of %s: %w", row.MessageID, err)
+		}
+		r.log.Warn("outbox publish failed; will retry", "message_id", row.MessageID, "attempts", row.Attempts+1, "err", reason)
+	}
+	return len(rows) == r.opts.batch && len(failed) == 0, nil
+}
+
+// channel returns the confirm-mode channel, opening one (and waiting for the broker) if needed.
+func (r *Relay) channel(ctx context.Context) (*amqp.Channel, error) {
+	if r.ch != nil && !r.ch.IsClosed() {
+		return r.ch, nil
+	}
+	ch, err := r.conn.Channel(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := ch.Confirm(false); err != nil {
+		_ = ch.Close()
+		return nil, fmt.Errorf("confirm mode: %w", err)
+	}
+	r.ch = ch
+	r.exchanges = map[string]bool{"": true}
+	return ch, nil
+}
+
+// checkExchange returns why name cannot take messages, or "". Publishing to a missing exchange
+// would close the shared channel and fail the whole batch, so each exchange is checked once per
+// channel, on a throwaway channel.
+func (r *Relay) checkExchange(ctx context.Context, name string) string {
+	if r.exchanges[name] {
+		return ""
+	}
+	probe, err := r.conn.Channel(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	defer probe.Close()
+	if err := probe.ExchangeDeclarePassive(name, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		return "exchange " + name + ": " + err.Error()
+	}
+	r.exchanges[name] = true
+	return ""
+}
+
+func publishing(row outboxRow) (amqp.Publishing, error) {
+	headers, err := decodeHeaders(row.Headers)
+	if err != nil {
+		return amqp.Publishing{}, fmt.Errorf("stored headers: %w", err)
+	}
+	return amqp.Publishing{
+		Headers:      headers,
+		ContentType:  row.ContentType,
+		DeliveryMode: amqp.Persistent,
+		MessageId:    row.MessageID,
+		Timestamp:    row.CreatedAt,
+		Type:         row.Type,
+		Body:         row.Body,
+	}, nil
+}
+
+// janitor deletes published rows past retention, in small chunks to keep locks short.
+func (r *Relay) janitor(ctx context.Context) {
+	if r.opts.retention <= 0 {
+		return
+	}
+	cutoff := time.Now().UTC().Add(-r.opts.retention)
+	var total int64
+	for ctx.Err() == nil {
+		res := r.gdb.WithContext(ctx).Exec(
+			"DELETE FROM outbox_messages WHERE published_at < ? ORDER BY published_at LIMIT 1000", cutoff)
+		if res.Error != nil {
+			if !errors.Is(res.Error, context.Canceled) {
+				r.log.Warn("outbox janitor", "err", res.Error)
+			}
+			return
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < 1000 {
+			break
+		}
+	}
+	if total > 0 {
+		r.log.Info("outbox janitor deleted published rows", "rows", total, "older_than", cutoff)
+	}
+}
