@@ -56,6 +56,7 @@ func New(ctx context.Context, b Backends, opts Options, log *slog.Logger) (http.
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
 		runtime.WithDisableHTTPMethodOverride(),
 		runtime.WithErrorHandler(errorHandler(log)),
+		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithMetadata(func(ctx context.Context, _ *http.Request) metadata.MD {
 			return metadata.Pairs("x-request-id", RequestID(ctx))
 		}),
@@ -141,4 +142,17 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 		}
 		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 	}
+}
+
+// routingErrorHandler answers a known path with the wrong method 405 (grpc-gateway's default
+// reports it as Unimplemented, 501, which reads like a server bug).
+func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus == http.StatusMethodNotAllowed {
+		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, &runtime.HTTPStatusError{
+			HTTPStatus: httpStatus,
+			Err:        status.Error(codes.Unimplemented, http.StatusText(httpStatus)),
+		})
+		return
+	}
+	runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 }
