@@ -1,0 +1,257 @@
+package mysql_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/services/order/internal/adapters/mysql"
+	"github.com/paysuite/paysuite/services/order/internal/adapters/mysql/migrations"
+	"github.com/paysuite/paysuite/services/order/internal/app"
+	"github.com/paysuite/paysuite/services/order/internal/domain/catalog"
+	"github.com/paysuite/paysuite/services/order/internal/domain/order"
+)
+
+// The contract every app.OrderRepository must keep, checked against MariaDB.
+
+type fixture struct {
+	gdb     *gorm.DB
+	orders  *mysql.OrderRepository
+	catalog *mysql.CatalogRepository
+	nextID  atomic.Int64
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	gdb, err := db.Open(context.Background(), testkit.MySQLDSN(t), "order", migrations.FS, testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if s, err := gdb.DB(); err == nil {
+			s.Close()
+		}
+	})
+	f := &fixture{gdb: gdb, orders: mysql.NewOrderRepository(gdb), catalog: mysql.NewCatalogRepository(gdb)}
+	f.nextID.Store(1000)
+	for _, s := range []catalog.Sku{
+		{ID: "mug", Title: "Mug", Kind: catalog.KindGoods, Price: 4500, Stock: 10},
+		{ID: "pen", Title: "Pen", Kind: catalog.KindGoods, Price: 300, Stock: 1},
+		{ID: "go", Title: "Go", Kind: catalog.KindCourse, Price: 19900, Stock: 100},
+		{ID: "sql", Title: "SQL", Kind: catalog.KindCourse, Price: 9900, Stock: 100},
+	} {
+		if err := f.catalog.UpsertSku(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// newOrder builds an order the way CreateOrder does.
+func (f *fixture) newOrder(t *testing.T, user, request string, lines ...order.Line) *order.Order {
+	t.Helper()
+	req, err := order.NewRequest(user, request, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skus, err := f.catalog.GetSkus(context.Background(), req.SkuIDs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := order.New(f.nextID.Add(1), req, skus, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func (f *fixture) stock(t *testing.T, sku string) int64 {
+	t.Helper()
+	skus, err := f.catalog.GetSkus(context.Background(), []string{sku})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return skus[sku].Stock
+}
+
+func TestCatalogSeedAndLookup(t *testing.T) {
+	f := newFixture(t)
+	all, err := f.catalog.ListSkus(context.Background())
+	if err != nil || len(all) != 6+4 {
+		t.Fatalf("ListSkus = %d skus, %v; want the 6 seeded + 4", len(all), err)
+	}
+	got, err := f.catalog.GetSkus(context.Background(), []string{"mug", "nope"})
+	if err != nil || len(got) != 1 || got["mug"].Price != 4500 || got["mug"].Kind != catalog.KindGoods {
+		t.Fatalf("GetSkus = %v, %v", got, err)
+	}
+}
+
+func TestCreateStoresWhatGetReturns(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	o := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 2}, order.Line{SkuID: "go", Quantity: 1})
+	if err := f.orders.Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	for _, get := range []func() (*order.Order, error){
+		func() (*order.Order, error) { return f.orders.Get(ctx, o.ID) },
+		func() (*order.Order, error) { return f.orders.GetByRequest(ctx, "u1", "r1") },
+	} {
+		got, err := get()
+		if err != nil || !reflect.DeepEqual(got, o) {
+			t.Fatalf("read back\n%+v, %v\nwant\n%+v", got, err, o)
+		}
+	}
+	if f.stock(t, "mug") != 8 || f.stock(t, "go") != 99 {
+		t.Fatal("stock not taken")
+	}
+	if _, err := f.orders.Get(ctx, 1); !errors.Is(err, order.ErrNotFound) {
+		t.Fatalf("Get(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+func TestCreateRefusalsWriteNothing(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	first := f.newOrder(t, "u1", "r1", order.Line{SkuID: "go", Quantity: 1})
+	if err := f.orders.Create(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+
+	dup := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 1})
+	if err := f.orders.Create(ctx, dup); !errors.Is(err, app.ErrDuplicateRequest) {
+		t.Fatalf("same request id: %v, want ErrDuplicateRequest", err)
+	}
+	short := f.newOrder(t, "u1", "r2", order.Line{SkuID: "mug", Quantity: 1}, order.Line{SkuID: "pen", Quantity: 2})
+	if err := f.orders.Create(ctx, short); !errors.Is(err, catalog.ErrOutOfStock) {
+		t.Fatalf("2 pens of 1: %v, want ErrOutOfStock", err)
+	}
+	held := f.newOrder(t, "u1", "r3", order.Line{SkuID: "mug", Quantity: 1}, order.Line{SkuID: "go", Quantity: 1})
+	var he *app.CourseHeldError
+	if err := f.orders.Create(ctx, held); !errors.As(err, &he) || he.OrderID != first.ID || he.SkuID != "go" {
+		t.Fatalf("course in a live order: %v, want CourseHeldError by %d", err, first.ID)
+	}
+	if f.stock(t, "mug") != 10 || f.stock(t, "pen") != 1 || f.stock(t, "go") != 99 {
+		t.Fatalf("refused creates moved stock: mug %d pen %d go %d", f.stock(t, "mug"), f.stock(t, "pen"), f.stock(t, "go"))
+	}
+	for _, id := range []int64{dup.ID, short.ID, held.ID} {
+		if _, err := f.orders.Get(ctx, id); !errors.Is(err, order.ErrNotFound) {
+			t.Fatalf("refused order %d was stored: %v", id, err)
+		}
+	}
+}
+
+func TestUpdateCancelReleasesStockAndSeatsOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	o := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 3}, order.Line{SkuID: "go", Quantity: 1})
+	if err := f.orders.Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	cancel := func(o *order.Order) error { return o.Cancel(order.ReasonTimeout, time.Now()) }
+	got, err := f.orders.Update(ctx, o.ID, cancel)
+	if err != nil || got.Status != order.StatusCancelled || got.CancelReason != order.ReasonTimeout {
+		t.Fatalf("cancel = %+v, %v", got, err)
+	}
+	if _, err := f.orders.Update(ctx, o.ID, cancel); !errors.Is(err, order.ErrNotCancellable) {
+		t.Fatalf("second cancel = %v, want ErrNotCancellable", err)
+	}
+	if f.stock(t, "mug") != 10 || f.stock(t, "go") != 100 {
+		t.Fatalf("stock after cancels: mug %d go %d, want 10 and 100", f.stock(t, "mug"), f.stock(t, "go"))
+	}
+	stored, _ := f.orders.Get(ctx, o.ID)
+	if stored.Status != order.StatusCancelled || stored.CancelledAt.IsZero() {
+		t.Fatalf("stored = %+v", stored)
+	}
+	// The course seat is free again.
+	if err := f.orders.Create(ctx, f.newOrder(t, "u1", "r2", order.Line{SkuID: "go", Quantity: 1})); err != nil {
+		t.Fatalf("course after cancel: %v", err)
+	}
+}
+
+func TestUpdateErrorRollsBack(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	o := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 1})
+	if err := f.orders.Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	_, err := f.orders.Update(ctx, o.ID, func(o *order.Order) error {
+		_ = o.Cancel("", time.Now())
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	got, _ := f.orders.Get(ctx, o.ID)
+	if got.Status != order.StatusPendingPayment || f.stock(t, "mug") != 9 {
+		t.Fatalf("after a failed update: %s stock %d", got.Status, f.stock(t, "mug"))
+	}
+	if _, err := f.orders.Update(ctx, 12345, func(*order.Order) error { return nil }); !errors.Is(err, order.ErrNotFound) {
+		t.Fatalf("update unknown = %v", err)
+	}
+}
+
+func TestUpdatePersistsEveryField(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	o := f.newOrder(t, "u1", "r1", order.Line{SkuID: "sql", Quantity: 1})
+	if err := f.orders.Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	paidAt := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
+	steps := []func(o *order.Order) error{
+		func(o *order.Order) error { return o.MarkPaid(7, o.Total, paidAt) },
+		func(o *order.Order) error { return o.BeginRefund(8, o.Total) },
+		func(o *order.Order) error { return o.FinishRefund(8, o.Total, paidAt.Add(time.Hour)) },
+	}
+	for i, step := range steps {
+		want, err := f.orders.Update(ctx, o.ID, step)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		got, _ := f.orders.Get(ctx, o.ID)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("step %d stored\n%+v\nwant\n%+v", i, got, want)
+		}
+	}
+	// Fully refunded: the course seat is released, stock stays sold.
+	if err := f.orders.Create(ctx, f.newOrder(t, "u1", "r2", order.Line{SkuID: "sql", Quantity: 1})); err != nil {
+		t.Fatalf("course after full refund: %v", err)
+	}
+	if f.stock(t, "sql") != 98 {
+		t.Fatalf("stock = %d, want 98", f.stock(t, "sql"))
+	}
+}
+
+func TestListByUserNewestFirstWithCursor(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var ids []int64
+	for i := range 5 {
+		o := f.newOrder(t, "u1", string(rune('a'+i)), order.Line{SkuID: "mug", Quantity: 1})
+		if err := f.orders.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		ids = append([]int64{o.ID}, ids...)
+	}
+	page, err := f.orders.ListByUser(ctx, "u1", nil, 3)
+	if err != nil || len(page) != 3 || page[0].ID != ids[0] || page[2].ID != ids[2] || len(page[0].Items) != 1 {
+		t.Fatalf("first page = %v, %v", page, err)
+	}
+	rest, err := f.orders.ListByUser(ctx, "u1", &app.Cursor{CreatedAt: page[2].CreatedAt, ID: page[2].ID}, 3)
+	if err != nil || len(rest) != 2 || rest[0].ID != ids[3] || rest[1].ID != ids[4] {
+		t.Fatalf("second page = %v, %v", rest, err)
+	}
+	if none, err := f.orders.ListByUser(ctx, "u2", nil, 3); err != nil || len(none) != 0 {
+		t.Fatalf("other user = %v, %v", none, err)
+	}
+}

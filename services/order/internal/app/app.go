@@ -1,0 +1,96 @@
+// Package app holds the order service's use cases, one file each. It reaches storage and
+// other services only through the interfaces below, which adapters implement.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/paysuite/paysuite/pkg/money"
+	"github.com/paysuite/paysuite/services/order/internal/domain/catalog"
+	"github.com/paysuite/paysuite/services/order/internal/domain/order"
+)
+
+// OrderRepository stores orders. Every state change goes through Update.
+type OrderRepository interface {
+	// Create stores a new order, its items and its course seats and takes its stock, in one
+	// transaction. It fails with ErrDuplicateRequest when (user, request id) exists, a
+	// *CourseHeldError when a course is held by another live order of the user, or
+	// catalog.ErrOutOfStock; nothing is written then.
+	Create(ctx context.Context, o *order.Order) error
+	Get(ctx context.Context, id int64) (*order.Order, error)
+	GetByRequest(ctx context.Context, userID, requestID string) (*order.Order, error)
+	// ListByUser returns up to limit orders of the user, newest first, strictly after cursor
+	// (nil: from the newest).
+	ListByUser(ctx context.Context, userID string, after *Cursor, limit int) ([]*order.Order, error)
+	// Update loads the order FOR UPDATE, runs fn, and writes the result in the same
+	// transaction; leaving a stock-holding status for CANCELLED puts the stock back there.
+	// An error from fn rolls back and is returned as is.
+	Update(ctx context.Context, id int64, fn func(o *order.Order) error) (*order.Order, error)
+}
+
+// Catalog reads SKUs.
+type Catalog interface {
+	ListSkus(ctx context.Context) ([]catalog.Sku, error)
+	// GetSkus returns the known skus among ids; unknown ids are simply absent.
+	GetSkus(ctx context.Context, ids []string) (map[string]catalog.Sku, error)
+}
+
+// PaymentCloser asks the payment service to close every open attempt of an order at the
+// provider, so nobody can pay an order after it is cancelled. paid is set when an attempt
+// turned out to be paid.
+type PaymentCloser interface {
+	ClosePayments(ctx context.Context, orderID int64) (paid *PaidPayment, err error)
+}
+
+// PaidPayment is a payment the provider confirmed.
+type PaidPayment struct {
+	PaymentID int64
+	Amount    money.Fen
+	PaidAt    time.Time
+}
+
+// ErrDuplicateRequest is returned by OrderRepository.Create when (user, request id) exists.
+var ErrDuplicateRequest = errors.New("duplicate request id")
+
+// ErrPaymentUnavailable: the payment service could not confirm that the order's payments are
+// closed, so the order was left as it was. Retry later.
+var ErrPaymentUnavailable = errors.New("payment service unavailable")
+
+// CourseHeldError is returned by OrderRepository.Create when a course of the new order is
+// already held by another live order of the same user.
+type CourseHeldError struct {
+	SkuID   string
+	OrderID int64
+}
+
+func (e *CourseHeldError) Error() string {
+	return fmt.Sprintf("course %q held by order %d", e.SkuID, e.OrderID)
+}
+
+// Config holds the use cases' settings.
+type Config struct {
+	PayTimeout time.Duration
+}
+
+// App runs the use cases.
+type App struct {
+	orders  OrderRepository
+	catalog Catalog
+	closer  PaymentCloser // nil in an order-only deployment
+	nextID  func() int64
+	now     func() time.Time
+	cfg     Config
+	log     *slog.Logger
+}
+
+// New wires the use cases. closer may be nil: cancels then skip closing provider trades.
+func New(orders OrderRepository, cat Catalog, closer PaymentCloser, nextID func() int64, cfg Config, log *slog.Logger) *App {
+	return &App{orders: orders, catalog: cat, closer: closer, nextID: nextID, now: time.Now, cfg: cfg, log: log}
+}
+
+// WithClock replaces the clock (tests).
+func (a *App) WithClock(now func() time.Time) *App { a.now = now; return a }
