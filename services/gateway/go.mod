@@ -3,6 +3,7 @@ module github.com/paysuite/paysuite/services/gateway
 go 1.26.0
 
 require (
+	github.com/chromedp/chromedp v0.14.2
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
 	github.com/paysuite/paysuite/pkg v0.0.0
 	github.com/paysuite/paysuite/proto/gen v0.0.0
@@ -11,6 +12,28 @@ require (
 )
 
 require (
+	filippo.io/edwards25519 v1.1.0 // indirect
+	github.com/bwmarrin/snowflake v0.3.0 // indirect
+	github.com/chromedp/cdproto v0.0.0-20250724212937-08a3db8b4327 // indirect
+	github.com/chromedp/sysutil v1.1.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20250725192818-e39067aee2d2 // indirect
+	github.com/go-sql-driver/mysql v1.9.3 // indirect
+	github.com/gobwas/httphead v0.1.0 // indirect
+	github.com/gobwas/pool v0.2.1 // indirect
+	github.com/gobwas/ws v1.4.0 // indirect
+	github.com/jinzhu/inflection v1.0.0 // indirect
+	github.com/jinzhu/now v1.1.5 // indirect
+	github.com/mfridman/interpolate v0.0.2 // indirect
+	github.com/pressly/goose/v3 v3.26.0 // indirect
+	github.com/sethvargo/go-retry v0.3.0 // indirect
+	go.uber.org/multierr v1.11.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
+	gorm.io/driver/mysql v1.6.0 // indirect
+	gorm.io/gorm v1.31.0 // indirect
+)
+
+require (
+	github.com/paysuite/paysuite/services/order v0.0.0
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
@@ -22,3 +45,5 @@ replace (
 	github.com/paysuite/paysuite/pkg => ../../pkg
 	github.com/paysuite/paysuite/proto/gen => ../../proto/gen
 )
+
+replace github.com/paysuite/paysuite/services/order => ../order
