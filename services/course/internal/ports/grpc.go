@@ -1,0 +1,91 @@
+// Package ports serves the course service's gRPC API.
+package ports
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	coursev1 "github.com/paysuite/paysuite/proto/gen/paysuite/course/v1"
+	"github.com/paysuite/paysuite/services/course/internal/app"
+	"github.com/paysuite/paysuite/services/course/internal/domain/enrollment"
+)
+
+// GRPC implements coursev1.CourseServiceServer on top of the use cases.
+type GRPC struct {
+	coursev1.UnimplementedCourseServiceServer
+	app *app.App
+	log *slog.Logger
+}
+
+// NewGRPC returns the gRPC port.
+func NewGRPC(a *app.App, log *slog.Logger) *GRPC { return &GRPC{app: a, log: log} }
+
+// ListUserEnrollments implements coursev1.CourseServiceServer.
+func (s *GRPC) ListUserEnrollments(ctx context.Context, req *coursev1.ListUserEnrollmentsRequest) (*coursev1.ListUserEnrollmentsResponse, error) {
+	list, err := s.app.ListUserEnrollments(ctx, req.GetUserId(), req.GetIncludeRevoked())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp := &coursev1.ListUserEnrollmentsResponse{Enrollments: make([]*coursev1.Enrollment, 0, len(list))}
+	for _, e := range list {
+		resp.Enrollments = append(resp.Enrollments, toProto(e))
+	}
+	return resp, nil
+}
+
+// HasAccess implements coursev1.CourseServiceServer.
+func (s *GRPC) HasAccess(ctx context.Context, req *coursev1.HasAccessRequest) (*coursev1.HasAccessResponse, error) {
+	ok, e, err := s.app.HasAccess(ctx, req.GetUserId(), req.GetCourseId())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp := &coursev1.HasAccessResponse{HasAccess: ok}
+	if e != nil {
+		resp.Enrollment = toProto(e)
+	}
+	return resp, nil
+}
+
+// errorCodes is the one table from domain errors to gRPC codes.
+var errorCodes = []struct {
+	err  error
+	code codes.Code
+}{
+	{enrollment.ErrEmptyUserID, codes.InvalidArgument},
+	{enrollment.ErrEmptyCourseID, codes.InvalidArgument},
+	{enrollment.ErrNotFound, codes.NotFound},
+}
+
+func (s *GRPC) toStatus(ctx context.Context, err error) error {
+	for _, m := range errorCodes {
+		if errors.Is(err, m.err) {
+			return status.Error(m.code, err.Error())
+		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return status.FromContextError(err).Err()
+	}
+	s.log.ErrorContext(ctx, "request failed", "err", err)
+	return status.Error(codes.Internal, "internal error")
+}
+
+func toProto(e *enrollment.Enrollment) *coursev1.Enrollment {
+	out := &coursev1.Enrollment{
+		EnrollmentId: e.ID,
+		UserId:       e.UserID,
+		CourseId:     e.CourseID,
+		Title:        e.Title,
+		OrderId:      e.OrderID,
+		EnrolledAt:   timestamppb.New(e.EnrolledAt),
+		Active:       e.Active(),
+	}
+	if !e.RevokedAt.IsZero() {
+		out.RevokedAt = timestamppb.New(e.RevokedAt)
+	}
+	return out
+}
