@@ -1,0 +1,189 @@
+package service_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/paysuite/paysuite/pkg/amqpx"
+	"github.com/paysuite/paysuite/pkg/testkit"
+	coursev1 "github.com/paysuite/paysuite/proto/gen/paysuite/course/v1"
+	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
+	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
+	"github.com/paysuite/paysuite/services/course/service"
+)
+
+const waitFor = 20 * time.Second
+
+// env is one test's database prefix, vhost and service configuration.
+type env struct {
+	t   *testing.T
+	cfg service.Config
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	return &env{t: t, cfg: service.Config{
+		GRPCAddr:      testkit.FreeAddr(t),
+		MySQLDSN:      testkit.MySQLDSN(t),
+		AMQPURL:       testkit.AMQPURL(t),
+		SnowflakeNode: 1,
+	}}
+}
+
+// start runs the service in-process and returns a client once it is healthy, and a stop func
+// that cancels it and waits for it to drain (also run at cleanup).
+func (e *env) start() (coursev1.CourseServiceClient, func()) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- service.Run(ctx, e.cfg, testkit.Logger(e.t)) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				e.t.Errorf("service returned: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			e.t.Errorf("service did not stop within 30s")
+		}
+	}
+	e.t.Cleanup(stop)
+	return coursev1.NewCourseServiceClient(testkit.DialGRPC(e.t, e.cfg.GRPCAddr)), stop
+}
+
+// publisher sends PaymentResult events to the fanout as the payment service's relay does.
+type publisher struct {
+	t  *testing.T
+	ch *amqp.Channel
+}
+
+func newPublisher(t *testing.T, url string) *publisher {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := amqpx.DeclarePaymentResults(ch); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	return &publisher{t: t, ch: ch}
+}
+
+// publish sends body persistent with messageID, and waits for the broker's confirm.
+func (p *publisher) publish(messageID string, body []byte) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conf, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, amqpx.PaymentResultsExchange, "", false, false, amqp.Publishing{
+		MessageId:    messageID,
+		DeliveryMode: amqp.Persistent,
+		ContentType:  amqpx.ContentTypeProtobuf,
+		Type:         "paysuite.events.v1.PaymentResult",
+		Body:         body,
+	})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if ok, err := conf.WaitContext(ctx); err != nil || !ok {
+		p.t.Fatalf("publish %s not confirmed: %v", messageID, err)
+	}
+}
+
+func (p *publisher) event(ev *eventsv1.PaymentResult) {
+	p.t.Helper()
+	p.eventAs(ev.GetEventId(), ev)
+}
+
+// eventAs publishes ev under another message id (a duplicate the broker-level dedupe cannot see).
+func (p *publisher) eventAs(messageID string, ev *eventsv1.PaymentResult) {
+	p.t.Helper()
+	body, err := proto.Marshal(ev)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.publish(messageID, body)
+}
+
+// parked returns how many messages wait in queue's parking queue.
+func (p *publisher) parked(queue string) int {
+	q, err := p.ch.QueueDeclarePassive(amqpx.ParkingQueue(queue), true, false, false, false, nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return q.Messages
+}
+
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+func course(id, title string) *eventsv1.PaymentResultItem {
+	return &eventsv1.PaymentResultItem{SkuId: id, Title: title, Kind: orderv1.SkuKind_COURSE, Quantity: 1, UnitPriceFen: 9900}
+}
+
+func goods(id string) *eventsv1.PaymentResultItem {
+	return &eventsv1.PaymentResultItem{SkuId: id, Title: "Mug", Kind: orderv1.SkuKind_GOODS, Quantity: 2, UnitPriceFen: 1500}
+}
+
+func succeeded(eventID, user string, order, payment int64, at time.Time, items ...*eventsv1.PaymentResultItem) *eventsv1.PaymentResult {
+	return &eventsv1.PaymentResult{EventId: eventID, Type: eventsv1.PaymentResultType_PAYMENT_SUCCEEDED, OrderId: order,
+		PaymentId: payment, UserId: user, AmountFen: 12900, Items: items, OccurredAt: timestamppb.New(at)}
+}
+
+func refunded(eventID, user string, order, payment int64, at time.Time, full bool, items ...*eventsv1.PaymentResultItem) *eventsv1.PaymentResult {
+	ev := succeeded(eventID, user, order, payment, at, items...)
+	ev.Type = eventsv1.PaymentResultType_PAYMENT_REFUNDED
+	ev.RefundId = payment * 10
+	ev.RefundAmountFen = 12900
+	ev.RefundedTotalFen = 12900
+	ev.FullRefund = full
+	if !full {
+		ev.RefundAmountFen, ev.RefundedTotalFen = 100, 100
+	}
+	return ev
+}
+
+func hasAccess(t *testing.T, c coursev1.CourseServiceClient, user, courseID string) *coursev1.HasAccessResponse {
+	t.Helper()
+	resp, err := c.HasAccess(context.Background(), &coursev1.HasAccessRequest{UserId: user, CourseId: courseID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func enrollments(t *testing.T, c coursev1.CourseServiceClient, user string, includeRevoked bool) []*coursev1.Enrollment {
+	t.Helper()
+	resp, err := c.ListUserEnrollments(context.Background(), &coursev1.ListUserEnrollmentsRequest{UserId: user, IncludeRevoked: includeRevoked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.GetEnrollments()
+}
+
+// sync publishes a marker enrolment for another user and waits for it: the consumer handles
+// one message at a time in broker order, so everything published before has been handled.
+func sync(t *testing.T, p *publisher, c coursev1.CourseServiceClient) {
+	t.Helper()
+	marker := testkit.UniqueName("marker_")
+	p.event(succeeded(marker, marker, 1, 1, t0, course("c-marker", "Marker")))
+	testkit.Eventually(t, waitFor, func() bool { return hasAccess(t, c, marker, "c-marker").GetHasAccess() },
+		"marker event %s never processed", marker)
+}
