@@ -244,28 +244,39 @@ func (r *Relay) pass(ctx context.Context) (bool, error) {
 		r.ch = nil
 	}
 
-	// Bookkeeping uses pctx too, so a shutdown in the middle still records what was acked.
+	// Bookkeeping gets its own deadline (the confirm wait may have used all of pctx's) and
+	// ignores shutdown, so what the broker acked is recorded as published.
+	bctx, cancelBook := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancelBook()
 	now := time.Now().UTC()
 	if len(published) > 0 {
-		err = r.gdb.WithContext(pctx).Model(&outboxRow{}).Where("id IN ?", published).
+		err = r.gdb.WithContext(bctx).Model(&outboxRow{}).Where("id IN ?", published).
 			Updates(map[string]any{"published_at": now, "attempts": gorm.Expr("attempts + 1")}).Error
 		if err != nil {
 			// They will be published again: duplicates, which consumers drop by message id.
 			return false, fmt.Errorf("mark %d rows published: %w", len(published), err)
 		}
 	}
+	var firstFailed *outboxRow
 	for _, row := range rows {
 		reason, ok := failed[row.ID]
 		if !ok {
 			continue
 		}
+		if firstFailed == nil {
+			firstFailed = &row
+		}
 		next := now.Add(Backoff(row.Attempts+1, r.opts.poll, r.opts.rowBackoffMax))
-		err := r.gdb.WithContext(pctx).Model(&outboxRow{}).Where("id = ?", row.ID).
+		err := r.gdb.WithContext(bctx).Model(&outboxRow{}).Where("id = ?", row.ID).
 			Updates(map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_error": reason, "next_attempt_at": next}).Error
 		if err != nil {
 			return false, fmt.Errorf("record failed publish of %s: %w", row.MessageID, err)
 		}
-		r.log.Warn("outbox publish failed; will retry", "message_id", row.MessageID, "attempts", row.Attempts+1, "err", reason)
+	}
+	if firstFailed != nil {
+		// One line per pass, not per row: an outage would otherwise log every pending row.
+		r.log.Warn("outbox publish failed; will retry", "rows", len(failed), "first_message_id", firstFailed.MessageID,
+			"attempts", firstFailed.Attempts+1, "err", failed[firstFailed.ID])
 	}
 	return len(rows) == r.opts.batch && len(failed) == 0, nil
 }

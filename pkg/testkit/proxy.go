@@ -1,7 +1,6 @@
 package testkit
 
 import (
-	"io"
 	"net"
 	"net/url"
 	"sync"
@@ -14,10 +13,12 @@ type TCPProxy struct {
 	target string
 	ln     net.Listener
 
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	cut     bool
+	stalled bool
+	resumed *sync.Cond // broadcast when stalled clears or connections are cut
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
 }
 
 // NewTCPProxy listens on a free loopback port and forwards every connection to target
@@ -29,6 +30,7 @@ func NewTCPProxy(t testing.TB, target string) *TCPProxy {
 		t.Fatal(err)
 	}
 	p := &TCPProxy{target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	p.resumed = sync.NewCond(&p.mu)
 	p.wg.Go(p.accept)
 	t.Cleanup(func() {
 		_ = ln.Close()
@@ -62,14 +64,27 @@ func (p *TCPProxy) Cut() {
 	p.cut = true
 	for c := range p.conns {
 		_ = c.Close()
+		delete(p.conns, c) // tells stalled pipes their connection is gone
 	}
+	p.resumed.Broadcast()
 }
 
-// Restore accepts connections again.
+// Stall keeps connections open but holds back everything the server sends (replies,
+// publisher confirms, deliveries) until Restore, while the client's bytes still reach the
+// server: the "published but never confirmed" case.
+func (p *TCPProxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalled = true
+}
+
+// Restore accepts connections again and releases a Stall.
 func (p *TCPProxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = false
+	p.stalled = false
+	p.resumed.Broadcast()
 }
 
 func (p *TCPProxy) accept() {
@@ -93,8 +108,8 @@ func (p *TCPProxy) accept() {
 		if !p.track(client, server) {
 			continue
 		}
-		p.wg.Go(func() { p.pipe(client, server) })
-		p.wg.Go(func() { p.pipe(server, client) })
+		p.wg.Go(func() { p.pipe(server, client, false) })
+		p.wg.Go(func() { p.pipe(client, server, true) })
 	}
 }
 
@@ -115,12 +130,41 @@ func (p *TCPProxy) track(conns ...net.Conn) bool {
 }
 
 // pipe copies one direction; when either side ends, both are closed so the peer notices.
-func (p *TCPProxy) pipe(dst, src net.Conn) {
-	_, _ = io.Copy(dst, src)
+// The server-to-client direction (stallable) holds each chunk while the proxy is stalled.
+func (p *TCPProxy) pipe(dst, src net.Conn, stallable bool) {
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && stallable && !p.waitUnstalled(dst) {
+			break
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	_ = dst.Close()
 	_ = src.Close()
 	p.mu.Lock()
 	delete(p.conns, dst)
 	delete(p.conns, src)
 	p.mu.Unlock()
+}
+
+// waitUnstalled blocks while stalled; it reports false if dst was cut meanwhile.
+func (p *TCPProxy) waitUnstalled(dst net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.stalled {
+		if _, open := p.conns[dst]; !open {
+			return false
+		}
+		p.resumed.Wait()
+	}
+	_, open := p.conns[dst]
+	return open
 }

@@ -45,3 +45,31 @@ func TestWithHostKeepsVhostAndCredentials(t *testing.T) {
 		t.Fatalf("got %s", got)
 	}
 }
+
+func TestTCPProxyStallHoldsServerBytesUntilRestore(t *testing.T) {
+	url := testkit.AMQPURL(t)
+	p := testkit.NewTCPProxy(t, "127.0.0.1:5672")
+	conn, err := amqp.Dial(p.URL(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	p.Stall()
+	opened := make(chan error, 1)
+	go func() {
+		ch, err := conn.Channel() // needs the server's channel.open-ok
+		if err == nil {
+			ch.Close()
+		}
+		opened <- err
+	}()
+	select {
+	case err := <-opened:
+		t.Fatalf("channel opened through a stalled proxy: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	p.Restore()
+	if err := <-opened; err != nil {
+		t.Fatalf("channel after Restore: %v", err)
+	}
+}
