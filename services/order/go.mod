@@ -3,10 +3,12 @@ module github.com/paysuite/paysuite/services/order
 go 1.26.0
 
 require (
+	github.com/bwmarrin/snowflake v0.3.0
 	github.com/go-sql-driver/mysql v1.9.3
 	github.com/paysuite/paysuite/pkg v0.0.0
 	github.com/paysuite/paysuite/proto/gen v0.0.0-00010101000000-000000000000
 	google.golang.org/grpc v1.84.0
+	google.golang.org/protobuf v1.36.12
 	gorm.io/gorm v1.31.0
 )
 
@@ -25,7 +27,6 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20261026165753-2ffab32bce7e // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 	gorm.io/driver/mysql v1.6.0 // indirect
 )
 
