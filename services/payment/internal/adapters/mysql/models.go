@@ -1,0 +1,152 @@
+package mysql
+
+import (
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/paysuite/paysuite/pkg/money"
+	"github.com/paysuite/paysuite/services/payment/internal/app"
+	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+)
+
+type paymentRow struct {
+	ID              int64 `gorm:"primaryKey;autoIncrement:false"`
+	OrderID         int64
+	UserID          string
+	Channel         string
+	OutTradeNo      string
+	LiveKey         sql.NullString
+	AmountFen       int64
+	Status          string
+	QRCode          string `gorm:"column:qr_code"`
+	ExpireAt        time.Time
+	ProviderTradeNo string
+	PaidAt          sql.NullTime
+	RefundedFen     int64
+	RefundingFen    int64
+	CloseReason     string
+	ClosedAt        sql.NullTime
+	Items           string
+	CreatedAt       time.Time `gorm:"autoCreateTime:false"`
+	UpdatedAt       time.Time `gorm:"autoUpdateTime:false"`
+}
+
+func (paymentRow) TableName() string { return "payments" }
+
+func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t.UTC(), Valid: !t.IsZero()} }
+
+func toPaymentRow(p *payment.Payment) paymentRow {
+	items, _ := json.Marshal(p.Items)
+	live := p.LiveKey()
+	return paymentRow{
+		ID: p.ID, OrderID: p.OrderID, UserID: p.UserID, Channel: string(p.Channel), OutTradeNo: p.OutTradeNo,
+		LiveKey: sql.NullString{String: live, Valid: live != ""}, AmountFen: int64(p.Amount), Status: string(p.Status),
+		QRCode: p.QRCode, ExpireAt: p.ExpireAt.UTC(), ProviderTradeNo: p.ProviderTradeNo, PaidAt: nullTime(p.PaidAt),
+		RefundedFen: int64(p.RefundedFen), RefundingFen: int64(p.RefundingFen), CloseReason: p.CloseReason,
+		ClosedAt: nullTime(p.ClosedAt), Items: string(items), CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
+	}
+}
+
+func (r paymentRow) domain() *payment.Payment {
+	var items []payment.Item
+	_ = json.Unmarshal([]byte(r.Items), &items)
+	return &payment.Payment{
+		ID: r.ID, OrderID: r.OrderID, UserID: r.UserID, Channel: payment.Channel(r.Channel), OutTradeNo: r.OutTradeNo,
+		Amount: money.Fen(r.AmountFen), Status: payment.Status(r.Status), QRCode: r.QRCode, ExpireAt: r.ExpireAt.UTC(),
+		ProviderTradeNo: r.ProviderTradeNo, PaidAt: r.PaidAt.Time.UTC(), RefundedFen: money.Fen(r.RefundedFen),
+		RefundingFen: money.Fen(r.RefundingFen), CloseReason: r.CloseReason, ClosedAt: r.ClosedAt.Time.UTC(),
+		Items: items, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+type refundRow struct {
+	ID            int64 `gorm:"primaryKey;autoIncrement:false"`
+	PaymentID     int64
+	OrderID       int64
+	AmountFen     int64
+	Reason        string
+	RequestID     string
+	OutRefundNo   string
+	Status        string
+	Auto          bool
+	Submitted     bool
+	OrderBegun    bool
+	OrderFinished bool
+	FailReason    string
+	CreatedAt     time.Time `gorm:"autoCreateTime:false"`
+	SucceededAt   sql.NullTime
+	UpdatedAt     time.Time `gorm:"autoUpdateTime:false"`
+}
+
+func (refundRow) TableName() string { return "refunds" }
+
+func toRefundRow(r *payment.Refund) refundRow {
+	return refundRow{
+		ID: r.ID, PaymentID: r.PaymentID, OrderID: r.OrderID, AmountFen: int64(r.Amount), Reason: r.Reason,
+		RequestID: r.RequestID, OutRefundNo: r.OutRefundNo, Status: string(r.Status), Auto: r.Auto, Submitted: r.Submitted,
+		OrderBegun: r.OrderBegun, OrderFinished: r.OrderFinished, FailReason: truncate(r.FailReason, 512),
+		CreatedAt: r.CreatedAt.UTC(), SucceededAt: nullTime(r.SucceededAt), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+func (r refundRow) domain() *payment.Refund {
+	return &payment.Refund{
+		ID: r.ID, PaymentID: r.PaymentID, OrderID: r.OrderID, Amount: money.Fen(r.AmountFen), Reason: r.Reason,
+		RequestID: r.RequestID, OutRefundNo: r.OutRefundNo, Status: payment.RefundStatus(r.Status), Auto: r.Auto,
+		Submitted: r.Submitted, OrderBegun: r.OrderBegun, OrderFinished: r.OrderFinished, FailReason: r.FailReason,
+		CreatedAt: r.CreatedAt.UTC(), SucceededAt: r.SucceededAt.Time.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+type notifyRow struct {
+	ID           int64 `gorm:"primaryKey"`
+	Channel      string
+	OutTradeNo   string
+	NotifyID     string
+	DedupeKey    sql.NullString
+	Verified     bool
+	Outcome      string
+	RefuseReason string
+	Headers      string
+	Body         string
+	ReceivedAt   time.Time
+}
+
+func (notifyRow) TableName() string { return "notify_log" }
+
+func toNotifyRow(n app.NotifyRecord) notifyRow {
+	return notifyRow{
+		Channel: string(n.Channel), OutTradeNo: truncate(n.OutTradeNo, 64), NotifyID: truncate(n.NotifyID, 128),
+		DedupeKey: sql.NullString{String: n.DedupeKey, Valid: n.DedupeKey != ""}, Verified: n.Verified,
+		Outcome: n.Outcome, RefuseReason: truncate(n.RefuseReason, 512), Headers: n.Headers, Body: n.Body,
+		ReceivedAt: n.ReceivedAt.UTC(),
+	}
+}
+
+func (n notifyRow) domain() app.NotifyRecord {
+	return app.NotifyRecord{
+		Channel: payment.Channel(n.Channel), OutTradeNo: n.OutTradeNo, NotifyID: n.NotifyID, DedupeKey: n.DedupeKey.String,
+		Verified: n.Verified, Outcome: n.Outcome, RefuseReason: n.RefuseReason, Headers: n.Headers, Body: n.Body,
+		ReceivedAt: n.ReceivedAt.UTC(),
+	}
+}
+
+type taskRow struct {
+	ID        int64 `gorm:"primaryKey"`
+	Kind      string
+	RefID     int64
+	NextRunAt time.Time
+	Attempt   int
+	LastError string
+	CreatedAt time.Time `gorm:"autoCreateTime:false"`
+}
+
+func (taskRow) TableName() string { return "tasks" }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

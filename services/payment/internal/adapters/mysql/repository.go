@@ -1,0 +1,322 @@
+// Package mysql stores payments, refunds, the notify log and durable tasks in the service's own
+// MariaDB database (gorm), migrated by the goose files in migrations/.
+package mysql
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/services/payment/internal/app"
+	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations are the goose files, rooted for db.Open.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic(err) // the embed pattern above guarantees the directory
+	}
+	return sub
+}
+
+// Repository implements app.Repository.
+type Repository struct {
+	gdb    *gorm.DB
+	outbox app.Outbox
+}
+
+var _ app.Repository = (*Repository)(nil)
+
+// NewRepository stores in gdb; events go to outbox inside the state-change transaction.
+func NewRepository(gdb *gorm.DB, outbox app.Outbox) *Repository {
+	return &Repository{gdb: gdb, outbox: outbox}
+}
+
+func notFound(err error, what string, id any) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return fmt.Errorf("%s %v: %w", what, id, payment.ErrNotFound)
+	}
+	return err
+}
+
+// CreatePayment inserts p (and ch) unless a live attempt of the same order and channel exists.
+func (r *Repository) CreatePayment(ctx context.Context, p *payment.Payment, ch app.Changes) (*payment.Payment, bool, error) {
+	row := toPaymentRow(p)
+	err := db.WithTx(ctx, r.gdb, func(ctx context.Context, tx *gorm.DB) error {
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		return r.writeChanges(ctx, tx, &ch)
+	})
+	if err == nil {
+		return p, true, nil
+	}
+	if !db.IsDuplicateKey(err) {
+		return nil, false, err
+	}
+	var live paymentRow
+	if err := db.Conn(ctx, r.gdb).Where("live_key = ?", row.LiveKey.String).Take(&live).Error; err != nil {
+		return nil, false, fmt.Errorf("load live attempt: %w", err)
+	}
+	return live.domain(), false, nil
+}
+
+// SetQRCode records the provider's QR code of a prepaid attempt.
+func (r *Repository) SetQRCode(ctx context.Context, id int64, qr string) error {
+	return db.Conn(ctx, r.gdb).Model(&paymentRow{}).Where("id = ?", id).Update("qr_code", qr).Error
+}
+
+func (r *Repository) GetPayment(ctx context.Context, id int64) (*payment.Payment, error) {
+	var row paymentRow
+	if err := db.Conn(ctx, r.gdb).Take(&row, id).Error; err != nil {
+		return nil, notFound(err, "payment", id)
+	}
+	return row.domain(), nil
+}
+
+func (r *Repository) GetPaymentByOutTradeNo(ctx context.Context, no string) (*payment.Payment, error) {
+	var row paymentRow
+	if err := db.Conn(ctx, r.gdb).Where("out_trade_no = ?", no).Take(&row).Error; err != nil {
+		return nil, notFound(err, "out_trade_no", no)
+	}
+	return row.domain(), nil
+}
+
+func (r *Repository) ListOrderPayments(ctx context.Context, orderID int64) ([]*payment.Payment, error) {
+	var rows []paymentRow
+	if err := db.Conn(ctx, r.gdb).Where("order_id = ?", orderID).Order("created_at, id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]*payment.Payment, len(rows))
+	for i, row := range rows {
+		out[i] = row.domain()
+	}
+	return out, nil
+}
+
+// UpdatePayment: SELECT … FOR UPDATE, fn, then a conditional UPDATE … WHERE id=? AND status=<read>
+// (belt and braces with the lock: a transition can only ever apply to the state it was decided on).
+func (r *Repository) UpdatePayment(ctx context.Context, id int64, fn func(*payment.Payment, *app.Changes) error) error {
+	return r.tx(ctx, func(ctx context.Context, tx *gorm.DB) error {
+		p, err := lockPayment(tx, id)
+		if err != nil {
+			return err
+		}
+		old := p.Status
+		var ch app.Changes
+		if err := fn(p, &ch); err != nil {
+			return err
+		}
+		if err := savePayment(tx, p, old); err != nil {
+			return err
+		}
+		return r.writeChanges(ctx, tx, &ch)
+	})
+}
+
+// UpdateRefund locks the payment first, then the refund (the same order as RefundPayment).
+func (r *Repository) UpdateRefund(ctx context.Context, refundID int64, fn func(*payment.Payment, *payment.Refund, *app.Changes) error) error {
+	return r.tx(ctx, func(ctx context.Context, tx *gorm.DB) error {
+		var rr refundRow
+		if err := tx.Take(&rr, refundID).Error; err != nil {
+			return notFound(err, "refund", refundID)
+		}
+		p, err := lockPayment(tx, rr.PaymentID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&rr, refundID).Error; err != nil {
+			return err
+		}
+		old := p.Status
+		ref := rr.domain()
+		var ch app.Changes
+		if err := fn(p, ref, &ch); err != nil {
+			return err
+		}
+		if err := savePayment(tx, p, old); err != nil {
+			return err
+		}
+		ch.Refund = ref
+		return r.writeChanges(ctx, tx, &ch)
+	})
+}
+
+// tx runs fn in a transaction and maps a taken notify dedupe key to app.ErrDuplicateNotify.
+func (r *Repository) tx(ctx context.Context, fn func(ctx context.Context, tx *gorm.DB) error) error {
+	var dupNotify bool
+	err := db.WithTx(ctx, r.gdb, func(ctx context.Context, tx *gorm.DB) error {
+		err := fn(ctx, tx)
+		if errors.Is(err, errDupNotify) {
+			dupNotify = true
+		}
+		return err
+	})
+	if dupNotify {
+		return app.ErrDuplicateNotify
+	}
+	return err
+}
+
+var errDupNotify = errors.New("duplicate notify dedupe key")
+
+func lockPayment(tx *gorm.DB, id int64) (*payment.Payment, error) {
+	var row paymentRow
+	if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&row, id).Error; err != nil {
+		return nil, notFound(err, "payment", id)
+	}
+	return row.domain(), nil
+}
+
+func savePayment(tx *gorm.DB, p *payment.Payment, old payment.Status) error {
+	row := toPaymentRow(p)
+	res := tx.Model(&paymentRow{}).Where("id = ? AND status = ?", p.ID, string(old)).Updates(map[string]any{
+		"status": row.Status, "live_key": row.LiveKey, "qr_code": row.QRCode, "provider_trade_no": row.ProviderTradeNo,
+		"paid_at": row.PaidAt, "refunded_fen": row.RefundedFen, "refunding_fen": row.RefundingFen,
+		"close_reason": row.CloseReason, "closed_at": row.ClosedAt, "updated_at": row.UpdatedAt,
+	})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != 1 {
+		return fmt.Errorf("payment %d left %s under us: %w", p.ID, old, payment.ErrNotWaiting)
+	}
+	return nil
+}
+
+func (r *Repository) writeChanges(ctx context.Context, tx *gorm.DB, ch *app.Changes) error {
+	if ch.Notify != nil {
+		row := toNotifyRow(*ch.Notify)
+		if err := tx.Create(&row).Error; err != nil {
+			if db.IsDuplicateKey(err) {
+				return errDupNotify
+			}
+			return err
+		}
+	}
+	if ch.NewRefund != nil {
+		row := toRefundRow(ch.NewRefund)
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+	}
+	if ch.Refund != nil {
+		row := toRefundRow(ch.Refund)
+		if err := tx.Model(&refundRow{}).Where("id = ?", row.ID).Updates(map[string]any{
+			"status": row.Status, "submitted": row.Submitted, "order_begun": row.OrderBegun,
+			"order_finished": row.OrderFinished, "fail_reason": row.FailReason, "succeeded_at": row.SucceededAt,
+			"updated_at": row.UpdatedAt,
+		}).Error; err != nil {
+			return err
+		}
+	}
+	for _, t := range ch.DoneTasks {
+		if err := tx.Where("kind = ? AND ref_id = ?", string(t.Kind), t.RefID).Delete(&taskRow{}).Error; err != nil {
+			return err
+		}
+	}
+	for _, t := range ch.Tasks {
+		if err := upsertTask(tx, t); err != nil {
+			return err
+		}
+	}
+	if len(ch.Events) > 0 && r.outbox != nil {
+		if err := r.outbox.Add(ctx, ch.Events...); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+	}
+	return nil
+}
+
+func upsertTask(tx *gorm.DB, t app.Task) error {
+	return tx.Exec(`INSERT INTO tasks (kind, ref_id, next_run_at, attempt, last_error, created_at)
+		VALUES (?, ?, ?, 0, '', ?) ON DUPLICATE KEY UPDATE next_run_at = VALUES(next_run_at), attempt = 0`,
+		string(t.Kind), t.RefID, t.RunAt.UTC(), time.Now().UTC()).Error
+}
+
+func (r *Repository) GetRefund(ctx context.Context, id int64) (*payment.Refund, error) {
+	var row refundRow
+	if err := db.Conn(ctx, r.gdb).Take(&row, id).Error; err != nil {
+		return nil, notFound(err, "refund", id)
+	}
+	return row.domain(), nil
+}
+
+func (r *Repository) FindRefund(ctx context.Context, paymentID int64, requestID string) (*payment.Refund, error) {
+	var row refundRow
+	if err := db.Conn(ctx, r.gdb).Where("payment_id = ? AND request_id = ?", paymentID, requestID).Take(&row).Error; err != nil {
+		return nil, notFound(err, "refund request", requestID)
+	}
+	return row.domain(), nil
+}
+
+// ListRefunds returns a payment's refunds, oldest first.
+func (r *Repository) ListRefunds(ctx context.Context, paymentID int64) ([]*payment.Refund, error) {
+	var rows []refundRow
+	if err := db.Conn(ctx, r.gdb).Where("payment_id = ?", paymentID).Order("created_at, id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]*payment.Refund, len(rows))
+	for i, row := range rows {
+		out[i] = row.domain()
+	}
+	return out, nil
+}
+
+func (r *Repository) LogNotify(ctx context.Context, rec app.NotifyRecord) error {
+	rec.DedupeKey = "" // only UpdatePayment's state change may claim the key
+	row := toNotifyRow(rec)
+	return db.Conn(ctx, r.gdb).Create(&row).Error
+}
+
+func (r *Repository) ListNotifies(ctx context.Context, outTradeNo string) ([]app.NotifyRecord, error) {
+	var rows []notifyRow
+	if err := db.Conn(ctx, r.gdb).Where("out_trade_no = ?", outTradeNo).Order("id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]app.NotifyRecord, len(rows))
+	for i, row := range rows {
+		out[i] = row.domain()
+	}
+	return out, nil
+}
+
+func (r *Repository) DueTasks(ctx context.Context, now time.Time, limit int) ([]app.DueTask, error) {
+	var rows []taskRow
+	if err := db.Conn(ctx, r.gdb).Where("next_run_at <= ?", now.UTC()).Order("next_run_at").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]app.DueTask, len(rows))
+	for i, row := range rows {
+		out[i] = app.DueTask{ID: row.ID, Kind: app.TaskKind(row.Kind), RefID: row.RefID, Attempt: row.Attempt, NextRunAt: row.NextRunAt.UTC()}
+	}
+	return out, nil
+}
+
+// ClaimTask is an optimistic claim: only the runner that still sees the same next_run_at wins,
+// so two instances never run one task at once (the lease expires if the winner dies).
+func (r *Repository) ClaimTask(ctx context.Context, t app.DueTask, leaseUntil time.Time) (bool, error) {
+	res := db.Conn(ctx, r.gdb).Model(&taskRow{}).Where("id = ? AND next_run_at = ?", t.ID, t.NextRunAt.UTC()).
+		Updates(map[string]any{"next_run_at": leaseUntil.UTC(), "attempt": gorm.Expr("attempt + 1")})
+	return res.RowsAffected == 1, res.Error
+}
+
+func (r *Repository) RetryTask(ctx context.Context, id int64, runAt time.Time, lastErr string) error {
+	return db.Conn(ctx, r.gdb).Model(&taskRow{}).Where("id = ?", id).
+		Updates(map[string]any{"next_run_at": runAt.UTC(), "last_error": truncate(lastErr, 1024)}).Error
+}
+
+func (r *Repository) DeleteTask(ctx context.Context, id int64) error {
+	return db.Conn(ctx, r.gdb).Delete(&taskRow{}, id).Error
+}

@@ -1,0 +1,108 @@
+// Package app holds the payment use cases, one file each. It reaches storage, the order service
+// and the providers only through the interfaces in ports.go.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+)
+
+// Config tunes the use cases.
+type Config struct {
+	ProviderTradeTimeout time.Duration // how long a provider trade stays payable (< the order's pay timeout)
+	PollScale            float64       // multiplies the polling backoff schedule (tests: small)
+	TaskRetryMax         time.Duration // cap of the retry backoff of durable tasks
+	Subject              string        // trade subject shown to the buyer
+}
+
+// IDs makes snowflake ids.
+type IDs interface{ Next() int64 }
+
+// App is the payment service's use cases.
+type App struct {
+	cfg      Config
+	repo     Repository
+	orders   Orders
+	channels map[payment.Channel]Channel
+	ids      IDs
+	log      *slog.Logger
+	now      func() time.Time
+	wake     chan struct{}
+	// published is called after a commit that wrote events (the outbox relay's Wake).
+	published func()
+}
+
+// OnEventsCommitted sets what to call after a transaction that wrote events committed.
+func (a *App) OnEventsCommitted(f func()) { a.published = f }
+
+func (a *App) eventsCommitted() {
+	if a.published != nil {
+		a.published()
+	}
+}
+
+// New wires the use cases.
+func New(cfg Config, repo Repository, orders Orders, channels map[payment.Channel]Channel, ids IDs, log *slog.Logger) *App {
+	if cfg.PollScale <= 0 {
+		cfg.PollScale = 1
+	}
+	if cfg.TaskRetryMax == 0 {
+		cfg.TaskRetryMax = 30 * time.Second
+	}
+	if cfg.Subject == "" {
+		cfg.Subject = "paysuite order"
+	}
+	return &App{
+		cfg: cfg, repo: repo, orders: orders, channels: channels, ids: ids, log: log,
+		now: func() time.Time { return time.Now().UTC() }, wake: make(chan struct{}, 1),
+	}
+}
+
+func (a *App) channel(c payment.Channel) (Channel, error) {
+	ch, ok := a.channels[c]
+	if !ok {
+		return nil, fmt.Errorf("channel %s is not configured: %w", c, payment.ErrInvalidChannel)
+	}
+	return ch, nil
+}
+
+// Wake makes the task runner look for due work now (after a commit that scheduled some).
+func (a *App) Wake() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *App) event(t EventType, p *payment.Payment, r *payment.Refund, reason string) Event {
+	return Event{ID: strconv.FormatInt(a.ids.Next(), 10), Type: t, Payment: *p, Refund: r, Reason: reason, OccurredAt: a.now()}
+}
+
+// GetPayment returns one attempt.
+func (a *App) GetPayment(ctx context.Context, id int64) (*payment.Payment, error) {
+	if id <= 0 {
+		return nil, payment.ErrMissingPaymentID
+	}
+	return a.repo.GetPayment(ctx, id)
+}
+
+// ListOrderPayments returns every attempt of an order, oldest first.
+func (a *App) ListOrderPayments(ctx context.Context, orderID int64) ([]*payment.Payment, error) {
+	if orderID <= 0 {
+		return nil, payment.ErrMissingOrderID
+	}
+	return a.repo.ListOrderPayments(ctx, orderID)
+}
+
+// GetRefund returns one refund.
+func (a *App) GetRefund(ctx context.Context, id int64) (*payment.Refund, error) {
+	if id <= 0 {
+		return nil, payment.ErrMissingRefundID
+	}
+	return a.repo.GetRefund(ctx, id)
+}

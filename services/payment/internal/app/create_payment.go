@@ -1,0 +1,73 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+)
+
+// CreatePayment starts an attempt to pay an order on a channel, or returns the live one.
+// The amount is the order service's total, never the client's.
+func (a *App) CreatePayment(ctx context.Context, orderID int64, chName payment.Channel) (*payment.Payment, error) {
+	if orderID <= 0 {
+		return nil, payment.ErrMissingOrderID
+	}
+	if !chName.Valid() {
+		return nil, payment.ErrInvalidChannel
+	}
+	ch, err := a.channel(chName)
+	if err != nil {
+		return nil, err
+	}
+	o, err := a.orders.GetOrder(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	if o.Status != OrderPendingPayment {
+		return nil, fmt.Errorf("order %d is %s: %w", orderID, o.Status, payment.ErrOrderNotPayable)
+	}
+	now := a.now()
+	expireAt, err := payment.TradeExpiry(now, a.cfg.ProviderTradeTimeout, o.PayDeadline)
+	if err != nil {
+		return nil, fmt.Errorf("order %d: %w", orderID, err)
+	}
+	id := a.ids.Next()
+	p, err := payment.New(id, orderID, o.UserID, chName, fmt.Sprintf("PS%d", id), o.Total, expireAt, now, o.Items)
+	if err != nil {
+		return nil, err
+	}
+	// The poll task is stored with the attempt: if we die before or after prepay, the poller
+	// still finds out what happened at the provider and closes the trade at its expiry.
+	stored, created, err := a.repo.CreatePayment(ctx, p, Changes{
+		Tasks: []Task{{Kind: TaskPollTrade, RefID: id, RunAt: now.Add(a.pollDelay(0))}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store payment: %w", err)
+	}
+	if !created && stored.QRCode != "" {
+		return stored, nil // the live attempt on this channel
+	}
+	p = stored
+	qr, err := ch.Prepay(ctx, PrepayRequest{
+		OutTradeNo: p.OutTradeNo, Amount: p.Amount, Subject: a.subject(o), ExpireAt: p.ExpireAt,
+	})
+	if err != nil {
+		a.log.Warn("prepay failed", "payment_id", p.ID, "order_id", orderID, "channel", chName, "err", err)
+		return nil, fmt.Errorf("prepay at %s: %w", chName, ErrProviderUnavailable)
+	}
+	if err := a.repo.SetQRCode(ctx, p.ID, qr); err != nil {
+		return nil, err
+	}
+	p.QRCode = qr
+	a.log.Info("payment created", "payment_id", p.ID, "order_id", orderID, "channel", chName,
+		"out_trade_no", p.OutTradeNo, "amount_fen", int64(p.Amount), "expire_at", p.ExpireAt)
+	return p, nil
+}
+
+func (a *App) subject(o Order) string {
+	if len(o.Items) == 1 && o.Items[0].Title != "" {
+		return o.Items[0].Title
+	}
+	return fmt.Sprintf("%s #%d", a.cfg.Subject, o.ID)
+}

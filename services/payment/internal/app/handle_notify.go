@@ -1,0 +1,149 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+)
+
+// NotifyAnswer is what the notify endpoint tells the provider.
+type NotifyAnswer struct {
+	OK      bool   // true: "received, stop retrying"
+	Refused bool   // false with !OK: our failure (5xx), the provider should retry
+	Message string // for the provider's FAIL body and our logs
+}
+
+// HandleNotify verifies a provider's async notify and, for a verified success that matches our
+// trade, records it; every notify is kept in the notify log. The caller answers the provider
+// only after this returns, i.e. after the commit.
+func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, r *http.Request, body []byte) NotifyAnswer {
+	rec := NotifyRecord{Channel: chName, Headers: headerText(r.Header), Body: string(body), ReceivedAt: a.now()}
+	ch, err := a.channel(chName)
+	if err != nil {
+		return a.refuseNotify(ctx, rec, err.Error())
+	}
+	n, err := ch.ParseNotify(r)
+	if err != nil {
+		var re *NotifyRefusedError
+		if errors.As(err, &re) {
+			rec.OutTradeNo, rec.NotifyID = re.OutTradeNo, re.NotifyID
+		}
+		return a.refuseNotify(ctx, rec, err.Error())
+	}
+	rec.Verified, rec.OutTradeNo, rec.NotifyID = true, n.OutTradeNo, n.NotifyID
+	p, err := a.repo.GetPaymentByOutTradeNo(ctx, n.OutTradeNo)
+	if errors.Is(err, payment.ErrNotFound) {
+		return a.refuseNotify(ctx, rec, "unknown out_trade_no "+n.OutTradeNo)
+	}
+	if err != nil {
+		return a.failNotify(ctx, rec, err)
+	}
+	if p.Channel != chName {
+		return a.refuseNotify(ctx, rec, fmt.Sprintf("out_trade_no %s belongs to %s", n.OutTradeNo, p.Channel))
+	}
+	if !n.State.Paid() {
+		rec.Outcome = NotifyIgnored
+		a.logNotify(ctx, rec)
+		return NotifyAnswer{OK: true, Message: "not a payment success"}
+	}
+	if n.Amount != p.Amount {
+		return a.refuseNotify(ctx, rec, fmt.Sprintf("amount %d fen, our trade is %d fen", n.Amount, p.Amount))
+	}
+	rec.DedupeKey = string(chName) + ":" + n.NotifyID
+	changed, err := a.recordPaid(ctx, p.ID, n.Trade, "notify", &rec)
+	switch {
+	case errors.Is(err, ErrDuplicateNotify):
+		rec.DedupeKey, rec.Outcome, rec.RefuseReason = "", NotifyDuplicate, "replayed notify id"
+		a.logNotify(ctx, rec)
+		return NotifyAnswer{OK: true, Message: "duplicate"}
+	case err != nil:
+		return a.failNotify(ctx, rec, err)
+	case !changed:
+		rec.DedupeKey, rec.Outcome = "", NotifyDuplicate
+		a.logNotify(ctx, rec)
+		return NotifyAnswer{OK: true, Message: "already recorded"}
+	}
+	return NotifyAnswer{OK: true}
+}
+
+// recordPaid is the one door for every verified "the buyer paid" (notify, poll, close that found
+// the trade paid): the conditional WAITING→SUCCEEDED, the durable mark-order-paid task and the
+// event, in one transaction. changed=false when the payment had already succeeded.
+func (a *App) recordPaid(ctx context.Context, paymentID int64, t Trade, source string, rec *NotifyRecord) (bool, error) {
+	now := a.now()
+	var paid *payment.Payment
+	err := a.repo.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
+		if t.Amount != p.Amount {
+			return fmt.Errorf("provider says %d fen paid, trade is %d fen: %w", t.Amount, p.Amount, errAmountMismatch)
+		}
+		was := p.Status
+		if err := p.Succeed(t.ProviderTradeNo, t.PaidAt, now); err != nil {
+			return err
+		}
+		if was == payment.StatusClosed {
+			a.log.Warn("payment closed by us was paid at the provider; recording it", "payment_id", p.ID, "order_id", p.OrderID)
+		}
+		ch.Tasks = append(ch.Tasks, Task{Kind: TaskMarkOrderPaid, RefID: p.ID, RunAt: now})
+		ch.DoneTasks = append(ch.DoneTasks, Task{Kind: TaskPollTrade, RefID: p.ID})
+		ch.Events = append(ch.Events, a.event(EventSucceeded, p, nil, ""))
+		if rec != nil {
+			rec.Outcome = NotifyAccepted
+			ch.Notify = rec
+		}
+		paid = p
+		return nil
+	})
+	if errors.Is(err, payment.ErrAlreadySucceeded) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	a.log.Info("payment succeeded", "payment_id", paid.ID, "order_id", paid.OrderID, "channel", paid.Channel,
+		"amount_fen", int64(paid.Amount), "provider_trade_no", paid.ProviderTradeNo, "via", source)
+	a.eventsCommitted()
+	a.Wake()
+	return true, nil
+}
+
+var errAmountMismatch = errors.New("amount mismatch")
+
+func (a *App) refuseNotify(ctx context.Context, rec NotifyRecord, reason string) NotifyAnswer {
+	rec.Outcome, rec.RefuseReason = NotifyRefused, reason
+	a.log.Warn("notify refused", "channel", rec.Channel, "out_trade_no", rec.OutTradeNo, "verified", rec.Verified, "reason", reason)
+	a.logNotify(ctx, rec)
+	return NotifyAnswer{Refused: true, Message: reason}
+}
+
+func (a *App) failNotify(ctx context.Context, rec NotifyRecord, err error) NotifyAnswer {
+	rec.Outcome, rec.RefuseReason, rec.DedupeKey = NotifyError, err.Error(), ""
+	a.log.Error("notify not recorded; the provider will retry", "channel", rec.Channel, "out_trade_no", rec.OutTradeNo, "err", err)
+	a.logNotify(ctx, rec)
+	return NotifyAnswer{Message: "temporarily unable to record the notify"}
+}
+
+func (a *App) logNotify(ctx context.Context, rec NotifyRecord) {
+	if err := a.repo.LogNotify(context.WithoutCancel(ctx), rec); err != nil {
+		a.log.Error("notify log write failed", "channel", rec.Channel, "out_trade_no", rec.OutTradeNo, "err", err)
+	}
+}
+
+func headerText(h http.Header) string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		for _, v := range h[k] {
+			b.WriteString(k + ": " + v + "\n")
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,81 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+)
+
+// markOrderPaid tells the order service (idempotent for the same payment). If the order refuses
+// the payment for good — cancelled, or paid by another attempt — the money goes back to the buyer.
+func (a *App) markOrderPaid(ctx context.Context, paymentID int64) error {
+	p, err := a.repo.GetPayment(ctx, paymentID)
+	if err != nil {
+		return err
+	}
+	if p.Status != payment.StatusSucceeded && p.Status != payment.StatusRefunded {
+		return nil
+	}
+	err = a.orders.MarkOrderPaid(ctx, p.OrderID, p.ID, p.Amount, p.PaidAt)
+	if err == nil {
+		a.log.Info("order marked paid", "order_id", p.OrderID, "payment_id", p.ID)
+		return nil
+	}
+	if !errors.Is(err, ErrOrderRefused) {
+		return err
+	}
+	reason := payment.ReasonOrderCancelled
+	o, gerr := a.orders.GetOrder(ctx, p.OrderID)
+	switch {
+	case gerr != nil && !errors.Is(gerr, payment.ErrOrderNotFound):
+		return fmt.Errorf("order refused payment %d (%v); reading it: %w", p.ID, err, gerr)
+	case gerr == nil && o.Status != OrderCancelled && o.PaymentID != 0 && o.PaymentID != p.ID:
+		reason = payment.ReasonDuplicatePayment
+	case gerr == nil && o.Status == OrderPendingPayment:
+		// Refused while still awaiting payment (e.g. amount mismatch): never keep the money.
+		reason = "ORDER_REFUSED"
+	}
+	a.log.Warn("order refused the payment; refunding it automatically", "order_id", p.OrderID, "payment_id", p.ID,
+		"reason", reason, "err", err)
+	return a.autoRefund(ctx, p.ID, reason)
+}
+
+// autoRefund refunds everything still refundable of a payment the order did not take; one per
+// payment (request id "auto"), recorded and published like any refund.
+func (a *App) autoRefund(ctx context.Context, paymentID int64, reason string) error {
+	now := a.now()
+	var created *payment.Refund
+	err := a.repo.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
+		left := p.Refundable()
+		if left <= 0 {
+			return nil
+		}
+		id := a.ids.Next()
+		r, err := payment.NewRefund(id, p, left, reason, "auto", fmt.Sprintf("RF%d", id), true, now)
+		if err != nil {
+			return err
+		}
+		if err := p.ReserveRefund(left, now); err != nil {
+			return err
+		}
+		ch.NewRefund = r
+		ch.Tasks = append(ch.Tasks, Task{Kind: TaskRefund, RefID: id, RunAt: now})
+		created = r
+		return nil
+	})
+	if err != nil {
+		if existing, ferr := a.repo.FindRefund(ctx, paymentID, "auto"); ferr == nil {
+			a.log.Info("automatic refund already exists", "payment_id", paymentID, "refund_id", existing.ID)
+			return nil
+		}
+		return err
+	}
+	if created != nil {
+		a.log.Warn("automatic refund started", "payment_id", paymentID, "refund_id", created.ID,
+			"amount_fen", int64(created.Amount), "reason", reason)
+		a.Wake()
+	}
+	return nil
+}

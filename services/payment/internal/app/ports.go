@@ -1,0 +1,248 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/paysuite/paysuite/pkg/money"
+	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+)
+
+// ---- storage ------------------------------------------------------------------------------
+
+// TaskKind names a kind of durable work.
+type TaskKind string
+
+const (
+	TaskMarkOrderPaid TaskKind = "mark-order-paid" // ref: payment id
+	TaskPollTrade     TaskKind = "poll-trade"      // ref: payment id
+	TaskRefund        TaskKind = "refund"          // ref: refund id
+)
+
+// Task schedules work; (Kind, RefID) is unique, so scheduling twice moves the one row.
+type Task struct {
+	Kind  TaskKind
+	RefID int64
+	RunAt time.Time
+}
+
+// DueTask is a stored task whose time has come.
+type DueTask struct {
+	ID        int64
+	Kind      TaskKind
+	RefID     int64
+	Attempt   int
+	NextRunAt time.Time
+}
+
+// Notify outcomes kept in the notify log.
+const (
+	NotifyAccepted  = "ACCEPTED"  // changed state
+	NotifyDuplicate = "DUPLICATE" // verified, nothing left to change
+	NotifyIgnored   = "IGNORED"   // verified, not a payment success (e.g. WAIT_BUYER_PAY)
+	NotifyRefused   = "REFUSED"   // not verified or does not match our trade
+	NotifyError     = "ERROR"     // verified but we failed to record it; the provider retries
+)
+
+// NotifyRecord is one row of the notify log: every notify, verified or not.
+type NotifyRecord struct {
+	Channel      payment.Channel
+	OutTradeNo   string
+	NotifyID     string
+	DedupeKey    string // set only on the notify that changed state
+	Verified     bool
+	Outcome      string
+	RefuseReason string
+	Headers      string
+	Body         string
+	ReceivedAt   time.Time
+}
+
+// Changes are written in the same transaction as the payment row.
+type Changes struct {
+	Tasks     []Task // scheduled (upsert)
+	DoneTasks []Task // deleted (RunAt ignored)
+	NewRefund *payment.Refund
+	Refund    *payment.Refund // updated
+	Events    []Event
+	Notify    *NotifyRecord
+}
+
+// Repository stores payments, refunds, the notify log and tasks.
+type Repository interface {
+	// CreatePayment inserts a WAITING attempt. When another live attempt of the same order and
+	// channel exists it returns that one and created=false.
+	CreatePayment(ctx context.Context, p *payment.Payment, ch Changes) (stored *payment.Payment, created bool, err error)
+	SetQRCode(ctx context.Context, paymentID int64, qr string) error
+	GetPayment(ctx context.Context, id int64) (*payment.Payment, error)
+	GetPaymentByOutTradeNo(ctx context.Context, outTradeNo string) (*payment.Payment, error)
+	ListOrderPayments(ctx context.Context, orderID int64) ([]*payment.Payment, error)
+	// UpdatePayment locks the payment row, runs fn, and writes the payment (conditionally on the
+	// status it was read with) and ch in one transaction. An error from fn writes nothing.
+	// ErrDuplicateNotify: ch.Notify's dedupe key was already taken; nothing was written.
+	UpdatePayment(ctx context.Context, id int64, fn func(p *payment.Payment, ch *Changes) error) error
+	// UpdateRefund locks the refund's payment and the refund, then as UpdatePayment.
+	UpdateRefund(ctx context.Context, refundID int64, fn func(p *payment.Payment, r *payment.Refund, ch *Changes) error) error
+	GetRefund(ctx context.Context, id int64) (*payment.Refund, error)
+	FindRefund(ctx context.Context, paymentID int64, requestID string) (*payment.Refund, error)
+	LogNotify(ctx context.Context, rec NotifyRecord) error
+	ListNotifies(ctx context.Context, outTradeNo string) ([]NotifyRecord, error)
+
+	DueTasks(ctx context.Context, now time.Time, limit int) ([]DueTask, error)
+	// ClaimTask moves a due task's next run to leaseUntil if nobody else did; false if taken.
+	ClaimTask(ctx context.Context, t DueTask, leaseUntil time.Time) (bool, error)
+	RetryTask(ctx context.Context, id int64, runAt time.Time, lastErr string) error
+	DeleteTask(ctx context.Context, id int64) error
+}
+
+// ErrDuplicateNotify: the notify's dedupe key is already in the log (a replay).
+var ErrDuplicateNotify = errors.New("notify already processed")
+
+// ---- events -------------------------------------------------------------------------------
+
+// EventType is the kind of payment state change published to the results fanout.
+type EventType string
+
+const (
+	EventSucceeded EventType = "SUCCEEDED"
+	EventClosed    EventType = "CLOSED"
+	EventRefunded  EventType = "REFUNDED"
+)
+
+// Event is one payment state change; the outbox adapter turns it into eventsv1.PaymentResult.
+type Event struct {
+	ID         string
+	Type       EventType
+	Payment    payment.Payment // after the change
+	Refund     *payment.Refund // for REFUNDED
+	Reason     string
+	OccurredAt time.Time
+}
+
+// Outbox writes events in the transaction carried by ctx.
+type Outbox interface {
+	Add(ctx context.Context, events ...Event) error
+}
+
+// ---- order service ------------------------------------------------------------------------
+
+// OrderStatus as the order service reports it.
+type OrderStatus string
+
+const (
+	OrderPendingPayment OrderStatus = "PENDING_PAYMENT"
+	OrderPaid           OrderStatus = "PAID"
+	OrderCancelled      OrderStatus = "CANCELLED"
+	OrderRefunding      OrderStatus = "REFUNDING"
+	OrderRefunded       OrderStatus = "REFUNDED"
+)
+
+// Order is what payment needs to know about an order.
+type Order struct {
+	ID          int64
+	UserID      string
+	Status      OrderStatus
+	Total       money.Fen
+	PayDeadline time.Time
+	PaymentID   int64
+	Items       []payment.Item
+}
+
+// ErrOrderRefused: the order service answered that the request can never succeed
+// (FailedPrecondition, InvalidArgument, NotFound); anything else is worth retrying.
+var ErrOrderRefused = errors.New("order service refused")
+
+// Orders is the order service.
+type Orders interface {
+	GetOrder(ctx context.Context, id int64) (Order, error) // payment.ErrOrderNotFound
+	MarkOrderPaid(ctx context.Context, orderID, paymentID int64, amount money.Fen, paidAt time.Time) error
+	BeginRefund(ctx context.Context, orderID, refundID int64, amount money.Fen) error
+	FinishRefund(ctx context.Context, orderID, refundID int64, refundedTotal money.Fen, at time.Time) error
+}
+
+// ---- provider channels --------------------------------------------------------------------
+
+// TradeState is the provider's view of a trade.
+type TradeState int
+
+const (
+	TradeWaiting  TradeState = iota // created or unknown to the provider yet: not paid
+	TradePaid                       // paid (also when later refunded)
+	TradeClosed                     // closed or expired unpaid
+	TradeFinished                   // paid and no longer refundable; still paid
+)
+
+// Paid reports whether the buyer's money arrived.
+func (s TradeState) Paid() bool { return s == TradePaid || s == TradeFinished }
+
+// Trade is a verified statement from the provider about one trade.
+type Trade struct {
+	State           TradeState
+	OutTradeNo      string
+	ProviderTradeNo string
+	Amount          money.Fen // meaningful when paid
+	PaidAt          time.Time
+}
+
+// Notify is a verified async notify: signature checked, app/merchant id ours.
+type Notify struct {
+	Trade
+	NotifyID string // provider notify id (Alipay notify_id, WeChat event id)
+}
+
+// PrepayRequest opens a trade at the provider.
+type PrepayRequest struct {
+	OutTradeNo string
+	Amount     money.Fen
+	Subject    string
+	ExpireAt   time.Time
+	NotifyURL  string
+}
+
+// RefundRequest refunds part of a trade; OutRefundNo makes it idempotent at the provider.
+type RefundRequest struct {
+	OutTradeNo  string
+	OutRefundNo string
+	Amount      money.Fen
+	Total       money.Fen
+	Reason      string
+}
+
+// RefundState is the provider's view of a refund.
+type RefundState int
+
+const (
+	RefundPending  RefundState = iota // accepted, money not back yet
+	RefundDone                        // money back with the buyer
+	RefundRejected                    // will never happen (closed trade, over the limit…)
+	RefundUnknown                     // the provider does not know this refund
+)
+
+// ErrTradePaid: Close found the trade paid (the caller queries it and records the payment).
+var ErrTradePaid = errors.New("trade is already paid")
+
+// NotifyRefusedError says why a notify was refused; it is logged with the notify.
+type NotifyRefusedError struct {
+	Reason     string
+	OutTradeNo string
+	NotifyID   string
+}
+
+func (e *NotifyRefusedError) Error() string { return "notify refused: " + e.Reason }
+
+// Channel is a payment provider.
+type Channel interface {
+	// Prepay creates the provider trade and returns its QR code URL.
+	Prepay(ctx context.Context, req PrepayRequest) (qrCode string, err error)
+	// Query returns the trade's state; a trade the provider does not know is TradeWaiting.
+	Query(ctx context.Context, outTradeNo string) (Trade, error)
+	// Close closes an unpaid trade; ErrTradePaid if it was paid.
+	Close(ctx context.Context, outTradeNo string) error
+	Refund(ctx context.Context, req RefundRequest) (RefundState, error)
+	QueryRefund(ctx context.Context, outTradeNo, outRefundNo string) (RefundState, error)
+	// ParseNotify verifies an async notify (signature, our app/merchant id) and decodes it;
+	// *NotifyRefusedError when it cannot be trusted.
+	ParseNotify(r *http.Request) (Notify, error)
+}

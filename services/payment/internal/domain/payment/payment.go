@@ -1,0 +1,207 @@
+// Package payment holds a payment attempt and its refunds: the states money can be in and the
+// only transitions allowed between them. Plain Go: storage and providers live in adapters.
+package payment
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/paysuite/paysuite/pkg/money"
+)
+
+// Channel is how the buyer pays.
+type Channel string
+
+const (
+	ChannelAlipayQR     Channel = "ALIPAY_QR"
+	ChannelWechatNative Channel = "WECHAT_NATIVE"
+)
+
+// Valid reports whether c is a channel paysuite offers.
+func (c Channel) Valid() bool { return c == ChannelAlipayQR || c == ChannelWechatNative }
+
+// Status of a payment attempt. WAITING → SUCCEEDED | CLOSED; SUCCEEDED → REFUNDED once fully
+// refunded (partial refunds keep SUCCEEDED with RefundedFen).
+type Status string
+
+const (
+	StatusWaiting   Status = "WAITING"
+	StatusSucceeded Status = "SUCCEEDED"
+	StatusClosed    Status = "CLOSED"
+	StatusRefunded  Status = "REFUNDED"
+)
+
+// Close reasons.
+const (
+	CloseExpired      = "EXPIRED"
+	CloseOrderClosing = "ORDER_CLOSING"
+	ClosePrepayFailed = "PREPAY_FAILED"
+	CloseByProvider   = "CLOSED_AT_PROVIDER"
+)
+
+// Item is an order line as it was when the attempt started (for the payment result event).
+type Item struct {
+	SkuID        string    `json:"skuId"`
+	Title        string    `json:"title"`
+	Kind         string    `json:"kind"`
+	Quantity     int32     `json:"quantity"`
+	UnitPriceFen money.Fen `json:"unitPriceFen"`
+}
+
+// Payment is one attempt to pay an order on one channel, with its own out_trade_no.
+// Failed attempts are kept, never overwritten.
+type Payment struct {
+	ID              int64
+	OrderID         int64
+	UserID          string
+	Channel         Channel
+	OutTradeNo      string
+	Amount          money.Fen
+	Status          Status
+	QRCode          string
+	ExpireAt        time.Time
+	ProviderTradeNo string
+	PaidAt          time.Time
+	RefundedFen     money.Fen // settled refunds
+	RefundingFen    money.Fen // refunds in flight, reserved so two refunds cannot both pass the limit
+	CloseReason     string
+	ClosedAt        time.Time
+	Items           []Item
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// New starts a WAITING attempt.
+func New(id, orderID int64, userID string, ch Channel, outTradeNo string, amount money.Fen, expireAt, now time.Time, items []Item) (*Payment, error) {
+	if orderID <= 0 {
+		return nil, ErrMissingOrderID
+	}
+	if !ch.Valid() {
+		return nil, ErrInvalidChannel
+	}
+	if amount <= 0 {
+		return nil, fmt.Errorf("order %d total %d fen: %w", orderID, amount, ErrOrderNotPayable)
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	return &Payment{
+		ID: id, OrderID: orderID, UserID: userID, Channel: ch, OutTradeNo: outTradeNo, Amount: amount,
+		Status: StatusWaiting, ExpireAt: expireAt.UTC(), Items: items, CreatedAt: now, UpdatedAt: now,
+	}, nil
+}
+
+// LiveKey is set only while the attempt is WAITING; a unique index on it allows one live
+// attempt per order and channel.
+func (p *Payment) LiveKey() string {
+	if p.Status != StatusWaiting {
+		return ""
+	}
+	return fmt.Sprintf("%d:%s", p.OrderID, p.Channel)
+}
+
+// Succeed records the provider's verified word that the buyer paid. It happens once: a second
+// report is ErrAlreadySucceeded (a duplicate, harmless). A CLOSED attempt may still succeed:
+// Alipay answers a close of an unscanned QR with TRADE_NOT_EXIST, so a buyer can pay what we
+// believed closed; the provider is the truth about money, and the order then refuses the payment
+// and it is refunded automatically instead of being kept silently.
+func (p *Payment) Succeed(providerTradeNo string, paidAt, now time.Time) error {
+	switch p.Status {
+	case StatusWaiting, StatusClosed:
+	case StatusSucceeded, StatusRefunded:
+		return fmt.Errorf("payment %d: %w", p.ID, ErrAlreadySucceeded)
+	default:
+		return fmt.Errorf("payment %d is %s: %w", p.ID, p.Status, ErrNotWaiting)
+	}
+	if paidAt.IsZero() {
+		paidAt = now
+	}
+	p.Status = StatusSucceeded
+	p.ProviderTradeNo = providerTradeNo
+	p.PaidAt = paidAt.UTC().Truncate(time.Microsecond)
+	p.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+	return nil
+}
+
+// Close records that the provider trade is closed and can no longer be paid.
+func (p *Payment) Close(reason string, now time.Time) error {
+	switch p.Status {
+	case StatusWaiting:
+	case StatusSucceeded, StatusRefunded:
+		return fmt.Errorf("payment %d: %w", p.ID, ErrAlreadySucceeded)
+	default:
+		return fmt.Errorf("payment %d is %s: %w", p.ID, p.Status, ErrNotWaiting)
+	}
+	p.Status = StatusClosed
+	p.CloseReason = reason
+	p.ClosedAt = now.UTC().Truncate(time.Microsecond)
+	p.UpdatedAt = p.ClosedAt
+	return nil
+}
+
+// Refundable is what may still be refunded: paid minus refunded minus in flight.
+func (p *Payment) Refundable() money.Fen {
+	if p.Status != StatusSucceeded {
+		return 0
+	}
+	return p.Amount - p.RefundedFen - p.RefundingFen
+}
+
+// ReserveRefund holds amount for a new refund. Call it under the row lock.
+func (p *Payment) ReserveRefund(amount money.Fen, now time.Time) error {
+	if amount <= 0 {
+		return ErrRefundAmount
+	}
+	if p.Status != StatusSucceeded {
+		return fmt.Errorf("payment %d is %s: %w", p.ID, p.Status, ErrNotRefundable)
+	}
+	if left := p.Refundable(); amount > left {
+		return fmt.Errorf("payment %d: paid %d, refunded %d, in flight %d, asked %d fen: %w",
+			p.ID, p.Amount, p.RefundedFen, p.RefundingFen, amount, ErrRefundExceeds)
+	}
+	p.RefundingFen += amount
+	p.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+	return nil
+}
+
+// SettleRefund moves a reserved amount to refunded; the payment is REFUNDED once all of it is back.
+func (p *Payment) SettleRefund(amount money.Fen, now time.Time) error {
+	if amount <= 0 || amount > p.RefundingFen {
+		return fmt.Errorf("payment %d: settle %d fen with %d in flight: %w", p.ID, amount, p.RefundingFen, ErrRefundAmount)
+	}
+	p.RefundingFen -= amount
+	p.RefundedFen += amount
+	if p.RefundedFen == p.Amount {
+		p.Status = StatusRefunded
+	}
+	p.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+	return nil
+}
+
+// ReleaseRefund gives back a reservation whose refund failed.
+func (p *Payment) ReleaseRefund(amount money.Fen, now time.Time) error {
+	if amount <= 0 || amount > p.RefundingFen {
+		return fmt.Errorf("payment %d: release %d fen with %d in flight: %w", p.ID, amount, p.RefundingFen, ErrRefundAmount)
+	}
+	p.RefundingFen -= amount
+	p.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+	return nil
+}
+
+// TradeExpiry is when the provider trade must expire: PROVIDER_TRADE_TIMEOUT from now, but
+// always a margin before the order's pay deadline (1 minute, or 10% of what is left when that
+// is shorter), so a buyer can never pay an order that is about to be cancelled. Second
+// precision (the providers' formats), rounded down.
+func TradeExpiry(now time.Time, providerTimeout time.Duration, payDeadline time.Time) (time.Time, error) {
+	expire := now.Add(providerTimeout)
+	if !payDeadline.IsZero() {
+		left := payDeadline.Sub(now)
+		margin := min(time.Minute, left/10)
+		if d := payDeadline.Add(-margin); d.Before(expire) {
+			expire = d
+		}
+	}
+	expire = expire.Truncate(time.Second)
+	if !expire.After(now.Add(time.Second)) {
+		return time.Time{}, fmt.Errorf("pay deadline %s: %w", payDeadline.UTC().Format(time.RFC3339), ErrOrderExpiring)
+	}
+	return expire, nil
+}

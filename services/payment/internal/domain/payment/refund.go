@@ -1,0 +1,92 @@
+package payment
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/paysuite/paysuite/pkg/money"
+)
+
+// RefundStatus of one refund.
+type RefundStatus string
+
+const (
+	RefundProcessing RefundStatus = "PROCESSING"
+	RefundSucceeded  RefundStatus = "SUCCEEDED"
+	RefundFailed     RefundStatus = "FAILED"
+)
+
+// Refund reasons paysuite sets itself.
+const (
+	ReasonUserRequest      = "USER_REQUEST"
+	ReasonDuplicatePayment = "DUPLICATE_PAYMENT"
+	ReasonOrderCancelled   = "ORDER_CANCELLED"
+)
+
+// Refund is one refund of a payment, idempotent on (payment, request id), with its own
+// out_refund_no at the provider.
+type Refund struct {
+	ID          int64
+	PaymentID   int64
+	OrderID     int64
+	Amount      money.Fen
+	Reason      string
+	RequestID   string
+	OutRefundNo string
+	Status      RefundStatus
+	// Auto refunds give back a payment the order did not take (cancelled, or paid by another
+	// attempt); they never touch the order's refund state.
+	Auto bool
+	// Submitted: the provider has been asked at least once (afterwards only query it).
+	Submitted bool
+	// OrderBegun / OrderFinished: the order service was told (user refunds only).
+	OrderBegun    bool
+	OrderFinished bool
+	FailReason    string
+	CreatedAt     time.Time
+	SucceededAt   time.Time
+	UpdatedAt     time.Time
+}
+
+// NewRefund validates a refund request. Reservation against the payment is ReserveRefund's job.
+func NewRefund(id int64, p *Payment, amount money.Fen, reason, requestID, outRefundNo string, auto bool, now time.Time) (*Refund, error) {
+	if amount <= 0 {
+		return nil, ErrRefundAmount
+	}
+	if requestID == "" || len(requestID) > 64 {
+		return nil, ErrMissingRequestID
+	}
+	if len(reason) > 256 {
+		return nil, ErrReasonTooLong
+	}
+	if reason == "" {
+		reason = ReasonUserRequest
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	return &Refund{
+		ID: id, PaymentID: p.ID, OrderID: p.OrderID, Amount: amount, Reason: reason, RequestID: requestID,
+		OutRefundNo: outRefundNo, Status: RefundProcessing, Auto: auto, CreatedAt: now, UpdatedAt: now,
+	}, nil
+}
+
+// Succeed settles the refund: the money is back with the buyer.
+func (r *Refund) Succeed(now time.Time) error {
+	if r.Status != RefundProcessing {
+		return fmt.Errorf("refund %d is %s: %w", r.ID, r.Status, ErrRefundSettled)
+	}
+	r.Status = RefundSucceeded
+	r.SucceededAt = now.UTC().Truncate(time.Microsecond)
+	r.UpdatedAt = r.SucceededAt
+	return nil
+}
+
+// Fail records a refund the provider refused; the reserved amount goes back to the payment.
+func (r *Refund) Fail(reason string, now time.Time) error {
+	if r.Status != RefundProcessing {
+		return fmt.Errorf("refund %d is %s: %w", r.ID, r.Status, ErrRefundSettled)
+	}
+	r.Status = RefundFailed
+	r.FailReason = reason
+	r.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+	return nil
+}

@@ -1,0 +1,241 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/testkit"
+	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
+	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
+	orderservice "github.com/paysuite/paysuite/services/order/service"
+	"github.com/paysuite/paysuite/services/payment/service"
+	"github.com/paysuite/paysuite/services/sandbox/emulator"
+)
+
+const wait = 20 * time.Second
+
+// env is a real order service, a real payment service and the provider sandbox, in-process,
+// on a fresh database and vhost.
+type env struct {
+	t        *testing.T
+	cfg      service.Config
+	sandbox  *httptest.Server
+	keysDir  string
+	creds    emulator.MerchantCredentials
+	orders   orderv1.OrderServiceClient
+	payments paymentv1.PaymentServiceClient
+	db       *sql.DB // the payment service's database, for what a client cannot see
+	amqpURL  string
+}
+
+func start(t *testing.T, tweak ...func(*service.Config)) *env {
+	t.Helper()
+	log := testkit.Logger(t)
+	keys := t.TempDir()
+	sb := httptest.NewUnstartedServer(nil)
+	emu, err := emulator.New(emulator.Config{KeysDir: keys, PublicURL: "http://" + sb.Listener.Addr().String(), TimeScale: 0.001, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.Config.Handler = emu.Handler()
+	sb.Start()
+	t.Cleanup(func() { sb.Close(); _ = emu.Close() })
+
+	dsn, amqpURL := testkit.MySQLDSN(t), testkit.AMQPURL(t)
+	httpAddr := testkit.FreeAddr(t)
+	cfg := service.Config{
+		GRPCAddr: testkit.FreeAddr(t), HTTPAddr: httpAddr, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 2,
+		OrderPayTimeout: 30 * time.Minute, ProviderTradeTimeout: 25 * time.Minute,
+		NotifyBaseURL: "http://" + httpAddr, PollScale: 0.01,
+		MerchantFile: filepath.Join(keys, "merchant.json"),
+		Alipay:       service.AlipayConfig{BaseURL: sb.URL},
+		Wechat:       service.WechatConfig{BaseURL: sb.URL},
+	}
+	orderCfg := orderservice.Config{
+		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, PayTimeout: cfg.OrderPayTimeout, SweepInterval: time.Hour,
+		SweepGrace: time.Minute, PaymentTarget: cfg.GRPCAddr, SnowflakeNode: 1, AMQPURL: amqpURL,
+	}
+	cfg.OrderTarget = orderCfg.GRPCAddr
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	testkit.Go(t, func(ctx context.Context) error { return orderservice.Run(ctx, orderCfg, log) })
+	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, cfg, log) })
+	e := &env{t: t, cfg: cfg, sandbox: sb, keysDir: keys, creds: emu.Credentials(), amqpURL: amqpURL}
+	e.orders = orderv1.NewOrderServiceClient(testkit.DialGRPC(t, orderCfg.GRPCAddr))
+	e.payments = paymentv1.NewPaymentServiceClient(testkit.DialGRPC(t, cfg.GRPCAddr))
+	sdsn, err := db.ServiceDSN(dsn, service.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.db, err = sql.Open("mysql", sdsn.FormatDSN()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.db.Close() })
+	return e
+}
+
+func (e *env) order(sku string, qty int32) *orderv1.Order {
+	e.t.Helper()
+	o, err := e.orders.CreateOrder(context.Background(), &orderv1.CreateOrderRequest{
+		UserId: "u-" + testkit.UniqueName(""), RequestId: testkit.UniqueName("r"),
+		Items: []*orderv1.CreateOrderItem{{SkuId: sku, Quantity: qty}},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return o
+}
+
+func (e *env) pay(o *orderv1.Order, ch paymentv1.Channel) *paymentv1.Payment {
+	e.t.Helper()
+	p, err := e.payments.CreatePayment(context.Background(), &paymentv1.CreatePaymentRequest{OrderId: o.GetOrderId(), Channel: ch})
+	if err != nil {
+		e.t.Fatalf("CreatePayment(%s): %v", ch, err)
+	}
+	return p
+}
+
+// buyerPays scans and pays the QR code at the sandbox.
+func (e *env) buyerPays(qr string) {
+	e.t.Helper()
+	if code := e.sandboxDo(http.MethodPost, "/sandbox/pay", map[string]string{"qrCode": qr}); code != http.StatusOK {
+		e.t.Fatalf("sandbox pay: HTTP %d", code)
+	}
+}
+
+func (e *env) faults(f map[string]int) {
+	e.t.Helper()
+	if code := e.sandboxDo(http.MethodPost, "/sandbox/faults", f); code != http.StatusOK {
+		e.t.Fatalf("sandbox faults: HTTP %d", code)
+	}
+}
+
+func (e *env) sandboxDo(method, path string, body any) int {
+	e.t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, e.sandbox.URL+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (e *env) payment(id int64) *paymentv1.Payment {
+	e.t.Helper()
+	p, err := e.payments.GetPayment(context.Background(), &paymentv1.GetPaymentRequest{PaymentId: id})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+func (e *env) getOrder(id int64) *orderv1.Order {
+	e.t.Helper()
+	o, err := e.orders.GetOrder(context.Background(), &orderv1.GetOrderRequest{OrderId: id})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return o
+}
+
+func (e *env) waitPaymentStatus(id int64, want paymentv1.PaymentStatus) *paymentv1.Payment {
+	e.t.Helper()
+	var p *paymentv1.Payment
+	testkit.Eventually(e.t, wait, func() bool {
+		p = e.payment(id)
+		return p.GetStatus() == want
+	}, "payment %d never became %s (last %v)", id, want, func() any { return p }())
+	return p
+}
+
+func (e *env) waitOrderStatus(id int64, want orderv1.OrderStatus) *orderv1.Order {
+	e.t.Helper()
+	var o *orderv1.Order
+	testkit.Eventually(e.t, wait, func() bool {
+		o = e.getOrder(id)
+		return o.GetStatus() == want
+	}, "order %d never became %s", id, want)
+	return o
+}
+
+// notifies counts notify_log rows of a trade by outcome.
+func (e *env) notifies(outTradeNo string) map[string]int {
+	e.t.Helper()
+	rows, err := e.db.Query("SELECT outcome, COUNT(*) FROM notify_log WHERE out_trade_no = ? GROUP BY outcome", outTradeNo)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			e.t.Fatal(err)
+		}
+		out[k] = n
+	}
+	return out
+}
+
+func (e *env) count(query string, args ...any) int {
+	e.t.Helper()
+	var n int
+	if err := e.db.QueryRow(query, args...).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// postNotify sends a crafted notify to our endpoint and returns status and body.
+func (e *env) postNotify(path, contentType string, body []byte, headers http.Header) (int, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.cfg.NotifyBaseURL+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	for k, v := range headers {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// platformSecrets reads the providers' own keys from the sandbox's key directory, to sign
+// legit-looking notifies.
+func (e *env) platformSecrets() (alipayPrivatePEM, wechatPrivatePEM string) {
+	e.t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.keysDir, "sandbox.json"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var s struct {
+		Alipay string `json:"alipayPlatformPrivateKey"`
+		Wechat string `json:"wechatPayPrivateKey"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		e.t.Fatal(err)
+	}
+	return s.Alipay, s.Wechat
+}
+
+func form(v url.Values) []byte { return []byte(v.Encode()) }

@@ -1,0 +1,139 @@
+// Package service starts the payment service in-process: cmd/payment runs it, and tests (ours
+// and other modules') start a real one with it.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/paysuite/paysuite/pkg/amqpx"
+	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/grpcserver"
+	"github.com/paysuite/paysuite/pkg/httpserver"
+	"github.com/paysuite/paysuite/pkg/ids"
+	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
+	"github.com/paysuite/paysuite/services/payment/internal/adapters/channel"
+	"github.com/paysuite/paysuite/services/payment/internal/adapters/events"
+	"github.com/paysuite/paysuite/services/payment/internal/adapters/mysql"
+	"github.com/paysuite/paysuite/services/payment/internal/adapters/ordergrpc"
+	"github.com/paysuite/paysuite/services/payment/internal/app"
+	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+	grpcport "github.com/paysuite/paysuite/services/payment/internal/ports/grpc"
+	httpport "github.com/paysuite/paysuite/services/payment/internal/ports/http"
+)
+
+// Name is the service name: its database is `<MYSQL_DSN database>_payment`.
+const Name = "payment"
+
+type snowflakeIDs struct{ next func() int64 }
+
+func (s snowflakeIDs) Next() int64 { return s.next() }
+
+// Run opens the database and broker, serves gRPC and the notify endpoints, runs the durable
+// task runner and the outbox relay, and blocks until ctx is done, then drains.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	cfg, err := cfg.withMerchantFile()
+	if err != nil {
+		return err
+	}
+	node, err := ids.NewNode(cfg.SnowflakeNode)
+	if err != nil {
+		return err
+	}
+	notifyBase := strings.TrimSuffix(cfg.NotifyBaseURL, "/")
+	channels := map[payment.Channel]app.Channel{}
+	if cfg.Alipay.AppID != "" {
+		c, err := channel.NewAlipay(channel.AlipayConfig{
+			AppID: cfg.Alipay.AppID, AppPrivateKey: cfg.Alipay.AppPrivateKey, AlipayPublicKey: cfg.Alipay.PublicKey,
+			BaseURL: cfg.Alipay.BaseURL, NotifyURL: notifyBase + "/notify/alipay",
+		})
+		if err != nil {
+			return err
+		}
+		channels[payment.ChannelAlipayQR] = c
+	}
+	if cfg.Wechat.MchID != "" {
+		w := cfg.Wechat
+		c, err := channel.NewWechat(channel.WechatConfig{
+			MchID: w.MchID, AppID: w.AppID, SerialNo: w.SerialNo, PrivateKey: w.PrivateKey, APIv3Key: w.APIv3Key,
+			PublicKeyID: w.PublicKeyID, PublicKey: w.PublicKey, BaseURL: w.BaseURL, NotifyURL: notifyBase + "/notify/wechat",
+		})
+		if err != nil {
+			return err
+		}
+		channels[payment.ChannelWechatNative] = c
+	}
+	if len(channels) == 0 {
+		return errors.New("no payment channel configured: set ALIPAY_* and/or WECHAT_* (or PAYMENT_MERCHANT_FILE)")
+	}
+
+	gdb, err := db.Open(ctx, cfg.MySQLDSN, Name, mysql.Migrations(), log)
+	if err != nil {
+		return err
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return err
+	}
+	defer sqlDB.Close()
+	if err := amqpx.MigrateOutbox(ctx, gdb, log); err != nil {
+		return err
+	}
+	broker, err := amqpx.Dial(ctx, cfg.AMQPURL, log, amqpx.DeclarePaymentResults)
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	relay := amqpx.NewRelay(gdb, broker, log)
+
+	orderConn, err := grpcserver.Dial(cfg.OrderTarget)
+	if err != nil {
+		return fmt.Errorf("ORDER_TARGET: %w", err)
+	}
+	defer orderConn.Close()
+
+	repo := mysql.NewRepository(gdb, events.NewOutbox(gdb))
+	a := app.New(app.Config{ProviderTradeTimeout: cfg.ProviderTradeTimeout, PollScale: cfg.PollScale},
+		repo, ordergrpc.New(orderConn), channels, snowflakeIDs{func() int64 { return node.Generate().Int64() }}, log)
+	a.OnEventsCommitted(relay.Wake)
+
+	srv := grpcserver.New(log)
+	paymentv1.RegisterPaymentServiceServer(srv.GRPC(), grpcport.NewServer(a))
+	log.Info("payment service starting", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr, "channels", len(channels),
+		"provider_trade_timeout", cfg.ProviderTradeTimeout.String(), "poll_scale", cfg.PollScale)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	goRun := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				mu.Unlock()
+				cancel() // one part failing stops the whole service
+			}
+		}()
+	}
+	goRun("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	goRun("http", func(ctx context.Context) error {
+		return httpserver.Serve(ctx, cfg.HTTPAddr, httpport.Handler(a), log)
+	})
+	goRun("tasks", func(ctx context.Context) error { return a.RunTasks(ctx, cfg.TaskWorkers) })
+	goRun("relay", relay.Run)
+	wg.Wait()
+	return errors.Join(errs...)
+}
