@@ -1,0 +1,146 @@
+// Package service starts the notification service: the consumer of paysuite.payment.results
+// (user notifications, webhook deliveries, live order status), the webhook dispatcher and the
+// NotificationService gRPC API. cmd/notification and other modules' tests run it in-process.
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/paysuite/paysuite/pkg/amqpx"
+	"github.com/paysuite/paysuite/pkg/config"
+	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/grpcserver"
+	"github.com/paysuite/paysuite/pkg/ids"
+	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
+	"github.com/paysuite/paysuite/services/notification/internal/adapters/events"
+	"github.com/paysuite/paysuite/services/notification/internal/adapters/mysql"
+	"github.com/paysuite/paysuite/services/notification/internal/adapters/mysql/migrations"
+	"github.com/paysuite/paysuite/services/notification/internal/adapters/pubsub"
+	"github.com/paysuite/paysuite/services/notification/internal/adapters/webhookhttp"
+	"github.com/paysuite/paysuite/services/notification/internal/app"
+	"github.com/paysuite/paysuite/services/notification/internal/domain/delivery"
+	"github.com/paysuite/paysuite/services/notification/internal/ports"
+)
+
+// Name is the service name (database `<db>_notification`, log tag).
+const Name = "notification"
+
+// Config is every setting of the notification service. Zero durations and scale take the defaults.
+type Config struct {
+	GRPCAddr         string        // NOTIFICATION_GRPC_ADDR
+	MySQLDSN         string        // MYSQL_DSN
+	AMQPURL          string        // AMQP_URL
+	SnowflakeNode    int64         // SNOWFLAKE_NODE
+	WebhookTimeScale float64       // WEBHOOK_TIME_SCALE: multiplies the retry schedule (default 1)
+	WebhookTimeout   time.Duration // WEBHOOK_TIMEOUT: per POST (default 10s)
+	WebhookPoll      time.Duration // longest the dispatcher sleeps between passes (default 1s)
+	WatchPoll        time.Duration // WatchOrder re-reads the records this often (default 2s)
+}
+
+// ConfigFromEnv reads the configuration; the caller checks env.Err().
+func ConfigFromEnv(env *config.Env) Config {
+	cfg := Config{
+		GRPCAddr:         env.String("NOTIFICATION_GRPC_ADDR", ":9003"),
+		MySQLDSN:         env.String("MYSQL_DSN", db.DefaultDSN),
+		AMQPURL:          env.String("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+		SnowflakeNode:    ids.NodeIDFromEnv(env),
+		WebhookTimeScale: env.Float("WEBHOOK_TIME_SCALE", 1),
+		WebhookTimeout:   env.Duration("WEBHOOK_TIMEOUT", 10*time.Second),
+	}
+	env.Check(cfg.WebhookTimeScale > 0, "WEBHOOK_TIME_SCALE must be > 0")
+	env.Check(cfg.WebhookTimeout > 0, "WEBHOOK_TIMEOUT must be > 0")
+	return cfg
+}
+
+func (c Config) withDefaults() Config {
+	if c.WebhookTimeScale <= 0 {
+		c.WebhookTimeScale = 1
+	}
+	if c.WebhookTimeout <= 0 {
+		c.WebhookTimeout = 10 * time.Second
+	}
+	if c.WebhookPoll <= 0 {
+		c.WebhookPoll = time.Second
+	}
+	if c.WatchPoll <= 0 {
+		c.WatchPoll = 2 * time.Second
+	}
+	return c
+}
+
+// Run serves until ctx is done, then drains the gRPC server, the consumer and in-flight webhooks.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	cfg = cfg.withDefaults()
+	node, err := ids.NewNode(cfg.SnowflakeNode)
+	if err != nil {
+		return err
+	}
+	newID := func() int64 { return node.Generate().Int64() }
+	gdb, err := db.Open(ctx, cfg.MySQLDSN, Name, migrations.FS, log)
+	if err != nil {
+		return err
+	}
+	if sqlDB, err := gdb.DB(); err == nil {
+		defer sqlDB.Close()
+	}
+	if err := amqpx.MigrateOutbox(ctx, gdb, log); err != nil { // processed_messages for the consumer
+		return fmt.Errorf("migrate amqpx tables: %w", err)
+	}
+	conn, err := amqpx.Dial(ctx, cfg.AMQPURL, log, amqpx.DeclarePaymentResults)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	a := app.New(app.Config{
+		Schedule:    delivery.Schedule{Delays: delivery.DefaultDelays, Scale: cfg.WebhookTimeScale},
+		SendTimeout: cfg.WebhookTimeout,
+		WatchPoll:   cfg.WatchPoll,
+	}, app.Deps{
+		Tx: func(ctx context.Context, fn func(ctx context.Context) error) error {
+			return db.WithTx(ctx, gdb, func(ctx context.Context, _ *gorm.DB) error { return fn(ctx) })
+		},
+		Notifications: mysql.NewNotifications(gdb),
+		Subscriptions: mysql.NewSubscriptions(gdb),
+		Deliveries:    mysql.NewDeliveries(gdb, newID),
+		Sender:        webhookhttp.NewSender(cfg.WebhookTimeout),
+		Feed:          pubsub.NewFeed(),
+		NewID:         newID,
+	}, log)
+	srv := grpcserver.New(log)
+	notificationv1.RegisterNotificationServiceServer(srv.GRPC(), ports.NewGRPC(a, log))
+
+	return all(ctx,
+		func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) },
+		func(ctx context.Context) error {
+			return amqpx.Consume(ctx, conn, gdb, events.Consumer(), events.Handler(a), log)
+		},
+		func(ctx context.Context) error { return a.RunDispatcher(ctx, cfg.WebhookPoll) },
+	)
+}
+
+// all runs fns until ctx is done or one fails (which stops the others); it returns the first error.
+func all(ctx context.Context, fns ...func(ctx context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(fns))
+	for _, fn := range fns {
+		go func() {
+			err := fn(ctx)
+			cancel()
+			errs <- err
+		}()
+	}
+	var first error
+	for range fns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
