@@ -15,7 +15,9 @@ func TestMessage(t *testing.T) {
 	}{
 		{"succeeded", func(r *Result) { r.Kind = KindSucceeded }, "Payment of ¥12.34 for order 123 succeeded"},
 		{"closed", func(r *Result) { r.Kind = KindClosed }, "Payment of ¥12.34 for order 123 was closed; nothing was charged"},
-		{"full refund", func(r *Result) { r.Kind, r.RefundAmount, r.RefundedTotal, r.FullRefund = KindRefunded, 1234, 1234, true },
+		{"full refund", func(r *Result) {
+			r.Kind, r.RefundAmount, r.RefundedTotal, r.FullRefund = KindRefunded, 1234, 1234, true
+		},
 			"Payment of ¥12.34 for order 123 was refunded in full"},
 		{"partial refund", func(r *Result) { r.Kind, r.RefundAmount, r.RefundedTotal = KindRefunded, 500, 500 },
 			"¥5.00 of your payment of ¥12.34 for order 123 was refunded"},
