@@ -13,7 +13,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// ErrClosed is returned by Conn methods after Close (or after Dial's ctx is done).
+// ErrClosed is returned by Conn methods after Close.
 var ErrClosed = errors.New("amqpx: connection closed")
 
 const (
@@ -38,12 +38,17 @@ type Conn struct {
 	closed chan struct{} // closed when the reconnect loop has ended
 }
 
-// Dial connects to url and keeps the connection alive until ctx is done or Close is called.
-// A broker that is down is not an error: Dial logs it and keeps trying in the background (see
-// the package doc). It returns an error only for a bad URL or a topology the broker refuses.
+// Dial connects to url and keeps the connection alive until Close. A broker that is down is
+// not an error: Dial logs it and keeps trying in the background (see the package doc). It
+// returns an error only for a bad URL or a topology the broker refuses (or if ctx is already
+// done). ctx does not end the connection: consumers and the relay still need it to ack and
+// confirm while they drain after shutdown began, so close it after they have returned.
 func Dial(ctx context.Context, rawURL string, log *slog.Logger, topology ...Topology) (*Conn, error) {
 	if _, err := amqp.ParseURI(rawURL); err != nil {
 		return nil, fmt.Errorf("AMQP_URL: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c := &Conn{
@@ -54,9 +59,6 @@ func Dial(ctx context.Context, rawURL string, log *slog.Logger, topology ...Topo
 		stop:     stop,
 		closed:   make(chan struct{}),
 	}
-	// Stop with the caller's ctx as well as with Close.
-	context.AfterFunc(ctx, stop)
-
 	first, err := c.connect()
 	var amqpErr *amqp.Error
 	switch {

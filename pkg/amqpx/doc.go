@@ -18,7 +18,8 @@
 // first connect (e.g. PRECONDITION_FAILED because a queue exists with other arguments). Every
 // (re)connect re-runs the topology funcs, so a broker that lost its definitions gets them back.
 // Conn.Channel(ctx) waits for a live connection and opens a fresh channel; Conn.Ready(ctx) just
-// waits. The reconnect loop ends when Dial's ctx is done or Close is called.
+// waits. The connection lives until Close, not until Dial's ctx: a service cancels its ctx,
+// waits for Consume and Relay.Run to drain (they still ack and confirm), then closes the Conn.
 //
 // Relay (relay.go). Only one relay per database publishes at a time: it holds the MySQL advisory
 // lock GET_LOCK('amqpx_relay_<database>') on a dedicated connection. MariaDB 10.6+ has

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -159,5 +160,48 @@ func TestTwoRelaysPublishEachMessageOnce(t *testing.T) {
 		if c := n[fmt.Sprint("m", i)]; c != 1 {
 			t.Fatalf("m%d delivered %d times; deliveries %v", i, c, n)
 		}
+	}
+}
+
+// Published rows past retention are deleted; unpublished ones never are, however old.
+func TestRelayJanitorDeletesOnlyOldPublishedRows(t *testing.T) {
+	ctx := context.Background()
+	url := testkit.AMQPURL(t)
+	gdb := openDB(t)
+	for _, id := range []string{"old-published", "old-unpublished", "new-published"} {
+		if err := amqpx.AddToOutbox(ctx, gdb, amqpx.Message{ID: id, Exchange: "no.such.exchange"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().UTC().Add(-8 * 24 * time.Hour)
+	gdb.Exec("UPDATE outbox_messages SET created_at = ?, published_at = ? WHERE message_id = 'old-published'", old, old)
+	gdb.Exec("UPDATE outbox_messages SET created_at = ? WHERE message_id = 'old-unpublished'", old)
+	gdb.Exec("UPDATE outbox_messages SET published_at = ? WHERE message_id = 'new-published'", time.Now().UTC())
+
+	relay := amqpx.NewRelay(gdb, dial(t, url), testkit.Logger(t), amqpx.WithPollInterval(50*time.Millisecond),
+		amqpx.WithRetention(7*24*time.Hour))
+	testkit.Go(t, relay.Run)
+	testkit.Eventually(t, waitLong, func() bool {
+		return countRows(t, gdb, "SELECT COUNT(*) FROM outbox_messages WHERE message_id = 'old-published'") == 0
+	}, "old published row not deleted")
+	if n := countRows(t, gdb, "SELECT COUNT(*) FROM outbox_messages WHERE message_id IN ('old-unpublished', 'new-published')"); n != 2 {
+		t.Fatalf("rows kept = %d, want 2", n)
+	}
+}
+
+// Forgetting MigrateOutbox is a startup error, not a silent relay or consumer that never works.
+func TestRelayAndConsumerRefuseToRunWithoutTheirTables(t *testing.T) {
+	ctx := context.Background()
+	gdb, err := db.Open(ctx, testkit.MySQLDSN(t), "bare", os.DirFS("testdata/migrations"), testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := dial(t, testkit.AMQPURL(t))
+	if err := amqpx.NewRelay(gdb, conn, testkit.Logger(t)).Run(ctx); err == nil {
+		t.Error("relay ran without outbox_messages")
+	}
+	noop := func(context.Context, amqpx.Delivery) error { return nil }
+	if err := amqpx.Consume(ctx, conn, gdb, amqpx.ConsumerConfig{Name: "c", Queue: "q"}, noop, testkit.Logger(t)); err == nil {
+		t.Error("consumer ran without processed_messages")
 	}
 }
