@@ -17,6 +17,13 @@ require (
 	github.com/chromedp/cdproto v0.0.0-20250724212937-08a3db8b4327 // indirect
 	github.com/chromedp/sysutil v1.1.0 // indirect
 	github.com/go-json-experiment/json v0.0.0-20250725192818-e39067aee2d2 // indirect
+	github.com/go-pay/crypto v0.0.1 // indirect
+	github.com/go-pay/errgroup v0.0.3 // indirect
+	github.com/go-pay/gopay v1.5.118 // indirect
+	github.com/go-pay/smap v0.0.2 // indirect
+	github.com/go-pay/util v0.0.4 // indirect
+	github.com/go-pay/xlog v0.0.3 // indirect
+	github.com/go-pay/xtime v0.0.2 // indirect
 	github.com/go-sql-driver/mysql v1.9.3 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
 	github.com/gobwas/pool v0.2.1 // indirect
@@ -25,7 +32,9 @@ require (
 	github.com/jinzhu/now v1.1.5 // indirect
 	github.com/mfridman/interpolate v0.0.2 // indirect
 	github.com/pressly/goose/v3 v3.26.0 // indirect
+	github.com/rabbitmq/amqp091-go v1.10.0 // indirect
 	github.com/sethvargo/go-retry v0.3.0 // indirect
+	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	gorm.io/driver/mysql v1.6.0 // indirect
@@ -33,7 +42,11 @@ require (
 )
 
 require (
+	github.com/paysuite/paysuite/services/course v0.0.0
+	github.com/paysuite/paysuite/services/notification v0.0.0
 	github.com/paysuite/paysuite/services/order v0.0.0
+	github.com/paysuite/paysuite/services/payment v0.0.0
+	github.com/paysuite/paysuite/services/sandbox v0.0.0
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
@@ -47,3 +60,11 @@ replace (
 )
 
 replace github.com/paysuite/paysuite/services/order => ../order
+
+replace github.com/paysuite/paysuite/services/course => ../course
+
+replace github.com/paysuite/paysuite/services/notification => ../notification
+
+replace github.com/paysuite/paysuite/services/payment => ../payment
+
+replace github.com/paysuite/paysuite/services/sandbox => ../sandbox

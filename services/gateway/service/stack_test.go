@@ -6,21 +6,27 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/testkit"
+	courseservice "github.com/paysuite/paysuite/services/course/service"
 	"github.com/paysuite/paysuite/services/gateway/service"
+	notificationservice "github.com/paysuite/paysuite/services/notification/service"
 	orderservice "github.com/paysuite/paysuite/services/order/service"
+	paymentservice "github.com/paysuite/paysuite/services/payment/service"
+	"github.com/paysuite/paysuite/services/sandbox/emulator"
 )
 
 // stack is every paysuite process the gateway fronts, started in-process against a fresh
 // database and vhost, with the gateway on a real listener.
 type stack struct {
-	t       *testing.T
-	baseURL string // the gateway
-	client  *http.Client
+	baseURL    string // the gateway
+	sandboxURL string
+	client     *http.Client
 }
 
 func startStack(t *testing.T) *stack {
@@ -29,30 +35,60 @@ func startStack(t *testing.T) *stack {
 	dsn := testkit.MySQLDSN(t)
 	amqpURL := testkit.AMQPURL(t)
 
-	orderCfg := orderservice.Config{
-		GRPCAddr:      testkit.FreeAddr(t),
-		MySQLDSN:      dsn,
-		PayTimeout:    10 * time.Minute,
-		SweepInterval: time.Minute,
-		SweepGrace:    time.Minute,
-		SnowflakeNode: 11,
-		AMQPURL:       amqpURL,
+	// The provider sandbox, with its notify retries compressed.
+	keys := t.TempDir()
+	sandbox := httptest.NewUnstartedServer(nil)
+	emu, err := emulator.New(emulator.Config{KeysDir: keys, PublicURL: "http://" + sandbox.Listener.Addr().String(), TimeScale: 0.01, Logger: log.With("svc", "sandbox")})
+	if err != nil {
+		t.Fatal(err)
 	}
+	sandbox.Config.Handler = emu.Handler()
+	sandbox.Start()
+	t.Cleanup(func() { sandbox.Close(); _ = emu.Close() })
+
+	orderAddr, paymentAddr, paymentHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
+	orderCfg := orderservice.Config{
+		GRPCAddr: orderAddr, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 11, PaymentTarget: paymentAddr,
+		PayTimeout: 30 * time.Minute, SweepInterval: time.Hour, SweepGrace: time.Minute,
+	}
+	paymentCfg := paymentservice.Config{
+		GRPCAddr: paymentAddr, HTTPAddr: paymentHTTP, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 12, OrderTarget: orderAddr,
+		OrderPayTimeout: orderCfg.PayTimeout, ProviderTradeTimeout: 25 * time.Minute,
+		NotifyBaseURL: "http://" + paymentHTTP, PollScale: 0.01,
+		MerchantFile: filepath.Join(keys, "merchant.json"),
+		Alipay:       paymentservice.AlipayConfig{BaseURL: sandbox.URL},
+		Wechat:       paymentservice.WechatConfig{BaseURL: sandbox.URL},
+	}
+	notificationCfg := notificationservice.Config{
+		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 13,
+		WebhookTimeScale: 0.01, WebhookTimeout: 5 * time.Second, WatchPoll: 500 * time.Millisecond,
+	}
+	courseCfg := courseservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 14}
+
 	testkit.Go(t, func(ctx context.Context) error { return orderservice.Run(ctx, orderCfg, log.With("svc", "order")) })
-	testkit.DialGRPC(t, orderCfg.GRPCAddr)
+	testkit.Go(t, func(ctx context.Context) error {
+		return paymentservice.Run(ctx, paymentCfg, log.With("svc", "payment"))
+	})
+	testkit.Go(t, func(ctx context.Context) error {
+		return notificationservice.Run(ctx, notificationCfg, log.With("svc", "notification"))
+	})
+	testkit.Go(t, func(ctx context.Context) error { return courseservice.Run(ctx, courseCfg, log.With("svc", "course")) })
+	for _, addr := range []string{orderAddr, paymentAddr, notificationCfg.GRPCAddr, courseCfg.GRPCAddr} {
+		testkit.DialGRPC(t, addr)
+	}
 
 	gwCfg := service.Config{
 		HTTPAddr:           testkit.FreeAddr(t),
-		OrderTarget:        orderCfg.GRPCAddr,
-		PaymentTarget:      testkit.FreeAddr(t),
-		NotificationTarget: testkit.FreeAddr(t),
-		CourseTarget:       testkit.FreeAddr(t),
-		SandboxURL:         "http://" + testkit.FreeAddr(t),
+		OrderTarget:        orderAddr,
+		PaymentTarget:      paymentAddr,
+		NotificationTarget: notificationCfg.GRPCAddr,
+		CourseTarget:       courseCfg.GRPCAddr,
+		SandboxURL:         sandbox.URL,
 		DevMode:            true,
 		MaxBodyBytes:       1 << 20,
 	}
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, gwCfg, log.With("svc", "gateway")) })
-	s := &stack{t: t, baseURL: "http://" + gwCfg.HTTPAddr, client: &http.Client{Timeout: 30 * time.Second}}
+	s := &stack{baseURL: "http://" + gwCfg.HTTPAddr, sandboxURL: sandbox.URL, client: &http.Client{Timeout: 30 * time.Second}}
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		resp, err := s.client.Get(s.baseURL + "/healthz")
 		if err != nil {
@@ -78,8 +114,8 @@ func (r response) str(field string) string {
 	return v
 }
 
-func (s *stack) do(method, path string, body any, headers ...string) response {
-	s.t.Helper()
+func (s *stack) do(t testing.TB, method, path string, body any, headers ...string) response {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -90,13 +126,13 @@ func (s *stack) do(method, path string, body any, headers ...string) response {
 	default:
 		buf, err := json.Marshal(b)
 		if err != nil {
-			s.t.Fatal(err)
+			t.Fatal(err)
 		}
 		rd = bytes.NewReader(buf)
 	}
 	req, err := http.NewRequest(method, s.baseURL+path, rd)
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -106,7 +142,7 @@ func (s *stack) do(method, path string, body any, headers ...string) response {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -118,14 +154,14 @@ func (s *stack) do(method, path string, body any, headers ...string) response {
 }
 
 // expect fails unless the response has the status and, for errors, the gRPC-style body.
-func (s *stack) expect(r response, status int, what string) response {
-	s.t.Helper()
+func (s *stack) expect(t testing.TB, r response, status int, what string) response {
+	t.Helper()
 	if r.Status != status {
-		s.t.Fatalf("%s: HTTP %d, want %d; body %s", what, r.Status, status, r.Raw)
+		t.Fatalf("%s: HTTP %d, want %d; body %s", what, r.Status, status, r.Raw)
 	}
 	if status >= 400 {
 		if _, ok := r.JSON["code"].(float64); !ok || r.str("message") == "" {
-			s.t.Fatalf("%s: error body lacks code/message: %s", what, r.Raw)
+			t.Fatalf("%s: error body lacks code/message: %s", what, r.Raw)
 		}
 	}
 	return r

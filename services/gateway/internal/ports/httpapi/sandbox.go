@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,9 +49,41 @@ func (h sandboxPay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		// Re-shape the sandbox's error so the page parses one error format.
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		writeError(w, resp.StatusCode, codeForHTTP(resp.StatusCode), "sandbox: "+errorText(raw))
+		return
+	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		w.Header().Set("Content-Type", ct)
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, io.LimitReader(resp.Body, 1<<20))
+}
+
+func errorText(raw []byte) string {
+	var body struct{ Error, Message string }
+	if json.Unmarshal(raw, &body) == nil {
+		if body.Error != "" {
+			return body.Error
+		}
+		if body.Message != "" {
+			return body.Message
+		}
+	}
+	return strings.TrimSpace(string(raw))
+}
+
+func codeForHTTP(status int) codes.Code {
+	switch {
+	case status == http.StatusNotFound:
+		return codes.NotFound
+	case status == http.StatusConflict:
+		return codes.FailedPrecondition
+	case status < 500:
+		return codes.InvalidArgument
+	default:
+		return codes.Unavailable
+	}
 }

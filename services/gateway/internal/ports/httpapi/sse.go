@@ -19,6 +19,10 @@ import (
 // sseHeartbeat keeps idle event streams alive through proxies that close silent connections.
 const sseHeartbeat = 15 * time.Second
 
+// sseFirstWait bounds how long the SSE handler waits for the first answer before it commits
+// to a 200 response.
+const sseFirstWait = 500 * time.Millisecond
+
 // wantsEventStream reports whether the client asked for Server-Sent Events, as browsers'
 // EventSource does with "Accept: text/event-stream".
 func wantsEventStream(r *http.Request) bool {
@@ -55,16 +59,6 @@ func (h watchOrderSSE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, "retry: 2000\n: watching order %d\n\n", orderID)
-	if err := rc.Flush(); err != nil {
-		return
-	}
-
 	type recvd struct {
 		msg *notificationv1.OrderStatusUpdate
 		err error
@@ -84,15 +78,58 @@ func (h watchOrderSSE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	// A bad request (order id 0, …) fails at once: wait briefly for that so the client gets a
+	// real HTTP status instead of a 200 followed by a fault event. A valid watch sends the
+	// current status at once, or nothing until something happens.
+	var first *recvd
+	select {
+	case u := <-updates:
+		if u.err != nil {
+			st := status.Convert(u.err)
+			writeError(w, runtime.HTTPStatusFromCode(st.Code()), st.Code(), st.Message())
+			return
+		}
+		first = &u
+	case <-time.After(sseFirstWait):
+	case <-ctx.Done():
+		return
+	}
+
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "retry: 2000\n: watching order %d\n\n", orderID)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	seq := 0
+	event := func(u *notificationv1.OrderStatusUpdate) bool {
+		data, err := h.marshaler.Marshal(u)
+		if err != nil {
+			h.log.Error("marshal order update", "err", err)
+			return false
+		}
+		seq++
+		fmt.Fprintf(w, "id: %d\nevent: status\ndata: %s\n\n", seq, data)
+		return rc.Flush() == nil
+	}
+	if first != nil && !event(first.msg) {
+		return
+	}
+
 	tick := time.NewTicker(sseHeartbeat)
 	defer tick.Stop()
-	seq := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 			fmt.Fprint(w, ": ping\n\n")
+			if rc.Flush() != nil {
+				return
+			}
 		case u := <-updates:
 			if u.err != nil {
 				if ctx.Err() == nil {
@@ -103,16 +140,9 @@ func (h watchOrderSSE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}
 				return
 			}
-			data, err := h.marshaler.Marshal(u.msg)
-			if err != nil {
-				h.log.Error("marshal order update", "err", err)
+			if !event(u.msg) {
 				return
 			}
-			seq++
-			fmt.Fprintf(w, "id: %d\nevent: status\ndata: %s\n\n", seq, data)
-		}
-		if err := rc.Flush(); err != nil {
-			return
 		}
 	}
 }

@@ -149,6 +149,7 @@
     $('pay-alipay').disabled = !open || live;
     $('pay-wechat').disabled = !open || live;
     $('cancel-order').hidden = !open;
+    $('channels').hidden = !open;
     if (TERMINAL.has(o.status)) {
       const r = $('result');
       r.hidden = false;
