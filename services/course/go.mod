@@ -14,6 +14,13 @@ require (
 require (
 	filippo.io/edwards25519 v1.1.0 // indirect
 	github.com/bwmarrin/snowflake v0.3.0 // indirect
+	github.com/go-pay/crypto v0.0.1 // indirect
+	github.com/go-pay/errgroup v0.0.3 // indirect
+	github.com/go-pay/gopay v1.5.118 // indirect
+	github.com/go-pay/smap v0.0.2 // indirect
+	github.com/go-pay/util v0.0.4 // indirect
+	github.com/go-pay/xlog v0.0.3 // indirect
+	github.com/go-pay/xtime v0.0.2 // indirect
 	github.com/go-sql-driver/mysql v1.9.3 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0 // indirect
 	github.com/jinzhu/inflection v1.0.0 // indirect
@@ -21,6 +28,7 @@ require (
 	github.com/mfridman/interpolate v0.0.2 // indirect
 	github.com/pressly/goose/v3 v3.26.0 // indirect
 	github.com/sethvargo/go-retry v0.3.0 // indirect
+	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
@@ -34,4 +42,18 @@ require (
 replace (
 	github.com/paysuite/paysuite/pkg => ../../pkg
 	github.com/paysuite/paysuite/proto/gen => ../../proto/gen
+)
+
+require (
+	github.com/paysuite/paysuite/services/notification v0.0.0
+	github.com/paysuite/paysuite/services/order v0.0.0
+	github.com/paysuite/paysuite/services/payment v0.0.0
+	github.com/paysuite/paysuite/services/sandbox v0.0.0
+)
+
+replace (
+	github.com/paysuite/paysuite/services/notification => ../notification
+	github.com/paysuite/paysuite/services/order => ../order
+	github.com/paysuite/paysuite/services/payment => ../payment
+	github.com/paysuite/paysuite/services/sandbox => ../sandbox
 )

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -186,4 +187,26 @@ func sync(t *testing.T, p *publisher, c coursev1.CourseServiceClient) {
 	p.event(succeeded(marker, marker, 1, 1, t0, course("c-marker", "Marker")))
 	testkit.Eventually(t, waitFor, func() bool { return hasAccess(t, c, marker, "c-marker").GetHasAccess() },
 		"marker event %s never processed", marker)
+}
+
+func coursev1Client(t *testing.T, addr string) coursev1.CourseServiceClient {
+	return coursev1.NewCourseServiceClient(testkit.DialGRPC(t, addr))
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// queueExists reports whether queue is declared (a passive declare closes its channel on failure,
+// so each check uses its own connection).
+func queueExists(t *testing.T, url, queue string) bool {
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	return err == nil
 }

@@ -1,0 +1,100 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/paysuite/paysuite/pkg/testkit"
+	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
+	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
+	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
+	"github.com/paysuite/paysuite/services/course/service"
+	notificationservice "github.com/paysuite/paysuite/services/notification/service"
+	orderservice "github.com/paysuite/paysuite/services/order/service"
+	paymentservice "github.com/paysuite/paysuite/services/payment/service"
+	"github.com/paysuite/paysuite/services/sandbox/emulator"
+)
+
+// TestPayingACourseOrderThroughTheSandboxEnrolsAndTellsTheBuyer runs every service in-process:
+// order → payment (Alipay QR at the sandbox) → buyer pays → notify → PaymentResult on the fanout
+// → course enrolment and user notification.
+func TestPayingACourseOrderThroughTheSandboxEnrolsAndTellsTheBuyer(t *testing.T) {
+	log := testkit.Logger(t)
+	keys := t.TempDir()
+	sb := httptest.NewUnstartedServer(nil)
+	emu, err := emulator.New(emulator.Config{KeysDir: keys, PublicURL: "http://" + sb.Listener.Addr().String(), TimeScale: 0.001, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.Config.Handler = emu.Handler()
+	sb.Start()
+	t.Cleanup(func() { sb.Close(); _ = emu.Close() })
+
+	dsn, amqpURL := testkit.MySQLDSN(t), testkit.AMQPURL(t)
+	payHTTP := testkit.FreeAddr(t)
+	payCfg := paymentservice.Config{
+		GRPCAddr: testkit.FreeAddr(t), HTTPAddr: payHTTP, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 2,
+		OrderPayTimeout: 30 * time.Minute, ProviderTradeTimeout: 25 * time.Minute,
+		NotifyBaseURL: "http://" + payHTTP, PollScale: 0.01, MerchantFile: filepath.Join(keys, "merchant.json"),
+		Alipay: paymentservice.AlipayConfig{BaseURL: sb.URL}, Wechat: paymentservice.WechatConfig{BaseURL: sb.URL},
+	}
+	orderCfg := orderservice.Config{
+		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, PayTimeout: payCfg.OrderPayTimeout, SweepInterval: time.Hour,
+		SweepGrace: time.Minute, PaymentTarget: payCfg.GRPCAddr, SnowflakeNode: 1, AMQPURL: amqpURL,
+	}
+	payCfg.OrderTarget = orderCfg.GRPCAddr
+	courseCfg := service.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 3}
+	notifyCfg := notificationservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 4}
+
+	testkit.Go(t, func(ctx context.Context) error { return orderservice.Run(ctx, orderCfg, log) })
+	testkit.Go(t, func(ctx context.Context) error { return paymentservice.Run(ctx, payCfg, log) })
+	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, courseCfg, log) })
+	testkit.Go(t, func(ctx context.Context) error { return notificationservice.Run(ctx, notifyCfg, log) })
+	orders := orderv1.NewOrderServiceClient(testkit.DialGRPC(t, orderCfg.GRPCAddr))
+	payments := paymentv1.NewPaymentServiceClient(testkit.DialGRPC(t, payCfg.GRPCAddr))
+	courses := coursev1Client(t, courseCfg.GRPCAddr)
+	notifications := notificationv1.NewNotificationServiceClient(testkit.DialGRPC(t, notifyCfg.GRPCAddr))
+	// Both consumers' queues exist before anything is published (Consume declares them).
+	for _, q := range []string{queue, "paysuite.notification.payment-results"} {
+		testkit.Eventually(t, waitFor, func() bool { return queueExists(t, amqpURL, q) }, "queue %s never declared", q)
+	}
+
+	ctx := context.Background()
+	user := testkit.UniqueName("buyer_")
+	o, err := orders.CreateOrder(ctx, &orderv1.CreateOrderRequest{UserId: user, RequestId: testkit.UniqueName("r"),
+		Items: []*orderv1.CreateOrderItem{{SkuId: "course-payments-101", Quantity: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := payments.CreatePayment(ctx, &paymentv1.CreatePaymentRequest{OrderId: o.GetOrderId(), Channel: paymentv1.Channel_ALIPAY_QR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"qrCode": p.GetQrCode()})
+	resp, err := http.Post(sb.URL+"/sandbox/pay", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sandbox pay: HTTP %d", resp.StatusCode)
+	}
+
+	testkit.Eventually(t, 30*time.Second, func() bool { return hasAccess(t, courses, user, "course-payments-101").GetHasAccess() },
+		"the paid course never appeared in the buyer's enrolments")
+	e := hasAccess(t, courses, user, "course-payments-101").GetEnrollment()
+	if e.GetOrderId() != o.GetOrderId() || e.GetTitle() == "" {
+		t.Fatalf("enrolment = %v", e)
+	}
+	want := "Payment of ¥" + "99.00 for order " + itoa(o.GetOrderId()) + " succeeded"
+	testkit.Eventually(t, 30*time.Second, func() bool {
+		list, err := notifications.ListUserNotifications(ctx, &notificationv1.ListUserNotificationsRequest{UserId: user})
+		return err == nil && len(list.GetNotifications()) == 1 && list.GetNotifications()[0].GetMessage() == want
+	}, "the buyer was never told %q", want)
+}
