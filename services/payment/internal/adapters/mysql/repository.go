@@ -113,12 +113,12 @@ func (r *Repository) UpdatePayment(ctx context.Context, id int64, fn func(*payme
 		if err != nil {
 			return err
 		}
-		old := p.Status
+		before := toPaymentRow(p)
 		var ch app.Changes
 		if err := fn(p, &ch); err != nil {
 			return err
 		}
-		if err := savePayment(tx, p, old); err != nil {
+		if err := savePayment(tx, p, before); err != nil {
 			return err
 		}
 		return r.writeChanges(ctx, tx, &ch)
@@ -139,13 +139,13 @@ func (r *Repository) UpdateRefund(ctx context.Context, refundID int64, fn func(*
 		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&rr, refundID).Error; err != nil {
 			return err
 		}
-		old := p.Status
+		before := toPaymentRow(p)
 		ref := rr.domain()
 		var ch app.Changes
 		if err := fn(p, ref, &ch); err != nil {
 			return err
 		}
-		if err := savePayment(tx, p, old); err != nil {
+		if err := savePayment(tx, p, before); err != nil {
 			return err
 		}
 		ch.Refund = ref
@@ -179,9 +179,14 @@ func lockPayment(tx *gorm.DB, id int64) (*payment.Payment, error) {
 	return row.domain(), nil
 }
 
-func savePayment(tx *gorm.DB, p *payment.Payment, old payment.Status) error {
+// savePayment writes p if fn changed it, conditionally on the status it was read with.
+func savePayment(tx *gorm.DB, p *payment.Payment, before paymentRow) error {
 	row := toPaymentRow(p)
-	res := tx.Model(&paymentRow{}).Where("id = ? AND status = ?", p.ID, string(old)).Updates(map[string]any{
+	if row == before {
+		return nil
+	}
+	old := before.Status
+	res := tx.Model(&paymentRow{}).Where("id = ? AND status = ?", p.ID, old).Updates(map[string]any{
 		"status": row.Status, "live_key": row.LiveKey, "qr_code": row.QRCode, "provider_trade_no": row.ProviderTradeNo,
 		"paid_at": row.PaidAt, "refunded_fen": row.RefundedFen, "refunding_fen": row.RefundingFen,
 		"close_reason": row.CloseReason, "closed_at": row.ClosedAt, "updated_at": row.UpdatedAt,

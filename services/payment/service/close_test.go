@@ -1,0 +1,81 @@
+package service_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
+	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
+	"github.com/paysuite/paysuite/services/payment/service"
+)
+
+func TestClosePayments(t *testing.T) {
+	// Slow polling, so only ClosePayments can find out about the unnotified payment.
+	e := start(t, func(c *service.Config) { c.PollScale = 100 })
+	ctx := context.Background()
+
+	t.Run("unpaid attempts are closed and can no longer be paid", func(t *testing.T) {
+		e.t = t
+		o := e.order("goods-sticker-pack", 1)
+		ali := e.pay(o, paymentv1.Channel_ALIPAY_QR)
+		wx := e.pay(o, paymentv1.Channel_WECHAT_NATIVE)
+		res, err := e.payments.ClosePayments(ctx, &paymentv1.ClosePaymentsRequest{OrderId: o.GetOrderId()})
+		if err != nil || len(res.GetClosed()) != 2 || res.GetPaidPayment() != nil {
+			t.Fatalf("ClosePayments = %v, %v; want both attempts closed, none paid", res, err)
+		}
+		for _, p := range []*paymentv1.Payment{ali, wx} {
+			if got := e.payment(p.GetPaymentId()); got.GetStatus() != paymentv1.PaymentStatus_CLOSED {
+				t.Fatalf("%s attempt is %s", p.GetChannel(), got.GetStatus())
+			}
+			if code := e.sandboxDo(http.MethodPost, "/sandbox/pay", map[string]string{"qrCode": p.GetQrCode()}); code == http.StatusOK {
+				t.Fatalf("the buyer could still pay the closed %s trade", p.GetChannel())
+			}
+		}
+		// A new attempt after a close is a new row with a new out_trade_no.
+		fresh := e.pay(o, paymentv1.Channel_ALIPAY_QR)
+		if fresh.GetPaymentId() == ali.GetPaymentId() || fresh.GetOutTradeNo() == ali.GetOutTradeNo() {
+			t.Fatalf("new attempt reused the closed one: %v", fresh)
+		}
+	})
+
+	t.Run("a paid but unnotified attempt is reported paid", func(t *testing.T) {
+		e.t = t
+		o := e.order("goods-sticker-pack", 2)
+		p := e.pay(o, paymentv1.Channel_WECHAT_NATIVE)
+		e.faults(map[string]int{"dropNotifies": 1})
+		e.buyerPays(p.GetQrCode())
+		res, err := e.payments.ClosePayments(ctx, &paymentv1.ClosePaymentsRequest{OrderId: o.GetOrderId()})
+		if err != nil || res.GetPaidPayment().GetPaymentId() != p.GetPaymentId() || len(res.GetClosed()) != 0 {
+			t.Fatalf("ClosePayments = %v, %v; want payment %d reported paid", res, err, p.GetPaymentId())
+		}
+		if got := e.payment(p.GetPaymentId()); got.GetStatus() != paymentv1.PaymentStatus_SUCCEEDED {
+			t.Fatalf("payment is %s, want SUCCEEDED", got.GetStatus())
+		}
+		e.waitOrderStatus(o.GetOrderId(), orderv1.OrderStatus_PAID)
+	})
+
+	t.Run("cancelling an order closes its trades first", func(t *testing.T) {
+		e.t = t
+		o := e.order("goods-sticker-pack", 1)
+		p := e.pay(o, paymentv1.Channel_ALIPAY_QR)
+		if _, err := e.orders.CancelOrder(ctx, &orderv1.CancelOrderRequest{OrderId: o.GetOrderId()}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.payment(p.GetPaymentId()); got.GetStatus() != paymentv1.PaymentStatus_CLOSED {
+			t.Fatalf("after cancel the attempt is %s", got.GetStatus())
+		}
+	})
+
+	t.Run("bad requests", func(t *testing.T) {
+		e.t = t
+		_, err := e.payments.CreatePayment(ctx, &paymentv1.CreatePaymentRequest{OrderId: 1, Channel: paymentv1.Channel_CHANNEL_UNSPECIFIED})
+		wantCode(t, err, "InvalidArgument")
+		_, err = e.payments.CreatePayment(ctx, &paymentv1.CreatePaymentRequest{OrderId: 12345, Channel: paymentv1.Channel_ALIPAY_QR})
+		wantCode(t, err, "NotFound")
+		_, err = e.payments.GetPayment(ctx, &paymentv1.GetPaymentRequest{PaymentId: 12345})
+		wantCode(t, err, "NotFound")
+		_, err = e.payments.RefundPayment(ctx, &paymentv1.RefundPaymentRequest{PaymentId: 12345, AmountFen: 1, RequestId: "x"})
+		wantCode(t, err, "NotFound")
+	})
+}

@@ -1,0 +1,83 @@
+package service_test
+
+import (
+	"sync"
+	"testing"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/paysuite/paysuite/pkg/amqpx"
+	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
+)
+
+// results collects every PaymentResult published to the fanout, from a queue of the test's own.
+type results struct {
+	mu   sync.Mutex
+	got  []*eventsv1.PaymentResult
+	ids  []string
+	hdrs []amqp.Table
+}
+
+func listen(t *testing.T, amqpURL string) *results {
+	t.Helper()
+	conn, err := amqp.Dial(amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := amqpx.DeclarePaymentResults(ch); err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(q.Name, "", amqpx.PaymentResultsExchange, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	deliveries, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &results{}
+	go func() {
+		for d := range deliveries {
+			var m eventsv1.PaymentResult
+			if err := proto.Unmarshal(d.Body, &m); err != nil {
+				continue
+			}
+			r.mu.Lock()
+			r.got, r.ids, r.hdrs = append(r.got, &m), append(r.ids, d.MessageId), append(r.hdrs, d.Headers)
+			r.mu.Unlock()
+		}
+	}()
+	return r
+}
+
+// of returns the results of one payment, with their message ids and headers.
+func (r *results) of(paymentID int64) (out []*eventsv1.PaymentResult, ids []string, hdrs []amqp.Table) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, m := range r.got {
+		if m.GetPaymentId() == paymentID {
+			out, ids, hdrs = append(out, m), append(ids, r.ids[i]), append(hdrs, r.hdrs[i])
+		}
+	}
+	return out, ids, hdrs
+}
+
+func (r *results) count(paymentID int64, typ eventsv1.PaymentResultType) int {
+	list, _, _ := r.of(paymentID)
+	n := 0
+	for _, m := range list {
+		if m.GetType() == typ {
+			n++
+		}
+	}
+	return n
+}
