@@ -7,6 +7,7 @@ require (
 	github.com/go-sql-driver/mysql v1.9.3
 	github.com/paysuite/paysuite/pkg v0.0.0
 	github.com/paysuite/paysuite/proto/gen v0.0.0-00010101000000-000000000000
+	github.com/rabbitmq/amqp091-go v1.10.0
 	google.golang.org/grpc v1.84.0
 	google.golang.org/protobuf v1.36.12
 	gorm.io/gorm v1.31.0

@@ -6,17 +6,21 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/ids"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
+	"github.com/paysuite/paysuite/services/order/internal/adapters/broker"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/mysql"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/mysql/migrations"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/paymentgrpc"
 	"github.com/paysuite/paysuite/services/order/internal/app"
+	"github.com/paysuite/paysuite/services/order/internal/domain/order"
 	grpcport "github.com/paysuite/paysuite/services/order/internal/ports/grpc"
 )
 
@@ -53,11 +57,14 @@ func ConfigFromEnv(env *config.Env) Config {
 	return cfg
 }
 
-// Run opens the database (creating and migrating it), serves gRPC on cfg.GRPCAddr and blocks
-// until ctx is done, then drains in-flight calls.
+// Run opens the database (creating and migrating it), connects to the broker when AMQPURL is
+// set, serves gRPC on cfg.GRPCAddr, runs the deadline and payment-result consumers, the outbox
+// relay and the sweeper, and blocks until ctx is done; then it drains all of them.
+// With AMQPURL empty (order-only tests and tools) no deadline messages are written and the
+// sweeper alone cancels unpaid orders.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	if cfg.PayTimeout <= 0 {
-		return fmt.Errorf("order: PayTimeout must be positive")
+	if cfg.PayTimeout <= 0 || cfg.SweepInterval <= 0 {
+		return fmt.Errorf("order: PayTimeout and SweepInterval must be positive")
 	}
 	node, err := ids.NewNode(cfg.SnowflakeNode)
 	if err != nil {
@@ -85,9 +92,86 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		closer = c
 	}
 
-	a := app.New(mysql.NewOrderRepository(gdb), mysql.NewCatalogRepository(gdb), closer,
+	var (
+		conn  *amqpx.Conn
+		relay *amqpx.Relay
+		hooks mysql.CreateHooks
+	)
+	if cfg.AMQPURL == "" {
+		log.Warn("AMQP_URL is empty: no pay-deadline messages and no payment-result consumer; the sweeper alone cancels unpaid orders")
+	} else {
+		if err := amqpx.MigrateOutbox(ctx, gdb, log); err != nil {
+			return err
+		}
+		conn, err = amqpx.Dial(ctx, cfg.AMQPURL, log, broker.Topology(cfg.PayTimeout)...)
+		if err != nil {
+			return err
+		}
+		defer conn.Close() // after everything below has drained
+		relay = amqpx.NewRelay(gdb, conn, log)
+		hooks = mysql.CreateHooks{
+			InTx:        broker.NewDeadlineScheduler(gdb, cfg.PayTimeout).Schedule,
+			AfterCommit: func(*order.Order) { relay.Wake() },
+		}
+	}
+
+	a := app.New(mysql.NewOrderRepository(gdb, hooks), mysql.NewCatalogRepository(gdb), closer,
 		func() int64 { return node.Generate().Int64() }, app.Config{PayTimeout: cfg.PayTimeout}, log)
 	srv := grpcserver.New(log)
 	orderv1.RegisterOrderServiceServer(srv.GRPC(), grpcport.NewServer(a))
-	return srv.Serve(ctx, cfg.GRPCAddr)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+	)
+	start := func(name string, fn func(ctx context.Context) error) {
+		wg.Go(func() {
+			if err := fn(ctx); err != nil {
+				errMu.Lock()
+				if first == nil {
+					first = fmt.Errorf("%s: %w", name, err)
+				}
+				errMu.Unlock()
+				cancel() // one part failing stops the service
+			}
+		})
+	}
+	start("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	start("sweeper", func(ctx context.Context) error {
+		sweep(ctx, a, mysql.NewSweeperStore(gdb), cfg, log)
+		return nil
+	})
+	if conn != nil {
+		start("outbox relay", relay.Run)
+		for _, consumer := range []func(*app.App) (amqpx.ConsumerConfig, amqpx.Handler){broker.DeadlineConsumer, broker.PaymentResultsConsumer} {
+			ccfg, h := consumer(a)
+			start(ccfg.Name, func(ctx context.Context) error { return amqpx.Consume(ctx, conn, gdb, ccfg, h, log) })
+		}
+	}
+	wg.Wait()
+	return first
+}
+
+// sweep expires overdue unpaid orders every SweepInterval, starting now (after a downtime the
+// backlog goes at once).
+func sweep(ctx context.Context, a *app.App, store *mysql.SweeperStore, cfg Config, log *slog.Logger) {
+	t := time.NewTicker(cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		n, err := a.SweepExpiredOrders(ctx, store, cfg.SweepGrace)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("sweeper", "err", err)
+		}
+		if n > 0 {
+			log.Info("sweeper expired unpaid orders past their deadline", "orders", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

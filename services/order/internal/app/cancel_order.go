@@ -33,21 +33,40 @@ func (a *App) CancelOrder(ctx context.Context, id int64, userID, reason string) 
 	if err := o.Cancel(reason, a.now()); err != nil {
 		return nil, err // not cancellable: no need to bother the payment service
 	}
+	o, paid, err := a.closeThenCancel(ctx, id, reason)
+	if err != nil {
+		return nil, err
+	}
+	if paid {
+		return nil, fmt.Errorf("order %d: payment %d arrived before the cancel: %w", id, o.PaymentID, order.ErrWasPaid)
+	}
+	return o, nil
+}
+
+// closeThenCancel has the payment service close the order's provider trades, then cancels the
+// order, or marks it PAID (paid = true) when a trade turned out paid. Nothing changes when the
+// payment service cannot be reached (ErrPaymentUnavailable).
+func (a *App) closeThenCancel(ctx context.Context, id int64, reason string) (o *order.Order, paid bool, err error) {
 	if a.closer != nil {
-		paid, err := a.closer.ClosePayments(ctx, id)
+		p, err := a.closer.ClosePayments(ctx, id)
 		if err != nil {
-			return nil, fmt.Errorf("close payments of order %d: %w: %w", id, ErrPaymentUnavailable, err)
+			return nil, false, fmt.Errorf("close payments of order %d: %w: %w", id, ErrPaymentUnavailable, err)
 		}
-		if paid != nil {
-			if _, err := a.orders.Update(ctx, id, func(o *order.Order) error {
-				return o.MarkPaid(paid.PaymentID, paid.Amount, paid.PaidAt)
-			}); err != nil && !errors.Is(err, order.ErrAlreadyPaid) {
-				return nil, fmt.Errorf("order %d paid by payment %d while cancelling: %w", id, paid.PaymentID, err)
+		if p != nil {
+			o, err := a.orders.Update(ctx, id, func(o *order.Order) error {
+				return o.MarkPaid(p.PaymentID, p.Amount, p.PaidAt)
+			})
+			if errors.Is(err, order.ErrAlreadyPaid) { // paid twice: the payment side refunds the other one
+				o, err = a.orders.Get(ctx, id)
 			}
-			return nil, fmt.Errorf("order %d: payment %d arrived before the cancel: %w", id, paid.PaymentID, order.ErrWasPaid)
+			if err != nil {
+				return nil, false, fmt.Errorf("order %d paid by payment %d while cancelling: %w", id, p.PaymentID, err)
+			}
+			return o, true, nil
 		}
 	}
-	return a.orders.Update(ctx, id, func(o *order.Order) error {
+	o, err = a.orders.Update(ctx, id, func(o *order.Order) error {
 		return o.Cancel(reason, a.now())
 	})
+	return o, false, err
 }

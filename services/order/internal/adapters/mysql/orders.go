@@ -21,13 +21,22 @@ var _ app.OrderRepository = (*OrderRepository)(nil)
 
 // OrderRepository stores orders, their items and course seats, and moves stock with them.
 type OrderRepository struct {
-	gdb *gorm.DB
-	now func() time.Time
+	gdb   *gorm.DB
+	now   func() time.Time
+	hooks CreateHooks
+}
+
+// CreateHooks let other adapters join the creation of an order: InTx runs inside Create's
+// transaction (the outbox writes the pay-deadline message there), AfterCommit after it
+// committed (wake the relay).
+type CreateHooks struct {
+	InTx        func(ctx context.Context, o *order.Order) error
+	AfterCommit func(o *order.Order)
 }
 
 // NewOrderRepository returns a repository on gdb.
-func NewOrderRepository(gdb *gorm.DB) *OrderRepository {
-	return &OrderRepository{gdb: gdb, now: time.Now}
+func NewOrderRepository(gdb *gorm.DB, hooks CreateHooks) *OrderRepository {
+	return &OrderRepository{gdb: gdb, now: time.Now, hooks: hooks}
 }
 
 // Create inserts the order and its items, takes the course seats, then takes the stock, all in
@@ -57,6 +66,11 @@ func (r *OrderRepository) Create(ctx context.Context, o *order.Order) error {
 				return err
 			}
 		}
+		if r.hooks.InTx != nil {
+			if err := r.hooks.InTx(ctx, o); err != nil {
+				return err
+			}
+		}
 		for _, it := range o.Items { // sorted by sku id
 			res, err := conn.ExecContext(ctx, "UPDATE skus SET stock = stock - ? WHERE sku_id = ? AND stock >= ?",
 				it.Quantity, it.SkuID, it.Quantity)
@@ -72,6 +86,9 @@ func (r *OrderRepository) Create(ctx context.Context, o *order.Order) error {
 	var held *app.CourseHeldError
 	if errors.As(err, &held) {
 		return r.findHolder(ctx, o)
+	}
+	if err == nil && r.hooks.AfterCommit != nil {
+		r.hooks.AfterCommit(o)
 	}
 	return err
 }

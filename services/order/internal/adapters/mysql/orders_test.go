@@ -39,7 +39,7 @@ func newFixture(t *testing.T) *fixture {
 			s.Close()
 		}
 	})
-	f := &fixture{gdb: gdb, orders: mysql.NewOrderRepository(gdb), catalog: mysql.NewCatalogRepository(gdb)}
+	f := &fixture{gdb: gdb, orders: mysql.NewOrderRepository(gdb, mysql.CreateHooks{}), catalog: mysql.NewCatalogRepository(gdb)}
 	f.nextID.Store(1000)
 	for _, s := range []catalog.Sku{
 		{ID: "mug", Title: "Mug", Kind: catalog.KindGoods, Price: 4500, Stock: 10},

@@ -1,0 +1,233 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/paysuite/paysuite/pkg/testkit"
+	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
+	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
+	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
+	"github.com/paysuite/paysuite/services/order/service"
+)
+
+// Broker names the tests check from outside (CONTRACT.md).
+const (
+	deadlineExchange   = "paysuite.order.pay-deadline"
+	resultsExchange    = "paysuite.payment.results"
+	resultsParkingQ    = "paysuite.order.payment-results.parking"
+	deadlineQueue      = "paysuite.order.pay-deadline"
+	sweepEveryHour     = time.Hour
+	eventuallyDeadline = 20 * time.Second
+)
+
+func withBroker(amqpURL string, payTimeout time.Duration) func(*service.Config) {
+	return func(c *service.Config) {
+		c.AMQPURL = amqpURL
+		c.PayTimeout = payTimeout
+		c.SweepInterval = sweepEveryHour // only the deadline messages cancel, unless a test says otherwise
+	}
+}
+
+func amqpChannel(t *testing.T, url string) *amqp.Channel {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func publish(t *testing.T, ch *amqp.Channel, exchange, key, id string, m proto.Message) {
+	t.Helper()
+	body, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Publish(exchange, key, false, false, amqp.Publishing{MessageId: id, Body: body, DeliveryMode: amqp.Persistent,
+		ContentType: "application/x-protobuf", Type: string(m.ProtoReflect().Descriptor().FullName())}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func queueLength(t *testing.T, ch *amqp.Channel, name string) int {
+	t.Helper()
+	q, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
+	if err != nil {
+		t.Fatalf("queue %s: %v", name, err)
+	}
+	return q.Messages
+}
+
+func (e *env) get(t *testing.T, id int64) *orderv1.Order {
+	t.Helper()
+	o, err := e.client.GetOrder(context.Background(), &orderv1.GetOrderRequest{OrderId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func (e *env) eventuallyStatus(t *testing.T, id int64, want orderv1.OrderStatus) *orderv1.Order {
+	t.Helper()
+	var o *orderv1.Order
+	testkit.Eventually(t, eventuallyDeadline, func() bool {
+		o = e.get(t, id)
+		return o.GetStatus() == want
+	}, "order %d never became %s", id, want)
+	return o
+}
+
+func TestUnpaidOrderIsCancelledAtItsDeadline(t *testing.T) {
+	e := start(t, withBroker(testkit.AMQPURL(t), 2*time.Second))
+	e.addSku(t, "mug", "GOODS", 4500, 10)
+	unpaid := e.create(t, "u1", "r1", item("mug", 3))
+	paid := e.create(t, "u1", "r2", item("mug", 1))
+	if _, err := e.client.MarkOrderPaid(context.Background(), &orderv1.MarkOrderPaidRequest{OrderId: paid.GetOrderId(), PaymentId: 5, AmountFen: 4500}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.eventuallyStatus(t, unpaid.GetOrderId(), orderv1.OrderStatus_CANCELLED)
+	if got.GetCancelReason() != "TIMEOUT" || got.GetCancelledAt().AsTime().Before(got.GetPayDeadline().AsTime()) {
+		t.Fatalf("cancelled order = %v; want reason TIMEOUT, not before the deadline", got)
+	}
+	if s := e.stock(t, "mug"); s != 9 {
+		t.Fatalf("stock = %d, want 9 (3 back, the paid 1 kept)", s)
+	}
+	// The paid order's deadline has passed too; its message must leave it alone.
+	testkit.Eventually(t, eventuallyDeadline, func() bool {
+		return e.count(t, "SELECT COUNT(*) FROM processed_messages WHERE message_id = ?", fmt.Sprint("order-pay-deadline-", paid.GetOrderId())) == 1
+	}, "deadline message of the paid order never consumed")
+	if o := e.get(t, paid.GetOrderId()); o.GetStatus() != orderv1.OrderStatus_PAID {
+		t.Fatalf("paid order became %s", o.GetStatus())
+	}
+}
+
+func TestShortTimeoutsDoNotWaitBehindLongOnes(t *testing.T) {
+	amqpURL := testkit.AMQPURL(t)
+	long := start(t, withBroker(amqpURL, time.Hour))
+	short := start(t, withBroker(amqpURL, 2*time.Second), func(c *service.Config) {
+		c.MySQLDSN = long.cfg.MySQLDSN // two instances of one service: one database, one broker
+		c.SnowflakeNode = 2
+	})
+	long.addSku(t, "mug", "GOODS", 4500, 10)
+	waiting := long.create(t, "u1", "r1", item("mug", 1))
+	ch := amqpChannel(t, amqpURL)
+	testkit.Eventually(t, eventuallyDeadline, func() bool { return queueLength(t, ch, "paysuite.order.pay-timeout.1h0m0s") == 1 },
+		"the long order's deadline message never reached its delay queue")
+	quick := short.create(t, "u2", "r1", item("mug", 2))
+
+	short.eventuallyStatus(t, quick.GetOrderId(), orderv1.OrderStatus_CANCELLED)
+	if o := long.get(t, waiting.GetOrderId()); o.GetStatus() != orderv1.OrderStatus_PENDING_PAYMENT {
+		t.Fatalf("order with a 1h timeout is %s", o.GetStatus())
+	}
+	if s := long.stock(t, "mug"); s != 9 {
+		t.Fatalf("stock = %d, want 9", s)
+	}
+}
+
+func TestSweeperCancelsWhatTheDelayQueueLost(t *testing.T) {
+	amqpURL := testkit.AMQPURL(t)
+	e := start(t, withBroker(amqpURL, 4*time.Second), func(c *service.Config) {
+		c.SweepInterval = 200 * time.Millisecond
+		c.SweepGrace = 500 * time.Millisecond
+	})
+	e.addSku(t, "mug", "GOODS", 4500, 10)
+	o := e.create(t, "u1", "r1", item("mug", 2))
+	ch := amqpChannel(t, amqpURL)
+	delayQueue := "paysuite.order.pay-timeout.4s"
+	testkit.Eventually(t, eventuallyDeadline, func() bool { return queueLength(t, ch, delayQueue) == 1 },
+		"deadline message never reached %s", delayQueue)
+	purged, err := ch.QueuePurge(delayQueue, false)
+	if err != nil || purged != 1 {
+		t.Fatalf("purged %d, %v; want the one deadline message", purged, err)
+	}
+	got := e.eventuallyStatus(t, o.GetOrderId(), orderv1.OrderStatus_CANCELLED)
+	if got.GetCancelReason() != "TIMEOUT" || e.stock(t, "mug") != 10 {
+		t.Fatalf("swept order = %v, stock %d; want TIMEOUT and 10", got, e.stock(t, "mug"))
+	}
+	if n := e.count(t, "SELECT COUNT(*) FROM processed_messages WHERE message_id = ?", fmt.Sprint("order-pay-deadline-", o.GetOrderId())); n != 0 {
+		t.Fatalf("the purged message was consumed anyway (%d)", n)
+	}
+}
+
+func TestDuplicateDeadlineDeliveriesCancelOnce(t *testing.T) {
+	amqpURL := testkit.AMQPURL(t)
+	e := start(t, withBroker(amqpURL, 2*time.Second))
+	e.addSku(t, "mug", "GOODS", 4500, 10)
+	o := e.create(t, "u1", "r1", item("mug", 4))
+	time.Sleep(time.Until(o.GetPayDeadline().AsTime())) // the copies must arrive when the deadline is due
+	ch := amqpChannel(t, amqpURL)
+	m := &eventsv1.OrderPayDeadline{OrderId: o.GetOrderId(), PayDeadline: o.GetPayDeadline()}
+	publish(t, ch, deadlineExchange, "", "dup-a", m)
+	publish(t, ch, deadlineExchange, "", "dup-a", m) // redelivered with the same id
+	publish(t, ch, deadlineExchange, "", "dup-b", m) // republished with another id
+	e.eventuallyStatus(t, o.GetOrderId(), orderv1.OrderStatus_CANCELLED)
+	testkit.Eventually(t, eventuallyDeadline, func() bool {
+		return e.count(t, "SELECT COUNT(*) FROM processed_messages WHERE message_id IN ('dup-a', 'dup-b', ?)",
+			fmt.Sprint("order-pay-deadline-", o.GetOrderId())) == 3 && queueLength(t, ch, deadlineQueue) == 0
+	}, "deadline deliveries not all consumed")
+	if s := e.stock(t, "mug"); s != 10 {
+		t.Fatalf("stock = %d after 4 deliveries, want 10 (released once)", s)
+	}
+}
+
+func TestDeadlineKeepsAnOrderPaidAtTheProvider(t *testing.T) {
+	stub, addr := startPaymentStub(t)
+	e := start(t, withBroker(testkit.AMQPURL(t), 2*time.Second), func(c *service.Config) { c.PaymentTarget = addr })
+	e.addSku(t, "mug", "GOODS", 4500, 10)
+	o := e.create(t, "u1", "r1", item("mug", 1))
+	stub.paid.Store(&paymentv1.Payment{PaymentId: 99, OrderId: o.GetOrderId(), Status: paymentv1.PaymentStatus_SUCCEEDED,
+		AmountFen: 4500, PaidAt: timestamppb.Now()})
+	got := e.eventuallyStatus(t, o.GetOrderId(), orderv1.OrderStatus_PAID)
+	if got.GetPaymentId() != 99 || stub.closed.Load() != o.GetOrderId() || e.stock(t, "mug") != 9 {
+		t.Fatalf("order = %v, closed %d, stock %d", got, stub.closed.Load(), e.stock(t, "mug"))
+	}
+}
+
+func TestOrderFollowsPaymentResults(t *testing.T) {
+	amqpURL := testkit.AMQPURL(t)
+	e := start(t, withBroker(amqpURL, time.Hour))
+	e.addSku(t, "mug", "GOODS", 1000, 10)
+	o := e.create(t, "u1", "r1", item("mug", 3))
+	ch := amqpChannel(t, amqpURL)
+	paidAt := timestamppb.New(time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC))
+	succeeded := &eventsv1.PaymentResult{EventId: "ev-1", Type: eventsv1.PaymentResultType_PAYMENT_SUCCEEDED,
+		OrderId: o.GetOrderId(), PaymentId: 7, AmountFen: 3000, OccurredAt: paidAt}
+	publish(t, ch, resultsExchange, "", "ev-1", succeeded)
+	publish(t, ch, resultsExchange, "", "ev-1", succeeded)
+	got := e.eventuallyStatus(t, o.GetOrderId(), orderv1.OrderStatus_PAID)
+	if got.GetPaymentId() != 7 || !got.GetPaidAt().AsTime().Equal(paidAt.AsTime()) {
+		t.Fatalf("paid order = %v", got)
+	}
+	// A second payment's success and its refund leave the order alone (the payment side refunds it).
+	publish(t, ch, resultsExchange, "", "ev-2", &eventsv1.PaymentResult{EventId: "ev-2", Type: eventsv1.PaymentResultType_PAYMENT_SUCCEEDED,
+		OrderId: o.GetOrderId(), PaymentId: 8, AmountFen: 3000})
+	publish(t, ch, resultsExchange, "", "ev-3", &eventsv1.PaymentResult{EventId: "ev-3", Type: eventsv1.PaymentResultType_PAYMENT_REFUNDED,
+		OrderId: o.GetOrderId(), PaymentId: 8, RefundId: 1, RefundAmountFen: 3000, RefundedTotalFen: 3000, FullRefund: true})
+	// Undecodable: parked, never blocks the queue.
+	if err := ch.Publish(resultsExchange, "", false, false, amqp.Publishing{MessageId: "junk", Body: []byte("not protobuf \xff\xff")}); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, ch, resultsExchange, "", "ev-4", &eventsv1.PaymentResult{EventId: "ev-4", Type: eventsv1.PaymentResultType_PAYMENT_REFUNDED,
+		OrderId: o.GetOrderId(), PaymentId: 7, RefundId: 2, RefundAmountFen: 3000, RefundedTotalFen: 3000, FullRefund: true})
+	got = e.eventuallyStatus(t, o.GetOrderId(), orderv1.OrderStatus_REFUNDED)
+	if got.GetPaymentId() != 7 || got.GetRefundedFen() != 3000 {
+		t.Fatalf("refunded order = %v", got)
+	}
+	testkit.Eventually(t, eventuallyDeadline, func() bool { return queueLength(t, ch, resultsParkingQ) == 1 },
+		"undecodable message not parked")
+	if n := e.count(t, "SELECT COUNT(*) FROM processed_messages WHERE message_id = 'ev-1'"); n != 1 {
+		t.Fatalf("ev-1 processed %d times", n)
+	}
+}
