@@ -230,4 +230,19 @@ func TestOrderFollowsPaymentResults(t *testing.T) {
 	if n := e.count(t, "SELECT COUNT(*) FROM processed_messages WHERE message_id = 'ev-1'"); n != 1 {
 		t.Fatalf("ev-1 processed %d times", n)
 	}
+
+	// A payment that arrived after the cancel: the payment side refunds it, the order shows it.
+	c := e.create(t, "u1", "r2", item("mug", 1))
+	if _, err := e.client.CancelOrder(context.Background(), &orderv1.CancelOrderRequest{OrderId: c.GetOrderId()}); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, ch, resultsExchange, "", "ev-5", &eventsv1.PaymentResult{EventId: "ev-5", Type: eventsv1.PaymentResultType_PAYMENT_SUCCEEDED,
+		OrderId: c.GetOrderId(), PaymentId: 9, AmountFen: 1000})
+	publish(t, ch, resultsExchange, "", "ev-6", &eventsv1.PaymentResult{EventId: "ev-6", Type: eventsv1.PaymentResultType_PAYMENT_REFUNDED,
+		OrderId: c.GetOrderId(), PaymentId: 9, RefundId: 3, RefundAmountFen: 1000, RefundedTotalFen: 1000, FullRefund: true, Reason: "ORDER_CANCELLED"})
+	testkit.Eventually(t, eventuallyDeadline, func() bool { return e.get(t, c.GetOrderId()).GetRefundedFen() == 1000 },
+		"cancelled order never showed the refund of the late payment")
+	if got := e.get(t, c.GetOrderId()); got.GetStatus() != orderv1.OrderStatus_CANCELLED || got.GetPaymentId() != 9 || e.stock(t, "mug") != 7 {
+		t.Fatalf("cancelled order after a late payment = %v, stock %d", got, e.stock(t, "mug"))
+	}
 }

@@ -30,7 +30,8 @@ type PaymentResult struct {
 }
 
 // ApplyPaymentResult makes the order follow its payment even when the payment service's direct
-// MarkOrderPaid/FinishRefund call never arrived. What the direct call would have refused (a
+// MarkOrderPaid/FinishRefund call never arrived. A cancelled order shows the refund of a payment
+// that arrived after the cancel. What the direct call would have refused (a
 // second payment, a payment on a cancelled order) is the payment side's to refund, so it is
 // acknowledged here and changes nothing; an amount that does not match is returned as an error.
 func (a *App) ApplyPaymentResult(ctx context.Context, r PaymentResult) error {
@@ -49,10 +50,16 @@ func (a *App) ApplyPaymentResult(ctx context.Context, r PaymentResult) error {
 			err = gerr
 			break
 		}
-		if o.PaymentID != r.PaymentID {
-			return nil // the refund of a duplicate or late payment: not this order's money
+		switch {
+		case o.Status == order.StatusCancelled: // a payment that came after the cancel, refunded
+			_, err = a.orders.Update(ctx, r.OrderID, func(o *order.Order) error {
+				return o.NoteLateRefund(r.PaymentID, r.RefundedTotal, r.At)
+			})
+		case o.PaymentID != r.PaymentID:
+			return nil // the refund of a duplicate payment: not this order's money
+		default:
+			_, err = a.FinishRefund(ctx, r.OrderID, r.RefundID, r.RefundedTotal, r.At)
 		}
-		_, err = a.FinishRefund(ctx, r.OrderID, r.RefundID, r.RefundedTotal, r.At)
 	default:
 		return nil // CLOSED: the order side decided that itself
 	}

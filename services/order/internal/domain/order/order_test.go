@@ -269,3 +269,37 @@ func TestNewPricesFromCatalog(t *testing.T) {
 		t.Fatalf("course quantity 2: %v", err)
 	}
 }
+
+func TestNoteLateRefund(t *testing.T) {
+	tests := []struct {
+		name      string
+		from      order.Status
+		paymentID int64
+		refunded  money.Fen
+		wantErr   error
+		wantShown money.Fen
+	}{
+		{"cancelled, late payment refunded", order.StatusCancelled, 31, 2000, nil, 2000},
+		{"cancelled, more than the total", order.StatusCancelled, 31, 2001, order.ErrRefundAmount, 0},
+		{"cancelled, no payment id", order.StatusCancelled, 0, 2000, order.ErrMissingPaymentID, 0},
+		{"pending", order.StatusPendingPayment, 31, 2000, order.ErrNotRefundable, 0},
+		{"paid", order.StatusPaid, 31, 2000, order.ErrNotRefundable, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := orderIn(tt.from)
+			err := o.NoteLateRefund(tt.paymentID, tt.refunded, t0)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if o.Status != tt.from || o.RefundedFen != tt.wantShown {
+				t.Fatalf("status %s refunded %d, want %s %d", o.Status, o.RefundedFen, tt.from, tt.wantShown)
+			}
+		})
+	}
+	o := orderIn(order.StatusCancelled)
+	_ = o.NoteLateRefund(31, 2000, t0)
+	if err := o.NoteLateRefund(32, 2000, t0.Add(time.Hour)); err != nil || o.PaymentID != 31 || !o.RefundedAt.Equal(t0) {
+		t.Fatalf("a second late payment replaced the first: %v %+v", err, o)
+	}
+}

@@ -113,3 +113,25 @@ func (o *Order) FinishRefund(refundID int64, refundedTotal money.Fen, at time.Ti
 	}
 	return nil
 }
+
+// NoteLateRefund records on a cancelled order that a payment which arrived after the cancel
+// was refunded (the payment side does that on its own), so the order shows where the money
+// went. The order stays CANCELLED; the first such payment is the one shown.
+func (o *Order) NoteLateRefund(paymentID int64, refunded money.Fen, at time.Time) error {
+	if paymentID <= 0 {
+		return ErrMissingPaymentID
+	}
+	if o.Status != StatusCancelled {
+		return fmt.Errorf("order %d is %s: %w", o.ID, o.Status, ErrNotRefundable)
+	}
+	if refunded <= 0 || refunded > o.Total {
+		return fmt.Errorf("order %d total %d fen, late payment refunded %d: %w", o.ID, o.Total, refunded, ErrRefundAmount)
+	}
+	if (o.PaymentID != 0 && o.PaymentID != paymentID) || refunded <= o.RefundedFen {
+		return nil
+	}
+	o.PaymentID = paymentID
+	o.RefundedFen = refunded
+	o.RefundedAt = at.UTC().Truncate(time.Microsecond)
+	return nil
+}
