@@ -43,3 +43,13 @@ if command -v rabbitmq-plugins >/dev/null && ! port_open "$AMQP_HOST" 15672; the
   rabbitmq-plugins enable --quiet rabbitmq_management >/dev/null 2>&1 || true
   wait_port "$AMQP_HOST" 15672 "RabbitMQ management" 30 || true
 fi
+
+# Integration tests run several packages at once, each starting real services with their own
+# pools; MariaDB's default of 151 connections is too few for that on one machine.
+if command -v mysql >/dev/null; then
+  current=$(mysql -h "$MYSQL_HOST" -uroot -N -e "SELECT @@max_connections" 2>/dev/null || echo 0)
+  if [ "${current:-0}" -lt 1000 ]; then
+    mysql -h "$MYSQL_HOST" -uroot -e "SET GLOBAL max_connections = 1000" 2>/dev/null \
+      || echo "ensure-deps: could not raise MariaDB max_connections (now $current); tests may see 'Too many connections'" >&2
+  fi
+fi

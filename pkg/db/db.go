@@ -92,7 +92,7 @@ func OpenWithPool(ctx context.Context, dsn, service string, migrations fs.FS, lo
 		pool.MaxOpen = 64
 	}
 	if pool.MaxIdle == 0 {
-		pool.MaxIdle = pool.MaxOpen
+		pool.MaxIdle = 16
 	}
 	if pool.MaxLifetime == 0 {
 		pool.MaxLifetime = 30 * time.Minute
