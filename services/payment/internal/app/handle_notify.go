@@ -55,7 +55,7 @@ func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, r *http.
 		return a.refuseNotify(ctx, rec, fmt.Sprintf("amount %d fen, our trade is %d fen", n.Amount, p.Amount))
 	}
 	rec.DedupeKey = string(chName) + ":" + n.NotifyID
-	changed, err := a.recordPaid(ctx, p.ID, n.Trade, "notify", &rec)
+	changed, err := a.recordPaid(ctx, p, n.Trade, "notify", &rec)
 	switch {
 	case errors.Is(err, ErrDuplicateNotify):
 		rec.DedupeKey, rec.Outcome, rec.RefuseReason = "", NotifyDuplicate, "replayed notify id"
@@ -73,36 +73,37 @@ func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, r *http.
 
 // recordPaid is the one door for every verified "the buyer paid" (notify, poll, close that found
 // the trade paid): the conditional WAITING→SUCCEEDED, the durable mark-order-paid task and the
-// event, in one transaction. changed=false when the payment had already succeeded.
-func (a *App) recordPaid(ctx context.Context, paymentID int64, t Trade, source string, rec *NotifyRecord) (bool, error) {
-	now := a.now()
-	var paid *payment.Payment
-	err := a.repo.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
-		if t.Amount != p.Amount {
-			return fmt.Errorf("provider says %d fen paid, trade is %d fen: %w", t.Amount, p.Amount, errAmountMismatch)
-		}
-		was := p.Status
-		if err := p.Succeed(t.ProviderTradeNo, t.PaidAt, now); err != nil {
-			return err
-		}
-		if was == payment.StatusClosed {
-			a.log.Warn("payment closed by us was paid at the provider; recording it", "payment_id", p.ID, "order_id", p.OrderID)
-		}
-		ch.Tasks = append(ch.Tasks, Task{Kind: TaskMarkOrderPaid, RefID: p.ID, RunAt: now})
-		ch.DoneTasks = append(ch.DoneTasks, Task{Kind: TaskPollTrade, RefID: p.ID})
-		ch.Events = append(ch.Events, a.event(EventSucceeded, p, nil, ""))
-		if rec != nil {
-			rec.Outcome = NotifyAccepted
-			ch.Notify = rec
-		}
-		paid = p
-		return nil
-	})
-	if errors.Is(err, payment.ErrAlreadySucceeded) {
-		return false, nil
+// event, in one transaction. changed=false when the payment had already succeeded. p is the
+// payment as read before; the domain decides the transition, the conditional UPDATE makes it
+// happen at most once whatever races with it.
+func (a *App) recordPaid(ctx context.Context, p *payment.Payment, t Trade, source string, rec *NotifyRecord) (bool, error) {
+	if t.Amount != p.Amount {
+		return false, fmt.Errorf("provider says %d fen paid, trade is %d fen: %w", t.Amount, p.Amount, errAmountMismatch)
 	}
-	if err != nil {
+	now := a.now()
+	was := *p
+	paid := &was
+	if err := paid.Succeed(t.ProviderTradeNo, t.PaidAt, now); err != nil {
+		if errors.Is(err, payment.ErrAlreadySucceeded) {
+			return false, nil
+		}
 		return false, err
+	}
+	ch := Changes{
+		// The poll task ends by itself when it sees the payment is no longer WAITING.
+		Tasks:  []Task{{Kind: TaskMarkOrderPaid, RefID: p.ID, RunAt: now}},
+		Events: []Event{a.event(EventSucceeded, paid, nil, "")},
+	}
+	if rec != nil {
+		rec.Outcome = NotifyAccepted
+		ch.Notify = rec
+	}
+	changed, err := a.repo.MarkSucceeded(ctx, paid, ch)
+	if err != nil || !changed {
+		return false, err
+	}
+	if p.Status == payment.StatusClosed {
+		a.log.Warn("payment closed by us was paid at the provider; recording it", "payment_id", p.ID, "order_id", p.OrderID)
 	}
 	a.log.Info("payment succeeded", "payment_id", paid.ID, "order_id", paid.OrderID, "channel", paid.Channel,
 		"amount_fen", int64(paid.Amount), "provider_trade_no", paid.ProviderTradeNo, "via", source)

@@ -36,7 +36,7 @@ func (a *App) pollTrade(ctx context.Context, paymentID int64, attempt int) error
 				"provider_fen", int64(t.Amount), "ours_fen", int64(p.Amount))
 			return fmt.Errorf("payment %d: %w", p.ID, errAmountMismatch)
 		}
-		_, err := a.recordPaid(ctx, p.ID, t, "poll", nil)
+		_, err := a.recordPaid(ctx, p, t, "poll", nil)
 		return err
 	case t.State == TradeClosed:
 		return a.recordClosed(ctx, p.ID, payment.CloseByProvider)
@@ -69,7 +69,7 @@ func (a *App) closeAtProvider(ctx context.Context, p *payment.Payment, ch Channe
 		if t.Amount != p.Amount {
 			return fmt.Errorf("payment %d: provider paid %d fen: %w", p.ID, t.Amount, errAmountMismatch)
 		}
-		_, err := a.recordPaid(ctx, p.ID, t, "close", nil)
+		_, err := a.recordPaid(ctx, p, t, "close", nil)
 		if err != nil {
 			return err
 		}

@@ -83,6 +83,10 @@ type Repository interface {
 	// status it was read with) and ch in one transaction. An error from fn writes nothing.
 	// ErrDuplicateNotify: ch.Notify's dedupe key was already taken; nothing was written.
 	UpdatePayment(ctx context.Context, id int64, fn func(p *payment.Payment, ch *Changes) error) error
+	// MarkSucceeded writes p's success with one conditional UPDATE … WHERE id=? AND status IN
+	// (WAITING, CLOSED), plus ch, in one transaction (the hot path of every notify: no row lock
+	// is held across a read). changed=false, nothing written, when it had already succeeded.
+	MarkSucceeded(ctx context.Context, p *payment.Payment, ch Changes) (changed bool, err error)
 	// UpdateRefund locks the refund's payment and the refund, then as UpdatePayment.
 	UpdateRefund(ctx context.Context, refundID int64, fn func(p *payment.Payment, r *payment.Refund, ch *Changes) error) error
 	GetRefund(ctx context.Context, id int64) (*payment.Refund, error)

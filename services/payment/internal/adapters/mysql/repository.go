@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"time"
 
+	gomysql "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -125,6 +126,33 @@ func (r *Repository) UpdatePayment(ctx context.Context, id int64, fn func(*payme
 	})
 }
 
+var errNotChanged = errors.New("payment already left WAITING/CLOSED")
+
+// MarkSucceeded is the conditional update itself: only one of any number of concurrent
+// notifies, polls and closes can move the row, the others see 0 rows affected.
+func (r *Repository) MarkSucceeded(ctx context.Context, p *payment.Payment, ch app.Changes) (bool, error) {
+	row := toPaymentRow(p)
+	err := r.tx(ctx, func(ctx context.Context, tx *gorm.DB) error {
+		res := tx.Model(&paymentRow{}).
+			Where("id = ? AND status IN ?", p.ID, []string{string(payment.StatusWaiting), string(payment.StatusClosed)}).
+			Updates(map[string]any{
+				"status": row.Status, "live_key": row.LiveKey, "provider_trade_no": row.ProviderTradeNo,
+				"paid_at": row.PaidAt, "updated_at": row.UpdatedAt,
+			})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return errNotChanged
+		}
+		return r.writeChanges(ctx, tx, &ch)
+	})
+	if errors.Is(err, errNotChanged) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // UpdateRefund locks the payment first, then the refund (the same order as RefundPayment).
 func (r *Repository) UpdateRefund(ctx context.Context, refundID int64, fn func(*payment.Payment, *payment.Refund, *app.Changes) error) error {
 	return r.tx(ctx, func(ctx context.Context, tx *gorm.DB) error {
@@ -153,20 +181,34 @@ func (r *Repository) UpdateRefund(ctx context.Context, refundID int64, fn func(*
 	})
 }
 
-// tx runs fn in a transaction and maps a taken notify dedupe key to app.ErrDuplicateNotify.
+// tx runs fn in a transaction, again when InnoDB picked it as a deadlock victim (fn reloads
+// its rows each time), and maps a taken notify dedupe key to app.ErrDuplicateNotify.
 func (r *Repository) tx(ctx context.Context, fn func(ctx context.Context, tx *gorm.DB) error) error {
-	var dupNotify bool
-	err := db.WithTx(ctx, r.gdb, func(ctx context.Context, tx *gorm.DB) error {
-		err := fn(ctx, tx)
-		if errors.Is(err, errDupNotify) {
-			dupNotify = true
+	for attempt := 1; ; attempt++ {
+		var dupNotify bool
+		err := db.WithTx(ctx, r.gdb, func(ctx context.Context, tx *gorm.DB) error {
+			err := fn(ctx, tx)
+			if errors.Is(err, errDupNotify) {
+				dupNotify = true
+			}
+			return err
+		})
+		if dupNotify {
+			return app.ErrDuplicateNotify
+		}
+		if attempt < 5 && isDeadlock(err) && ctx.Err() == nil {
+			time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+			continue
 		}
 		return err
-	})
-	if dupNotify {
-		return app.ErrDuplicateNotify
 	}
-	return err
+}
+
+// isDeadlock: MySQL 1213 (deadlock victim) or 1205 (lock wait timeout); the transaction was
+// rolled back and may simply be run again.
+func isDeadlock(err error) bool {
+	var me *gomysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 var errDupNotify = errors.New("duplicate notify dedupe key")
@@ -227,8 +269,17 @@ func (r *Repository) writeChanges(ctx context.Context, tx *gorm.DB, ch *app.Chan
 		}
 	}
 	for _, t := range ch.DoneTasks {
-		if err := tx.Where("kind = ? AND ref_id = ?", string(t.Kind), t.RefID).Delete(&taskRow{}).Error; err != nil {
+		// Find the row with a plain (non-locking) read and delete it by primary key: a DELETE by
+		// a (kind, ref_id) that may not exist would take a gap lock and deadlock concurrent
+		// task inserts.
+		var ids []int64
+		if err := tx.Model(&taskRow{}).Where("kind = ? AND ref_id = ?", string(t.Kind), t.RefID).Pluck("id", &ids).Error; err != nil {
 			return err
+		}
+		if len(ids) > 0 {
+			if err := tx.Delete(&taskRow{}, ids).Error; err != nil {
+				return err
+			}
 		}
 	}
 	for _, t := range ch.Tasks {
@@ -244,10 +295,17 @@ func (r *Repository) writeChanges(ctx context.Context, tx *gorm.DB, ch *app.Chan
 	return nil
 }
 
+// upsertTask inserts the task, or moves the existing (kind, ref) row. Not INSERT … ON DUPLICATE
+// KEY UPDATE: under REPEATABLE READ that takes next-key locks up to the supremum, and
+// concurrent notifies (ever-increasing ref ids) then deadlock each other.
 func upsertTask(tx *gorm.DB, t app.Task) error {
-	return tx.Exec(`INSERT INTO tasks (kind, ref_id, next_run_at, attempt, last_error, created_at)
-		VALUES (?, ?, ?, 0, '', ?) ON DUPLICATE KEY UPDATE next_run_at = VALUES(next_run_at), attempt = 0`,
-		string(t.Kind), t.RefID, t.RunAt.UTC(), time.Now().UTC()).Error
+	row := taskRow{Kind: string(t.Kind), RefID: t.RefID, NextRunAt: t.RunAt.UTC(), CreatedAt: time.Now().UTC()}
+	err := tx.Create(&row).Error
+	if !db.IsDuplicateKey(err) {
+		return err
+	}
+	return tx.Model(&taskRow{}).Where("kind = ? AND ref_id = ?", row.Kind, row.RefID).
+		Updates(map[string]any{"next_run_at": row.NextRunAt, "attempt": 0}).Error
 }
 
 func (r *Repository) GetRefund(ctx context.Context, id int64) (*payment.Refund, error) {
