@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -28,10 +30,13 @@ import (
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/logging"
+	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	"github.com/paysuite/paysuite/services/order/service"
 )
@@ -45,6 +50,8 @@ type options struct {
 	rounds      int
 	conns       int
 	cpuprofile  string
+	amqpURL     string
+	mgmtURL     string
 }
 
 func main() {
@@ -56,6 +63,8 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the benchmark database")
 	flag.IntVar(&o.rounds, "rounds", 4, "each phase alternates bare SQL and gRPC in this many slices, so both meet the same machine noise")
 	flag.IntVar(&o.conns, "conns", 4, "gRPC client connections the clients share (round robin)")
+	flag.StringVar(&o.amqpURL, "amqp", envOr("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "RabbitMQ; a fresh vhost is made on it for the run and deleted (\"\" to run without the outbox)")
+	flag.StringVar(&o.mgmtURL, "amqp-management", "http://127.0.0.1:15672", "RabbitMQ management API, to create and delete the run's vhost")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
@@ -95,6 +104,17 @@ func run(ctx context.Context, o options) error {
 	base.DBName = "paysuite_bench_" + hex.EncodeToString(suffix)
 	dsn := base.FormatDSN()
 
+	amqpURL := ""
+	if o.amqpURL != "" {
+		u, cleanup, err := freshVhost(o.amqpURL, o.mgmtURL, base.DBName)
+		if err != nil {
+			fmt.Printf("no broker (%v): measuring without the outbox\n", err)
+		} else {
+			defer cleanup()
+			amqpURL = u
+		}
+	}
+
 	// The real service, in-process, on a random port.
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -107,14 +127,18 @@ func run(ctx context.Context, o options) error {
 	done := make(chan error, 1)
 	go func() {
 		done <- service.Run(srvCtx, service.Config{GRPCAddr: addr, MySQLDSN: dsn, PayTimeout: 30 * time.Minute,
-			SweepInterval: time.Hour, SweepGrace: time.Minute, SnowflakeNode: 1}, log)
+			SweepInterval: time.Hour, SweepGrace: time.Minute, SnowflakeNode: 1, AMQPURL: amqpURL}, log)
 	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			fmt.Fprintln(os.Stderr, "service:", err)
-		}
-	}()
+	var stopOnce sync.Once
+	stopService := func() {
+		stopOnce.Do(func() {
+			stop()
+			if err := <-done; err != nil {
+				fmt.Fprintln(os.Stderr, "service:", err)
+			}
+		})
+	}
+	defer stopService()
 	var clients []orderv1.OrderServiceClient
 	for range max(o.conns, 1) {
 		conn, err := grpcserver.Dial(addr)
@@ -141,6 +165,7 @@ func run(ctx context.Context, o options) error {
 	sqlDB.SetMaxIdleConns(64)
 	if !o.keep {
 		defer func() {
+			stopService() // before its database goes
 			if _, err := sqlDB.Exec("DROP DATABASE `" + cfg.DBName + "`"); err != nil {
 				fmt.Fprintln(os.Stderr, "drop:", err)
 			}
@@ -164,6 +189,9 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	if amqpURL != "" {
+		fmt.Println("with the pay-deadline outbox row in every transaction and the relay publishing to RabbitMQ")
+	}
 	fmt.Printf("CreateOrder, %d concurrent clients (%d gRPC connections), %s per phase (bare SQL and gRPC alternating in %d slices), one item per order\n", o.concurrency, o.conns, o.duration, o.rounds)
 	fmt.Printf("%-30s %10s %9s %9s %9s\n", "", "orders/s", "p50 ms", "p99 ms", "refused")
 	for _, sc := range []struct {
@@ -177,11 +205,11 @@ func run(ctx context.Context, o options) error {
 		slice := o.duration / time.Duration(o.rounds)
 		for r := range o.rounds {
 			if r%2 == 0 {
-				bare.add(measure(ctx, o, slice, sc.skus, bareSQL(sqlDB, node)))
+				bare.add(measure(ctx, o, slice, sc.skus, bareSQL(sqlDB, node, amqpURL != "")))
 				viaGRPC.add(measure(ctx, o, slice, sc.skus, overGRPC(clients)))
 			} else {
 				viaGRPC.add(measure(ctx, o, slice, sc.skus, overGRPC(clients)))
-				bare.add(measure(ctx, o, slice, sc.skus, bareSQL(sqlDB, node)))
+				bare.add(measure(ctx, o, slice, sc.skus, bareSQL(sqlDB, node, amqpURL != "")))
 			}
 		}
 		bare.sort()
@@ -197,6 +225,47 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("sell-out of 500 units, 2000 buyers over gRPC: %d orders, %d refused as out of stock\n", soldOut.ok, soldOut.refused)
 
 	return checkNoOversell(ctx, sqlDB, initial)
+}
+
+// freshVhost makes a vhost for this run through the management API and returns the URL on it.
+func freshVhost(amqpURL, mgmt, name string) (string, func(), error) {
+	u, err := url.Parse(amqpURL)
+	if err != nil {
+		return "", nil, err
+	}
+	user := u.User.Username()
+	pass, _ := u.User.Password()
+	call := func(method, path, body string) error {
+		req, err := http.NewRequest(method, mgmt+path, strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.SetBasicAuth(user, pass)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			return fmt.Errorf("%s %s: HTTP %d", method, path, resp.StatusCode)
+		}
+		return nil
+	}
+	if err := call(http.MethodPut, "/api/vhosts/"+name, ""); err != nil {
+		return "", nil, err
+	}
+	cleanup := func() {
+		if err := call(http.MethodDelete, "/api/vhosts/"+name, ""); err != nil {
+			fmt.Fprintln(os.Stderr, "delete vhost:", err)
+		}
+	}
+	if err := call(http.MethodPut, "/api/permissions/"+name+"/"+url.PathEscape(user), `{"configure":".*","write":".*","read":".*"}`); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	return u.String(), cleanup, nil
 }
 
 func waitHealthy(ctx context.Context, conn *grpc.ClientConn, done <-chan error) error {
@@ -260,8 +329,9 @@ func overGRPC(clients []orderv1.OrderServiceClient) createFn {
 }
 
 // bareSQL is the service's CreateOrder transaction written directly on database/sql: read the
-// catalog price, then insert the order and its item and take the stock in one transaction.
-func bareSQL(sqlDB *sql.DB, node *snowflake.Node) createFn {
+// catalog price, then insert the order, its item and (with a broker) its pay-deadline outbox
+// row, and take the stock, in one transaction.
+func bareSQL(sqlDB *sql.DB, node *snowflake.Node, outbox bool) createFn {
 	return func(ctx context.Context, user, request, sku string) (bool, error) {
 		var title, kind string
 		var price int64
@@ -282,6 +352,14 @@ func bareSQL(sqlDB *sql.DB, node *snowflake.Node) createFn {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO order_items (order_id, sku_id, title, kind, unit_price_fen, quantity) VALUES (?, ?, ?, ?, ?, ?)",
 			id, sku, title, kind, price, 1); err != nil {
 			return false, err
+		}
+		if outbox {
+			body, _ := proto.Marshal(&eventsv1.OrderPayDeadline{OrderId: id, PayDeadline: timestamppb.New(now.Add(30 * time.Minute))})
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_messages (message_id, exchange, routing_key, type, content_type, body, created_at)
+				VALUES (?, '', 'paysuite.order.pay-timeout.30m0s', 'paysuite.events.v1.OrderPayDeadline', 'application/x-protobuf', ?, ?)`,
+				fmt.Sprint("order-pay-deadline-", id), body, now); err != nil {
+				return false, err
+			}
 		}
 		res, err := tx.ExecContext(ctx, "UPDATE skus SET stock = stock - ? WHERE sku_id = ? AND stock >= ?", 1, sku, 1)
 		if err != nil {

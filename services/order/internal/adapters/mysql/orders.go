@@ -27,11 +27,9 @@ type OrderRepository struct {
 }
 
 // CreateHooks let other adapters join the creation of an order: InTx runs inside Create's
-// transaction (the outbox writes the pay-deadline message there), AfterCommit after it
-// committed (wake the relay).
+// transaction (the outbox writes the pay-deadline message there).
 type CreateHooks struct {
-	InTx        func(ctx context.Context, o *order.Order) error
-	AfterCommit func(o *order.Order)
+	InTx func(ctx context.Context, o *order.Order) error
 }
 
 // NewOrderRepository returns a repository on gdb.
@@ -86,9 +84,6 @@ func (r *OrderRepository) Create(ctx context.Context, o *order.Order) error {
 	var held *app.CourseHeldError
 	if errors.As(err, &held) {
 		return r.findHolder(ctx, o)
-	}
-	if err == nil && r.hooks.AfterCommit != nil {
-		r.hooks.AfterCommit(o)
 	}
 	return err
 }
