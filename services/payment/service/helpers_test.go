@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -37,9 +38,38 @@ type env struct {
 	payments paymentv1.PaymentServiceClient
 	db       *sql.DB // the payment service's database, for what a client cannot see
 	amqpURL  string
+	orderCfg orderservice.Config
+	log      *slog.Logger
+	stopOrd  func()
 }
 
+// startOrders runs the order service; stopOrders stops it (as a crash or deploy would).
+func (e *env) startOrders() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- orderservice.Run(ctx, e.orderCfg, e.log) }()
+	var once bool
+	e.stopOrd = func() {
+		if once {
+			return
+		}
+		once = true
+		cancel()
+		if err := <-done; err != nil {
+			e.t.Errorf("order service: %v", err)
+		}
+	}
+	e.t.Cleanup(e.stopOrd)
+}
+
+type orderConfig = orderservice.Config
+
 func start(t *testing.T, tweak ...func(*service.Config)) *env {
+	t.Helper()
+	return startWith(t, nil, tweak...)
+}
+
+func startWith(t *testing.T, orderTweak func(*orderConfig), tweak ...func(*service.Config)) *env {
 	t.Helper()
 	log := testkit.Logger(t)
 	keys := t.TempDir()
@@ -70,9 +100,12 @@ func start(t *testing.T, tweak ...func(*service.Config)) *env {
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	testkit.Go(t, func(ctx context.Context) error { return orderservice.Run(ctx, orderCfg, log) })
+	if orderTweak != nil {
+		orderTweak(&orderCfg)
+	}
+	e := &env{t: t, cfg: cfg, orderCfg: orderCfg, sandbox: sb, keysDir: keys, creds: emu.Credentials(), amqpURL: amqpURL, log: log}
+	e.startOrders()
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, cfg, log) })
-	e := &env{t: t, cfg: cfg, sandbox: sb, keysDir: keys, creds: emu.Credentials(), amqpURL: amqpURL}
 	e.orders = orderv1.NewOrderServiceClient(testkit.DialGRPC(t, orderCfg.GRPCAddr))
 	e.payments = paymentv1.NewPaymentServiceClient(testkit.DialGRPC(t, cfg.GRPCAddr))
 	sdsn, err := db.ServiceDSN(dsn, service.Name)
