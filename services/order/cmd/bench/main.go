@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -52,6 +53,7 @@ type options struct {
 	cpuprofile  string
 	amqpURL     string
 	mgmtURL     string
+	lateness    int
 }
 
 func main() {
@@ -65,6 +67,7 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 4, "gRPC client connections the clients share (round robin)")
 	flag.StringVar(&o.amqpURL, "amqp", envOr("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "RabbitMQ; a fresh vhost is made on it for the run and deleted (\"\" to run without the outbox)")
 	flag.StringVar(&o.mgmtURL, "amqp-management", "http://127.0.0.1:15672", "RabbitMQ management API, to create and delete the run's vhost")
+	flag.IntVar(&o.lateness, "lateness", 10000, "orders left unpaid (timeouts 3s and 6s, two instances) to measure how late the deadline cancels them; 0 skips")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
@@ -224,7 +227,88 @@ func run(ctx context.Context, o options) error {
 	soldOut := measureN(ctx, o, []string{"bench-scarce"}, overGRPC(clients), 2000)
 	fmt.Printf("sell-out of 500 units, 2000 buyers over gRPC: %d orders, %d refused as out of stock\n", soldOut.ok, soldOut.refused)
 
-	return checkNoOversell(ctx, sqlDB, initial)
+	if err := checkNoOversell(ctx, sqlDB, initial); err != nil {
+		return err
+	}
+	if o.lateness > 0 && amqpURL != "" {
+		return cancelLateness(ctx, o, dsn, amqpURL, spread, sqlDB, log)
+	}
+	return nil
+}
+
+// cancelLateness leaves o.lateness orders unpaid on two more instances with short timeouts
+// and measures cancelled_at - pay_deadline once the deadline messages have cancelled them all.
+func cancelLateness(ctx context.Context, o options, dsn, amqpURL string, skus []string, sqlDB *sql.DB, log *slog.Logger) error {
+	ctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	var clients []orderv1.OrderServiceClient
+	for i, timeout := range []time.Duration{3 * time.Second, 6 * time.Second} {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		addr := lis.Addr().String()
+		lis.Close()
+		done := make(chan error, 1)
+		wg.Go(func() {
+			done <- service.Run(ctx, service.Config{GRPCAddr: addr, MySQLDSN: dsn, PayTimeout: timeout,
+				SweepInterval: time.Hour, SweepGrace: time.Minute, SnowflakeNode: int64(10 + i), AMQPURL: amqpURL}, log)
+		})
+		conn, err := grpcserver.Dial(addr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if err := waitHealthy(ctx, conn, done); err != nil {
+			return err
+		}
+		clients = append(clients, orderv1.NewOrderServiceClient(conn))
+	}
+	started := time.Now()
+	created := measureN(ctx, o, skus, overGRPC(clients), int64(o.lateness))
+	const short = "TIMESTAMPDIFF(SECOND, created_at, pay_deadline) < 60"
+	for {
+		var pending int
+		if err := sqlDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM orders WHERE status = 'PENDING_PAYMENT' AND "+short).Scan(&pending); err != nil {
+			return err
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Since(started) > 5*time.Minute {
+			return fmt.Errorf("%d orders still unpaid and uncancelled after 5 minutes", pending)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	rows, err := sqlDB.QueryContext(ctx, "SELECT TIMESTAMPDIFF(MICROSECOND, pay_deadline, cancelled_at) FROM orders WHERE status = 'CANCELLED' AND "+short)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var late result
+	early := 0
+	for rows.Next() {
+		var us int64
+		if err := rows.Scan(&us); err != nil {
+			return err
+		}
+		if us < 0 {
+			early++
+		}
+		late.lat = append(late.lat, time.Duration(us)*time.Microsecond)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	late.sort()
+	fmt.Printf("cancel lateness, %d unpaid orders (timeouts 3s and 6s, created at %.0f/s): p50 %.0f ms, p99 %.0f ms, max %.0f ms, cancelled early: %d\n",
+		len(late.lat), created.rate(), ms(late.p(50)), ms(late.p(99)), ms(late.p(100)), early)
+	if early > 0 {
+		return fmt.Errorf("%d orders cancelled before their deadline", early)
+	}
+	return nil
 }
 
 // freshVhost makes a vhost for this run through the management API and returns the URL on it.
