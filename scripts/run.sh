@@ -33,7 +33,8 @@ start() { # name
   local name=$1
   if [ ! -x "bin/$name" ]; then echo "[$name] not built yet; skipped"; return; fi
   # Process substitution keeps $! the service's own pid, so Ctrl-C reaches it directly.
-  "bin/$name" > >(sed -u "s/^/[$name] /") 2>&1 &
+  # The prefixer ignores INT/TERM so it outlives the service and prints its last (drain) lines.
+  "bin/$name" > >(trap "" INT TERM; exec sed -u "s/^/[$name] /") 2>&1 &
   pids+=($!)
 }
 
