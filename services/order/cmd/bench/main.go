@@ -54,6 +54,7 @@ type options struct {
 	amqpURL     string
 	mgmtURL     string
 	lateness    int
+	rate        int
 }
 
 func main() {
@@ -68,6 +69,7 @@ func main() {
 	flag.StringVar(&o.amqpURL, "amqp", envOr("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "RabbitMQ; a fresh vhost is made on it for the run and deleted (\"\" to run without the outbox)")
 	flag.StringVar(&o.mgmtURL, "amqp-management", "http://127.0.0.1:15672", "RabbitMQ management API, to create and delete the run's vhost")
 	flag.IntVar(&o.lateness, "lateness", 10000, "orders left unpaid (timeouts 3s and 6s, two instances) to measure how late the deadline cancels them; 0 skips")
+	flag.IntVar(&o.rate, "lateness-rate", 300, "orders/s created in the lateness phase (steady; a burst beyond the cancel capacity measures the backlog instead)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
@@ -267,7 +269,14 @@ func cancelLateness(ctx context.Context, o options, dsn, amqpURL string, skus []
 		clients = append(clients, orderv1.NewOrderServiceClient(conn))
 	}
 	started := time.Now()
-	created := measureN(ctx, o, skus, overGRPC(clients), int64(o.lateness))
+	tick := time.NewTicker(time.Second / time.Duration(max(o.rate, 1)))
+	defer tick.Stop()
+	grpcCreate := overGRPC(clients)
+	paced := func(ctx context.Context, user, request, sku string) (bool, error) {
+		<-tick.C
+		return grpcCreate(ctx, user, request, sku)
+	}
+	created := measureN(ctx, o, skus, paced, int64(o.lateness))
 	const short = "TIMESTAMPDIFF(SECOND, created_at, pay_deadline) < 60"
 	for {
 		var pending int
