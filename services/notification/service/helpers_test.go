@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
@@ -50,93 +48,30 @@ func newEnv(t *testing.T) *env {
 // that cancels it and waits for it to drain (also run at cleanup).
 func (e *env) start() (notificationv1.NotificationServiceClient, func()) {
 	e.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- service.Run(ctx, e.cfg, testkit.Logger(e.t)) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				e.t.Errorf("service returned: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			e.t.Errorf("service did not stop within 30s")
-		}
-	}
-	e.t.Cleanup(stop)
+	stop := testkit.Start(e.t, func(ctx context.Context) error { return service.Run(ctx, e.cfg, testkit.Logger(e.t)) })
 	return notificationv1.NewNotificationServiceClient(testkit.DialGRPC(e.t, e.cfg.GRPCAddr)), stop
 }
 
 // publisher sends PaymentResult events to the fanout as the payment service's relay does.
-type publisher struct {
-	t  *testing.T
-	ch *amqp.Channel
-}
+type publisher struct{ *testkit.Publisher }
 
 func newPublisher(t *testing.T, url string) *publisher {
-	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := amqpx.DeclarePaymentResults(ch); err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		t.Fatal(err)
-	}
-	return &publisher{t: t, ch: ch}
+	return &publisher{testkit.NewPublisher(t, url, amqpx.PaymentResultsExchange)}
 }
 
+// publish sends raw bytes (e.g. an undecodable message) as a PaymentResult.
 func (p *publisher) publish(messageID string, body []byte) {
-	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conf, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, amqpx.PaymentResultsExchange, "", false, false, amqp.Publishing{
-		MessageId:    messageID,
-		DeliveryMode: amqp.Persistent,
-		ContentType:  amqpx.ContentTypeProtobuf,
-		Type:         "paysuite.events.v1.PaymentResult",
-		Body:         body,
-	})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if ok, err := conf.WaitContext(ctx); err != nil || !ok {
-		p.t.Fatalf("publish %s not confirmed: %v", messageID, err)
-	}
+	p.Publish(messageID, "paysuite.events.v1.PaymentResult", body)
 }
 
-func (p *publisher) event(ev *eventsv1.PaymentResult) { p.t.Helper(); p.eventAs(ev.GetEventId(), ev) }
+func (p *publisher) event(ev *eventsv1.PaymentResult) { p.PublishProto(ev.GetEventId(), ev) }
 
 // eventAs publishes ev under another message id (a duplicate the broker-level dedupe cannot see).
 func (p *publisher) eventAs(messageID string, ev *eventsv1.PaymentResult) {
-	p.t.Helper()
-	body, err := proto.Marshal(ev)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.publish(messageID, body)
+	p.PublishProto(messageID, ev)
 }
 
-func (p *publisher) parked() int {
-	q, err := p.ch.QueueDeclarePassive(amqpx.ParkingQueue(queue), true, false, false, false, nil)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return q.Messages
-}
+func (p *publisher) parked() int { return p.Messages(amqpx.ParkingQueue(queue)) }
 
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 

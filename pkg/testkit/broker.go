@@ -1,0 +1,83 @@
+package testkit
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"google.golang.org/protobuf/proto"
+)
+
+// ContentTypeProtobuf is the content type paysuite's relay sets on protobuf events.
+const ContentTypeProtobuf = "application/x-protobuf"
+
+// Publisher publishes to a durable fanout exchange the way a service's outbox relay does:
+// persistent, with a message id, waiting for the broker's confirm.
+type Publisher struct {
+	t        testing.TB
+	ch       *amqp.Channel
+	exchange string
+}
+
+// NewPublisher declares the durable fanout exchange on the broker at url and returns a
+// publisher for it; the connection is closed at cleanup.
+func NewPublisher(t testing.TB, url, exchange string) *Publisher {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	return &Publisher{t: t, ch: ch, exchange: exchange}
+}
+
+// Publish sends body with messageID and type msgType, and fails the test unless confirmed.
+func (p *Publisher) Publish(messageID, msgType string, body []byte) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conf, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, p.exchange, "", false, false, amqp.Publishing{
+		MessageId:    messageID,
+		DeliveryMode: amqp.Persistent,
+		ContentType:  ContentTypeProtobuf,
+		Type:         msgType,
+		Body:         body,
+	})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if ok, err := conf.WaitContext(ctx); err != nil || !ok {
+		p.t.Fatalf("publish %s not confirmed: %v", messageID, err)
+	}
+}
+
+// Messages returns how many messages wait in queue (e.g. a consumer's parking queue).
+func (p *Publisher) Messages(queue string) int {
+	p.t.Helper()
+	q, err := p.ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return q.Messages
+}
+
+// PublishProto publishes m under messageID with its full proto name as the message type.
+func (p *Publisher) PublishProto(messageID string, m proto.Message) {
+	p.t.Helper()
+	body, err := proto.Marshal(m)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.Publish(messageID, string(proto.MessageName(m)), body)
+}
