@@ -12,6 +12,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/ids"
+	"github.com/paysuite/paysuite/pkg/run"
 	coursev1 "github.com/paysuite/paysuite/proto/gen/paysuite/course/v1"
 	"github.com/paysuite/paysuite/services/course/internal/adapters/events"
 	"github.com/paysuite/paysuite/services/course/internal/adapters/mysql"
@@ -67,31 +68,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	srv := grpcserver.New(log)
 	coursev1.RegisterCourseServiceServer(srv.GRPC(), ports.NewGRPC(a, log))
 
-	return all(ctx,
-		func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) },
-		func(ctx context.Context) error {
-			return amqpx.Consume(ctx, conn, gdb, events.Consumer(), events.Handler(a), log)
-		},
-	)
-}
-
-// all runs fns until ctx is done or one fails (which stops the others); it returns the first error.
-func all(ctx context.Context, fns ...func(ctx context.Context) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, len(fns))
-	for _, fn := range fns {
-		go func() {
-			err := fn(ctx)
-			cancel()
-			errs <- err
-		}()
-	}
-	var first error
-	for range fns {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	g := run.NewGroup(ctx)
+	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	g.Go("payment-results consumer", func(ctx context.Context) error {
+		return amqpx.Consume(ctx, conn, gdb, events.Consumer(), events.Handler(a), log)
+	})
+	return g.Wait()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/ids"
+	"github.com/paysuite/paysuite/pkg/run"
 	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
 	"github.com/paysuite/paysuite/services/notification/internal/adapters/events"
 	"github.com/paysuite/paysuite/services/notification/internal/adapters/mysql"
@@ -115,32 +116,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	srv := grpcserver.New(log)
 	notificationv1.RegisterNotificationServiceServer(srv.GRPC(), ports.NewGRPC(a, log))
 
-	return all(ctx,
-		func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) },
-		func(ctx context.Context) error {
-			return amqpx.Consume(ctx, conn, gdb, events.Consumer(), events.Handler(a), log)
-		},
-		func(ctx context.Context) error { return a.RunDispatcher(ctx, cfg.WebhookPoll) },
-	)
-}
-
-// all runs fns until ctx is done or one fails (which stops the others); it returns the first error.
-func all(ctx context.Context, fns ...func(ctx context.Context) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, len(fns))
-	for _, fn := range fns {
-		go func() {
-			err := fn(ctx)
-			cancel()
-			errs <- err
-		}()
-	}
-	var first error
-	for range fns {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	g := run.NewGroup(ctx)
+	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	g.Go("payment-results consumer", func(ctx context.Context) error {
+		return amqpx.Consume(ctx, conn, gdb, events.Consumer(), events.Handler(a), log)
+	})
+	g.Go("webhook dispatcher", func(ctx context.Context) error { return a.RunDispatcher(ctx, cfg.WebhookPoll) })
+	return g.Wait()
 }
