@@ -13,7 +13,6 @@ import (
 	"github.com/paysuite/paysuite/pkg/testkit"
 	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
-	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/order/service"
 )
 
@@ -179,19 +178,6 @@ func TestDuplicateDeadlineDeliveriesCancelOnce(t *testing.T) {
 	}, "deadline deliveries not all consumed")
 	if s := e.stock(t, "mug"); s != 10 {
 		t.Fatalf("stock = %d after 4 deliveries, want 10 (released once)", s)
-	}
-}
-
-func TestDeadlineKeepsAnOrderPaidAtTheProvider(t *testing.T) {
-	stub, addr := startPaymentStub(t)
-	e := start(t, withBroker(testkit.AMQPURL(t), 2*time.Second), func(c *service.Config) { c.PaymentTarget = addr })
-	e.addSku(t, "mug", "GOODS", 4500, 10)
-	o := e.create(t, "u1", "r1", item("mug", 1))
-	stub.paid.Store(&paymentv1.Payment{PaymentId: 99, OrderId: o.GetOrderId(), Status: paymentv1.PaymentStatus_SUCCEEDED,
-		AmountFen: 4500, PaidAt: timestamppb.Now()})
-	got := e.eventuallyStatus(t, o.GetOrderId(), orderv1.OrderStatus_PAID)
-	if got.GetPaymentId() != 99 || stub.closed.Load() != o.GetOrderId() || e.stock(t, "mug") != 9 {
-		t.Fatalf("order = %v, closed %d, stock %d", got, stub.closed.Load(), e.stock(t, "mug"))
 	}
 }
 

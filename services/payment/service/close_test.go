@@ -55,18 +55,6 @@ func TestClosePayments(t *testing.T) {
 		e.waitOrderStatus(o.GetOrderId(), orderv1.OrderStatus_PAID)
 	})
 
-	t.Run("cancelling an order closes its trades first", func(t *testing.T) {
-		e.t = t
-		o := e.order("goods-sticker-pack", 1)
-		p := e.pay(o, paymentv1.Channel_ALIPAY_QR)
-		if _, err := e.orders.CancelOrder(ctx, &orderv1.CancelOrderRequest{OrderId: o.GetOrderId()}); err != nil {
-			t.Fatal(err)
-		}
-		if got := e.payment(p.GetPaymentId()); got.GetStatus() != paymentv1.PaymentStatus_CLOSED {
-			t.Fatalf("after cancel the attempt is %s", got.GetStatus())
-		}
-	})
-
 	t.Run("bad requests", func(t *testing.T) {
 		e.t = t
 		_, err := e.payments.CreatePayment(ctx, &paymentv1.CreatePaymentRequest{OrderId: 1, Channel: paymentv1.Channel_CHANNEL_UNSPECIFIED})
