@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
 )
@@ -18,12 +19,16 @@ func (a *App) pollTrade(ctx context.Context, paymentID int64, attempt int) error
 	if err != nil {
 		return err
 	}
-	if p.Status != payment.StatusWaiting {
-		return nil
-	}
 	ch, err := a.channel(p.Channel)
 	if err != nil {
 		return err
+	}
+	switch p.Status {
+	case payment.StatusWaiting:
+	case payment.StatusClosed:
+		return a.watchClosed(ctx, p, ch, attempt)
+	default:
+		return nil
 	}
 	t, err := ch.Query(ctx, p.OutTradeNo)
 	if err != nil {
@@ -39,17 +44,63 @@ func (a *App) pollTrade(ctx context.Context, paymentID int64, attempt int) error
 		_, err := a.recordPaid(ctx, p, t, "poll", nil)
 		return err
 	case t.State == TradeClosed:
-		return a.recordClosed(ctx, p.ID, payment.CloseByProvider)
+		return a.recordClosed(ctx, p.ID, payment.CloseByProvider, false)
 	}
 	if !a.now().Before(p.ExpireAt) {
-		if err := a.closeAtProvider(ctx, p, ch, payment.CloseExpired); !errors.Is(err, ErrTradePaid) {
+		err := a.closeAtProvider(ctx, p, ch, payment.CloseExpired)
+		switch {
+		case errors.Is(err, ErrTradePaid):
+			return nil
+		case err != nil:
 			return err
 		}
-		return nil
+		return retryAt{at: a.now().Add(a.pollDelay(0))} // watched until the provider confirms the close
 	}
 	next := a.now().Add(a.pollDelay(attempt))
 	if next.After(p.ExpireAt) {
 		next = p.ExpireAt
+	}
+	return retryAt{at: next}
+}
+
+// lateScanMargin is how long past its expiry a closed attempt is still watched (clock skew, a
+// payment in flight at the expiry); it scales with PAYMENT_POLL_SCALE like the poll schedule.
+const lateScanMargin = 2 * time.Minute
+
+// watchClosed keeps asking about an attempt we closed until the provider confirms the close or
+// the trade's own expiry (+ lateScanMargin) has passed. Alipay answers the close of a precreate
+// trade nobody has scanned yet with ACQ.TRADE_NOT_EXIST and closes nothing: the buyer can still
+// scan and pay that QR until its time_expire. Found paid, it takes the notify's path (recordPaid);
+// an order cancelled meanwhile refuses it and it is refunded automatically (ORDER_CANCELLED).
+func (a *App) watchClosed(ctx context.Context, p *payment.Payment, ch Channel, attempt int) error {
+	t, err := ch.Query(ctx, p.OutTradeNo)
+	if err != nil {
+		return err
+	}
+	switch {
+	case t.State.Paid():
+		if t.Amount != p.Amount {
+			return fmt.Errorf("closed payment %d: provider paid %d fen: %w", p.ID, t.Amount, errAmountMismatch)
+		}
+		_, err := a.recordPaid(ctx, p, t, "poll after close", nil)
+		return err
+	case t.State == TradeClosed:
+		return nil // confirmed: nobody can pay it any more
+	case t.ProviderTradeNo != "":
+		// The provider knows the trade now (scanned since our close): close it for real. The next
+		// query reads the outcome, closed or paid.
+		if err := ch.Close(ctx, p.OutTradeNo); err != nil && !errors.Is(err, ErrTradePaid) {
+			return err
+		}
+		return retryAt{at: a.now()}
+	}
+	until := p.ExpireAt.Add(time.Duration(float64(lateScanMargin) * a.cfg.PollScale))
+	if !a.now().Before(until) {
+		return nil // expired at the provider too: unpayable
+	}
+	next := a.now().Add(a.pollDelay(attempt))
+	if next.After(until) {
+		next = until
 	}
 	return retryAt{at: next}
 }
@@ -78,16 +129,22 @@ func (a *App) closeAtProvider(ctx context.Context, p *payment.Payment, ch Channe
 	if err != nil {
 		return err
 	}
-	return a.recordClosed(ctx, p.ID, reason)
+	return a.recordClosed(ctx, p.ID, reason, true)
 }
 
-func (a *App) recordClosed(ctx context.Context, paymentID int64, reason string) error {
+// recordClosed marks the attempt CLOSED. watch keeps its poll task, so watchClosed checks that
+// the close we asked for took effect; a close the provider reported itself ends the polling.
+func (a *App) recordClosed(ctx context.Context, paymentID int64, reason string, watch bool) error {
 	now := a.now()
 	err := a.repo.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
 		if err := p.Close(reason, now); err != nil {
 			return err
 		}
-		ch.DoneTasks = append(ch.DoneTasks, Task{Kind: TaskPollTrade, RefID: p.ID})
+		if watch {
+			ch.Tasks = append(ch.Tasks, Task{Kind: TaskPollTrade, RefID: p.ID, RunAt: now.Add(a.pollDelay(0))})
+		} else {
+			ch.DoneTasks = append(ch.DoneTasks, Task{Kind: TaskPollTrade, RefID: p.ID})
+		}
 		ch.Events = append(ch.Events, a.event(EventClosed, p, nil, reason))
 		return nil
 	})
