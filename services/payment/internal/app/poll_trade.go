@@ -132,17 +132,16 @@ func (a *App) closeAtProvider(ctx context.Context, p *payment.Payment, ch Channe
 	return a.recordClosed(ctx, p.ID, reason, true)
 }
 
-// recordClosed marks the attempt CLOSED. watch keeps its poll task, so watchClosed checks that
-// the close we asked for took effect; a close the provider reported itself ends the polling.
+// recordClosed marks the attempt CLOSED. watch leaves its poll task on its schedule (a WAITING
+// attempt always has one), so watchClosed checks that the close we asked for took effect; a
+// close the provider reported itself ends the polling.
 func (a *App) recordClosed(ctx context.Context, paymentID int64, reason string, watch bool) error {
 	now := a.now()
 	err := a.repo.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
 		if err := p.Close(reason, now); err != nil {
 			return err
 		}
-		if watch {
-			ch.Tasks = append(ch.Tasks, Task{Kind: TaskPollTrade, RefID: p.ID, RunAt: now.Add(a.pollDelay(0))})
-		} else {
+		if !watch {
 			ch.DoneTasks = append(ch.DoneTasks, Task{Kind: TaskPollTrade, RefID: p.ID})
 		}
 		ch.Events = append(ch.Events, a.event(EventClosed, p, nil, reason))
