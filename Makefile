@@ -31,7 +31,7 @@ bench:
 	@./scripts/ensure-deps.sh
 	@if [ -d services/order/cmd/bench ]; then go run ./services/order/cmd/bench; fi
 	@if [ -d services/payment/cmd/bench ]; then go run ./services/payment/cmd/bench; fi
-	@if [ -d services/order/cmd/e2ebench ]; then go run ./services/order/cmd/e2ebench; fi
+	@if [ -d services/payment/cmd/e2ebench ]; then go run ./services/payment/cmd/e2ebench; fi
 
 build:
 	@mkdir -p bin
