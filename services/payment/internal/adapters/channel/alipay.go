@@ -2,6 +2,11 @@ package channel
 
 import (
 	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,9 +33,10 @@ type AlipayConfig struct {
 
 // Alipay is the face-to-face QR channel (alipay.trade.precreate) over the classic gateway.
 type Alipay struct {
-	cfg       AlipayConfig
-	client    *alipay.Client
-	publicKey string // bare base64, as alipay.VerifySign wants it
+	cfg    AlipayConfig
+	client *alipay.Client
+	// Parsed once: alipay.VerifySign re-decodes the PEM and re-parses the key on every notify.
+	publicKey *rsa.PublicKey
 }
 
 var _ app.Channel = (*Alipay)(nil)
@@ -61,7 +67,29 @@ func NewAlipay(cfg AlipayConfig) (*Alipay, error) {
 		hc.SetTransport(hostRewrite{base: base, next: http.DefaultTransport})
 	}
 	c.SetHttpClient(hc)
-	return &Alipay{cfg: cfg, client: c, publicKey: pemBody(pub)}, nil
+	key, err := parseRSAPublicKey(pemBody(pub))
+	if err != nil {
+		return nil, fmt.Errorf("ALIPAY_PUBLIC_KEY: %w", err)
+	}
+	return &Alipay{cfg: cfg, client: c, publicKey: key}, nil
+}
+
+// parseRSAPublicKey reads a bare base64 SubjectPublicKeyInfo, as gopay's VerifySign does after
+// re-armoring it as "PUBLIC KEY".
+func parseRSAPublicKey(body string) (*rsa.PublicKey, error) {
+	der, err := base64.StdEncoding.DecodeString(body)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := pub.(*rsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%T is not an RSA public key", pub)
+	}
+	return key, nil
 }
 
 func (a *Alipay) Prepay(ctx context.Context, req app.PrepayRequest) (string, error) {
@@ -187,12 +215,8 @@ func (a *Alipay) ParseNotify(r *http.Request) (app.Notify, error) {
 	if st := bm.GetString("sign_type"); st != "RSA2" {
 		return app.Notify{}, refused("sign_type "+st+" is not RSA2", outTradeNo, notifyID)
 	}
-	fields := gopay.BodyMap{}
-	for k, v := range bm {
-		fields[k] = v
-	}
-	if ok, err := alipay.VerifySign(a.publicKey, fields); !ok || err != nil {
-		return app.Notify{}, refused(fmt.Sprintf("bad signature: %v", err), outTradeNo, notifyID)
+	if err := a.verify(bm); err != nil {
+		return app.Notify{}, refused("bad signature: "+err.Error(), outTradeNo, notifyID)
 	}
 	if got := bm.GetString("app_id"); got != a.cfg.AppID {
 		return app.Notify{}, refused("app_id "+got+" is not ours", outTradeNo, notifyID)
@@ -216,6 +240,23 @@ func (a *Alipay) ParseNotify(r *http.Request) (app.Notify, error) {
 		n.State = app.TradeWaiting
 	}
 	return n, nil
+}
+
+// verify is alipay.VerifySign (RSA2) with the key parsed once: the same canonical string
+// (gopay's EncodeAliPaySignParams over every field but sign and sign_type), SHA-256, PKCS#1 v1.5.
+func (a *Alipay) verify(bm gopay.BodyMap) error {
+	sig, err := base64.StdEncoding.DecodeString(bm.GetString("sign"))
+	if err != nil {
+		return fmt.Errorf("sign is not base64: %w", err)
+	}
+	fields := make(gopay.BodyMap, len(bm))
+	for k, v := range bm {
+		if k != "sign" && k != "sign_type" {
+			fields[k] = v
+		}
+	}
+	sum := sha256.Sum256([]byte(fields.EncodeAliPaySignParams()))
+	return rsa.VerifyPKCS1v15(a.publicKey, crypto.SHA256, sum[:], sig)
 }
 
 func parseShanghai(s string) time.Time {

@@ -33,15 +33,18 @@ func Migrations() fs.FS {
 
 // Repository implements app.Repository.
 type Repository struct {
-	gdb    *gorm.DB
-	outbox app.Outbox
+	gdb     *gorm.DB
+	outbox  app.Outbox
+	paid   *paidBatcher
 }
 
 var _ app.Repository = (*Repository)(nil)
 
 // NewRepository stores in gdb; events go to outbox inside the state-change transaction.
 func NewRepository(gdb *gorm.DB, outbox app.Outbox) *Repository {
-	return &Repository{gdb: gdb, outbox: outbox}
+	r := &Repository{gdb: gdb, outbox: outbox}
+	r.paid = newPaidBatcher(r)
+	return r
 }
 
 func notFound(err error, what string, id any) error {
@@ -129,8 +132,17 @@ func (r *Repository) UpdatePayment(ctx context.Context, id int64, fn func(*payme
 var errNotChanged = errors.New("payment already left WAITING/CLOSED")
 
 // MarkSucceeded is the conditional update itself: only one of any number of concurrent
-// notifies, polls and closes can move the row, the others see 0 rows affected.
+// notifies, polls and closes can move the row, the others see 0 rows affected. Concurrent
+// successes share one transaction (paid_batch.go); it returns after the commit.
 func (r *Repository) MarkSucceeded(ctx context.Context, p *payment.Payment, ch app.Changes) (bool, error) {
+	if !batchable(ch) {
+		return r.markSucceededOne(ctx, p, ch)
+	}
+	return r.paid.do(ctx, p, ch)
+}
+
+// markSucceededOne is MarkSucceeded in a transaction of its own.
+func (r *Repository) markSucceededOne(ctx context.Context, p *payment.Payment, ch app.Changes) (bool, error) {
 	row := toPaymentRow(p)
 	err := r.tx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		res := tx.Model(&paymentRow{}).

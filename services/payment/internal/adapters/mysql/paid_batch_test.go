@@ -1,0 +1,215 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paysuite/paysuite/pkg/amqpx"
+	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/money"
+	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/services/payment/internal/adapters/events"
+	"github.com/paysuite/paysuite/services/payment/internal/app"
+	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+)
+
+type batchEnv struct {
+	t    *testing.T
+	ctx  context.Context
+	repo *Repository
+	next int64
+}
+
+func newBatchEnv(t *testing.T) *batchEnv {
+	ctx := context.Background()
+	log := testkit.Logger(t)
+	gdb, err := db.Open(ctx, testkit.MySQLDSN(t), "payment", Migrations(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := amqpx.MigrateOutbox(ctx, gdb, log); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := gdb.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	return &batchEnv{t: t, ctx: ctx, repo: NewRepository(gdb, events.NewOutbox(gdb)), next: time.Now().UnixNano()}
+}
+
+// waiting stores a WAITING payment.
+func (e *batchEnv) waiting() *payment.Payment {
+	e.t.Helper()
+	e.next++
+	now := time.Now().UTC()
+	p, err := payment.New(e.next, e.next, "u", payment.ChannelAlipayQR, fmt.Sprintf("PST%d", e.next), money.Fen(100), now.Add(time.Hour), now, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, _, err := e.repo.CreatePayment(e.ctx, p, app.Changes{}); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// success is what recordPaid hands MarkSucceeded for a notify with this dedupe key.
+func (e *batchEnv) success(p *payment.Payment, dedupe string) *paidReq {
+	e.t.Helper()
+	now := time.Now().UTC()
+	paid := *p
+	if err := paid.Succeed("T"+p.OutTradeNo, now, now); err != nil {
+		e.t.Fatal(err)
+	}
+	e.next++
+	return &paidReq{p: &paid, done: make(chan struct{}), ch: app.Changes{
+		Tasks:  []app.Task{{Kind: app.TaskMarkOrderPaid, RefID: p.ID, RunAt: now}},
+		Events: []app.Event{{ID: strconv.FormatInt(e.next, 10), Type: app.EventSucceeded, Payment: paid, OccurredAt: now}},
+		Notify: &app.NotifyRecord{Channel: p.Channel, OutTradeNo: p.OutTradeNo, NotifyID: dedupe, DedupeKey: "alipay:" + dedupe,
+			Verified: true, Outcome: app.NotifyAccepted, Body: "b", ReceivedAt: now},
+	}}
+}
+
+func (e *batchEnv) count(q string, args ...any) int {
+	e.t.Helper()
+	var n int64
+	if err := e.repo.gdb.Raw(q, args...).Scan(&n).Error; err != nil {
+		e.t.Fatal(err)
+	}
+	return int(n)
+}
+
+func (e *batchEnv) status(p *payment.Payment) payment.Status {
+	e.t.Helper()
+	got, err := e.repo.GetPayment(e.ctx, p.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return got.Status
+}
+
+func TestBatchWritesEverySuccessInOneTransaction(t *testing.T) {
+	e := newBatchEnv(t)
+	ps := []*payment.Payment{e.waiting(), e.waiting(), e.waiting()}
+	qs := make([]*paidReq, len(ps))
+	for i, p := range ps {
+		qs[i] = e.success(p, fmt.Sprint("ok", i))
+	}
+	if err := e.repo.markSucceededBatch(e.ctx, qs); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		got, err := e.repo.GetPayment(e.ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != payment.StatusSucceeded || got.ProviderTradeNo != "T"+p.OutTradeNo || got.PaidAt.IsZero() || got.LiveKey() != "" {
+			t.Fatalf("payment %d after the batch: %+v", p.ID, got)
+		}
+	}
+	for q, want := range map[string]int{
+		"SELECT COUNT(*) FROM notify_log WHERE outcome = 'ACCEPTED' AND dedupe_key IS NOT NULL": 3,
+		"SELECT COUNT(*) FROM tasks WHERE kind = '" + string(app.TaskMarkOrderPaid) + "'":       3,
+		"SELECT COUNT(*) FROM outbox_messages":                                                  3,
+	} {
+		if got := e.count(q); got != want {
+			t.Errorf("%s = %d, want %d", q, got, want)
+		}
+	}
+}
+
+func TestBatchIsAllOrNothing(t *testing.T) {
+	e := newBatchEnv(t)
+	done, fresh, taken := e.waiting(), e.waiting(), e.waiting()
+	if err := e.repo.markSucceededBatch(e.ctx, []*paidReq{e.success(done, "first"), e.success(taken, "taken")}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.count("SELECT COUNT(*) FROM notify_log") + e.count("SELECT COUNT(*) FROM outbox_messages") + e.count("SELECT COUNT(*) FROM tasks")
+	for name, batch := range map[string][]*paidReq{
+		"row already SUCCEEDED": {e.success(fresh, "f1"), e.success(done, "again")},
+		"dedupe key taken":      {e.success(fresh, "f2"), e.success(e.waiting(), "taken")},
+	} {
+		if err := e.repo.markSucceededBatch(e.ctx, batch); err == nil {
+			t.Fatalf("%s: the batch committed", name)
+		}
+		if e.status(fresh) != payment.StatusWaiting {
+			t.Fatalf("%s: the other payment of the failed batch moved", name)
+		}
+	}
+	after := e.count("SELECT COUNT(*) FROM notify_log") + e.count("SELECT COUNT(*) FROM outbox_messages") + e.count("SELECT COUNT(*) FROM tasks")
+	if after != before {
+		t.Fatalf("failed batches left %d rows behind", after-before)
+	}
+}
+
+// A failed batch falls back to one transaction per success, so each caller gets the answer it
+// would have got alone.
+func TestFlushFallsBackOneByOne(t *testing.T) {
+	e := newBatchEnv(t)
+	a, b, c := e.waiting(), e.waiting(), e.waiting()
+	qa, qaAgain, qb, qc := e.success(a, "a"), e.success(a, "a2"), e.success(b, "b"), e.success(c, "b") // c reuses b's notify id
+	e.repo.paid.flush([]*paidReq{qa, qb, qaAgain, qc})
+	for _, q := range []*paidReq{qa, qb, qaAgain, qc} {
+		select {
+		case <-q.done:
+		default:
+			t.Fatal("a caller was not answered")
+		}
+	}
+	if !qa.changed || qa.err != nil || !qb.changed || qb.err != nil {
+		t.Fatalf("a: %v %v, b: %v %v; want both changed", qa.changed, qa.err, qb.changed, qb.err)
+	}
+	if qaAgain.changed || qaAgain.err != nil {
+		t.Fatalf("second success of a: %v %v; want unchanged, no error", qaAgain.changed, qaAgain.err)
+	}
+	if qc.changed || !errors.Is(qc.err, app.ErrDuplicateNotify) {
+		t.Fatalf("c with b's notify id: %v %v; want ErrDuplicateNotify", qc.changed, qc.err)
+	}
+	if e.status(c) != payment.StatusWaiting {
+		t.Fatal("c moved on a replayed notify id")
+	}
+	if got := e.count("SELECT COUNT(*) FROM outbox_messages"); got != 2 {
+		t.Fatalf("outbox rows = %d, want 2", got)
+	}
+}
+
+func TestConcurrentMarkSucceeded(t *testing.T) {
+	e := newBatchEnv(t)
+	const n = 24
+	ps := make([]*payment.Payment, n)
+	qs := make([]*paidReq, 2*n)
+	for i := range ps {
+		ps[i] = e.waiting()
+		qs[i], qs[n+i] = e.success(ps[i], fmt.Sprint("n", i)), e.success(ps[i], fmt.Sprint("dup", i))
+	}
+	changed := make([]bool, 2*n)
+	var wg sync.WaitGroup
+	for i, q := range qs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := e.repo.MarkSucceeded(e.ctx, q.p, q.ch)
+			if err != nil {
+				t.Error(err)
+			}
+			changed[i] = ok
+		}()
+	}
+	wg.Wait()
+	for i, p := range ps {
+		if changed[i] == changed[n+i] {
+			t.Errorf("payment %d: changed %v and %v; want exactly one", p.ID, changed[i], changed[n+i])
+		}
+		if e.status(p) != payment.StatusSucceeded {
+			t.Errorf("payment %d not SUCCEEDED", p.ID)
+		}
+	}
+	if got := e.count("SELECT COUNT(*) FROM outbox_messages"); got != n {
+		t.Fatalf("outbox rows = %d, want %d", got, n)
+	}
+}
