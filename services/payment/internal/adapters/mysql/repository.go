@@ -33,8 +33,8 @@ func Migrations() fs.FS {
 
 // Repository implements app.Repository.
 type Repository struct {
-	gdb     *gorm.DB
-	outbox  app.Outbox
+	gdb    *gorm.DB
+	outbox app.Outbox
 	paid   *paidBatcher
 }
 
