@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/db"
@@ -38,7 +39,7 @@ type options struct {
 	cancel, cancelRate       int
 	attemptEvery             int
 	dsn, amqpURL, mgmtURL    string
-	logLevel                 string
+	logLevel, cpuprofile     string
 	payTimeout, tradeTimeout time.Duration
 }
 
@@ -53,11 +54,19 @@ func main() {
 	flag.StringVar(&o.amqpURL, "amqp", envOr("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "RabbitMQ; a fresh vhost is made for the run and deleted")
 	flag.StringVar(&o.mgmtURL, "amqp-management", "http://127.0.0.1:15672", "RabbitMQ management API (vhost create/delete)")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "services' log level (to stderr)")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.Parse()
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "e2ebench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -154,8 +163,9 @@ func run(ctx context.Context, o options) error {
 	}
 	pcfg := service.Config{
 		GRPCAddr: payGRPC, HTTPAddr: payHTTP, MySQLDSN: dsn, AMQPURL: amqpURL, OrderTarget: orderAddrs[0], SnowflakeNode: 9,
-		// Provider trades of 2s: shorter than the 3s orders, as PROVIDER_TRADE_TIMEOUT < ORDER_PAY_TIMEOUT requires.
-		OrderPayTimeout: 3 * time.Second, ProviderTradeTimeout: 2 * time.Second,
+		// The defaults: paid orders get 25m trades; a 3s or 6s order's trade ends just before its
+		// deadline (the payment service caps it there), so its deadline's ClosePayments closes it.
+		OrderPayTimeout: 30 * time.Minute, ProviderTradeTimeout: 25 * time.Minute,
 		NotifyBaseURL: "http://" + ackLis.Addr().String(), PollScale: 1,
 		MerchantFile: filepath.Join(keys, "merchant.json"),
 		Alipay:       service.AlipayConfig{BaseURL: sbURL}, Wechat: service.WechatConfig{BaseURL: sbURL},
