@@ -2,9 +2,11 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -212,4 +214,90 @@ func TestConcurrentMarkSucceeded(t *testing.T) {
 	if got := e.count("SELECT COUNT(*) FROM outbox_messages"); got != n {
 		t.Fatalf("outbox rows = %d, want %d", got, n)
 	}
+}
+
+// The batch's hand-built INSERTs and UPDATE must write exactly the rows the one-by-one path
+// (gorm models) writes for the same success.
+func TestBatchWritesTheSameRowsAsOneByOne(t *testing.T) {
+	e := newBatchEnv(t)
+	one, batched := e.waiting(), e.waiting()
+	qOne, qBatch := e.success(one, "same-one"), e.success(batched, "same-batch")
+	for _, q := range []*paidReq{qOne, qBatch} {
+		q.ch.Notify.Headers = "Content-Type: application/x-www-form-urlencoded\nX-Odd: \"quoted\" \\ 支付\n"
+		q.ch.Notify.Body = "a=1&b=" + strings.Repeat("x", 3000) + "&c=?&d=%27"
+	}
+	if changed, err := e.repo.markSucceededOne(e.ctx, qOne.p, qOne.ch); err != nil || !changed {
+		t.Fatalf("one by one: %v %v", changed, err)
+	}
+	if err := e.repo.markSucceededBatch(e.ctx, []*paidReq{qBatch}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		query   string
+		ignored []string // columns that differ by construction (ids, keys)
+		one     []any
+		batched []any
+	}{
+		{"SELECT * FROM payments WHERE id = ?", []string{"id", "order_id", "out_trade_no", "provider_trade_no", "paid_at", "updated_at", "created_at", "expire_at"},
+			[]any{one.ID}, []any{batched.ID}},
+		{"SELECT * FROM notify_log WHERE out_trade_no = ?", []string{"id", "out_trade_no", "notify_id", "dedupe_key", "received_at"},
+			[]any{one.OutTradeNo}, []any{batched.OutTradeNo}},
+		{"SELECT * FROM tasks WHERE ref_id = ?", []string{"id", "ref_id", "next_run_at", "created_at"},
+			[]any{one.ID}, []any{batched.ID}},
+		{"SELECT * FROM outbox_messages WHERE message_id = ?", []string{"id", "message_id", "body", "headers", "created_at"},
+			[]any{qOne.ch.Events[0].ID}, []any{qBatch.ch.Events[0].ID}},
+	} {
+		a, b := e.row(c.query, c.one...), e.row(c.query, c.batched...)
+		for _, k := range c.ignored {
+			if (a[k] == nil) != (b[k] == nil) {
+				t.Errorf("%s: %s is %v one by one, %v batched", c.query, k, a[k], b[k])
+			}
+			delete(a, k)
+			delete(b, k)
+		}
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Errorf("%s:\none by one %v\nbatched    %v", c.query, a, b)
+		}
+	}
+	var n app.NotifyRecord
+	got, err := e.repo.ListNotifies(e.ctx, batched.OutTradeNo)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("notifies of the batched payment: %v %v", got, err)
+	}
+	n = got[0]
+	want := *qBatch.ch.Notify
+	if n.Headers != want.Headers || n.Body != want.Body || n.DedupeKey != want.DedupeKey || !n.ReceivedAt.Equal(want.ReceivedAt.Truncate(time.Microsecond)) {
+		t.Fatalf("notify row read back %+v, wrote %+v", n, want)
+	}
+}
+
+// row reads one row as column → text (NULL as nil).
+func (e *batchEnv) row(q string, args ...any) map[string]any {
+	e.t.Helper()
+	rows, err := e.repo.gdb.Raw(q, args...).Rows()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	if !rows.Next() {
+		e.t.Fatalf("%s %v: no row", q, args)
+	}
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		e.t.Fatal(err)
+	}
+	out := make(map[string]any, len(cols))
+	for i, c := range cols {
+		if vals[i] != nil {
+			out[c] = string(vals[i])
+		} else {
+			out[c] = nil
+		}
+	}
+	return out
 }
