@@ -34,6 +34,18 @@ type paymentRow struct {
 
 func (paymentRow) TableName() string { return "payments" }
 
+// selectPayment reads the columns scanPayment expects.
+const selectPayment = "SELECT id, order_id, user_id, channel, out_trade_no, live_key, amount_fen, status, qr_code, expire_at, " +
+	"provider_trade_no, paid_at, refunded_fen, refunding_fen, close_reason, closed_at, items, created_at, updated_at FROM payments"
+
+func scanPayment(s interface{ Scan(...any) error }) (paymentRow, error) {
+	var r paymentRow
+	err := s.Scan(&r.ID, &r.OrderID, &r.UserID, &r.Channel, &r.OutTradeNo, &r.LiveKey, &r.AmountFen, &r.Status, &r.QRCode,
+		&r.ExpireAt, &r.ProviderTradeNo, &r.PaidAt, &r.RefundedFen, &r.RefundingFen, &r.CloseReason, &r.ClosedAt, &r.Items,
+		&r.CreatedAt, &r.UpdatedAt)
+	return r, err
+}
+
 func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t.UTC(), Valid: !t.IsZero()} }
 
 func toPaymentRow(p *payment.Payment) paymentRow {

@@ -36,6 +36,7 @@ type Repository struct {
 	gdb    *gorm.DB
 	outbox app.Outbox
 	paid   *paidBatcher
+	lookup *lookupBatcher
 }
 
 var _ app.Repository = (*Repository)(nil)
@@ -44,6 +45,7 @@ var _ app.Repository = (*Repository)(nil)
 func NewRepository(gdb *gorm.DB, outbox app.Outbox) *Repository {
 	r := &Repository{gdb: gdb, outbox: outbox}
 	r.paid = newPaidBatcher(r)
+	r.lookup = newLookupBatcher(r)
 	return r
 }
 
@@ -89,10 +91,12 @@ func (r *Repository) GetPayment(ctx context.Context, id int64) (*payment.Payment
 	return row.domain(), nil
 }
 
+// GetPaymentByOutTradeNo is the lookup of every notify: a plain committed read, shared with
+// the concurrent lookups (lookup_batch.go) and scanned by hand.
 func (r *Repository) GetPaymentByOutTradeNo(ctx context.Context, no string) (*payment.Payment, error) {
-	var row paymentRow
-	if err := db.Conn(ctx, r.gdb).Where("out_trade_no = ?", no).Take(&row).Error; err != nil {
-		return nil, notFound(err, "out_trade_no", no)
+	row, err := r.lookup.get(ctx, no)
+	if err != nil {
+		return nil, err
 	}
 	return row.domain(), nil
 }
