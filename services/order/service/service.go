@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
@@ -14,6 +13,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/ids"
+	"github.com/paysuite/paysuite/pkg/run"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/broker"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/mysql"
@@ -118,39 +118,20 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	srv := grpcserver.New(log)
 	orderv1.RegisterOrderServiceServer(srv.GRPC(), grpcport.NewServer(a))
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		errMu sync.Mutex
-		first error
-	)
-	start := func(name string, fn func(ctx context.Context) error) {
-		wg.Go(func() {
-			if err := fn(ctx); err != nil {
-				errMu.Lock()
-				if first == nil {
-					first = fmt.Errorf("%s: %w", name, err)
-				}
-				errMu.Unlock()
-				cancel() // one part failing stops the service
-			}
-		})
-	}
-	start("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
-	start("sweeper", func(ctx context.Context) error {
+	g := run.NewGroup(ctx)
+	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	g.Go("sweeper", func(ctx context.Context) error {
 		sweep(ctx, a, mysql.NewSweeperStore(gdb), cfg, log)
 		return nil
 	})
 	if conn != nil {
-		start("outbox relay", relay.Run)
+		g.Go("outbox relay", relay.Run)
 		for _, consumer := range []func(*app.App) (amqpx.ConsumerConfig, amqpx.Handler){broker.DeadlineConsumer, broker.PaymentResultsConsumer} {
 			ccfg, h := consumer(a)
-			start(ccfg.Name, func(ctx context.Context) error { return amqpx.Consume(ctx, conn, gdb, ccfg, h, log) })
+			g.Go(ccfg.Name, func(ctx context.Context) error { return amqpx.Consume(ctx, conn, gdb, ccfg, h, log) })
 		}
 	}
-	wg.Wait()
-	return first
+	return g.Wait()
 }
 
 // sweep expires overdue unpaid orders every SweepInterval, starting now (after a downtime the

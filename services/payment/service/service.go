@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/httpserver"
 	"github.com/paysuite/paysuite/pkg/ids"
+	"github.com/paysuite/paysuite/pkg/run"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/channel"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/events"
@@ -109,31 +109,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log.Info("payment service starting", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr, "channels", len(channels),
 		"provider_trade_timeout", cfg.ProviderTradeTimeout.String(), "poll_scale", cfg.PollScale)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	goRun := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-				mu.Unlock()
-				cancel() // one part failing stops the whole service
-			}
-		}()
-	}
-	goRun("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
-	goRun("http", func(ctx context.Context) error {
+	g := run.NewGroup(ctx)
+	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	g.Go("http", func(ctx context.Context) error {
 		return httpserver.Serve(ctx, cfg.HTTPAddr, httpport.Handler(a), log)
 	})
-	goRun("tasks", func(ctx context.Context) error { return a.RunTasks(ctx, cfg.TaskWorkers) })
-	goRun("relay", relay.Run)
-	wg.Wait()
-	return errors.Join(errs...)
+	g.Go("tasks", func(ctx context.Context) error { return a.RunTasks(ctx, cfg.TaskWorkers) })
+	g.Go("relay", relay.Run)
+	return g.Wait()
 }
