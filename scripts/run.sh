@@ -18,6 +18,25 @@ export ALIPAY_BASE_URL=${ALIPAY_BASE_URL:-$SANDBOX_URL}
 export WECHAT_BASE_URL=${WECHAT_BASE_URL:-$SANDBOX_URL}
 export PAYMENT_MERCHANT_FILE=${PAYMENT_MERCHANT_FILE:-"$SANDBOX_KEYS_DIR/merchant.json"}
 
+# A shorter ORDER_PAY_TIMEOUT alone (e.g. 30s for a demo) would make the payment service refuse to
+# start with the 25m provider default; keep the provider trade at 5/6 of the order's timeout.
+duration_seconds() { # "1h2m30s" -> 3750; empty when it is not of that simple form
+  local d=$1 total=0 n unit
+  [[ $d =~ ^([0-9]+[hms])+$ ]] || return 0
+  while [[ $d =~ ^([0-9]+)([hms])(.*)$ ]]; do
+    n=${BASH_REMATCH[1]} unit=${BASH_REMATCH[2]} d=${BASH_REMATCH[3]}
+    case $unit in h) total=$((total + n * 3600)) ;; m) total=$((total + n * 60)) ;; s) total=$((total + n)) ;; esac
+  done
+  echo "$total"
+}
+if [ -n "${ORDER_PAY_TIMEOUT:-}" ] && [ -z "${PROVIDER_TRADE_TIMEOUT:-}" ]; then
+  secs=$(duration_seconds "$ORDER_PAY_TIMEOUT")
+  if [ -n "$secs" ] && [ "$secs" -lt 1800 ]; then
+    export PROVIDER_TRADE_TIMEOUT="$(( secs * 5 / 6 > 0 ? secs * 5 / 6 : 1 ))s"
+    echo "ORDER_PAY_TIMEOUT=$ORDER_PAY_TIMEOUT: using PROVIDER_TRADE_TIMEOUT=$PROVIDER_TRADE_TIMEOUT"
+  fi
+fi
+
 pids=()
 stop_all() {
   trap - INT TERM
