@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/go-pay/gopay"
@@ -204,36 +206,36 @@ func (a *Alipay) QueryRefund(ctx context.Context, outTradeNo, outRefundNo string
 // ParseNotify verifies the RSA2 signature over every field but sign/sign_type, and that the
 // notify is for our app id, before anything else looks at it.
 func (a *Alipay) ParseNotify(r *http.Request) (app.Notify, error) {
-	bm, err := alipay.ParseNotifyToBodyMap(r)
+	f, err := notifyForm(r)
 	if err != nil {
 		return app.Notify{}, refused("unreadable form: "+err.Error(), "", "")
 	}
-	outTradeNo, notifyID := bm.GetString("out_trade_no"), bm.GetString("notify_id")
-	if bm.GetString("sign") == "" {
+	outTradeNo, notifyID := f["out_trade_no"], f["notify_id"]
+	if f["sign"] == "" {
 		return app.Notify{}, refused("no signature", outTradeNo, notifyID)
 	}
-	if st := bm.GetString("sign_type"); st != "RSA2" {
+	if st := f["sign_type"]; st != "RSA2" {
 		return app.Notify{}, refused("sign_type "+st+" is not RSA2", outTradeNo, notifyID)
 	}
-	if err := a.verify(bm); err != nil {
+	if err := a.verify(f); err != nil {
 		return app.Notify{}, refused("bad signature: "+err.Error(), outTradeNo, notifyID)
 	}
-	if got := bm.GetString("app_id"); got != a.cfg.AppID {
+	if got := f["app_id"]; got != a.cfg.AppID {
 		return app.Notify{}, refused("app_id "+got+" is not ours", outTradeNo, notifyID)
 	}
 	if notifyID == "" || outTradeNo == "" {
 		return app.Notify{}, refused("notify_id or out_trade_no missing", outTradeNo, notifyID)
 	}
-	n := app.Notify{NotifyID: notifyID, Trade: app.Trade{OutTradeNo: outTradeNo, ProviderTradeNo: bm.GetString("trade_no")}}
-	switch bm.GetString("trade_status") {
+	n := app.Notify{NotifyID: notifyID, Trade: app.Trade{OutTradeNo: outTradeNo, ProviderTradeNo: f["trade_no"]}}
+	switch f["trade_status"] {
 	case "TRADE_SUCCESS", "TRADE_FINISHED":
 		n.State = app.TradePaid
-		amt, err := money.ParseYuan(bm.GetString("total_amount"))
+		amt, err := money.ParseYuan(f["total_amount"])
 		if err != nil {
 			return app.Notify{}, refused("total_amount: "+err.Error(), outTradeNo, notifyID)
 		}
 		n.Amount = amt
-		n.PaidAt = parseShanghai(bm.GetString("gmt_payment"))
+		n.PaidAt = parseShanghai(f["gmt_payment"])
 	case "TRADE_CLOSED":
 		n.State = app.TradeClosed
 	default:
@@ -242,21 +244,57 @@ func (a *Alipay) ParseNotify(r *http.Request) (app.Notify, error) {
 	return n, nil
 }
 
-// verify is alipay.VerifySign (RSA2) with the key parsed once: the same canonical string
-// (gopay's EncodeAliPaySignParams over every field but sign and sign_type), SHA-256, PKCS#1 v1.5.
-func (a *Alipay) verify(bm gopay.BodyMap) error {
-	sig, err := base64.StdEncoding.DecodeString(bm.GetString("sign"))
+// notifyForm is alipay.ParseNotifyToBodyMap into plain strings: r.ParseForm (body and query),
+// then every field given exactly once; gopay drops a repeated field, and so do we. Its
+// BodyMap (map[string]any) and the copy verify made of it were a third of the notify's parse
+// and verify CPU besides the RSA itself.
+func notifyForm(r *http.Request) (map[string]string, error) {
+	if err := r.ParseForm(); err != nil {
+		return nil, err
+	}
+	f := make(map[string]string, len(r.Form))
+	for k, v := range r.Form {
+		if len(v) == 1 {
+			f[k] = v[0]
+		}
+	}
+	return f, nil
+}
+
+// verify is alipay.VerifySign (RSA2) with the key parsed once: SHA-256, PKCS#1 v1.5 over
+// signContent.
+func (a *Alipay) verify(f map[string]string) error {
+	sig, err := base64.StdEncoding.DecodeString(f["sign"])
 	if err != nil {
 		return fmt.Errorf("sign is not base64: %w", err)
 	}
-	fields := make(gopay.BodyMap, len(bm))
-	for k, v := range bm {
-		if k != "sign" && k != "sign_type" {
-			fields[k] = v
+	sum := sha256.Sum256([]byte(signContent(f)))
+	return rsa.VerifyPKCS1v15(a.publicKey, crypto.SHA256, sum[:], sig)
+}
+
+// signContent is gopay's EncodeAliPaySignParams over every field but sign and sign_type: keys
+// sorted, empty values left out, k=v joined by &.
+func signContent(f map[string]string) string {
+	keys := make([]string, 0, len(f))
+	n := 0
+	for k, v := range f {
+		if k != "sign" && k != "sign_type" && v != "" {
+			keys = append(keys, k)
+			n += len(k) + len(v) + 2
 		}
 	}
-	sum := sha256.Sum256([]byte(fields.EncodeAliPaySignParams()))
-	return rsa.VerifyPKCS1v15(a.publicKey, crypto.SHA256, sum[:], sig)
+	sort.Strings(keys)
+	var b strings.Builder
+	b.Grow(n)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(f[k])
+	}
+	return b.String()
 }
 
 func parseShanghai(s string) time.Time {
