@@ -61,7 +61,7 @@ func (e *Emulator) alipayPrecreate(req alipayRequest) alipayAnswer {
 		CreatedAt: now, ExpiresAt: expires,
 	}
 	e.st.add(t)
-	e.saveLocked()
+	e.changedLocked(t)
 	return precreateAnswer{alipaySuccess: ok10000, OutTradeNo: outTradeNo, QRCode: e.qrURL(t.Token)}
 }
 
@@ -120,7 +120,7 @@ func (e *Emulator) findAlipayLocked(req alipayRequest) *Trade {
 		t = e.st.byTradeNo(ProviderAlipay, no)
 	}
 	if t != nil && t.expireIfDue(e.now()) {
-		e.saveLocked()
+		e.changedLocked(t)
 	}
 	return t
 }
@@ -210,7 +210,7 @@ func (e *Emulator) alipayClose(req alipayRequest) alipayAnswer {
 		return bizFailed("ACQ.TRADE_HAS_SUCCESS", "交易已支付，不能关闭")
 	case StateNotPaid:
 		t.State, t.ClosedAt, t.CloseNote = StateClosed, e.now(), "closed by merchant"
-		e.saveLocked()
+		e.changedLocked(t)
 	}
 	if !t.Scanned {
 		return tradeNotExist
@@ -270,7 +270,7 @@ func (e *Emulator) alipayRefund(req alipayRequest) alipayAnswer {
 	}
 	r := &Refund{OutRefundNo: key, RefundID: randDigits(20), AmountFen: fen, Reason: req.str("refund_reason"), CreatedAt: e.now()}
 	t.Refunds = append(t.Refunds, r)
-	e.saveLocked()
+	e.changedLocked(t)
 	return answer(r, "Y")
 }
 

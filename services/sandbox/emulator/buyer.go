@@ -55,34 +55,36 @@ func (e *Emulator) pay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	status, answer := e.payLocked(in)
+	e.mu.Unlock()
+	writeJSON(w, status, answer)
+}
+
+func (e *Emulator) payLocked(in payRequest) (int, any) {
 	t := e.st.byToken(tokenFromQR(in.QRCode))
 	if t == nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown qr code"})
-		return
+		return http.StatusNotFound, map[string]string{"error": "unknown qr code"}
 	}
 	now := e.now()
 	if t.expireIfDue(now) {
-		e.saveLocked()
+		e.changedLocked(t)
 	}
 	switch t.State {
 	case StatePaid:
-		writeJSON(w, http.StatusConflict, map[string]string{"error": "trade already paid"})
-		return
+		return http.StatusConflict, map[string]string{"error": "trade already paid"}
 	case StateClosed:
-		writeJSON(w, http.StatusConflict, map[string]string{"error": "trade closed (" + t.CloseNote + ")"})
-		return
+		return http.StatusConflict, map[string]string{"error": "trade closed (" + t.CloseNote + ")"}
 	}
 	e.scanLocked(t, in.BuyerID)
 	t.State, t.PaidAt = StatePaid, now
 	e.armNotifyLocked(t)
-	e.saveLocked()
+	e.changedLocked(t)
 	e.log.Info("trade paid", "provider", t.Provider, "out_trade_no", t.OutTradeNo, "amount_fen", t.AmountFen,
 		"notify_dropped", t.Notify.Dropped, "notify_duplicate", t.Notify.Duplicate)
 	if !t.Notify.Dropped && !t.Notify.GaveUp {
 		e.startNotifyLocked(t)
 	}
-	writeJSON(w, http.StatusOK, t.clone())
+	return http.StatusOK, t.clone()
 }
 
 var qrTemplate = template.Must(template.New("qr").Parse(`<!doctype html>
@@ -118,7 +120,7 @@ func (e *Emulator) qrPage(w http.ResponseWriter, r *http.Request) {
 		changed = true
 	}
 	if changed {
-		e.saveLocked()
+		e.changedLocked(t)
 	}
 	data := struct{ Provider, Subject, Yuan, State string }{t.Provider, t.Subject, yuan(t.AmountFen), t.State}
 	e.mu.Unlock()

@@ -33,19 +33,25 @@ type Emulator struct {
 	client *http.Client
 	now    func() time.Time
 
-	mu     sync.Mutex
-	st     *store
-	faults Faults
-	closed bool
+	mu      sync.Mutex
+	st      *store
+	changed map[string]struct{} // trade keys changed since the last write of trades.json
+	faults  Faults
+	closed  bool
 
-	ctx    context.Context // cancelled by Close; stops notify workers
+	p *persister
+
+	ctx    context.Context // cancelled by Close; stops notify workers and the writer
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
 // New loads (or generates at first start) the keys in cfg.KeysDir, loads persisted trades and
-// resumes the notifies of paid trades that were never acknowledged.
-func New(cfg Config) (*Emulator, error) {
+// resumes the notifies of paid trades that were never acknowledged. Trades are saved in the
+// background (see persist.go); call Close to save the last changes.
+func New(cfg Config) (*Emulator, error) { return newEmulator(cfg, defaultFlushEvery) }
+
+func newEmulator(cfg Config, flushEvery time.Duration) (*Emulator, error) {
 	if cfg.KeysDir == "" {
 		return nil, errors.New("emulator: KeysDir is required")
 	}
@@ -60,7 +66,12 @@ func New(cfg Config) (*Emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator keys: %w", err)
 	}
-	st, err := openStore(filepath.Join(cfg.KeysDir, "trades.json"))
+	path := filepath.Join(cfg.KeysDir, "trades.json")
+	st, err := openStore(path)
+	if err != nil {
+		return nil, fmt.Errorf("emulator trades: %w", err)
+	}
+	p, err := newPersister(path, flushEvery, st.trades)
 	if err != nil {
 		return nil, fmt.Errorf("emulator trades: %w", err)
 	}
@@ -73,9 +84,13 @@ func New(cfg Config) (*Emulator, error) {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Emulator{cfg: cfg, log: log, keys: keys, client: client, now: time.Now, st: st, ctx: ctx, cancel: cancel}
+	e := &Emulator{cfg: cfg, log: log, keys: keys, client: client, now: time.Now, st: st,
+		changed: map[string]struct{}{}, p: p, ctx: ctx, cancel: cancel}
+	e.wg.Add(1)
+	go e.persistLoop()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.pruneLocked(e.now())
 	for _, t := range st.trades {
 		if !t.PaidAt.IsZero() && !t.Notify.Acked && !t.Notify.GaveUp && !t.Notify.Dropped {
 			e.startNotifyLocked(t) // paid before a restart, never acknowledged
@@ -105,7 +120,8 @@ func (e *Emulator) Handler() http.Handler {
 	return mux
 }
 
-// Close stops the notify workers and flushes state. Unacknowledged notifies resume at the next New.
+// Close stops the notify workers and the background writer, then writes trades.json with every
+// change so far before returning. Unacknowledged notifies resume at the next New.
 func (e *Emulator) Close() error {
 	e.mu.Lock()
 	if e.closed {
@@ -116,27 +132,16 @@ func (e *Emulator) Close() error {
 	e.mu.Unlock()
 	e.cancel()
 	e.wg.Wait()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.st.save()
-}
-
-// saveLocked persists the store; a failed write is logged, the in-memory state stays the truth.
-func (e *Emulator) saveLocked() {
-	if err := e.st.save(); err != nil {
-		e.log.Error("persist trades", "err", err)
-	}
+	return e.flush()
 }
 
 func (e *Emulator) listTrades(w http.ResponseWriter, _ *http.Request) {
 	e.mu.Lock()
 	now := e.now()
-	changed := false
 	for _, t := range e.st.trades {
-		changed = t.expireIfDue(now) || changed
-	}
-	if changed {
-		e.saveLocked()
+		if t.expireIfDue(now) {
+			e.changedLocked(t)
+		}
 	}
 	list := e.st.list()
 	e.mu.Unlock()

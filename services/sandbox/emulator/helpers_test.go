@@ -81,10 +81,21 @@ type sandbox struct {
 
 func startSandbox(t *testing.T, dir string) *sandbox {
 	t.Helper()
+	return startSandboxFlushEvery(t, dir, 0)
+}
+
+// startSandboxFlushEvery starts a sandbox whose trades.json writes coalesce over every (0: the default).
+func startSandboxFlushEvery(t *testing.T, dir string, every time.Duration) *sandbox {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
-	emu, err := emulator.New(emulator.Config{
+	cfg := emulator.Config{
 		KeysDir: dir, PublicURL: "http://" + srv.Listener.Addr().String(), TimeScale: 0.001, Logger: testkit.Logger(t),
-	})
+	}
+	newEmu := emulator.New
+	if every > 0 {
+		newEmu = func(cfg emulator.Config) (*emulator.Emulator, error) { return emulator.NewWithFlushEvery(cfg, every) }
+	}
+	emu, err := newEmu(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func (e *Emulator) notifyWorker(key string) {
 		default:
 			n.NextAt = e.now().Add(e.scaled(sched[n.Attempts-1]))
 		}
-		e.saveLocked()
+		e.changedLocked(t)
 		attempts, acked, gaveUp := n.Attempts, n.Acked, n.GaveUp
 		e.mu.Unlock()
 		e.log.Info("notify attempt", "provider", snap.Provider, "out_trade_no", snap.OutTradeNo,

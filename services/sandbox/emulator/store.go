@@ -103,10 +103,30 @@ func (t *Trade) clone() Trade {
 	return c
 }
 
-// store keeps trades in memory and mirrors every change to a JSON file. Callers hold the
+// settledAt reports whether the trade can no longer change and since when: closed, expired
+// unpaid, or paid with its notify acknowledged, given up or dropped (refunds count as changes).
+func (t *Trade) settledAt() (time.Time, bool) {
+	switch t.State {
+	case StateClosed:
+		return t.ClosedAt, true
+	case StateNotPaid:
+		return t.ExpiresAt, true // final once expired; only pruned long after that
+	}
+	if !t.Notify.Acked && !t.Notify.GaveUp && !t.Notify.Dropped {
+		return time.Time{}, false
+	}
+	last := t.PaidAt
+	for _, r := range t.Refunds {
+		if r.CreatedAt.After(last) {
+			last = r.CreatedAt
+		}
+	}
+	return last, true
+}
+
+// store keeps trades in memory; persist.go mirrors them to trades.json. Callers hold the
 // emulator's mutex around every method.
 type store struct {
-	path   string
 	trades map[string]*Trade // key: provider + "/" + outTradeNo
 	tokens map[string]*Trade
 }
@@ -118,7 +138,7 @@ type storeFile struct {
 func tradeKey(provider, outTradeNo string) string { return provider + "/" + outTradeNo }
 
 func openStore(path string) (*store, error) {
-	s := &store{path: path, trades: map[string]*Trade{}, tokens: map[string]*Trade{}}
+	s := &store{trades: map[string]*Trade{}, tokens: map[string]*Trade{}}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
@@ -157,6 +177,13 @@ func (s *store) add(t *Trade) {
 	s.tokens[t.Token] = t
 }
 
+func (s *store) remove(key string) {
+	if t := s.trades[key]; t != nil {
+		delete(s.tokens, t.Token)
+		delete(s.trades, key)
+	}
+}
+
 func (s *store) list() []Trade {
 	out := make([]Trade, 0, len(s.trades))
 	for _, t := range s.trades {
@@ -164,14 +191,4 @@ func (s *store) list() []Trade {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
 	return out
-}
-
-// save writes every trade atomically; a crash leaves the previous complete file.
-func (s *store) save() error {
-	f := storeFile{Trades: make([]*Trade, 0, len(s.trades))}
-	for _, t := range s.trades {
-		f.Trades = append(f.Trades, t)
-	}
-	sort.Slice(f.Trades, func(i, j int) bool { return f.Trades[i].CreatedAt.Before(f.Trades[j].CreatedAt) })
-	return writeJSONAtomic(s.path, f, 0o644)
 }

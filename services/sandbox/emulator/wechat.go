@@ -123,6 +123,25 @@ func (e *Emulator) wechatJSON(w http.ResponseWriter, status int, v any) {
 	e.writeWechat(w, status, b)
 }
 
+// wxAnswer is a WeChat answer decided under the emulator's lock and signed and written after it
+// is released, so RSA signing does not serialise every other request.
+type wxAnswer struct {
+	status int
+	body   any // nil: no body (204)
+}
+
+func wxFail(status int, code, msg string) wxAnswer {
+	return wxAnswer{status: status, body: wechatErr{Code: code, Message: msg}}
+}
+
+func (e *Emulator) answerWechat(w http.ResponseWriter, a wxAnswer) {
+	if a.body == nil {
+		e.writeWechat(w, a.status, nil)
+		return
+	}
+	e.wechatJSON(w, a.status, a.body)
+}
+
 type wechatErr struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`

@@ -101,7 +101,12 @@ func (e *Emulator) wechatRefund(w http.ResponseWriter, _ *http.Request, body []b
 		return
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	a := e.refundWechatLocked(in)
+	e.mu.Unlock()
+	e.answerWechat(w, a)
+}
+
+func (e *Emulator) refundWechatLocked(in refundRequest) wxAnswer {
 	var t *Trade
 	if in.OutTradeNo != "" {
 		t = e.st.get(ProviderWechat, in.OutTradeNo)
@@ -109,41 +114,34 @@ func (e *Emulator) wechatRefund(w http.ResponseWriter, _ *http.Request, body []b
 		t = e.st.byTradeNo(ProviderWechat, in.TransactionID)
 	}
 	if t == nil {
-		e.wechatError(w, http.StatusNotFound, "RESOURCE_NOT_EXISTS", "订单不存在")
-		return
+		return wxFail(http.StatusNotFound, "RESOURCE_NOT_EXISTS", "订单不存在")
 	}
 	if pt, r := e.findWechatRefundLocked(in.OutRefundNo); r != nil {
 		if pt != t || r.AmountFen != *in.Amount.Refund {
-			e.wechatError(w, http.StatusBadRequest, "INVALID_REQUEST", "退款单号已存在，但请求参数与原退款单不一致")
-			return
+			return wxFail(http.StatusBadRequest, "INVALID_REQUEST", "退款单号已存在，但请求参数与原退款单不一致")
 		}
-		e.wechatJSON(w, http.StatusOK, e.refundView(t, r)) // idempotent repeat
-		return
+		return wxAnswer{http.StatusOK, e.refundView(t, r)} // idempotent repeat
 	}
 	switch {
 	case t.State != StatePaid:
-		e.wechatError(w, http.StatusBadRequest, "INVALID_REQUEST", "订单未支付，不能退款")
-		return
+		return wxFail(http.StatusBadRequest, "INVALID_REQUEST", "订单未支付，不能退款")
 	case *in.Amount.Total != t.AmountFen:
-		bad("amount.total 与原订单金额不一致")
-		return
+		return wxFail(http.StatusBadRequest, "PARAM_ERROR", "amount.total 与原订单金额不一致")
 	case t.refundedFen()+*in.Amount.Refund > t.AmountFen:
-		e.wechatError(w, http.StatusBadRequest, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
-		return
+		return wxFail(http.StatusBadRequest, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
 	}
 	r := &Refund{OutRefundNo: in.OutRefundNo, RefundID: wechatRefundID(), AmountFen: *in.Amount.Refund, Reason: in.Reason, CreatedAt: e.now()}
 	t.Refunds = append(t.Refunds, r)
-	e.saveLocked()
-	e.wechatJSON(w, http.StatusOK, e.refundView(t, r))
+	e.changedLocked(t)
+	return wxAnswer{http.StatusOK, e.refundView(t, r)}
 }
 
 func (e *Emulator) wechatRefundQuery(w http.ResponseWriter, r *http.Request, _ []byte) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	t, ref := e.findWechatRefundLocked(r.PathValue("no"))
-	if ref == nil {
-		e.wechatError(w, http.StatusNotFound, "RESOURCE_NOT_EXISTS", "退款单不存在")
-		return
+	a := wxFail(http.StatusNotFound, "RESOURCE_NOT_EXISTS", "退款单不存在")
+	if t, ref := e.findWechatRefundLocked(r.PathValue("no")); ref != nil {
+		a = wxAnswer{http.StatusOK, e.refundView(t, ref)}
 	}
-	e.wechatJSON(w, http.StatusOK, e.refundView(t, ref))
+	e.mu.Unlock()
+	e.answerWechat(w, a)
 }

@@ -75,24 +75,28 @@ func (e *Emulator) wechatNative(w http.ResponseWriter, _ *http.Request, body []b
 		}
 		expires = t
 	}
-	fen := *in.Amount.Total
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	a := e.nativeLocked(in, now, expires)
+	e.mu.Unlock()
+	e.answerWechat(w, a)
+}
+
+func (e *Emulator) nativeLocked(in nativeRequest, now, expires time.Time) wxAnswer {
+	fen := *in.Amount.Total
 	if t := e.st.get(ProviderWechat, in.OutTradeNo); t != nil {
 		if t.expireIfDue(now) {
-			e.saveLocked()
+			e.changedLocked(t)
 		}
 		switch {
 		case t.State == StatePaid:
-			e.wechatError(w, http.StatusBadRequest, "ORDERPAID", "该订单已支付")
+			return wxFail(http.StatusBadRequest, "ORDERPAID", "该订单已支付")
 		case t.State == StateClosed:
-			e.wechatError(w, http.StatusBadRequest, "ORDER_CLOSED", "订单已关闭")
+			return wxFail(http.StatusBadRequest, "ORDER_CLOSED", "订单已关闭")
 		case t.AmountFen != fen || t.Subject != in.Description || t.NotifyURL != in.NotifyURL:
-			e.wechatError(w, http.StatusForbidden, "OUT_TRADE_NO_USED", "商户订单号重复")
+			return wxFail(http.StatusForbidden, "OUT_TRADE_NO_USED", "商户订单号重复")
 		default: // the same order again: the same code_url
-			e.wechatJSON(w, http.StatusOK, map[string]string{"code_url": e.qrURL(t.Token)})
+			return wxAnswer{http.StatusOK, map[string]string{"code_url": e.qrURL(t.Token)}}
 		}
-		return
 	}
 	t := &Trade{
 		Provider: ProviderWechat, OutTradeNo: in.OutTradeNo, TradeNo: wechatTransactionID(),
@@ -100,8 +104,8 @@ func (e *Emulator) wechatNative(w http.ResponseWriter, _ *http.Request, body []b
 		NotifyURL: in.NotifyURL, Token: randHex(16), State: StateNotPaid, CreatedAt: now, ExpiresAt: expires,
 	}
 	e.st.add(t)
-	e.saveLocked()
-	e.wechatJSON(w, http.StatusOK, map[string]string{"code_url": e.qrURL(t.Token)})
+	e.changedLocked(t)
+	return wxAnswer{http.StatusOK, map[string]string{"code_url": e.qrURL(t.Token)}}
 }
 
 func validNotifyURL(s string) bool {
@@ -180,20 +184,23 @@ func (e *Emulator) queryWechat(w http.ResponseWriter, r *http.Request, find func
 		return
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	a := e.queryWechatLocked(find)
+	e.mu.Unlock()
+	e.answerWechat(w, a)
+}
+
+func (e *Emulator) queryWechatLocked(find func() *Trade) wxAnswer {
 	if e.takeQueryFailureLocked() {
-		e.wechatError(w, http.StatusInternalServerError, "SYSTEM_ERROR", "系统错误")
-		return
+		return wxFail(http.StatusInternalServerError, "SYSTEM_ERROR", "系统错误")
 	}
 	t := find()
 	if t == nil {
-		e.wechatError(w, http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在")
-		return
+		return wxFail(http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在")
 	}
 	if t.expireIfDue(e.now()) {
-		e.saveLocked()
+		e.changedLocked(t)
 	}
-	e.wechatJSON(w, http.StatusOK, wechatView(t))
+	return wxAnswer{http.StatusOK, wechatView(t)}
 }
 
 // wechatClose: 204 for an unpaid or already closed trade, 400 ORDERPAID for a paid one.
@@ -206,21 +213,24 @@ func (e *Emulator) wechatClose(w http.ResponseWriter, r *http.Request, body []by
 		return
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	t := e.st.get(ProviderWechat, r.PathValue("no"))
+	a := e.closeWechatLocked(r.PathValue("no"))
+	e.mu.Unlock()
+	e.answerWechat(w, a)
+}
+
+func (e *Emulator) closeWechatLocked(outTradeNo string) wxAnswer {
+	t := e.st.get(ProviderWechat, outTradeNo)
 	if t == nil {
-		e.wechatError(w, http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在")
-		return
+		return wxFail(http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在")
 	}
 	now := e.now()
 	t.expireIfDue(now)
 	switch t.State {
 	case StatePaid:
-		e.wechatError(w, http.StatusBadRequest, "ORDERPAID", "订单已支付")
-		return
+		return wxFail(http.StatusBadRequest, "ORDERPAID", "订单已支付")
 	case StateNotPaid:
 		t.State, t.ClosedAt, t.CloseNote = StateClosed, now, "closed by merchant"
 	}
-	e.saveLocked()
-	e.writeWechat(w, http.StatusNoContent, nil)
+	e.changedLocked(t)
+	return wxAnswer{status: http.StatusNoContent}
 }
