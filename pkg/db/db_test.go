@@ -68,3 +68,40 @@ func TestServiceDSNRefusesMissingDatabase(t *testing.T) {
 		t.Fatalf("DBName = %v, %v; want paysuite_order", cfg, err)
 	}
 }
+
+func TestAfterCommitRunsOnlyAfterACommit(t *testing.T) {
+	ctx := context.Background()
+	gdb, err := db.Open(ctx, testkit.MySQLDSN(t), "things", os.DirFS("testdata/migrations"), testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ran []string
+	err = db.WithTx(ctx, gdb, func(ctx context.Context, tx *gorm.DB) error {
+		db.AfterCommit(ctx, func() { ran = append(ran, "outer") })
+		// A nested WithTx joins the outer transaction, so its hook waits for the outer commit.
+		return db.WithTx(ctx, gdb, func(ctx context.Context, tx *gorm.DB) error {
+			db.AfterCommit(ctx, func() { ran = append(ran, "inner") })
+			if len(ran) != 0 {
+				t.Error("hook ran before the commit")
+			}
+			return tx.Exec("INSERT INTO things (id, name) VALUES (1, 'a')").Error
+		})
+	})
+	if err != nil || len(ran) != 2 {
+		t.Fatalf("err = %v, hooks run = %v; want both after commit", err, ran)
+	}
+
+	ran = nil
+	_ = db.WithTx(ctx, gdb, func(ctx context.Context, tx *gorm.DB) error {
+		db.AfterCommit(ctx, func() { ran = append(ran, "rolled back") })
+		return tx.Exec("INSERT INTO things (id, name) VALUES (2, 'a')").Error // duplicate name
+	})
+	if len(ran) != 0 {
+		t.Fatalf("hook ran after a rollback: %v", ran)
+	}
+
+	db.AfterCommit(ctx, func() { ran = append(ran, "no tx") })
+	if len(ran) != 1 {
+		t.Fatal("without a transaction the hook must run at once")
+	}
+}

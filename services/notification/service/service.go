@@ -106,6 +106,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Tx: func(ctx context.Context, fn func(ctx context.Context) error) error {
 			return db.WithTx(ctx, gdb, func(ctx context.Context, _ *gorm.DB) error { return fn(ctx) })
 		},
+		AfterCommit:   db.AfterCommit,
 		Notifications: mysql.NewNotifications(gdb),
 		Subscriptions: mysql.NewSubscriptions(gdb),
 		Deliveries:    mysql.NewDeliveries(gdb, newID),

@@ -21,6 +21,9 @@ var (
 // Tx runs fn in one transaction, joining the one ctx already carries (the consumer's).
 type Tx func(ctx context.Context, fn func(ctx context.Context) error) error
 
+// AfterCommit runs f once the transaction ctx carries has committed (never on rollback).
+type AfterCommit func(ctx context.Context, f func())
+
 // Notifications stores user notifications.
 type Notifications interface {
 	// Add stores n; it returns false (and changes nothing) when its event id is already stored.
@@ -89,6 +92,7 @@ type Config struct {
 type App struct {
 	cfg           Config
 	tx            Tx
+	afterCommit   AfterCommit
 	notifications Notifications
 	subscriptions Subscriptions
 	deliveries    Deliveries
@@ -103,6 +107,7 @@ type App struct {
 // Deps are the adapters the use cases run on.
 type Deps struct {
 	Tx            Tx
+	AfterCommit   AfterCommit
 	Notifications Notifications
 	Subscriptions Subscriptions
 	Deliveries    Deliveries
@@ -122,7 +127,7 @@ func New(cfg Config, d Deps, log *slog.Logger) *App {
 	if cfg.SendTimeout <= 0 {
 		cfg.SendTimeout = 10 * time.Second
 	}
-	return &App{cfg: cfg, tx: d.Tx, notifications: d.Notifications, subscriptions: d.Subscriptions,
+	return &App{cfg: cfg, tx: d.Tx, afterCommit: d.AfterCommit, notifications: d.Notifications, subscriptions: d.Subscriptions,
 		deliveries: d.Deliveries, sender: d.Sender, feed: d.Feed, newID: d.NewID,
 		now: func() time.Time { return time.Now().UTC() }, log: log, wake: make(chan struct{}, 1)}
 }

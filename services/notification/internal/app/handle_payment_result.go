@@ -32,13 +32,15 @@ func (a *App) HandlePaymentResult(ctx context.Context, r notice.Result, webhookB
 		a.log.InfoContext(ctx, "event already recorded", "event_id", r.EventID)
 		return nil
 	}
-	// These run before the consumer's commit: a watcher or the dispatcher may see the event a
-	// moment early (the status is the payment service's fact either way), and the dispatcher
-	// re-polls, so a delivery not yet visible is sent on its next pass.
-	a.feed.Publish(StatusUpdate{OrderID: r.OrderID, PaymentID: r.PaymentID, Status: r.Kind, OccurredAt: n.OccurredAt})
-	if queued > 0 {
-		a.WakeDispatcher()
-	}
+	// Watchers and the dispatcher hear of the event only once the consumer's transaction holding
+	// it has committed, so they never see what a rollback would undo.
+	update := StatusUpdate{OrderID: r.OrderID, PaymentID: r.PaymentID, Status: r.Kind, OccurredAt: n.OccurredAt}
+	a.afterCommit(ctx, func() {
+		a.feed.Publish(update)
+		if queued > 0 {
+			a.WakeDispatcher()
+		}
+	})
 	a.log.InfoContext(ctx, "user notified", "event_id", r.EventID, "user_id", r.UserID, "order_id", r.OrderID,
 		"kind", string(r.Kind), "webhooks", queued)
 	return nil
