@@ -17,7 +17,6 @@ import (
 	"github.com/pressly/goose/v3/database"
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 )
 
 // DefaultDSN is used when MYSQL_DSN is not set.
@@ -73,11 +72,7 @@ func OpenWithPool(ctx context.Context, dsn, service string, migrations fs.FS, lo
 		return nil, err
 	}
 	gdb, err := gorm.Open(gormmysql.New(gormmysql.Config{DSN: cfg.FormatDSN()}), &gorm.Config{
-		Logger: logger.NewSlogLogger(log, logger.Config{
-			SlowThreshold:             500 * time.Millisecond,
-			LogLevel:                  logger.Warn,
-			IgnoreRecordNotFoundError: true,
-		}),
+		Logger:                 newSQLLogger(log, 500*time.Millisecond),
 		SkipDefaultTransaction: true,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})

@@ -1,7 +1,10 @@
 package db_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
 	"os"
 	"testing"
 
@@ -103,5 +106,28 @@ func TestAfterCommitRunsOnlyAfterACommit(t *testing.T) {
 	db.AfterCommit(ctx, func() { ran = append(ran, "no tx") })
 	if len(ran) != 1 {
 		t.Fatal("without a transaction the hook must run at once")
+	}
+}
+
+func TestSQLLoggerKeepsExpectedOutcomesQuiet(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	ctx := context.Background()
+	gdb, err := db.Open(ctx, testkit.MySQLDSN(t), "things", os.DirFS("testdata/migrations"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := gdb.Exec("INSERT INTO things (id, name) VALUES (?, ?)", 1, "secret-value").Error; err != nil {
+		t.Fatal(err)
+	}
+	_ = gdb.Exec("INSERT INTO things (id, name) VALUES (?, ?)", 2, "secret-value").Error // duplicate: expected
+	if buf.Len() != 0 {
+		t.Fatalf("fast and duplicate-key statements were logged: %s", buf.String())
+	}
+	_ = gdb.Exec("INSERT INTO no_such_table (id) VALUES (?)", 42).Error
+	out := buf.String()
+	if !strings.Contains(out, "no_such_table") || strings.Contains(out, "42)") {
+		t.Fatalf("an unexpected error must be logged without its values, got: %s", out)
 	}
 }
