@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"strings"
 	"os"
+	"strings"
 	"testing"
 
 	"gorm.io/gorm"
