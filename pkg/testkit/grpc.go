@@ -8,7 +8,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/paysuite/paysuite/pkg/scratch"
 )
 
 // DialGRPC connects to addr and waits until its health service answers SERVING.
@@ -20,13 +21,9 @@ func DialGRPC(t testing.TB, addr string) *grpc.ClientConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	health := healthpb.NewHealthClient(conn)
-	Eventually(t, 30*time.Second, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
-		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
-	}, "gRPC server at %s never became healthy", addr)
+	if err := scratch.WaitHealthy(context.Background(), conn, nil); err != nil {
+		t.Fatalf("gRPC server at %s: %v", addr, err)
+	}
 	return conn
 }
 

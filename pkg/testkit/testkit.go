@@ -5,20 +5,15 @@ package testkit
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/paysuite/paysuite/pkg/logging"
+	"github.com/paysuite/paysuite/pkg/scratch"
 )
 
 // Env variables that point tests at other servers.
@@ -30,11 +25,7 @@ const (
 )
 
 // UniqueName returns prefix followed by random hex, safe for database and vhost names.
-func UniqueName(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
+func UniqueName(prefix string) string { return scratch.Name(prefix) }
 
 // MySQLDSN returns a DSN whose database name is unique to this test. Services open
 // `<name>_<service>` from it; every database starting with the name is dropped at cleanup.
@@ -44,43 +35,36 @@ func MySQLDSN(t testing.TB) string {
 	if base == "" {
 		base = defaultMySQL
 	}
-	cfg, err := mysql.ParseDSN(base)
+	dsn, drop, err := scratch.Databases(base, UniqueName("pst_"))
 	if err != nil {
-		t.Fatalf("%s: %v", EnvMySQL, err)
-	}
-	name := UniqueName("pst_")
-	cfg.DBName = ""
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Ping(); err != nil {
-		t.Fatalf("MariaDB at %s is not reachable (start it, or set %s): %v", cfg.Addr, EnvMySQL, err)
+		t.Fatalf("%v (start MariaDB, or set %s)", err, EnvMySQL)
 	}
 	t.Cleanup(func() {
-		defer admin.Close()
-		rows, err := admin.Query("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE ?", strings.ReplaceAll(name, "_", `\_`)+"%")
-		if err != nil {
-			t.Errorf("list test databases: %v", err)
-			return
-		}
-		var names []string
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err == nil {
-				names = append(names, n)
-			}
-		}
-		rows.Close()
-		for _, n := range names {
-			if _, err := admin.Exec("DROP DATABASE IF EXISTS `" + n + "`"); err != nil {
-				t.Errorf("drop %s: %v", n, err)
-			}
+		if err := drop(); err != nil {
+			t.Errorf("drop test databases: %v", err)
 		}
 	})
-	cfg.DBName = name
-	cfg.ParseTime = true
-	return cfg.FormatDSN()
+	return dsn
+}
+
+// AMQPURL creates a fresh vhost for this test and returns the broker URL pointing at it; the
+// vhost is deleted at cleanup.
+func AMQPURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(EnvAMQP)
+	if base == "" {
+		base = defaultAMQP
+	}
+	u, drop, err := scratch.Vhost(base, UniqueName("pst_"))
+	if err != nil {
+		t.Fatalf("%v (start RabbitMQ, or set %s)", err, EnvAMQP)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Errorf("delete test vhost: %v", err)
+		}
+	})
+	return u
 }
 
 // Logger returns a JSON logger that writes into the test log (shown on failure or with -v).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/grpcserver"
+	"github.com/paysuite/paysuite/pkg/scratch"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	"github.com/paysuite/paysuite/services/order/service"
 )
@@ -39,7 +40,7 @@ func cancelLateness(ctx context.Context, o options, dsn, amqpURL string, skus []
 			return err
 		}
 		defer conn.Close()
-		if err := waitHealthy(ctx, conn, done); err != nil {
+		if err := scratch.WaitHealthy(ctx, conn, done); err != nil {
 			return err
 		}
 		clients = append(clients, orderv1.NewOrderServiceClient(conn))

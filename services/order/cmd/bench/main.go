@@ -7,9 +7,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"net"
@@ -19,11 +17,11 @@ import (
 	"time"
 
 	"github.com/bwmarrin/snowflake"
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/logging"
+	"github.com/paysuite/paysuite/pkg/scratch"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	"github.com/paysuite/paysuite/services/order/service"
 )
@@ -38,7 +36,6 @@ type options struct {
 	conns       int
 	cpuprofile  string
 	amqpURL     string
-	mgmtURL     string
 	lateness    int
 	rate        int
 }
@@ -53,7 +50,6 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 4, "each phase alternates bare SQL and gRPC in this many slices, so both meet the same machine noise")
 	flag.IntVar(&o.conns, "conns", 4, "gRPC client connections the clients share (round robin)")
 	flag.StringVar(&o.amqpURL, "amqp", envOr("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "RabbitMQ; a fresh vhost is made on it for the run and deleted (\"\" to run without the outbox)")
-	flag.StringVar(&o.mgmtURL, "amqp-management", "http://127.0.0.1:15672", "RabbitMQ management API, to create and delete the run's vhost")
 	flag.IntVar(&o.lateness, "lateness", 10000, "orders left unpaid (timeouts 3s and 6s, two instances) to measure how late the deadline cancels them; 0 skips")
 	flag.IntVar(&o.rate, "lateness-rate", 300, "orders/s created in the lateness phase (steady; a burst beyond the cancel capacity measures the backlog instead)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run here")
@@ -86,22 +82,18 @@ func run(ctx context.Context, o options) error {
 	if o.rounds < 1 {
 		o.rounds = 1
 	}
-	base, err := mysql.ParseDSN(o.dsn)
+	name := scratch.Name("paysuite_bench_")
+	dsn, dropDatabases, err := scratch.Databases(o.dsn, name)
 	if err != nil {
 		return err
 	}
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	base.DBName = "paysuite_bench_" + hex.EncodeToString(suffix)
-	dsn := base.FormatDSN()
-
 	amqpURL := ""
 	if o.amqpURL != "" {
-		u, cleanup, err := freshVhost(o.amqpURL, o.mgmtURL, base.DBName)
+		u, dropVhost, err := scratch.Vhost(o.amqpURL, name)
 		if err != nil {
 			fmt.Printf("no broker (%v): measuring without the outbox\n", err)
 		} else {
-			defer cleanup()
+			defer dropVhost()
 			amqpURL = u
 		}
 	}
@@ -137,7 +129,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		defer conn.Close()
-		if err := waitHealthy(ctx, conn, done); err != nil {
+		if err := scratch.WaitHealthy(ctx, conn, done); err != nil {
 			return err
 		}
 		clients = append(clients, orderv1.NewOrderServiceClient(conn))
@@ -157,7 +149,7 @@ func run(ctx context.Context, o options) error {
 	if !o.keep {
 		defer func() {
 			stopService() // before its database goes
-			if _, err := sqlDB.Exec("DROP DATABASE `" + cfg.DBName + "`"); err != nil {
+			if err := dropDatabases(); err != nil {
 				fmt.Fprintln(os.Stderr, "drop:", err)
 			}
 		}()

@@ -4,77 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/http"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
-	"time"
-
-	"google.golang.org/grpc"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
-
-// freshVhost makes a vhost for this run through the management API and returns the URL on it.
-func freshVhost(amqpURL, mgmt, name string) (string, func(), error) {
-	u, err := url.Parse(amqpURL)
-	if err != nil {
-		return "", nil, err
-	}
-	user := u.User.Username()
-	pass, _ := u.User.Password()
-	call := func(method, path, body string) error {
-		req, err := http.NewRequest(method, mgmt+path, strings.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.SetBasicAuth(user, pass)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			return fmt.Errorf("%s %s: HTTP %d", method, path, resp.StatusCode)
-		}
-		return nil
-	}
-	if err := call(http.MethodPut, "/api/vhosts/"+name, ""); err != nil {
-		return "", nil, err
-	}
-	cleanup := func() {
-		if err := call(http.MethodDelete, "/api/vhosts/"+name, ""); err != nil {
-			fmt.Fprintln(os.Stderr, "delete vhost:", err)
-		}
-	}
-	if err := call(http.MethodPut, "/api/permissions/"+name+"/"+url.PathEscape(user), `{"configure":".*","write":".*","read":".*"}`); err != nil {
-		cleanup()
-		return "", nil, err
-	}
-	u.Path = "/" + name
-	return u.String(), cleanup, nil
-}
-
-func waitHealthy(ctx context.Context, conn *grpc.ClientConn, done <-chan error) error {
-	health := healthpb.NewHealthClient(conn)
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			return fmt.Errorf("service stopped: %v", err)
-		default:
-		}
-		c, cancel := context.WithTimeout(ctx, time.Second)
-		resp, err := health.Check(c, &healthpb.HealthCheckRequest{})
-		cancel()
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("service not healthy after 60s")
-}
 
 func seed(ctx context.Context, sqlDB *sql.DB, stock map[string]int64) error {
 	ids := make([]string, 0, len(stock))

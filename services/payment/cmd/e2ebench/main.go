@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/scratch"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	orderservice "github.com/paysuite/paysuite/services/order/service"
@@ -38,7 +39,7 @@ type options struct {
 	orders, rate             int
 	cancel, cancelRate       int
 	attemptEvery             int
-	dsn, amqpURL, mgmtURL    string
+	dsn, amqpURL             string
 	logLevel, cpuprofile     string
 	payTimeout, tradeTimeout time.Duration
 }
@@ -52,7 +53,6 @@ func main() {
 	flag.IntVar(&o.attemptEvery, "attempt-every", 4, "every n-th unpaid order also opens a provider trade (0: none)")
 	flag.StringVar(&o.dsn, "dsn", envOr("MYSQL_DSN", db.DefaultDSN), "MySQL; databases pse2e_<random>_{order,payment} are made from it and dropped")
 	flag.StringVar(&o.amqpURL, "amqp", envOr("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "RabbitMQ; a fresh vhost is made for the run and deleted")
-	flag.StringVar(&o.mgmtURL, "amqp-management", "http://127.0.0.1:15672", "RabbitMQ management API (vhost create/delete)")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "services' log level (to stderr)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.Parse()
@@ -89,15 +89,15 @@ type stack struct {
 }
 
 func run(ctx context.Context, o options) error {
-	name := runName()
-	dsn, _, dropDB, err := freshDatabase(o.dsn, name)
+	name := scratch.Name("pse2e_")
+	dsn, dropDB, err := scratch.Databases(o.dsn, name)
 	if err != nil {
 		return err
 	}
 	defer dropDB()
-	amqpURL, dropVhost, err := freshVhost(o.amqpURL, o.mgmtURL, name)
+	amqpURL, dropVhost, err := scratch.Vhost(o.amqpURL, name)
 	if err != nil {
-		return fmt.Errorf("vhost (is the management plugin on %s?): %w", o.mgmtURL, err)
+		return err
 	}
 	defer dropVhost()
 	keys, err := os.MkdirTemp("", name)

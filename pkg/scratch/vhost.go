@@ -1,4 +1,4 @@
-package testkit
+package scratch
 
 import (
 	"fmt"
@@ -7,34 +7,22 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"testing"
 	"time"
 )
 
-// AMQPURL creates a fresh vhost for this test (management API when it answers, else
-// rabbitmqctl) and returns the broker URL pointing at it; the vhost is deleted at cleanup.
-func AMQPURL(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv(EnvAMQP)
-	if base == "" {
-		base = defaultAMQP
-	}
-	u, err := url.Parse(base)
+// Vhost creates vhost name on the broker at amqpURL (through the management API when it
+// answers, else rabbitmqctl) and returns the URL pointing at it; drop deletes it.
+func Vhost(amqpURL, name string) (vhostURL string, drop func() error, err error) {
+	u, err := url.Parse(amqpURL)
 	if err != nil {
-		t.Fatalf("%s: %v", EnvAMQP, err)
+		return "", nil, err
 	}
-	vhost := UniqueName("pst_")
 	admin := managementAPI(u)
-	if err := admin.create(vhost); err != nil {
-		t.Fatalf("create vhost %s: %v", vhost, err)
+	if err := admin.create(name); err != nil {
+		return "", nil, fmt.Errorf("create vhost %s: %w", name, err)
 	}
-	t.Cleanup(func() {
-		if err := admin.delete(vhost); err != nil {
-			t.Errorf("delete vhost %s: %v", vhost, err)
-		}
-	})
-	u.Path = "/" + vhost
-	return u.String()
+	u.Path = "/" + name
+	return u.String(), func() error { return admin.delete(name) }, nil
 }
 
 type vhostAdmin struct {
@@ -46,7 +34,7 @@ type vhostAdmin struct {
 func managementAPI(u *url.URL) vhostAdmin {
 	user := u.User.Username()
 	pass, _ := u.User.Password()
-	api := os.Getenv("TEST_AMQP_MANAGEMENT_URL")
+	api := os.Getenv("AMQP_MANAGEMENT_URL")
 	if api == "" {
 		api = "http://" + u.Hostname() + ":15672"
 	}
