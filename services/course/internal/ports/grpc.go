@@ -3,13 +3,12 @@ package ports
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/paysuite/paysuite/pkg/grpcserver"
 	coursev1 "github.com/paysuite/paysuite/proto/gen/paysuite/course/v1"
 	"github.com/paysuite/paysuite/services/course/internal/app"
 	"github.com/paysuite/paysuite/services/course/internal/domain/enrollment"
@@ -29,7 +28,7 @@ func NewGRPC(a *app.App, log *slog.Logger) *GRPC { return &GRPC{app: a, log: log
 func (s *GRPC) ListUserEnrollments(ctx context.Context, req *coursev1.ListUserEnrollmentsRequest) (*coursev1.ListUserEnrollmentsResponse, error) {
 	list, err := s.app.ListUserEnrollments(ctx, req.GetUserId(), req.GetIncludeRevoked())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, toStatus(err)
 	}
 	resp := &coursev1.ListUserEnrollmentsResponse{Enrollments: make([]*coursev1.Enrollment, 0, len(list))}
 	for _, e := range list {
@@ -42,7 +41,7 @@ func (s *GRPC) ListUserEnrollments(ctx context.Context, req *coursev1.ListUserEn
 func (s *GRPC) HasAccess(ctx context.Context, req *coursev1.HasAccessRequest) (*coursev1.HasAccessResponse, error) {
 	ok, e, err := s.app.HasAccess(ctx, req.GetUserId(), req.GetCourseId())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, toStatus(err)
 	}
 	resp := &coursev1.HasAccessResponse{HasAccess: ok}
 	if e != nil {
@@ -52,27 +51,13 @@ func (s *GRPC) HasAccess(ctx context.Context, req *coursev1.HasAccessRequest) (*
 }
 
 // errorCodes is the one table from domain errors to gRPC codes.
-var errorCodes = []struct {
-	err  error
-	code codes.Code
-}{
-	{enrollment.ErrEmptyUserID, codes.InvalidArgument},
-	{enrollment.ErrEmptyCourseID, codes.InvalidArgument},
-	{enrollment.ErrNotFound, codes.NotFound},
+var errorCodes = []grpcserver.ErrorCode{
+	{Err: enrollment.ErrEmptyUserID, Code: codes.InvalidArgument},
+	{Err: enrollment.ErrEmptyCourseID, Code: codes.InvalidArgument},
+	{Err: enrollment.ErrNotFound, Code: codes.NotFound},
 }
 
-func (s *GRPC) toStatus(ctx context.Context, err error) error {
-	for _, m := range errorCodes {
-		if errors.Is(err, m.err) {
-			return status.Error(m.code, err.Error())
-		}
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return status.FromContextError(err).Err()
-	}
-	s.log.ErrorContext(ctx, "request failed", "err", err)
-	return status.Error(codes.Internal, "internal error")
-}
+func toStatus(err error) error { return grpcserver.ToStatus(errorCodes, err) }
 
 func toProto(e *enrollment.Enrollment) *coursev1.Enrollment {
 	out := &coursev1.Enrollment{

@@ -3,14 +3,13 @@ package ports
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/paysuite/paysuite/pkg/grpcserver"
 	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
 	"github.com/paysuite/paysuite/services/notification/internal/app"
 	"github.com/paysuite/paysuite/services/notification/internal/domain/delivery"
@@ -31,7 +30,7 @@ func NewGRPC(a *app.App, log *slog.Logger) *GRPC { return &GRPC{app: a, log: log
 func (s *GRPC) ListUserNotifications(ctx context.Context, req *notificationv1.ListUserNotificationsRequest) (*notificationv1.ListUserNotificationsResponse, error) {
 	list, next, err := s.app.ListUserNotifications(ctx, req.GetUserId(), int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, toStatus(err)
 	}
 	resp := &notificationv1.ListUserNotificationsResponse{NextPageToken: next}
 	for _, n := range list {
@@ -47,7 +46,7 @@ func (s *GRPC) ListUserNotifications(ctx context.Context, req *notificationv1.Li
 func (s *GRPC) CreateWebhookSubscription(ctx context.Context, req *notificationv1.CreateWebhookSubscriptionRequest) (*notificationv1.WebhookSubscription, error) {
 	sub, err := s.app.CreateWebhookSubscription(ctx, req.GetUrl(), req.GetSecret(), req.GetDescription())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, toStatus(err)
 	}
 	return subscriptionProto(sub), nil
 }
@@ -56,7 +55,7 @@ func (s *GRPC) CreateWebhookSubscription(ctx context.Context, req *notificationv
 func (s *GRPC) ListWebhookSubscriptions(ctx context.Context, _ *notificationv1.ListWebhookSubscriptionsRequest) (*notificationv1.ListWebhookSubscriptionsResponse, error) {
 	list, err := s.app.ListWebhookSubscriptions(ctx)
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, toStatus(err)
 	}
 	resp := &notificationv1.ListWebhookSubscriptionsResponse{}
 	for _, sub := range list {
@@ -68,7 +67,7 @@ func (s *GRPC) ListWebhookSubscriptions(ctx context.Context, _ *notificationv1.L
 // DeleteWebhookSubscription implements notificationv1.NotificationServiceServer.
 func (s *GRPC) DeleteWebhookSubscription(ctx context.Context, req *notificationv1.DeleteWebhookSubscriptionRequest) (*notificationv1.DeleteWebhookSubscriptionResponse, error) {
 	if err := s.app.DeleteWebhookSubscription(ctx, req.GetSubscriptionId()); err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, toStatus(err)
 	}
 	return &notificationv1.DeleteWebhookSubscriptionResponse{}, nil
 }
@@ -77,7 +76,7 @@ func (s *GRPC) DeleteWebhookSubscription(ctx context.Context, req *notificationv
 func (s *GRPC) ListDeliveries(ctx context.Context, req *notificationv1.ListDeliveriesRequest) (*notificationv1.ListDeliveriesResponse, error) {
 	list, next, err := s.app.ListDeliveries(ctx, req.GetSubscriptionId(), int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, toStatus(err)
 	}
 	resp := &notificationv1.ListDeliveriesResponse{NextPageToken: next}
 	for _, d := range list {
@@ -90,7 +89,7 @@ func (s *GRPC) ListDeliveries(ctx context.Context, req *notificationv1.ListDeliv
 func (s *GRPC) ResendDelivery(ctx context.Context, req *notificationv1.ResendDeliveryRequest) (*notificationv1.Delivery, error) {
 	d, err := s.app.ResendDelivery(ctx, req.GetDeliveryId())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, toStatus(err)
 	}
 	return deliveryProto(d), nil
 }
@@ -103,44 +102,27 @@ func (s *GRPC) WatchOrder(req *notificationv1.WatchOrderRequest, stream notifica
 			Status: string(u.Status), OccurredAt: timestamppb.New(u.OccurredAt)})
 	})
 	if err != nil {
-		return s.toStatus(ctx, err)
+		return toStatus(err)
 	}
 	return nil
 }
 
 // errorCodes is the one table from domain and use-case errors to gRPC codes.
-var errorCodes = []struct {
-	err  error
-	code codes.Code
-}{
-	{notice.ErrEmptyUserID, codes.InvalidArgument},
-	{notice.ErrInvalidOrderID, codes.InvalidArgument},
-	{app.ErrBadPageSize, codes.InvalidArgument},
-	{app.ErrBadPageToken, codes.InvalidArgument},
-	{delivery.ErrInvalidURL, codes.InvalidArgument},
-	{delivery.ErrSecretTooShort, codes.InvalidArgument},
-	{delivery.ErrTooLong, codes.InvalidArgument},
-	{delivery.ErrInvalidID, codes.InvalidArgument},
-	{delivery.ErrSubscriptionNotFound, codes.NotFound},
-	{delivery.ErrDeliveryNotFound, codes.NotFound},
-	{delivery.ErrSubscriptionDeleted, codes.FailedPrecondition},
+var errorCodes = []grpcserver.ErrorCode{
+	{Err: notice.ErrEmptyUserID, Code: codes.InvalidArgument},
+	{Err: notice.ErrInvalidOrderID, Code: codes.InvalidArgument},
+	{Err: app.ErrBadPageSize, Code: codes.InvalidArgument},
+	{Err: app.ErrBadPageToken, Code: codes.InvalidArgument},
+	{Err: delivery.ErrInvalidURL, Code: codes.InvalidArgument},
+	{Err: delivery.ErrSecretTooShort, Code: codes.InvalidArgument},
+	{Err: delivery.ErrTooLong, Code: codes.InvalidArgument},
+	{Err: delivery.ErrInvalidID, Code: codes.InvalidArgument},
+	{Err: delivery.ErrSubscriptionNotFound, Code: codes.NotFound},
+	{Err: delivery.ErrDeliveryNotFound, Code: codes.NotFound},
+	{Err: delivery.ErrSubscriptionDeleted, Code: codes.FailedPrecondition},
 }
 
-func (s *GRPC) toStatus(ctx context.Context, err error) error {
-	for _, m := range errorCodes {
-		if errors.Is(err, m.err) {
-			return status.Error(m.code, err.Error())
-		}
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return status.FromContextError(err).Err()
-	}
-	if _, ok := status.FromError(err); ok {
-		return err // a stream send error is already a status
-	}
-	s.log.ErrorContext(ctx, "request failed", "err", err)
-	return status.Error(codes.Internal, "internal error")
-}
+func toStatus(err error) error { return grpcserver.ToStatus(errorCodes, err) }
 
 func subscriptionProto(s *delivery.Subscription) *notificationv1.WebhookSubscription {
 	return &notificationv1.WebhookSubscription{SubscriptionId: s.ID, Url: s.URL, Description: s.Description,

@@ -1,12 +1,9 @@
 package grpcport
 
 import (
-	"context"
-	"errors"
-
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
+	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/services/order/internal/app"
 	"github.com/paysuite/paysuite/services/order/internal/domain/catalog"
 	"github.com/paysuite/paysuite/services/order/internal/domain/order"
@@ -15,40 +12,21 @@ import (
 // errorCodes is the one place domain and app errors become gRPC codes; the first match wins.
 // Out of stock is FailedPrecondition: the request is fine, the catalog is not in a state to
 // serve it (ResourceExhausted would invite an automatic retry, which cannot help).
-var errorCodes = []struct {
-	err  error
-	code codes.Code
-}{
-	{order.ErrInvalidInput, codes.InvalidArgument}, // includes ErrAmountMismatch, ErrRequestIDReused
-	{catalog.ErrSkuNotFound, codes.NotFound},
-	{order.ErrNotFound, codes.NotFound},
-	{order.ErrCourseOwned, codes.AlreadyExists},
-	{catalog.ErrOutOfStock, codes.FailedPrecondition},
-	{order.ErrWasPaid, codes.FailedPrecondition},
-	{order.ErrNotCancellable, codes.FailedPrecondition},
-	{order.ErrAlreadyPaid, codes.FailedPrecondition},
-	{order.ErrCancelled, codes.FailedPrecondition},
-	{order.ErrNotRefundable, codes.FailedPrecondition},
-	{order.ErrRefundInFlight, codes.FailedPrecondition},
-	{order.ErrCourseInPendingOrder, codes.FailedPrecondition},
-	{app.ErrPaymentUnavailable, codes.Unavailable},
-	{context.Canceled, codes.Canceled},
-	{context.DeadlineExceeded, codes.DeadlineExceeded},
+var errorCodes = []grpcserver.ErrorCode{
+	{Err: order.ErrInvalidInput, Code: codes.InvalidArgument}, // includes ErrAmountMismatch, ErrRequestIDReused
+	{Err: catalog.ErrSkuNotFound, Code: codes.NotFound},
+	{Err: order.ErrNotFound, Code: codes.NotFound},
+	{Err: order.ErrCourseOwned, Code: codes.AlreadyExists},
+	{Err: catalog.ErrOutOfStock, Code: codes.FailedPrecondition},
+	{Err: order.ErrWasPaid, Code: codes.FailedPrecondition},
+	{Err: order.ErrNotCancellable, Code: codes.FailedPrecondition},
+	{Err: order.ErrAlreadyPaid, Code: codes.FailedPrecondition},
+	{Err: order.ErrCancelled, Code: codes.FailedPrecondition},
+	{Err: order.ErrNotRefundable, Code: codes.FailedPrecondition},
+	{Err: order.ErrRefundInFlight, Code: codes.FailedPrecondition},
+	{Err: order.ErrCourseInPendingOrder, Code: codes.FailedPrecondition},
+	{Err: app.ErrPaymentUnavailable, Code: codes.Unavailable},
 }
 
-// toStatus maps err to a gRPC status; anything unknown is Internal with a generic message
-// (the interceptor logs the detail).
-func toStatus(err error) error {
-	if err == nil {
-		return nil
-	}
-	for _, e := range errorCodes {
-		if errors.Is(err, e.err) {
-			return status.Error(e.code, err.Error())
-		}
-	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	return status.Error(codes.Internal, "internal error: "+err.Error())
-}
+// toStatus maps err to a gRPC status through errorCodes (see grpcserver.ToStatus).
+func toStatus(err error) error { return grpcserver.ToStatus(errorCodes, err) }

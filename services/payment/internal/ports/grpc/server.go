@@ -4,14 +4,13 @@ package grpc
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"time"
 
 	"github.com/skip2/go-qrcode"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/money"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/payment/internal/app"
@@ -28,33 +27,21 @@ type Server struct {
 func NewServer(a *app.App) *Server { return &Server{app: a} }
 
 // errorCodes is the one table from domain/app errors to gRPC codes; first match wins.
-var errorCodes = []struct {
-	err  error
-	code codes.Code
-}{
-	{payment.ErrInvalidInput, codes.InvalidArgument},
-	{payment.ErrNotFound, codes.NotFound},
-	{payment.ErrOrderNotFound, codes.NotFound},
-	{payment.ErrOrderNotPayable, codes.FailedPrecondition},
-	{payment.ErrOrderExpiring, codes.FailedPrecondition},
-	{payment.ErrNotRefundable, codes.FailedPrecondition},
-	{payment.ErrRefundExceeds, codes.FailedPrecondition},
-	{payment.ErrAlreadySucceeded, codes.FailedPrecondition},
-	{payment.ErrNotWaiting, codes.FailedPrecondition},
-	{app.ErrOrderRefused, codes.FailedPrecondition},
-	{app.ErrProviderUnavailable, codes.Unavailable},
-	{context.Canceled, codes.Canceled},
-	{context.DeadlineExceeded, codes.DeadlineExceeded},
+var errorCodes = []grpcserver.ErrorCode{
+	{Err: payment.ErrInvalidInput, Code: codes.InvalidArgument},
+	{Err: payment.ErrNotFound, Code: codes.NotFound},
+	{Err: payment.ErrOrderNotFound, Code: codes.NotFound},
+	{Err: payment.ErrOrderNotPayable, Code: codes.FailedPrecondition},
+	{Err: payment.ErrOrderExpiring, Code: codes.FailedPrecondition},
+	{Err: payment.ErrNotRefundable, Code: codes.FailedPrecondition},
+	{Err: payment.ErrRefundExceeds, Code: codes.FailedPrecondition},
+	{Err: payment.ErrAlreadySucceeded, Code: codes.FailedPrecondition},
+	{Err: payment.ErrNotWaiting, Code: codes.FailedPrecondition},
+	{Err: app.ErrOrderRefused, Code: codes.FailedPrecondition},
+	{Err: app.ErrProviderUnavailable, Code: codes.Unavailable},
 }
 
-func toStatus(err error) error {
-	for _, e := range errorCodes {
-		if errors.Is(err, e.err) {
-			return status.Error(e.code, err.Error())
-		}
-	}
-	return status.Error(codes.Internal, "internal error: "+err.Error())
-}
+func toStatus(err error) error { return grpcserver.ToStatus(errorCodes, err) }
 
 func (s *Server) CreatePayment(ctx context.Context, req *paymentv1.CreatePaymentRequest) (*paymentv1.Payment, error) {
 	p, err := s.app.CreatePayment(ctx, req.GetOrderId(), channelFromProto(req.GetChannel()))
