@@ -40,6 +40,8 @@ func ToStatus(table []ErrorCode, err error) error {
 // internalError answers clients "internal error" and tells the log what happened.
 type internalError struct{ cause error }
 
-func (e internalError) Error() string              { return "internal error: " + e.cause.Error() }
-func (e internalError) Unwrap() error              { return e.cause }
-func (e internalError) GRPCStatus() *status.Status { return status.New(codes.Internal, "internal error") }
+func (e internalError) Error() string { return "internal error: " + e.cause.Error() }
+func (e internalError) Unwrap() error { return e.cause }
+func (e internalError) GRPCStatus() *status.Status {
+	return status.New(codes.Internal, "internal error")
+}
