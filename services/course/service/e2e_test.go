@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,7 +16,7 @@ import (
 	notificationservice "github.com/paysuite/paysuite/services/notification/service"
 	orderservice "github.com/paysuite/paysuite/services/order/service"
 	paymentservice "github.com/paysuite/paysuite/services/payment/service"
-	"github.com/paysuite/paysuite/services/sandbox/emulator"
+	"github.com/paysuite/paysuite/services/sandbox/emulatortest"
 )
 
 // TestPayingACourseOrderThroughTheSandboxEnrolsAndTellsTheBuyer runs every service in-process:
@@ -26,22 +24,14 @@ import (
 // → course enrolment and user notification.
 func TestPayingACourseOrderThroughTheSandboxEnrolsAndTellsTheBuyer(t *testing.T) {
 	log := testkit.Logger(t)
-	keys := t.TempDir()
-	sb := httptest.NewUnstartedServer(nil)
-	emu, err := emulator.New(emulator.Config{KeysDir: keys, PublicURL: "http://" + sb.Listener.Addr().String(), TimeScale: 0.001, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb.Config.Handler = emu.Handler()
-	sb.Start()
-	t.Cleanup(func() { sb.Close(); _ = emu.Close() })
+	sb := emulatortest.Start(t, 0.001, log)
 
 	dsn, amqpURL := testkit.MySQLDSN(t), testkit.AMQPURL(t)
 	payHTTP := testkit.FreeAddr(t)
 	payCfg := paymentservice.Config{
 		GRPCAddr: testkit.FreeAddr(t), HTTPAddr: payHTTP, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 2,
 		OrderPayTimeout: 30 * time.Minute, ProviderTradeTimeout: 25 * time.Minute,
-		NotifyBaseURL: "http://" + payHTTP, PollScale: 0.01, MerchantFile: filepath.Join(keys, "merchant.json"),
+		NotifyBaseURL: "http://" + payHTTP, PollScale: 0.01, MerchantFile: sb.MerchantFile(),
 		Alipay: paymentservice.AlipayConfig{BaseURL: sb.URL}, Wechat: paymentservice.WechatConfig{BaseURL: sb.URL},
 	}
 	orderCfg := orderservice.Config{

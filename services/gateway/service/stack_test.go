@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +16,7 @@ import (
 	notificationservice "github.com/paysuite/paysuite/services/notification/service"
 	orderservice "github.com/paysuite/paysuite/services/order/service"
 	paymentservice "github.com/paysuite/paysuite/services/payment/service"
-	"github.com/paysuite/paysuite/services/sandbox/emulator"
+	"github.com/paysuite/paysuite/services/sandbox/emulatortest"
 )
 
 // stack is every paysuite process the gateway fronts, started in-process against a fresh
@@ -36,15 +34,7 @@ func startStack(t *testing.T) *stack {
 	amqpURL := testkit.AMQPURL(t)
 
 	// The provider sandbox, with its notify retries compressed.
-	keys := t.TempDir()
-	sandbox := httptest.NewUnstartedServer(nil)
-	emu, err := emulator.New(emulator.Config{KeysDir: keys, PublicURL: "http://" + sandbox.Listener.Addr().String(), TimeScale: 0.01, Logger: log.With("svc", "sandbox")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sandbox.Config.Handler = emu.Handler()
-	sandbox.Start()
-	t.Cleanup(func() { sandbox.Close(); _ = emu.Close() })
+	sandbox := emulatortest.Start(t, 0.01, log.With("svc", "sandbox"))
 
 	orderAddr, paymentAddr, paymentHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	orderCfg := orderservice.Config{
@@ -55,7 +45,7 @@ func startStack(t *testing.T) *stack {
 		GRPCAddr: paymentAddr, HTTPAddr: paymentHTTP, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 12, OrderTarget: orderAddr,
 		OrderPayTimeout: orderCfg.PayTimeout, ProviderTradeTimeout: 25 * time.Minute,
 		NotifyBaseURL: "http://" + paymentHTTP, PollScale: 0.01,
-		MerchantFile: filepath.Join(keys, "merchant.json"),
+		MerchantFile: sandbox.MerchantFile(),
 		Alipay:       paymentservice.AlipayConfig{BaseURL: sandbox.URL},
 		Wechat:       paymentservice.WechatConfig{BaseURL: sandbox.URL},
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	orderservice "github.com/paysuite/paysuite/services/order/service"
 	"github.com/paysuite/paysuite/services/payment/service"
 	"github.com/paysuite/paysuite/services/sandbox/emulator"
+	"github.com/paysuite/paysuite/services/sandbox/emulatortest"
 )
 
 const wait = 20 * time.Second
@@ -31,7 +31,7 @@ const wait = 20 * time.Second
 type env struct {
 	t        *testing.T
 	cfg      service.Config
-	sandbox  *httptest.Server
+	sandbox  *emulatortest.Sandbox
 	keysDir  string
 	creds    emulator.MerchantCredentials
 	orders   orderv1.OrderServiceClient
@@ -72,15 +72,7 @@ func start(t *testing.T, tweak ...func(*service.Config)) *env {
 func startWith(t *testing.T, orderTweak func(*orderConfig), tweak ...func(*service.Config)) *env {
 	t.Helper()
 	log := testkit.Logger(t)
-	keys := t.TempDir()
-	sb := httptest.NewUnstartedServer(nil)
-	emu, err := emulator.New(emulator.Config{KeysDir: keys, PublicURL: "http://" + sb.Listener.Addr().String(), TimeScale: 0.001, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb.Config.Handler = emu.Handler()
-	sb.Start()
-	t.Cleanup(func() { sb.Close(); _ = emu.Close() })
+	sb := emulatortest.Start(t, 0.001, log)
 
 	dsn, amqpURL := testkit.MySQLDSN(t), testkit.AMQPURL(t)
 	httpAddr := testkit.FreeAddr(t)
@@ -88,7 +80,7 @@ func startWith(t *testing.T, orderTweak func(*orderConfig), tweak ...func(*servi
 		GRPCAddr: testkit.FreeAddr(t), HTTPAddr: httpAddr, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 2,
 		OrderPayTimeout: 30 * time.Minute, ProviderTradeTimeout: 25 * time.Minute,
 		NotifyBaseURL: "http://" + httpAddr, PollScale: 0.01,
-		MerchantFile: filepath.Join(keys, "merchant.json"),
+		MerchantFile: sb.MerchantFile(),
 		Alipay:       service.AlipayConfig{BaseURL: sb.URL},
 		Wechat:       service.WechatConfig{BaseURL: sb.URL},
 	}
@@ -103,7 +95,7 @@ func startWith(t *testing.T, orderTweak func(*orderConfig), tweak ...func(*servi
 	if orderTweak != nil {
 		orderTweak(&orderCfg)
 	}
-	e := &env{t: t, cfg: cfg, orderCfg: orderCfg, sandbox: sb, keysDir: keys, creds: emu.Credentials(), amqpURL: amqpURL, log: log}
+	e := &env{t: t, cfg: cfg, orderCfg: orderCfg, sandbox: sb, keysDir: sb.KeysDir, creds: sb.Credentials(), amqpURL: amqpURL, log: log}
 	e.startOrders()
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, cfg, log) })
 	e.orders = orderv1.NewOrderServiceClient(testkit.DialGRPC(t, orderCfg.GRPCAddr))

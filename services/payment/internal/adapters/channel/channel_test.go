@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,19 +14,13 @@ import (
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/channel"
 	"github.com/paysuite/paysuite/services/payment/internal/app"
 	"github.com/paysuite/paysuite/services/sandbox/emulator"
+	"github.com/paysuite/paysuite/services/sandbox/emulatortest"
 )
 
-func sandbox(t *testing.T) (*httptest.Server, emulator.MerchantCredentials) {
+func sandbox(t *testing.T) (*emulatortest.Sandbox, emulator.MerchantCredentials) {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	emu, err := emulator.New(emulator.Config{KeysDir: t.TempDir(), PublicURL: "http://" + srv.Listener.Addr().String(), TimeScale: 0.001, Logger: testkit.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = emu.Handler()
-	srv.Start()
-	t.Cleanup(func() { srv.Close(); _ = emu.Close() })
-	return srv, emu.Credentials()
+	sb := emulatortest.Start(t, 0.001, testkit.Logger(t))
+	return sb, sb.Credentials()
 }
 
 func otherPrivatePEM(t *testing.T) string {
