@@ -46,7 +46,7 @@ stop_all() {
   echo "all stopped"
   exit 0
 }
-trap stop_all INT TERM
+trap stop_all INT TERM HUP
 
 start() { # name
   local name=$1
@@ -73,4 +73,14 @@ for s in "${services[@]}"; do
 done
 
 echo "paysuite is up: cashier page http://localhost:8080/  sandbox http://localhost:8090/  (Ctrl-C stops)"
-wait
+
+# If whoever started us goes away without a signal reaching us (make killed with SIGTERM, a
+# closed terminal), stop the services instead of leaving them running.
+parent=$PPID
+while kill -0 "$parent" 2>/dev/null; do
+  sleep 1 & wait $!
+  alive=0
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+  [ $alive -eq 1 ] || break
+done
+stop_all
