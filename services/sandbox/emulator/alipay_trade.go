@@ -195,9 +195,10 @@ type closeAnswer struct {
 }
 
 // alipayClose: closing a precreate trade nobody scanned answers ACQ.TRADE_NOT_EXIST, as the real
-// gateway does (the trade only exists once scanned); the sandbox still kills the QR code so the
-// close the merchant asked for takes effect. A paid trade answers ACQ.TRADE_HAS_SUCCESS; closing a
-// closed trade succeeds again (idempotent).
+// gateway does (the trade only exists once scanned). By default the sandbox still kills the QR
+// code so the close the merchant asked for takes effect; with the alipayCloseKeepsUnscannedQR
+// fault it closes nothing, like the real gateway, and the QR stays payable until it expires. A
+// paid trade answers ACQ.TRADE_HAS_SUCCESS; closing a closed trade succeeds again (idempotent).
 func (e *Emulator) alipayClose(req alipayRequest) alipayAnswer {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -209,6 +210,11 @@ func (e *Emulator) alipayClose(req alipayRequest) alipayAnswer {
 	case StatePaid:
 		return bizFailed("ACQ.TRADE_HAS_SUCCESS", "交易已支付，不能关闭")
 	case StateNotPaid:
+		if !t.Scanned && e.faults.AlipayCloseKeepsUnscannedQR {
+			e.log.Info("alipay close of an unscanned trade: TRADE_NOT_EXIST, QR stays payable",
+				"out_trade_no", t.OutTradeNo, "expires_at", t.ExpiresAt)
+			return tradeNotExist
+		}
 		t.State, t.ClosedAt, t.CloseNote = StateClosed, e.now(), "closed by merchant"
 		e.changedLocked(t)
 	}

@@ -1,7 +1,15 @@
 // Package emulator is a local stand-in for the Alipay classic openapi gateway and WeChat Pay API
 // v3, faithful enough that the unmodified gopay clients work against it: same paths, parameters,
 // signatures, error codes and async notifies. Other modules' tests run it in-process with
-// httptest.NewServer(e.Handler()).
+// httptest.NewServer(e.Handler()) (or emulatortest.Start).
+//
+// Faults (GET/POST/DELETE /sandbox/faults, see Faults) inject misbehaviours for tests and demos:
+// lost, duplicated or late notifies, failing queries. One of them is a fidelity switch instead:
+// by default alipay.trade.close of a precreate trade nobody scanned answers ACQ.TRADE_NOT_EXIST
+// (as the real gateway does) yet kills the QR, so the merchant's close takes effect. The real
+// gateway closes nothing there: the QR stays payable until its time_expire. POST
+// {"alipayCloseKeepsUnscannedQR": true} makes the sandbox do the same, so a late scan and payment
+// after the merchant "closed" the trade can be tested.
 package emulator
 
 import (

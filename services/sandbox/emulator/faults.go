@@ -5,19 +5,27 @@ import (
 	"net/http"
 )
 
-// Faults are injected misbehaviours for tests and demos (POST /sandbox/faults).
+// Faults are injected misbehaviours and fidelity switches for tests and demos
+// (GET/POST/DELETE /sandbox/faults). The zero value is the sandbox's default behaviour.
 type Faults struct {
 	DropNotifies      int `json:"dropNotifies"`      // the next n paid trades get no notify at all
 	DuplicateNotifies int `json:"duplicateNotifies"` // the next n paid trades get every notify attempt twice, concurrently
 	DelayNotifyMs     int `json:"delayNotifyMs"`     // the first notify attempt of every following trade waits n real ms
 	FailQueries       int `json:"failQueries"`       // the next n trade queries answer a system error
+
+	// AlipayCloseKeepsUnscannedQR makes alipay.trade.close of a precreate trade nobody has
+	// scanned do what the real gateway does: answer 40004 ACQ.TRADE_NOT_EXIST and close nothing,
+	// so the QR stays payable (and a payment notifies as usual) until the trade's time_expire.
+	// Off by default: the sandbox answers the same code but kills the QR. Stays on until reset.
+	AlipayCloseKeepsUnscannedQR bool `json:"alipayCloseKeepsUnscannedQR"`
 }
 
 type faultsPatch struct {
-	DropNotifies      *int `json:"dropNotifies"`
-	DuplicateNotifies *int `json:"duplicateNotifies"`
-	DelayNotifyMs     *int `json:"delayNotifyMs"`
-	FailQueries       *int `json:"failQueries"`
+	DropNotifies                *int  `json:"dropNotifies"`
+	DuplicateNotifies           *int  `json:"duplicateNotifies"`
+	DelayNotifyMs               *int  `json:"delayNotifyMs"`
+	FailQueries                 *int  `json:"failQueries"`
+	AlipayCloseKeepsUnscannedQR *bool `json:"alipayCloseKeepsUnscannedQR"`
 }
 
 func (e *Emulator) getFaults(w http.ResponseWriter, _ *http.Request) {
@@ -27,7 +35,10 @@ func (e *Emulator) getFaults(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, f)
 }
 
-// setFaults sets the fields present in the body and leaves the others as they are.
+// setFaults sets the fields present in the body and leaves the others as they are, e.g.
+// {"dropNotifies": 1} or {"alipayCloseKeepsUnscannedQR": true} (the real gateway's close of an
+// unscanned QR trade: ACQ.TRADE_NOT_EXIST, and the QR stays payable until it expires). Counts
+// are consumed as the faults fire; switches stay until changed or DELETE /sandbox/faults.
 func (e *Emulator) setFaults(w http.ResponseWriter, r *http.Request) {
 	var p faultsPatch
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
@@ -52,6 +63,9 @@ func (e *Emulator) setFaults(w http.ResponseWriter, r *http.Request) {
 	set(&e.faults.DuplicateNotifies, p.DuplicateNotifies)
 	set(&e.faults.DelayNotifyMs, p.DelayNotifyMs)
 	set(&e.faults.FailQueries, p.FailQueries)
+	if p.AlipayCloseKeepsUnscannedQR != nil {
+		e.faults.AlipayCloseKeepsUnscannedQR = *p.AlipayCloseKeepsUnscannedQR
+	}
 	f := e.faults
 	e.mu.Unlock()
 	e.log.Info("faults set", "faults", f)
