@@ -26,38 +26,8 @@ func TestCashierPageBuysACourseInABrowser(t *testing.T) {
 	const course = "course-payments-101"
 
 	ctx := browser(t, chromium)
-	shot := func(name string) {
-		var png []byte
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := chromedp.Run(sctx, chromedp.FullScreenshot(&png, 100)); err != nil {
-			t.Logf("screenshot %s: %v", name, err)
-			return
-		}
-		dir := os.Getenv("ARTIFACTS_DIR")
-		if dir == "" {
-			dir = t.TempDir()
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Logf("artifacts dir: %v", err)
-			return
-		}
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Logf("write screenshot: %v", err)
-			return
-		}
-		t.Logf("screenshot: %s", path)
-	}
-	step := func(what string, actions ...chromedp.Action) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		if err := chromedp.Run(sctx, actions...); err != nil {
-			shot("cashier-failed.png")
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	shot := screenshotter(t, ctx)
+	step := stepper(t, ctx, shot)
 
 	var orderID, status, countdown, qrText string
 	var qrWidth int
@@ -106,6 +76,49 @@ func TestCashierPageBuysACourseInABrowser(t *testing.T) {
 		chromedp.WaitVisible(`#orders-list li[data-order-id="`+orderID+`"] .badge.PAID`),
 	)
 	shot("cashier-paid.png")
+}
+
+// screenshotter returns a function that saves a full-page screenshot under $ARTIFACTS_DIR (a
+// temporary directory when unset). A failed screenshot is logged, not fatal.
+func screenshotter(t *testing.T, ctx context.Context) func(name string) {
+	return func(name string) {
+		t.Helper()
+		var png []byte
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := chromedp.Run(sctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+			t.Logf("screenshot %s: %v", name, err)
+			return
+		}
+		dir := os.Getenv("ARTIFACTS_DIR")
+		if dir == "" {
+			dir = t.TempDir()
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Logf("artifacts dir: %v", err)
+			return
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Logf("write screenshot: %v", err)
+			return
+		}
+		t.Logf("screenshot: %s", path)
+	}
+}
+
+// stepper returns a function that runs browser actions with a generous bound and, on failure,
+// saves cashier-failed.png and fails the test.
+func stepper(t *testing.T, ctx context.Context, shot func(string)) func(what string, actions ...chromedp.Action) {
+	return func(what string, actions ...chromedp.Action) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		if err := chromedp.Run(sctx, actions...); err != nil {
+			shot("cashier-failed.png")
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
 }
 
 // findChromium returns the browser to drive. A missing browser fails the test: skipping would

@@ -27,8 +27,32 @@ type stack struct {
 	client     *http.Client
 }
 
-func startStack(t *testing.T) *stack {
+// stackOptions are the knobs a test may turn; the zero value of each field keeps the default.
+type stackOptions struct {
+	payTimeout           time.Duration // ORDER_PAY_TIMEOUT (default 30m)
+	providerTradeTimeout time.Duration // PROVIDER_TRADE_TIMEOUT (default 25m; must be < payTimeout)
+	sweepInterval        time.Duration // ORDER_SWEEP_INTERVAL (default 1h: effectively off)
+	sweepGrace           time.Duration // ORDER_SWEEP_GRACE (default 1m)
+}
+
+type stackOption func(*stackOptions)
+
+// withShortDeadlines makes unpaid orders expire after payTimeout and provider trades after
+// tradeTimeout, with the order sweeper as a backstop every second, so a test can watch a
+// deadline pass without sleeping through real minutes.
+func withShortDeadlines(payTimeout, tradeTimeout time.Duration) stackOption {
+	return func(o *stackOptions) {
+		o.payTimeout, o.providerTradeTimeout = payTimeout, tradeTimeout
+		o.sweepInterval, o.sweepGrace = time.Second, time.Second
+	}
+}
+
+func startStack(t *testing.T, opts ...stackOption) *stack {
 	t.Helper()
+	o := stackOptions{payTimeout: 30 * time.Minute, providerTradeTimeout: 25 * time.Minute, sweepInterval: time.Hour, sweepGrace: time.Minute}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	log := testkit.Logger(t)
 	dsn := testkit.MySQLDSN(t)
 	amqpURL := testkit.AMQPURL(t)
@@ -39,11 +63,11 @@ func startStack(t *testing.T) *stack {
 	orderAddr, paymentAddr, paymentHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	orderCfg := orderservice.Config{
 		GRPCAddr: orderAddr, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 11, PaymentTarget: paymentAddr,
-		PayTimeout: 30 * time.Minute, SweepInterval: time.Hour, SweepGrace: time.Minute,
+		PayTimeout: o.payTimeout, SweepInterval: o.sweepInterval, SweepGrace: o.sweepGrace,
 	}
 	paymentCfg := paymentservice.Config{
 		GRPCAddr: paymentAddr, HTTPAddr: paymentHTTP, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 12, OrderTarget: orderAddr,
-		OrderPayTimeout: orderCfg.PayTimeout, ProviderTradeTimeout: 25 * time.Minute,
+		OrderPayTimeout: orderCfg.PayTimeout, ProviderTradeTimeout: o.providerTradeTimeout,
 		NotifyBaseURL: "http://" + paymentHTTP, PollScale: 0.01,
 		MerchantFile: sandbox.MerchantFile(),
 		Alipay:       paymentservice.AlipayConfig{BaseURL: sandbox.URL},
