@@ -88,6 +88,12 @@
       return b;
     }));
     if (!state.skus.length) list.replaceChildren(el('p', { class: 'muted', textContent: 'The catalog is empty.' }));
+    // A reload (stock changed by an order) keeps the buyer's selection.
+    if (state.sku) {
+      for (const b of list.querySelectorAll('.sku')) {
+        b.setAttribute('aria-pressed', String(b.dataset.skuId === state.sku.skuId));
+      }
+    }
   }
 
   function selectSku(s) {
@@ -118,6 +124,7 @@
       state.orderRequestId = null;
       openOrder(order);
       refreshHistory();
+      loadSkus(); // the order now holds stock
     } catch (err) {
       if (err.status && err.status < 500) state.orderRequestId = null;
       showError(err);
@@ -280,6 +287,7 @@
   // a terminal status the lists are refreshed a few times until the order shows up in them.
   function followHistory(order) {
     clearInterval(state.history);
+    if (order.status === 'CANCELLED') loadSkus(); // its stock is back
     let tries = 0;
     const wantEnrolment = order.status === 'PAID' && (order.items || []).some((i) => i.kind === 'COURSE');
     const step = async () => {
