@@ -49,15 +49,7 @@ func dial(t *testing.T, url string, topology ...amqpx.Topology) *amqpx.Conn {
 // observing and injecting messages independently of the code under test.
 func rawChannel(t *testing.T, url string) *amqp.Channel {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testkit.AMQPChannel(t, url)
 	if err := ch.Confirm(false); err != nil {
 		t.Fatal(err)
 	}

@@ -20,9 +20,9 @@ type Publisher struct {
 	exchange string
 }
 
-// NewPublisher declares the durable fanout exchange on the broker at url and returns a
-// publisher for it; the connection is closed at cleanup.
-func NewPublisher(t testing.TB, url, exchange string) *Publisher {
+// AMQPChannel opens a plain channel on the broker at url, for a test to observe or inject
+// messages independently of the code under test; its connection is closed at cleanup.
+func AMQPChannel(t testing.TB, url string) *amqp.Channel {
 	t.Helper()
 	conn, err := amqp.Dial(url)
 	if err != nil {
@@ -33,6 +33,14 @@ func NewPublisher(t testing.TB, url, exchange string) *Publisher {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ch
+}
+
+// NewPublisher declares the durable fanout exchange on the broker at url and returns a
+// publisher for it; the connection is closed at cleanup.
+func NewPublisher(t testing.TB, url, exchange string) *Publisher {
+	t.Helper()
+	ch := AMQPChannel(t, url)
 	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -34,20 +34,6 @@ func withBroker(amqpURL string, payTimeout time.Duration) func(*service.Config) 
 	}
 }
 
-func amqpChannel(t *testing.T, url string) *amqp.Channel {
-	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ch
-}
-
 func publish(t *testing.T, ch *amqp.Channel, exchange, key, id string, m proto.Message) {
 	t.Helper()
 	body, err := proto.Marshal(m)
@@ -121,7 +107,7 @@ func TestShortTimeoutsDoNotWaitBehindLongOnes(t *testing.T) {
 	})
 	long.addSku(t, "mug", "GOODS", 4500, 10)
 	waiting := long.create(t, "u1", "r1", item("mug", 1))
-	ch := amqpChannel(t, amqpURL)
+	ch := testkit.AMQPChannel(t, amqpURL)
 	testkit.Eventually(t, eventuallyDeadline, func() bool { return queueLength(t, ch, "paysuite.order.pay-timeout.1h0m0s") == 1 },
 		"the long order's deadline message never reached its delay queue")
 	quick := short.create(t, "u2", "r1", item("mug", 2))
@@ -143,7 +129,7 @@ func TestSweeperCancelsWhatTheDelayQueueLost(t *testing.T) {
 	})
 	e.addSku(t, "mug", "GOODS", 4500, 10)
 	o := e.create(t, "u1", "r1", item("mug", 2))
-	ch := amqpChannel(t, amqpURL)
+	ch := testkit.AMQPChannel(t, amqpURL)
 	delayQueue := "paysuite.order.pay-timeout.4s"
 	testkit.Eventually(t, eventuallyDeadline, func() bool { return queueLength(t, ch, delayQueue) == 1 },
 		"deadline message never reached %s", delayQueue)
@@ -166,7 +152,7 @@ func TestDuplicateDeadlineDeliveriesCancelOnce(t *testing.T) {
 	e.addSku(t, "mug", "GOODS", 4500, 10)
 	o := e.create(t, "u1", "r1", item("mug", 4))
 	time.Sleep(time.Until(o.GetPayDeadline().AsTime())) // the copies must arrive when the deadline is due
-	ch := amqpChannel(t, amqpURL)
+	ch := testkit.AMQPChannel(t, amqpURL)
 	m := &eventsv1.OrderPayDeadline{OrderId: o.GetOrderId(), PayDeadline: o.GetPayDeadline()}
 	publish(t, ch, deadlineExchange, "", "dup-a", m)
 	publish(t, ch, deadlineExchange, "", "dup-a", m) // redelivered with the same id
@@ -186,7 +172,7 @@ func TestOrderFollowsPaymentResults(t *testing.T) {
 	e := start(t, withBroker(amqpURL, time.Hour))
 	e.addSku(t, "mug", "GOODS", 1000, 10)
 	o := e.create(t, "u1", "r1", item("mug", 3))
-	ch := amqpChannel(t, amqpURL)
+	ch := testkit.AMQPChannel(t, amqpURL)
 	paidAt := timestamppb.New(time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC))
 	succeeded := &eventsv1.PaymentResult{EventId: "ev-1", Type: eventsv1.PaymentResultType_PAYMENT_SUCCEEDED,
 		OrderId: o.GetOrderId(), PaymentId: 7, AmountFen: 3000, OccurredAt: paidAt}

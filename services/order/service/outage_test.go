@@ -24,7 +24,7 @@ func TestBrokerOutageWhileOrdersAreCreatedLosesNothing(t *testing.T) {
 	const timeout = 3 * time.Second
 	e := start(t, withBroker(proxy.URL(amqpURL), timeout)) // SweepInterval: an hour
 	e.addSku(t, "mug", "GOODS", 4500, 20)
-	ch := amqpChannel(t, amqpURL) // the test's own way in, around the proxy
+	ch := testkit.AMQPChannel(t, amqpURL) // the test's own way in, around the proxy
 	delayQueue := "paysuite.order.pay-timeout." + timeout.String()
 
 	proxy.Cut()

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
+	"github.com/paysuite/paysuite/pkg/testkit"
 	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
 )
 
@@ -21,15 +22,7 @@ type results struct {
 
 func listen(t *testing.T, amqpURL string) *results {
 	t.Helper()
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testkit.AMQPChannel(t, amqpURL)
 	if err := amqpx.DeclarePaymentResults(ch); err != nil {
 		t.Fatal(err)
 	}
