@@ -33,14 +33,9 @@ func TestCashierPageShowsTheDeadlineCancel(t *testing.T) {
 
 	var orderID, countdown, qrText, result string
 	var qrWidth int
-	step("open the page as "+user,
-		chromedp.Navigate(s.baseURL+"/"),
-		chromedp.Evaluate(fmt.Sprintf(`localStorage.setItem('paysuite.userId', %q)`, user), nil),
-		chromedp.Navigate(s.baseURL+"/"),
-		chromedp.WaitVisible(`#sku-list [data-sku-id="`+sku+`"]`),
+	step("open the page as "+user, append(openPageAs(s.baseURL, user, sku),
 		// A reload would drop this mark: at the end it proves the page changed by itself.
-		chromedp.Evaluate(`window.paysuiteTestMark = 'same page'`, nil),
-	)
+		chromedp.Evaluate(`window.paysuiteTestMark = 'same page'`, nil))...)
 	step(fmt.Sprintf("order %d × %s", quantity, sku),
 		chromedp.Click(`#sku-list [data-sku-id="`+sku+`"]`),
 		chromedp.SetValue(`#qty`, fmt.Sprint(quantity), chromedp.ByQuery),
@@ -51,14 +46,7 @@ func TestCashierPageShowsTheDeadlineCancel(t *testing.T) {
 	if !regexp.MustCompile(`^\d+$`).MatchString(orderID) {
 		t.Fatalf("order id on the page: %q", orderID)
 	}
-	step("choose Alipay and see the QR code and countdown",
-		chromedp.Click(`#pay-alipay`),
-		chromedp.WaitVisible(`#qr-img`),
-		chromedp.Poll(`document.getElementById('qr-img').naturalWidth`, &qrWidth),
-		chromedp.Text(`#countdown`, &countdown),
-		chromedp.Text(`#qr-code`, &qrText),
-		chromedp.WaitVisible(`#payment-status.WAITING`),
-	)
+	step("choose Alipay and see the QR code and countdown", chooseAlipay(&qrWidth, &countdown, &qrText)...)
 	// The countdown is a few seconds at most; a slow machine may already show it expired.
 	if !regexp.MustCompile(`^(\d\d:\d\d|expired)$`).MatchString(countdown) {
 		t.Fatalf("countdown shows %q", countdown)

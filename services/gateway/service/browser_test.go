@@ -31,12 +31,7 @@ func TestCashierPageBuysACourseInABrowser(t *testing.T) {
 
 	var orderID, status, countdown, qrText string
 	var qrWidth int
-	step("open the page as "+user,
-		chromedp.Navigate(s.baseURL+"/"),
-		chromedp.Evaluate(fmt.Sprintf(`localStorage.setItem('paysuite.userId', %q)`, user), nil),
-		chromedp.Navigate(s.baseURL+"/"),
-		chromedp.WaitVisible(`#sku-list [data-sku-id="`+course+`"]`),
-	)
+	step("open the page as "+user, openPageAs(s.baseURL, user, course)...)
 	step("order the course",
 		chromedp.Click(`#sku-list [data-sku-id="`+course+`"]`),
 		chromedp.Click(`#place-order`),
@@ -47,14 +42,7 @@ func TestCashierPageBuysACourseInABrowser(t *testing.T) {
 		t.Fatalf("order id on the page: %q", orderID)
 	}
 	step("choose Alipay and see the QR code",
-		chromedp.Click(`#pay-alipay`),
-		chromedp.WaitVisible(`#qr-img`),
-		chromedp.Poll(`document.getElementById('qr-img').naturalWidth`, &qrWidth),
-		chromedp.Text(`#countdown`, &countdown),
-		chromedp.Text(`#qr-code`, &qrText),
-		chromedp.WaitVisible(`#payment-status.WAITING`),
-		chromedp.WaitVisible(`#sandbox-pay`),
-	)
+		append(chooseAlipay(&qrWidth, &countdown, &qrText), chromedp.WaitVisible(`#sandbox-pay`))...)
 	if !regexp.MustCompile(`^\d\d:\d\d$`).MatchString(countdown) {
 		t.Fatalf("countdown shows %q", countdown)
 	}
@@ -80,6 +68,29 @@ func TestCashierPageBuysACourseInABrowser(t *testing.T) {
 
 // screenshotter returns a function that saves a full-page screenshot under $ARTIFACTS_DIR (a
 // temporary directory when unset). A failed screenshot is logged, not fatal.
+// openPageAs opens the cashier page as user (kept in localStorage, as the page does) and waits
+// for sku in the catalog.
+func openPageAs(baseURL, user, sku string) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Navigate(baseURL + "/"),
+		chromedp.Evaluate(fmt.Sprintf(`localStorage.setItem('paysuite.userId', %q)`, user), nil),
+		chromedp.Navigate(baseURL + "/"),
+		chromedp.WaitVisible(`#sku-list [data-sku-id="` + sku + `"]`),
+	}
+}
+
+// chooseAlipay pays the open order by Alipay and waits for the QR image, reading what it shows.
+func chooseAlipay(qrWidth *int, countdown, qrText *string) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Click(`#pay-alipay`),
+		chromedp.WaitVisible(`#qr-img`),
+		chromedp.Poll(`document.getElementById('qr-img').naturalWidth`, qrWidth),
+		chromedp.Text(`#countdown`, countdown),
+		chromedp.Text(`#qr-code`, qrText),
+		chromedp.WaitVisible(`#payment-status.WAITING`),
+	}
+}
+
 func screenshotter(t *testing.T, ctx context.Context) func(name string) {
 	return func(name string) {
 		t.Helper()
