@@ -265,29 +265,17 @@ func decodeHeaders(s *string) (amqp.Table, error) {
 		var err error
 		switch hv.T {
 		case "s":
-			var v string
-			err = json.Unmarshal(hv.V, &v)
-			t[k] = v
+			t[k], err = decodeAs[string](hv.V)
 		case "b":
-			var v bool
-			err = json.Unmarshal(hv.V, &v)
-			t[k] = v
+			t[k], err = decodeAs[bool](hv.V)
 		case "i":
-			var v int64
-			err = json.Unmarshal(hv.V, &v)
-			t[k] = v
+			t[k], err = decodeAs[int64](hv.V)
 		case "f":
-			var v float64
-			err = json.Unmarshal(hv.V, &v)
-			t[k] = v
+			t[k], err = decodeAs[float64](hv.V)
 		case "t":
-			var v time.Time
-			err = json.Unmarshal(hv.V, &v)
-			t[k] = v
+			t[k], err = decodeAs[time.Time](hv.V)
 		case "x":
-			var v []byte
-			err = json.Unmarshal(hv.V, &v)
-			t[k] = v
+			t[k], err = decodeAs[[]byte](hv.V)
 		default:
 			err = errors.New("unknown header type " + hv.T)
 		}
@@ -296,4 +284,11 @@ func decodeHeaders(s *string) (amqp.Table, error) {
 		}
 	}
 	return t, nil
+}
+
+// decodeAs decodes one stored header value as the Go type it was written from.
+func decodeAs[T any](raw json.RawMessage) (any, error) {
+	var v T
+	err := json.Unmarshal(raw, &v)
+	return v, err
 }
