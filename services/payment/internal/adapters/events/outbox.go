@@ -12,9 +12,8 @@ import (
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
-	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/payment/internal/app"
-	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+	"github.com/paysuite/paysuite/services/payment/internal/pbconv"
 )
 
 // Outbox implements app.Outbox with amqpx.AddToOutbox, joining the transaction in ctx.
@@ -52,7 +51,7 @@ func Result(ev app.Event) *eventsv1.PaymentResult {
 	p := ev.Payment
 	r := &eventsv1.PaymentResult{
 		EventId: ev.ID, Type: resultTypes[ev.Type], OrderId: p.OrderID, PaymentId: p.ID, UserId: p.UserID,
-		Channel: channel(p.Channel), AmountFen: int64(p.Amount), ProviderTradeNo: p.ProviderTradeNo,
+		Channel: pbconv.Channel(p.Channel), AmountFen: int64(p.Amount), ProviderTradeNo: p.ProviderTradeNo,
 		OccurredAt: timestamppb.New(ev.OccurredAt), Reason: ev.Reason, RefundedTotalFen: int64(p.RefundedFen),
 	}
 	for _, it := range p.Items {
@@ -67,14 +66,4 @@ func Result(ev app.Event) *eventsv1.PaymentResult {
 		r.FullRefund = p.RefundedFen == p.Amount
 	}
 	return r
-}
-
-func channel(c payment.Channel) paymentv1.Channel {
-	switch c {
-	case payment.ChannelAlipayQR:
-		return paymentv1.Channel_ALIPAY_QR
-	case payment.ChannelWechatNative:
-		return paymentv1.Channel_WECHAT_NATIVE
-	}
-	return paymentv1.Channel_CHANNEL_UNSPECIFIED
 }

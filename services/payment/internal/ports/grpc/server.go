@@ -15,6 +15,7 @@ import (
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/payment/internal/app"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+	"github.com/paysuite/paysuite/services/payment/internal/pbconv"
 )
 
 // Server implements paymentv1.PaymentServiceServer.
@@ -120,17 +121,6 @@ func channelFromProto(c paymentv1.Channel) payment.Channel {
 	return ""
 }
 
-// ChannelToProto maps a domain channel to the proto enum.
-func ChannelToProto(c payment.Channel) paymentv1.Channel {
-	switch c {
-	case payment.ChannelAlipayQR:
-		return paymentv1.Channel_ALIPAY_QR
-	case payment.ChannelWechatNative:
-		return paymentv1.Channel_WECHAT_NATIVE
-	}
-	return paymentv1.Channel_CHANNEL_UNSPECIFIED
-}
-
 func ts(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
 		return nil
@@ -153,7 +143,7 @@ var refundStatusToProto = map[payment.RefundStatus]paymentv1.RefundStatus{
 
 func paymentToProto(p *payment.Payment) *paymentv1.Payment {
 	return &paymentv1.Payment{
-		PaymentId: p.ID, OrderId: p.OrderID, Channel: ChannelToProto(p.Channel), Status: statusToProto[p.Status],
+		PaymentId: p.ID, OrderId: p.OrderID, Channel: pbconv.Channel(p.Channel), Status: statusToProto[p.Status],
 		AmountFen: int64(p.Amount), QrCode: p.QRCode, ExpireAt: ts(p.ExpireAt), ProviderTradeNo: p.ProviderTradeNo,
 		PaidAt: ts(p.PaidAt), RefundedFen: int64(p.RefundedFen), OutTradeNo: p.OutTradeNo, UserId: p.UserID,
 		CreatedAt: ts(p.CreatedAt),
