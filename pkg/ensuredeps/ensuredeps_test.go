@@ -1,0 +1,461 @@
+package ensuredeps
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const defaultDSN = "root@tcp(127.0.0.1:3306)/paysuite?parseTime=true"
+
+// startsOrInstalls are the calls that change a machine: none may happen while both answer.
+var startsOrInstalls = []string{"apt-get", "brew", "docker compose up", "mariadbd --", "setsid", "mariadb-install-db",
+	"rabbitmq-server", "systemctl", "rabbitmq-plugins"}
+
+func TestAnsweringServersAreUsedAsTheyAre(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.shared()
+	m.commands("docker", "apt-get", "sudo")
+	m.set("docker-engine", "")
+	r := m.run().ok().
+		says("MariaDB 127.0.0.1:3306: answering -> using it",
+			"RabbitMQ 127.0.0.1:5672: answering -> using it",
+			"MariaDB: root over TCP works -> the suite uses it",
+			"RabbitMQ: management API answers at http://127.0.0.1:15672 for guest").
+		neverRan(startsOrInstalls...)
+	env := r.handedOver()
+	for _, k := range []string{"MYSQL_DSN", "TEST_MYSQL_DSN", "PAYSUITE_ADMIN_MYSQL_DSN"} {
+		if env[k] != defaultDSN {
+			t.Errorf("%s = %q, want %q", k, env[k], defaultDSN)
+		}
+	}
+	for _, k := range []string{"AMQP_URL", "TEST_AMQP_URL", "PAYSUITE_ADMIN_AMQP_URL"} {
+		if env[k] != "amqp://guest:guest@127.0.0.1:5672/" {
+			t.Errorf("%s = %q", k, env[k])
+		}
+	}
+	if env["AMQP_MANAGEMENT_URL"] != "http://127.0.0.1:15672" {
+		t.Errorf("AMQP_MANAGEMENT_URL = %q", env["AMQP_MANAGEMENT_URL"])
+	}
+}
+
+func TestGivenACommandItRunsItWithTheEnvironment(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.shared()
+	r := m.run("bash", "-c", `echo "dsn=$MYSQL_DSN test=$TEST_MYSQL_DSN amqp=$TEST_AMQP_URL"`).ok()
+	r.says("dsn=" + defaultDSN + " test=" + defaultDSN + " amqp=amqp://guest:guest@127.0.0.1:5672/")
+}
+
+// passwordIn returns the password of the paysuite user the script handed over, checking the
+// DSN keeps the configured address, database and parameters.
+func passwordIn(t *testing.T, dsn string) string {
+	t.Helper()
+	match := regexp.MustCompile(`^paysuite:([0-9a-f]{32})@tcp\(127\.0\.0\.1:3306\)/paysuite\?parseTime=true$`).FindStringSubmatch(dsn)
+	if match == nil {
+		t.Fatalf("MYSQL_DSN = %q, want the paysuite user with a random password", dsn)
+	}
+	return match[1]
+}
+
+func TestStockRootOnlyOnTheSocketGetsAPaysuiteAdminForTCP(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.stockDebian()
+	m.open("3306", "5672", "15672")
+	r := m.run().ok().
+		says("MariaDB: root over TCP refused (ERROR 1045",
+			"MariaDB: made admin user 'paysuite' for TCP through the unix socket (as root)").
+		ran("mariadb --protocol=SOCKET -S " + filepath.Join(m.state, "run/mysqld.sock") + " -u root")
+	pw := passwordIn(t, r.handedOver()["MYSQL_DSN"])
+	sql, _ := os.ReadFile(filepath.Join(m.state, "sql-log"))
+	for _, host := range []string{"127.0.0.1", "localhost"} {
+		grant := "GRANT ALL PRIVILEGES ON *.* TO 'paysuite'@'" + host + "' WITH GRANT OPTION"
+		if !strings.Contains(string(sql), grant) || !strings.Contains(string(sql), "IDENTIFIED BY '"+pw+"'") {
+			t.Errorf("the SQL run through the socket lacks %q with the handed-over password:\n%s", grant, sql)
+		}
+	}
+	kept := filepath.Join(m.env["PAYSUITE_STATE_DIR"], "mariadb-admin-127.0.0.1-3306")
+	info, err := os.Stat(kept)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("password file %s: %v, mode %v; want 0600", kept, err, info)
+	}
+	if env := r.handedOver(); env["PAYSUITE_ADMIN_MYSQL_DSN"] != env["MYSQL_DSN"] || env["TEST_MYSQL_DSN"] != env["MYSQL_DSN"] {
+		t.Errorf("admin, suite and test DSNs differ: %v", env)
+	}
+
+	again := m.run().ok().
+		says("MariaDB: the 'paysuite' admin user made earlier works").
+		neverRan("mariadb --protocol=SOCKET")
+	if got := passwordIn(t, again.handedOver()["MYSQL_DSN"]); got != pw {
+		t.Errorf("second run's password %s, want the kept %s", got, pw)
+	}
+}
+
+func TestPaysuiteAdminThroughSudoWhenNotRoot(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.stockDebian()
+	m.commands("sudo")
+	m.set("uid", "1000")
+	m.set("user", "dev")
+	m.set("sudo-ok", "")
+	m.open("3306", "5672", "15672")
+	m.run().ok().
+		says("made admin user 'paysuite' for TCP through the unix socket (as root)").
+		ran("sudo -n mariadb --protocol=SOCKET")
+}
+
+func TestWithoutRootTheAdminUserIsLeftToTheUser(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.stockDebian()
+	m.commands("sudo")
+	m.set("uid", "1000")
+	m.set("user", "dev")
+	m.open("3306", "5672", "15672")
+	m.run().fails().
+		says("MariaDB lets root in only through its unix socket",
+			"sudo mariadb -e \"CREATE USER 'paysuite'@'127.0.0.1' IDENTIFIED BY '<password>'; GRANT ALL PRIVILEGES ON *.* TO 'paysuite'@'127.0.0.1' WITH GRANT OPTION\"",
+			"MYSQL_DSN='paysuite:<password>@tcp(127.0.0.1:3306)/paysuite?parseTime=true' make run")
+	if _, err := os.Stat(m.env["PAYSUITE_DEPS_ENV"]); err == nil {
+		t.Error("an environment was written after a failure")
+	}
+}
+
+func TestMaxConnectionsIsRaised(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.shared()
+	m.set("max-connections", "151")
+	m.run().ok().says("MariaDB: max_connections 151 -> 1000")
+	if got, _ := os.ReadFile(filepath.Join(m.state, "max-connections")); strings.TrimSpace(string(got)) != "1000" {
+		t.Errorf("max_connections is %s, want 1000", got)
+	}
+}
+
+func TestMaxConnectionsNotRaisedIsAnError(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.shared()
+	m.set("max-connections", "151")
+	m.set("refuse-set-global", "")
+	m.run().fails().says("MariaDB: could not raise max_connections from 151 to 1000: ERROR 1227")
+	if _, err := os.Stat(m.env["PAYSUITE_DEPS_ENV"]); err == nil {
+		t.Error("an environment was written after a failure")
+	}
+}
+
+func TestManagementPluginIsEnabledWhenItsAPIIsSilent(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.shared()
+	m.set("open", "127.0.0.1 3306\n127.0.0.1 5672")
+	m.run().ok().
+		says("RabbitMQ: management API not answering at http://127.0.0.1:15672 -> enabling the rabbitmq_management plugin",
+			"RabbitMQ: management API answers at http://127.0.0.1:15672 for guest").
+		ran("rabbitmq-plugins enable rabbitmq_management")
+}
+
+func TestManagementPluginFailingIsAnError(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.shared()
+	m.set("open", "127.0.0.1 3306\n127.0.0.1 5672")
+	m.set("plugins-fail", "")
+	m.run().fails().says("rabbitmq-plugins enable rabbitmq_management failed")
+}
+
+func TestManagementRefusingTheUserIsAnError(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.shared()
+	m.set("http-status", "401")
+	m.run().fails().says("RabbitMQ's management API at http://127.0.0.1:15672 refuses guest (HTTP 401)")
+}
+
+func TestStoppedServersAreStartedLikeTheServiceScripts(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.stockDebian()
+	m.commands("docker", "apt-get")
+	m.set("docker-engine", "")
+	r := m.run().ok()
+	datadir := filepath.Join(m.state, "datadir")
+	r.says("MariaDB 127.0.0.1:3306: not answering; installed ("+m.bin+"/mariadbd) -> starting it",
+		"RabbitMQ 127.0.0.1:5672: not answering; installed ("+m.bin+"/rabbitmq-server) -> starting it",
+		"MariaDB: data directory "+datadir+" is empty -> initialising it (mariadb-install-db --user=mysql)",
+		"MariaDB 127.0.0.1:3306: up", "RabbitMQ 127.0.0.1:5672: up",
+		"made admin user 'paysuite'").
+		ran("chown mysql: "+filepath.Join(m.state, "run"),
+			"chown mysql: "+datadir,
+			"mariadb-install-db --user=mysql --datadir="+datadir,
+			"setsid -f mariadbd --user=mysql --port=3306 --log-error="+datadir+"/mariadbd.err",
+			"rabbitmq-server -detached",
+			"rabbitmq-plugins enable rabbitmq_management").
+		neverRan("docker compose up", "apt-get", "systemctl")
+
+	m.set("open", "")
+	m.run().ok().neverRan("mariadb-install-db").ran("setsid -f mariadbd")
+}
+
+func TestAPrivateServerIsStartedWithItsOwnConfigAndPort(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.stockDebian()
+	m.open("5672", "15672")
+	m.env["MYSQL_DSN"] = "root@tcp(127.0.0.1:13399)/paysuite?parseTime=true"
+	m.env["PAYSUITE_MARIADB_CNF"] = "/private/my.cnf"
+	m.env["PAYSUITE_SYSTEMD"] = "yes"
+	m.set("tcp-users", "root:")
+	m.run().ok().
+		says("MariaDB 127.0.0.1:13399: up").
+		ran("mariadbd --defaults-file=/private/my.cnf --print-defaults",
+			"mariadb-install-db --defaults-file=/private/my.cnf --user=mysql",
+			"setsid -f mariadbd --defaults-file=/private/my.cnf --user=mysql --port=13399").
+		neverRan("systemctl")
+}
+
+func TestUnderSystemdTheUnitsAreStarted(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.stockDebian()
+	m.commands("systemctl")
+	m.env["PAYSUITE_SYSTEMD"] = "yes"
+	m.set("tcp-users", "root:")
+	m.run().ok().
+		says("MariaDB: starting it with systemctl", "RabbitMQ: starting it with systemctl").
+		ran("systemctl start mariadb", "systemctl start rabbitmq-server").
+		neverRan("setsid", "rabbitmq-server")
+}
+
+func TestABrokerThatNeverComesUpTimesOut(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.stockDebian()
+	m.open("3306")
+	m.set("tcp-users", "root:")
+	m.set("rabbit-never-up", "")
+	m.env["PAYSUITE_WAIT_SECONDS"] = "2"
+	m.run().fails().says("RabbitMQ did not answer on 127.0.0.1:5672 within 2s (PAYSUITE_WAIT_SECONDS)")
+}
+
+func TestStoppedWithoutRootPrintsTheStartCommands(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.stockDebian()
+	m.commands("sudo")
+	m.set("uid", "1000")
+	m.set("user", "dev")
+	datadir := filepath.Join(m.state, "datadir")
+	m.run().fails().
+		says("cannot get MariaDB and RabbitMQ running here by myself; run:",
+			"sudo mkdir -p "+filepath.Join(m.state, "run")+" && sudo chown mysql: "+filepath.Join(m.state, "run"),
+			"sudo mariadb-install-db --user=mysql --datadir="+datadir+"   # only when "+datadir+" is empty",
+			"sudo setsid -f mariadbd --user=mysql --port=3306",
+			"sudo env rabbitmq-server -detached").
+		neverRan("setsid", "rabbitmq-server", "mariadb-install-db")
+}
+
+// dockerOnly: a Docker engine and nothing else of MariaDB or RabbitMQ (not even a client);
+// apt-get and root are there too, to show Docker comes first.
+func dockerOnly(t *testing.T) *machine {
+	m := newMachine(t)
+	m.commands("docker", "apt-get")
+	m.set("docker-engine", "")
+	return m
+}
+
+func TestDockerOnlyComposeBringsThemUpWithItsCredentials(t *testing.T) {
+	t.Parallel()
+	m := dockerOnly(t)
+	r := m.run().ok().
+		says("MariaDB 127.0.0.1:3306: not answering, not installed",
+			"Docker answers -> docker compose up -d mariadb rabbitmq",
+			"mariadb: healthy in Docker", "rabbitmq: healthy in Docker",
+			"MariaDB: root over TCP works -> the suite uses it",
+			"MariaDB: max_connections 151 -> 1000").
+		ran("docker info", "docker compose up -d mariadb rabbitmq", "ports 3306 5672 15672",
+			"docker compose exec -T -e MYSQL_PWD=paysuite mariadb mariadb -u root -N -B -e SET GLOBAL max_connections = 1000").
+		neverRan("apt-get")
+	password := composeRootPassword(t)
+	want := "root:" + password + "@tcp(127.0.0.1:3306)/paysuite?parseTime=true"
+	if got := r.handedOver()["MYSQL_DSN"]; got != want {
+		t.Errorf("MYSQL_DSN = %q, want compose's root %q", got, want)
+	}
+
+	again := m.run().ok().says("MariaDB: docker compose's root works -> the suite uses it").neverRan("docker compose up")
+	if got := again.handedOver()["MYSQL_DSN"]; got != want {
+		t.Errorf("next run's MYSQL_DSN = %q, want %q", got, want)
+	}
+}
+
+func TestComposePublishesOnTheConfiguredPorts(t *testing.T) {
+	t.Parallel()
+	m := dockerOnly(t)
+	m.env["MYSQL_DSN"] = "root@tcp(127.0.0.1:13306)/paysuite?parseTime=true"
+	m.env["AMQP_URL"] = "amqp://guest:guest@127.0.0.1:5673/"
+	m.env["AMQP_MANAGEMENT_URL"] = "http://127.0.0.1:15673"
+	r := m.run().ok().ran("docker compose up -d mariadb rabbitmq", "ports 13306 5673 15673")
+	if got := r.handedOver()["MYSQL_DSN"]; !strings.Contains(got, "@tcp(127.0.0.1:13306)/") {
+		t.Errorf("MYSQL_DSN = %q, want port 13306", got)
+	}
+}
+
+// composeRootPassword reads MARIADB_ROOT_PASSWORD from docker-compose.yml.
+func composeRootPassword(t *testing.T) string {
+	t.Helper()
+	compose, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	match := regexp.MustCompile(`MARIADB_ROOT_PASSWORD:\s*"?([^"\s]+)`).FindSubmatch(compose)
+	if match == nil {
+		t.Fatal("docker-compose.yml sets no MARIADB_ROOT_PASSWORD")
+	}
+	return string(match[1])
+}
+
+// saysBefore checks the output says first before a stub prints "[stub] <second>": nothing is
+// installed without a line saying so first.
+func (r run) saysBefore(first, second string) run {
+	r.m.t.Helper()
+	i, j := strings.Index(r.out, first), strings.Index(r.out, "[stub] "+second)
+	if i < 0 || j < 0 || i > j {
+		r.m.t.Errorf("want %q said before %q ran; output:\n%s", first, second, r.out)
+	}
+	return r
+}
+
+func TestAptWithSudoInstallsThenStarts(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.commands("apt-get", "sudo")
+	m.set("uid", "1000")
+	m.set("user", "dev")
+	m.set("sudo-ok", "")
+	m.set("socket-users", "root")
+	apt := "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 "
+	m.run().ok().
+		says("MariaDB 127.0.0.1:3306: not answering, not installed",
+			"MariaDB 127.0.0.1:3306: up", "RabbitMQ 127.0.0.1:5672: up", "made admin user 'paysuite'").
+		saysBefore("installing with apt-get (sudo): mariadb-server mariadb-client rabbitmq-server (PAYSUITE_INSTALL=no prevents this)",
+			"apt-get").
+		ran(apt+"update", apt+"install -y mariadb-server mariadb-client rabbitmq-server",
+			"sudo -n setsid -f mariadbd --user=mysql", "sudo -n env rabbitmq-server -detached",
+			"sudo -n mariadb --protocol=SOCKET")
+}
+
+func TestAptAsRootWhenThePackagesStartTheServers(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.commands("apt-get")
+	m.set("socket-users", "root")
+	m.set("apt-starts", "")
+	m.run().ok().
+		says("installing with apt-get (root)", "MariaDB 127.0.0.1:3306: started by its package",
+			"RabbitMQ 127.0.0.1:5672: started by its package").
+		ran("apt-get -q -o DPkg::Lock::Timeout=300 install -y mariadb-server mariadb-client rabbitmq-server").
+		neverRan("sudo", "setsid", "rabbitmq-server")
+}
+
+func TestOnlyTheMissingOneIsInstalled(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.commands("apt-get", "mariadb", "mysql")
+	m.open("3306")
+	m.set("tcp-users", "root:")
+	m.run().ok().ran("apt-get -q -o DPkg::Lock::Timeout=300 install -y rabbitmq-server")
+}
+
+func TestInstallNoInstallsNothing(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.commands("apt-get", "docker")
+	m.set("docker-engine", "")
+	m.env["PAYSUITE_INSTALL"] = "no"
+	m.run().fails().
+		says("PAYSUITE_INSTALL=no -> installing nothing and not using Docker",
+			"apt-get install -y mariadb-server mariadb-client rabbitmq-server",
+			"or, with Docker running: docker compose up -d mariadb rabbitmq").
+		neverRan("apt-get", "docker")
+}
+
+func TestAptWithoutSudoPrintsTheCommands(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.commands("apt-get", "sudo")
+	m.set("uid", "1000")
+	m.run().fails().
+		says("Debian/Ubuntu, but neither root nor passwordless sudo -> cannot install mariadb-server mariadb-client rabbitmq-server",
+			"sudo apt-get install -y mariadb-server mariadb-client rabbitmq-server",
+			"or, with Docker running: docker compose up -d mariadb rabbitmq",
+			"then make run (or make test) again").
+		neverRan("apt-get", "sudo -n env")
+}
+
+func TestMacOSWithHomebrew(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.commands("brew", "sudo")
+	m.set("uname", "Darwin")
+	m.set("uid", "501")
+	m.set("user", "dev")
+	m.set("sudo-ok", "")
+	m.set("socket-users", "root\ndev")
+	m.run().ok().
+		saysBefore("installing with Homebrew: brew install mariadb rabbitmq", "brew install").
+		ran("brew list --versions mariadb", "brew install mariadb rabbitmq",
+			"brew services start mariadb", "brew services start rabbitmq",
+			"mariadb --protocol=SOCKET -u dev").
+		says("made admin user 'paysuite' for TCP through the unix socket (as self)").
+		neverRan("sudo", "apt-get", "setsid")
+
+	m.set("open", "")
+	m.run().ok().
+		says("MariaDB 127.0.0.1:3306: not answering; installed (Homebrew's mariadb) -> starting it").
+		neverRan("brew install")
+}
+
+func TestNothingToInstallWithPrintsTheCommands(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]struct {
+		uname, uid string
+		commands   []string
+		want       []string
+	}{
+		"unknown Linux": {"Linux", "0", nil, []string{
+			"no Docker, and no way to install mariadb rabbitmq here by myself (debian)",
+			"install MariaDB rabbitmq (MariaDB 10.6 or later, RabbitMQ 3.10 or later) with this system's packages"}},
+		"Fedora": {"Linux", "1000", []string{"dnf"}, []string{
+			"sudo dnf install -y mariadb-server mariadb rabbitmq-server",
+			"sudo systemctl enable --now mariadb rabbitmq-server"}},
+		"macOS without Homebrew": {"Darwin", "501", nil, []string{
+			"https://raw.githubusercontent.com/Homebrew/install/HEAD/install.sh",
+			"brew install mariadb rabbitmq", "brew services start mariadb", "brew services start rabbitmq"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			m := newMachine(t)
+			m.set("uname", c.uname)
+			m.set("uid", c.uid)
+			m.commands(c.commands...)
+			m.run().fails().
+				says(append(c.want, "or, with Docker running: docker compose up -d mariadb rabbitmq")...).
+				neverRan(startsOrInstalls...)
+		})
+	}
+}
+
+func TestARemoteServerThatDoesNotAnswerIsNotStartedHere(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.stockDebian()
+	m.env["MYSQL_DSN"] = "app:secret@tcp(db.internal:3306)/paysuite?parseTime=true"
+	m.run().fails().
+		says("MariaDB db.internal:3306 does not answer, and it is not on this machine").
+		neverRan(startsOrInstalls...)
+}
