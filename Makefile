@@ -15,23 +15,29 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 GRPC_GATEWAY_VERSION := v2.33.0
 
-.PHONY: run test bench build vet fmt generate tools lint compose-check demo clean
+# What needs MariaDB and RabbitMQ runs through ensure-deps.sh: it finds, starts or installs them
+# (README, "Two commands"; PAYSUITE_INSTALL=no forbids installing), then runs the command with
+# MYSQL_DSN, AMQP_URL and the tests' TEST_* variables pointing at them.
+WITH_DEPS := ./scripts/ensure-deps.sh
+BENCHES   := services/order/cmd/bench services/payment/cmd/bench services/payment/cmd/e2ebench
+
+.PHONY: run test bench deps build vet fmt generate tools lint compose-check demo clean
 
 ## run: build and start every service in this terminal (Ctrl-C stops all)
 run: build
-	@./scripts/run.sh $(SERVICES)
+	@$(WITH_DEPS) ./scripts/run.sh $(SERVICES)
 
 ## test: every module's tests with -race against the real MariaDB and RabbitMQ
 test:
-	@./scripts/ensure-deps.sh
-	go test $(TEST_FLAGS) $(PACKAGES)
+	$(WITH_DEPS) go test $(TEST_FLAGS) $(PACKAGES)
 
 ## bench: the benchmarks that print figures for the README (not tests)
 bench:
-	@./scripts/ensure-deps.sh
-	@if [ -d services/order/cmd/bench ]; then go run ./services/order/cmd/bench; fi
-	@if [ -d services/payment/cmd/bench ]; then go run ./services/payment/cmd/bench; fi
-	@if [ -d services/payment/cmd/e2ebench ]; then go run ./services/payment/cmd/e2ebench; fi
+	@$(WITH_DEPS) bash -c 'for b in $(BENCHES); do [ ! -d $$b ] || go run ./$$b || exit 1; done'
+
+## deps: only the set-up of MariaDB and RabbitMQ; writes .paysuite/deps.env
+deps:
+	@$(WITH_DEPS)
 
 build:
 	@mkdir -p bin

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # `make run`: every built service in one terminal, logs prefixed per service; Ctrl-C stops all.
-# The payment service is pointed at the local sandbox with the credentials the sandbox writes
-# (what a merchant would download from the providers' consoles).
+# make runs it through scripts/ensure-deps.sh, which brings up MariaDB and RabbitMQ and sets
+# MYSQL_DSN and AMQP_URL (run by hand, the defaults below apply). The payment service is pointed
+# at the local sandbox with the credentials the sandbox writes (what a merchant would download
+# from the providers' consoles).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-
-./scripts/ensure-deps.sh || exit 1
 
 services=("$@")
 [ ${#services[@]} -gt 0 ] || services=(sandbox order payment notification course gateway)
