@@ -25,6 +25,7 @@ import (
 //	rabbit-never-up    rabbitmq-server starts but never listens
 //	apt-starts         the packages' scripts start the servers when installed
 //	brew-<formula>     Homebrew has the formula
+//	goversion          what go env GOVERSION says (default go1.26.8)
 //
 // Installing stubs also print "[stub] <command>", so tests see what was said before.
 const stubScript = `#!/usr/bin/env bash
@@ -147,6 +148,13 @@ case $name in
         rabbitmq-server) add_commands rabbitmq-server rabbitmq-plugins; if flag apt-starts; then open_port 5672; fi ;;
       esac
     done ;;
+  go)
+    version=$(cat "$S/goversion" 2>/dev/null || echo go1.26.8)
+    case "$1 ${2:-}" in
+      "env GOVERSION") echo "$version" ;;
+      "env CC") echo gcc ;;
+      "version ") echo "go version $version linux/amd64" ;;
+    esac ;;
   brew)
     case $1 in
       list) [ -e "$S/brew-$3" ] && echo "$3 1.0" ;;
@@ -285,9 +293,16 @@ type run struct {
 	m     *machine
 }
 
+// run runs scripts/ensure-deps.sh on the machine.
 func (m *machine) run(args ...string) run {
 	m.t.Helper()
-	script, err := filepath.Abs("../../scripts/ensure-deps.sh")
+	return m.exec("../../scripts/ensure-deps.sh", args...)
+}
+
+// exec runs a script of the repository (path relative to this package) on the machine.
+func (m *machine) exec(path string, args ...string) run {
+	m.t.Helper()
+	script, err := filepath.Abs(path)
 	if err != nil {
 		m.t.Fatal(err)
 	}
