@@ -371,6 +371,39 @@ func TestOnlyTheMissingOneIsInstalled(t *testing.T) {
 	m.run().ok().ran("apt-get -q -o DPkg::Lock::Timeout=300 install -y rabbitmq-server")
 }
 
+func TestOnATerminalItAsksBeforeInstalling(t *testing.T) {
+	t.Parallel()
+	for answer, installs := range map[string]bool{"n\n": false, "y\n": true} {
+		t.Run(strings.TrimSpace(answer), func(t *testing.T) {
+			t.Parallel()
+			m := newMachine(t)
+			m.commands("apt-get")
+			m.set("socket-users", "root")
+			m.env["SHELL"] = filepath.Join(m.bin, "bash")
+			m.terminal = &answer
+			r := m.run().says("ensure-deps: install mariadb-server mariadb-client rabbitmq-server with apt? [y/N]")
+			if installs {
+				r.ok().ran("apt-get -q -o DPkg::Lock::Timeout=300 install -y mariadb-server mariadb-client rabbitmq-server")
+			} else {
+				r.fails().says("not installing mariadb-server mariadb-client rabbitmq-server (PAYSUITE_INSTALL=ask)",
+					"apt-get install -y mariadb-server mariadb-client rabbitmq-server").neverRan("apt-get")
+			}
+		})
+	}
+}
+
+func TestInstallYesDoesNotAsk(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.commands("apt-get")
+	m.set("socket-users", "root")
+	m.env["SHELL"] = filepath.Join(m.bin, "bash")
+	m.env["PAYSUITE_INSTALL"] = "yes"
+	nothing := ""
+	m.terminal = &nothing
+	m.run().ok().neverSays("[y/N]").ran("apt-get -q -o DPkg::Lock::Timeout=300 install -y")
+}
+
 func TestInstallNoInstallsNothing(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t)

@@ -181,6 +181,8 @@ type machine struct {
 	bin   string
 	state string
 	env   map[string]string
+	// terminal, when set, runs the script on a terminal where the user types this.
+	terminal *string
 }
 
 // newMachine returns a Linux machine where the tests run as root, with the ordinary tools and
@@ -307,6 +309,15 @@ func (m *machine) exec(path string, args ...string) run {
 		m.t.Fatal(err)
 	}
 	cmd := exec.Command(script, args...)
+	if m.terminal != nil {
+		// util-linux script(1) gives the script a terminal; what the user types goes to it.
+		tool, err := exec.LookPath("script")
+		if err != nil {
+			m.t.Fatalf("this test needs script(1) from util-linux: %v", err)
+		}
+		cmd = exec.Command(tool, "-qec", strings.Join(append([]string{script}, args...), " "), "/dev/null")
+		cmd.Stdin = strings.NewReader(*m.terminal)
+	}
 	for k, v := range m.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
