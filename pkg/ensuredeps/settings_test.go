@@ -32,6 +32,11 @@ func TestStockRootOnlyOnTheSocketGetsAPaysuiteAdminForTCP(t *testing.T) {
 			"MariaDB: made admin user 'paysuite' for TCP through the unix socket (as root)").
 		ran("mariadb --protocol=SOCKET -S " + filepath.Join(m.state, "run/mysqld.sock") + " -u root")
 	pw := passwordIn(t, r.handedOver()["MYSQL_DSN"])
+	for _, c := range r.calls {
+		if strings.Contains(c, pw) {
+			t.Errorf("the password is on a command line (ps shows it to every user): %s", c)
+		}
+	}
 	sql, _ := os.ReadFile(filepath.Join(m.state, "sql-log"))
 	for _, host := range []string{"127.0.0.1", "localhost"} {
 		grant := "GRANT ALL PRIVILEGES ON *.* TO 'paysuite'@'" + host + "' WITH GRANT OPTION"

@@ -100,11 +100,15 @@ mariadb_start_directly() {
   privileged "${server[@]}" </dev/null >/dev/null 2>&1 || die "could not start mariadbd: $(quote "${server[@]}")"
 }
 
-# sql_as USER PASSWORD SQL runs SQL over TCP as USER and prints the rows: with the local client,
-# or inside docker compose's container when the host has no client.
+# sql_as USER PASSWORD SQL runs SQL over TCP as USER and prints the rows: with the local client
+# (the password in its environment, not on a command line `ps` shows), or inside docker
+# compose's container when the host has no client.
 sql_as() {
   if [ -n "$DB_CLIENT" ]; then
-    with_timeout 30 env MYSQL_PWD="$2" "$DB_CLIENT" --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" -u "$1" -N -B -e "$3"
+    (
+      export MYSQL_PWD=$2
+      with_timeout 30 "$DB_CLIENT" --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" -u "$1" -N -B -e "$3"
+    )
   else
     with_timeout 30 "${COMPOSE[@]}" exec -T -e MYSQL_PWD="$2" mariadb mariadb -u "$1" -N -B -e "$3"
   fi
@@ -113,13 +117,14 @@ sql_as() {
 sql_admin() { sql_as "$DB_ADMIN_USER" "$DB_ADMIN_PASS" "$1"; }
 
 # sql_socket WHO SQL runs SQL through the server's unix socket as root (WHO=root, with our
-# privileges) or as the OS user's own account (WHO=self: Homebrew creates one).
+# privileges) or as the OS user's own account (WHO=self: Homebrew creates one). The SQL goes in
+# on stdin: it carries a password.
 sql_socket() {
   local sock=()
   [ "$OS" = darwin ] || sock=(-S "$DB_SOCKET")
   case $1 in
-    root) with_timeout 30 privileged "$DB_CLIENT" --protocol=SOCKET ${sock[@]+"${sock[@]}"} -u root -N -B -e "$2" ;;
-    self) with_timeout 30 "$DB_CLIENT" --protocol=SOCKET ${sock[@]+"${sock[@]}"} -u "$(id -un)" -N -B -e "$2" ;;
+    root) with_timeout 30 privileged "$DB_CLIENT" --protocol=SOCKET ${sock[@]+"${sock[@]}"} -u root -N -B <<<"$2" ;;
+    self) with_timeout 30 "$DB_CLIENT" --protocol=SOCKET ${sock[@]+"${sock[@]}"} -u "$(id -un)" -N -B <<<"$2" ;;
   esac
 }
 

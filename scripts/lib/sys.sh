@@ -77,13 +77,14 @@ privileged() { ${SUDO[@]+"${SUDO[@]}"} "$@"; }
 root_prefix() { [ "$PRIV" = root ] || [ "$OS" = darwin ] || printf 'sudo '; }
 
 # with_timeout runs a command and stops it after the given seconds (status 124). Ctrl-C stops
-# it too: a background command would otherwise ignore SIGINT and outlive this script.
+# it too: a background command would otherwise ignore SIGINT and outlive this script. Its stdin
+# stays ours (bash would give a background command /dev/null).
 with_timeout() {
   local secs=$1 flag pid dog rc=0
   shift
   flag=$(mktemp "${TMPDIR:-/tmp}/paysuite-timeout.XXXXXX")
   rm -f "$flag"
-  "$@" &
+  "$@" <&0 &
   pid=$!
   (
     sleep "$secs" &

@@ -57,6 +57,7 @@ mysql_client() { # the arguments of mariadb/mysql
     esac
     shift
   done
+  [ -n "$sql" ] || sql=$(cat)
   if [ "$protocol" = TCP ]; then
     [ "$port" = in-container ] || is_open 127.0.0.1 "$port" || { echo "ERROR 2002 (HY000): Can't connect to server on '127.0.0.1'" >&2; exit 1; }
     grep -qx "$user:${MYSQL_PWD:-}" "$S/tcp-users" 2>/dev/null ||
