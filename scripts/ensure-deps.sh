@@ -270,16 +270,8 @@ provide() {
     return
   elif install_packages "$@"; then
     for need in "$@"; do
-      case $need in
-        mariadb) mariadb_installed >/dev/null || die "apt installed MariaDB, but mariadbd is not on PATH" ;;
-        rabbitmq) rabbitmq_installed >/dev/null || die "RabbitMQ was installed, but rabbitmq-server is not on PATH" ;;
-      esac
-    done
-    for need in "$@"; do
-      case $need in
-        mariadb) if tcp_open "$DB_HOST" "$DB_PORT"; then say "MariaDB $DB_ADDR: started by its package"; else mariadb_start; fi ;;
-        rabbitmq) if tcp_open "$MQ_HOST" "$MQ_PORT"; then say "RabbitMQ $MQ_HOST:$MQ_PORT: started by its package"; else rabbitmq_start; fi ;;
-      esac
+      "${need}_installed" >/dev/null || die "$need was installed, but its server is not on PATH"
+      if "${need}_answers"; then say "$need: started by its package"; else "${need}_start"; fi
     done
     return
   fi
@@ -288,40 +280,31 @@ provide() {
 
 # --- the steps -------------------------------------------------------------------------------
 
+# decide NEED LABEL HOST PORT SETTING says what is at a server's address, and files the server
+# under stopped (installed: start it) or missing (provide it).
+decide() {
+  local need=$1 label=$2 host=$3 port=$4 where
+  if "${need}_answers"; then
+    say "$label $host:$port: answering -> using it"
+  elif ! is_local "$host"; then
+    die "$label $host:$port does not answer, and it is not on this machine: start it there, or point $5 at one that runs"
+  elif where=$("${need}_installed"); then
+    say "$label $host:$port: not answering; installed ($where) -> starting it"
+    stopped+=("$need")
+  else
+    say "$label $host:$port: not answering, not installed"
+    missing+=("$need")
+  fi
+}
+
 detect_system
 detect_privilege
 missing=()
 stopped=()
-
-if tcp_open "$DB_HOST" "$DB_PORT"; then
-  say "MariaDB $DB_ADDR: answering -> using it"
-elif ! is_local "$DB_HOST"; then
-  die "MariaDB $DB_ADDR does not answer, and it is not on this machine: start it there, or point MYSQL_DSN at one that runs"
-elif where=$(mariadb_installed); then
-  say "MariaDB $DB_ADDR: not answering; installed ($where) -> starting it"
-  stopped+=(mariadb)
-else
-  say "MariaDB $DB_ADDR: not answering, not installed"
-  missing+=(mariadb)
-fi
-
-if tcp_open "$MQ_HOST" "$MQ_PORT"; then
-  say "RabbitMQ $MQ_HOST:$MQ_PORT: answering -> using it"
-elif ! is_local "$MQ_HOST"; then
-  die "RabbitMQ $MQ_HOST:$MQ_PORT does not answer, and it is not on this machine: start it there, or point AMQP_URL at one that runs"
-elif where=$(rabbitmq_installed); then
-  say "RabbitMQ $MQ_HOST:$MQ_PORT: not answering; installed ($where) -> starting it"
-  stopped+=(rabbitmq)
-else
-  say "RabbitMQ $MQ_HOST:$MQ_PORT: not answering, not installed"
-  missing+=(rabbitmq)
-fi
-
+decide mariadb MariaDB "$DB_HOST" "$DB_PORT" MYSQL_DSN
+decide rabbitmq RabbitMQ "$MQ_HOST" "$MQ_PORT" AMQP_URL
 for need in ${stopped[@]+"${stopped[@]}"}; do
-  case $need in
-    mariadb) mariadb_start ;;
-    rabbitmq) rabbitmq_start ;;
-  esac
+  "${need}_start"
 done
 [ ${#missing[@]} -eq 0 ] || provide "${missing[@]}"
 if [ ${#MANUAL[@]} -gt 0 ]; then

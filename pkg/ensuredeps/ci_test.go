@@ -36,9 +36,9 @@ func TestCIOnAPreparedMachineInstallsNothing(t *testing.T) {
 func TestCISaysExactlyWhatIsMissing(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t)
-	m.commands("go", "make", "apt-get", "sudo")
+	m.commands("go", "make", "apt-get")
 	m.set("goversion", "go1.25.3")
-	m.set("uid", "1000")
+	m.user(withoutSudo)
 	m.write(m.env["PAYSUITE_OS_RELEASE"], "ID=ubuntu\n", 0o644)
 	work, err := os.ReadFile("../../go.work")
 	if err != nil {

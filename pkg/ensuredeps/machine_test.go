@@ -114,6 +114,21 @@ func (m *machine) appendState(name, line string) {
 	}
 }
 
+const (
+	withSudo    = true
+	withoutSudo = false
+)
+
+// user makes the script run as the user dev (uid 1000), with or without passwordless sudo.
+func (m *machine) user(sudo bool) {
+	m.commands("sudo")
+	m.set("uid", "1000")
+	m.set("user", "dev")
+	if sudo {
+		m.set("sudo-ok", "")
+	}
+}
+
 // stockDebian: MariaDB and RabbitMQ installed from Debian's packages, root let into MariaDB only
 // through the socket.
 func (m *machine) stockDebian() {
@@ -272,6 +287,15 @@ func (r run) saysBefore(first, second string) run {
 	i, j := strings.Index(r.out, first), strings.Index(r.out, "[stub] "+second)
 	if i < 0 || j < 0 || i > j {
 		r.m.t.Errorf("want %q said before %q ran; output:\n%s", first, second, r.out)
+	}
+	return r
+}
+
+// wroteNoEnvironment checks a failed run left no environment for the suite.
+func (r run) wroteNoEnvironment() run {
+	r.m.t.Helper()
+	if _, err := os.Stat(r.m.env["PAYSUITE_DEPS_ENV"]); err == nil {
+		r.m.t.Error("an environment was written after a failure")
 	}
 	return r
 }

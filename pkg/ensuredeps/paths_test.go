@@ -123,9 +123,7 @@ func TestStoppedWithoutRootPrintsTheStartCommands(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t)
 	m.stockDebian()
-	m.commands("sudo")
-	m.set("uid", "1000")
-	m.set("user", "dev")
+	m.user(withoutSudo)
 	datadir := filepath.Join(m.state, "datadir")
 	m.run().fails().
 		says("cannot get MariaDB and RabbitMQ running here by myself; run:",
@@ -198,10 +196,8 @@ func composeRootPassword(t *testing.T) string {
 func TestAptWithSudoInstallsThenStarts(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t)
-	m.commands("apt-get", "sudo")
-	m.set("uid", "1000")
-	m.set("user", "dev")
-	m.set("sudo-ok", "")
+	m.commands("apt-get")
+	m.user(withSudo)
 	m.set("socket-users", "root")
 	apt := "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 "
 	m.run().ok().
@@ -221,8 +217,7 @@ func TestAptAsRootWhenThePackagesStartTheServers(t *testing.T) {
 	m.set("socket-users", "root")
 	m.set("apt-starts", "")
 	m.run().ok().
-		says("installing with apt-get (root)", "MariaDB 127.0.0.1:3306: started by its package",
-			"RabbitMQ 127.0.0.1:5672: started by its package").
+		says("installing with apt-get (root)", "mariadb: started by its package", "rabbitmq: started by its package").
 		ran("apt-get -q -o DPkg::Lock::Timeout=300 install -y mariadb-server mariadb-client rabbitmq-server").
 		neverRan("sudo", "setsid", "rabbitmq-server")
 }
@@ -285,8 +280,8 @@ func TestInstallNoInstallsNothing(t *testing.T) {
 func TestAptWithoutSudoPrintsTheCommands(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t)
-	m.commands("apt-get", "sudo")
-	m.set("uid", "1000")
+	m.commands("apt-get")
+	m.user(withoutSudo)
 	m.run().fails().
 		says("Debian/Ubuntu, but neither root nor passwordless sudo -> cannot install mariadb-server mariadb-client rabbitmq-server",
 			"sudo apt-get install -y mariadb-server mariadb-client rabbitmq-server",

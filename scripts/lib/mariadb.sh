@@ -8,6 +8,8 @@ COMPOSE_MARIADB_PASSWORD=paysuite
 # Stock MariaDB lets root in only through the unix socket; this user is made for TCP instead.
 MARIADB_ADMIN=paysuite
 
+mariadb_answers() { tcp_open "$DB_HOST" "$DB_PORT"; }
+
 # mariadb_installed prints where the server is when it is installed.
 mariadb_installed() {
   if [ "$OS" = darwin ]; then

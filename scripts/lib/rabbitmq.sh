@@ -2,6 +2,8 @@
 # management API (tests create a vhost per run through it). Uses the MQ_* and MGMT_* variables
 # that ensure-deps.sh reads from AMQP_URL and AMQP_MANAGEMENT_URL.
 
+rabbitmq_answers() { tcp_open "$MQ_HOST" "$MQ_PORT"; }
+
 # rabbitmq_installed prints where the server is when it is installed.
 rabbitmq_installed() {
   if [ "$OS" = darwin ]; then
