@@ -1,35 +1,32 @@
 package order
 
-import "errors"
+import (
+	"errors"
 
-// ErrInvalidInput is the family of every malformed-request error below: the caller must fix
-// the request; nothing was changed.
-var ErrInvalidInput = errors.New("invalid input")
+	"github.com/paysuite/paysuite/pkg/inputerr"
+)
 
-type inputError struct{ msg string }
-
-func (e *inputError) Error() string        { return e.msg }
-func (e *inputError) Is(target error) bool { return target == ErrInvalidInput }
-
-func invalid(msg string) error { return &inputError{msg: msg} }
+// ErrInvalidInput matches every malformed-request error below (pkg/inputerr's family): the
+// caller must fix the request; nothing was changed.
+var ErrInvalidInput = inputerr.ErrInvalid
 
 // Malformed requests (all match errors.Is(err, ErrInvalidInput)).
 var (
-	ErrMissingUserID    = invalid("user_id is required")
-	ErrMissingRequestID = invalid("request_id is required")
-	ErrIDTooLong        = invalid("ids are at most 64 characters")
-	ErrItemCount        = invalid("an order has 1 to 50 items")
-	ErrMissingSkuID     = invalid("every item needs a sku_id")
-	ErrInvalidQuantity  = invalid("quantity must be 1 to 99")
-	ErrCourseQuantity   = invalid("a course is bought once: quantity must be 1")
-	ErrRequestIDReused  = invalid("request_id was already used for different items")
-	ErrMissingOrderID   = invalid("order_id is required")
-	ErrMissingPaymentID = invalid("payment_id is required")
-	ErrMissingRefundID  = invalid("refund_id is required")
-	ErrBadPageToken     = invalid("page_token is not one this service issued")
-	ErrAmountMismatch   = invalid("amount does not match the order total")
-	ErrRefundAmount     = invalid("refund amount must be positive and within what was paid")
-	ErrBadCancelReason  = invalid("reason must be empty, USER_CANCELLED or TIMEOUT")
+	ErrMissingUserID    = inputerr.New("user_id is required")
+	ErrMissingRequestID = inputerr.New("request_id is required")
+	ErrIDTooLong        = inputerr.New("ids are at most 64 characters")
+	ErrItemCount        = inputerr.New("an order has 1 to 50 items")
+	ErrMissingSkuID     = inputerr.New("every item needs a sku_id")
+	ErrInvalidQuantity  = inputerr.New("quantity must be 1 to 99")
+	ErrCourseQuantity   = inputerr.New("a course is bought once: quantity must be 1")
+	ErrRequestIDReused  = inputerr.New("request_id was already used for different items")
+	ErrMissingOrderID   = inputerr.New("order_id is required")
+	ErrMissingPaymentID = inputerr.New("payment_id is required")
+	ErrMissingRefundID  = inputerr.New("refund_id is required")
+	ErrBadPageToken     = inputerr.New("page_token is not one this service issued")
+	ErrAmountMismatch   = inputerr.New("amount does not match the order total")
+	ErrRefundAmount     = inputerr.New("refund amount must be positive and within what was paid")
+	ErrBadCancelReason  = inputerr.New("reason must be empty, USER_CANCELLED or TIMEOUT")
 )
 
 // State errors: the order exists but is not in a state that allows the request.

@@ -1,28 +1,25 @@
 package payment
 
-import "errors"
+import (
+	"errors"
 
-// ErrInvalidInput is the family of malformed-request errors: the caller must fix the request;
-// nothing was changed.
-var ErrInvalidInput = errors.New("invalid input")
+	"github.com/paysuite/paysuite/pkg/inputerr"
+)
 
-type inputError struct{ msg string }
-
-func (e *inputError) Error() string        { return e.msg }
-func (e *inputError) Is(target error) bool { return target == ErrInvalidInput }
-
-func invalid(msg string) error { return &inputError{msg: msg} }
+// ErrInvalidInput matches every malformed-request error below (pkg/inputerr's family): the
+// caller must fix the request; nothing was changed.
+var ErrInvalidInput = inputerr.ErrInvalid
 
 // Malformed requests (all match errors.Is(err, ErrInvalidInput)).
 var (
-	ErrMissingOrderID   = invalid("order_id is required")
-	ErrMissingPaymentID = invalid("payment_id is required")
-	ErrMissingRefundID  = invalid("refund_id is required")
-	ErrInvalidChannel   = invalid("channel must be ALIPAY_QR or WECHAT_NATIVE")
-	ErrRefundAmount     = invalid("refund amount must be positive")
-	ErrMissingRequestID = invalid("request_id is required (1 to 64 characters)")
-	ErrReasonTooLong    = invalid("reason is at most 256 characters")
-	ErrRequestIDReused  = invalid("request_id was already used for a different refund amount")
+	ErrMissingOrderID   = inputerr.New("order_id is required")
+	ErrMissingPaymentID = inputerr.New("payment_id is required")
+	ErrMissingRefundID  = inputerr.New("refund_id is required")
+	ErrInvalidChannel   = inputerr.New("channel must be ALIPAY_QR or WECHAT_NATIVE")
+	ErrRefundAmount     = inputerr.New("refund amount must be positive")
+	ErrMissingRequestID = inputerr.New("request_id is required (1 to 64 characters)")
+	ErrReasonTooLong    = inputerr.New("reason is at most 256 characters")
+	ErrRequestIDReused  = inputerr.New("request_id was already used for a different refund amount")
 )
 
 // State errors: the entity exists but its state does not allow the request.
