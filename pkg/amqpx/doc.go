@@ -21,8 +21,9 @@
 // waits. The connection lives until Close, not until Dial's ctx: a service cancels its ctx,
 // waits for Consume and Relay.Run to drain (they still ack and confirm), then closes the Conn.
 //
-// Relay (relay.go). Only one relay per database publishes at a time: it holds the MySQL advisory
-// lock GET_LOCK('amqpx_relay_<database>') on a dedicated connection. MariaDB 10.6+ has
+// Relay (relay.go). Only one relay per database publishes at a time: it holds a leader.Lock, by
+// default the MySQL advisory lock GET_LOCK('amqpx_relay_<database>') on a dedicated connection
+// (WithLeaderLock replaces it where GET_LOCK does not exclude, e.g. on Galera). MariaDB 10.6+ has
 // SELECT … FOR UPDATE SKIP LOCKED, which would let several relays share the work, but then rows
 // leave in no particular order and each relay holds a transaction open across network I/O; a
 // single leader keeps publishing in id order and the standby instances take over within one poll

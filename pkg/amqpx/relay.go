@@ -2,7 +2,6 @@ package amqpx
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"gorm.io/gorm"
+
+	"github.com/paysuite/paysuite/pkg/leader"
 )
 
 // Relay publishes outbox rows (see the package doc for its guarantees and the leader lock).
@@ -21,7 +22,7 @@ type Relay struct {
 	wake chan struct{}
 
 	// Owned by Run's goroutine.
-	lock      *sql.Conn     // holds GET_LOCK while this relay is the leader
+	leading   bool
 	ch        *amqp.Channel // confirm-mode publishing channel
 	exchanges map[string]bool
 }
@@ -33,6 +34,7 @@ type relayOptions struct {
 	retention      time.Duration
 	janitorEvery   time.Duration
 	rowBackoffMax  time.Duration
+	lock           leader.Lock
 }
 
 // RelayOption tunes a Relay; the defaults suit production.
@@ -52,6 +54,10 @@ func WithConfirmTimeout(d time.Duration) RelayOption {
 // WithRetention sets how long published rows are kept before the janitor deletes them
 // (default 7 days; 0 keeps them forever).
 func WithRetention(d time.Duration) RelayOption { return func(o *relayOptions) { o.retention = d } }
+
+// WithLeaderLock sets the lock that makes one relay per database the publisher (default: GET_LOCK
+// "amqpx_relay" on gdb's database, see leader.GetLock).
+func WithLeaderLock(l leader.Lock) RelayOption { return func(o *relayOptions) { o.lock = l } }
 
 // NewRelay returns a relay for gdb's outbox publishing over conn. Start it with Run.
 func NewRelay(gdb *gorm.DB, conn *Conn, log *slog.Logger, opts ...RelayOption) *Relay {
@@ -86,6 +92,13 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 		return fmt.Errorf("outbox relay: %w (did the service call amqpx.MigrateOutbox?)", err)
+	}
+	if r.opts.lock == nil {
+		sqlDB, err := r.gdb.DB()
+		if err != nil {
+			return fmt.Errorf("outbox relay: %w", err)
+		}
+		r.opts.lock = leader.NewGetLock(sqlDB, "amqpx_relay")
 	}
 	defer r.release()
 	nextJanitor := time.Now()
@@ -132,51 +145,26 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// lead takes or re-checks the advisory lock; only the holder publishes.
+// lead takes or re-checks the leader lock; only the holder publishes.
 func (r *Relay) lead(ctx context.Context) (bool, error) {
-	if r.lock != nil {
-		var mine sql.NullBool
-		err := r.lock.QueryRowContext(ctx,
-			"SELECT IS_USED_LOCK(LEFT(CONCAT('amqpx_relay_', DATABASE()), 64)) = CONNECTION_ID()").Scan(&mine)
-		if err == nil && mine.Valid && mine.Bool {
-			return true, nil
-		}
-		r.release() // connection lost (and the lock with it) or lock gone: start over
-		if err != nil {
-			return false, err
-		}
+	leading, err := r.opts.lock.Hold(ctx)
+	switch {
+	case leading && !r.leading:
+		r.log.Info("outbox relay is the publisher for this database")
+	case !leading && r.leading:
+		r.closeChannel() // lost the lock: the new leader publishes
 	}
-	sqlDB, err := r.gdb.DB()
-	if err != nil {
-		return false, err
-	}
-	c, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return false, err
-	}
-	var got sql.NullInt64
-	if err := c.QueryRowContext(ctx, "SELECT GET_LOCK(LEFT(CONCAT('amqpx_relay_', DATABASE()), 64), 0)").Scan(&got); err != nil {
-		_ = c.Close()
-		return false, err
-	}
-	if !got.Valid || got.Int64 != 1 {
-		_ = c.Close()
-		return false, nil
-	}
-	r.lock = c
-	r.log.Info("outbox relay is the publisher for this database")
-	return true, nil
+	r.leading = leading
+	return leading, err
 }
 
 func (r *Relay) release() {
-	if r.lock == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_, _ = r.lock.ExecContext(ctx, "DO RELEASE_LOCK(LEFT(CONCAT('amqpx_relay_', DATABASE()), 64))")
-	_ = r.lock.Close()
-	r.lock = nil
+	r.opts.lock.Release()
+	r.leading = false
+	r.closeChannel()
+}
+
+func (r *Relay) closeChannel() {
 	if r.ch != nil {
 		_ = r.ch.Close()
 		r.ch = nil

@@ -13,6 +13,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/ids"
+	"github.com/paysuite/paysuite/pkg/leader"
 	"github.com/paysuite/paysuite/pkg/run"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/broker"
@@ -121,7 +122,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	g := run.NewGroup(ctx)
 	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
 	g.Go("sweeper", func(ctx context.Context) error {
-		sweep(ctx, a, mysql.NewSweeperStore(gdb), cfg, log)
+		sweep(ctx, a, mysql.NewSweeperStore(gdb), leader.NewGetLock(sqlDB, "order_sweeper"), cfg, log)
 		return nil
 	})
 	if conn != nil {
@@ -136,11 +137,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // sweep expires overdue unpaid orders every SweepInterval, starting now (after a downtime the
 // backlog goes at once).
-func sweep(ctx context.Context, a *app.App, store *mysql.SweeperStore, cfg Config, log *slog.Logger) {
+func sweep(ctx context.Context, a *app.App, store *mysql.SweeperStore, lock leader.Lock, cfg Config, log *slog.Logger) {
 	t := time.NewTicker(cfg.SweepInterval)
 	defer t.Stop()
 	for {
-		n, err := a.SweepExpiredOrders(ctx, store, cfg.SweepGrace)
+		n, err := a.SweepExpiredOrders(ctx, store, lock, cfg.SweepGrace)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("sweeper", "err", err)
 		}

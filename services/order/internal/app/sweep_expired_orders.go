@@ -4,28 +4,26 @@ import (
 	"context"
 	"time"
 
+	"github.com/paysuite/paysuite/pkg/leader"
 	"github.com/paysuite/paysuite/services/order/internal/domain/order"
 )
 
-// Sweeper finds orders past their deadline and takes a cross-instance lock.
+// Sweeper finds orders past their deadline.
 type Sweeper interface {
 	// ExpiredOrders returns ids of PENDING_PAYMENT orders whose deadline is before t, oldest first.
 	ExpiredOrders(ctx context.Context, before time.Time, limit int) ([]int64, error)
-	// TryLock takes the named lock shared by every instance, without waiting; ok is false
-	// when another instance holds it.
-	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
 }
 
 const sweepBatch = 200
 
 // SweepExpiredOrders is the backstop of the deadline messages: it expires every order still
-// awaiting payment more than grace past its deadline. Only one instance sweeps at a time.
-func (a *App) SweepExpiredOrders(ctx context.Context, s Sweeper, grace time.Duration) (expired int, err error) {
-	unlock, ok, err := s.TryLock(ctx, "order_sweeper")
+// awaiting payment more than grace past its deadline. Only the instance holding lock sweeps.
+func (a *App) SweepExpiredOrders(ctx context.Context, s Sweeper, lock leader.Lock, grace time.Duration) (expired int, err error) {
+	ok, err := lock.Hold(ctx)
 	if err != nil || !ok {
 		return 0, err
 	}
-	defer unlock()
+	defer lock.Release()
 	for {
 		ids, err := s.ExpiredOrders(ctx, a.now().Add(-grace), sweepBatch)
 		if err != nil {

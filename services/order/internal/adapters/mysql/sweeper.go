@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"gorm.io/gorm"
@@ -12,7 +11,7 @@ import (
 
 var _ app.Sweeper = (*SweeperStore)(nil)
 
-// SweeperStore finds expired orders and holds the sweepers' advisory lock.
+// SweeperStore finds expired orders.
 type SweeperStore struct{ gdb *gorm.DB }
 
 // NewSweeperStore returns a store on gdb.
@@ -24,34 +23,4 @@ func (s *SweeperStore) ExpiredOrders(ctx context.Context, before time.Time, limi
 	err := s.gdb.WithContext(ctx).Raw(`SELECT order_id FROM orders WHERE status = 'PENDING_PAYMENT' AND pay_deadline < ?
 		ORDER BY pay_deadline LIMIT ?`, before.UTC(), limit).Scan(&ids).Error
 	return ids, err
-}
-
-// TryLock takes GET_LOCK on a dedicated connection; the name is scoped to this database so
-// services (and test runs) sharing a server do not exclude each other. The lock dies with the
-// connection, so a crashed instance cannot keep it.
-func (s *SweeperStore) TryLock(ctx context.Context, name string) (func(), bool, error) {
-	sqlDB, err := s.gdb.DB()
-	if err != nil {
-		return nil, false, err
-	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	const lockName = "LEFT(CONCAT(?, '_', DATABASE()), 64)"
-	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+lockName+", 0)", name).Scan(&got); err != nil {
-		conn.Close()
-		return nil, false, err
-	}
-	if !got.Valid || got.Int64 != 1 {
-		conn.Close()
-		return nil, false, nil
-	}
-	return func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_, _ = conn.ExecContext(ctx, "DO RELEASE_LOCK("+lockName+")", name)
-		conn.Close()
-	}, true, nil
 }
