@@ -173,10 +173,7 @@ func (r *Relay) closeChannel() {
 
 // pass publishes one batch of due rows and reports whether the batch was full.
 func (r *Relay) pass(ctx context.Context) (bool, error) {
-	var rows []outboxRow
-	err := r.gdb.WithContext(ctx).
-		Where("published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= ?)", time.Now().UTC()).
-		Order("id").Limit(r.opts.batch).Find(&rows).Error
+	rows, err := r.due(ctx)
 	if err != nil || len(rows) == 0 {
 		return false, err
 	}
@@ -188,13 +185,37 @@ func (r *Relay) pass(ctx context.Context) (bool, error) {
 	// stopped waiting for would only be sent again later.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.confirmTimeout)
 	defer cancel()
-
-	type sent struct {
-		row outboxRow
-		dc  *amqp.DeferredConfirmation
-	}
-	var inflight []sent
 	failed := map[int64]string{}
+	inflight := r.publish(ctx, pctx, ch, rows, failed)
+	published := r.confirm(pctx, ch, inflight, failed)
+	if len(failed) > 0 && ch.IsClosed() {
+		r.ch = nil
+	}
+	if err := r.record(ctx, rows, published, failed); err != nil {
+		return false, err
+	}
+	return len(rows) == r.opts.batch && len(failed) == 0, nil
+}
+
+// due loads the next batch of unpublished rows whose backoff has passed, in id order.
+func (r *Relay) due(ctx context.Context) ([]outboxRow, error) {
+	var rows []outboxRow
+	err := r.gdb.WithContext(ctx).
+		Where("published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= ?)", time.Now().UTC()).
+		Order("id").Limit(r.opts.batch).Find(&rows).Error
+	return rows, err
+}
+
+// sent is a row published and waiting for the broker's confirm.
+type sent struct {
+	row outboxRow
+	dc  *amqp.DeferredConfirmation
+}
+
+// publish sends rows on ch without waiting for confirms; a row that could not be sent gets its
+// reason in failed.
+func (r *Relay) publish(ctx, pctx context.Context, ch *amqp.Channel, rows []outboxRow, failed map[int64]string) []sent {
+	var inflight []sent
 	for _, row := range rows {
 		if reason := r.checkExchange(ctx, row.Exchange); reason != "" {
 			failed[row.ID] = reason
@@ -213,7 +234,12 @@ func (r *Relay) pass(ctx context.Context) (bool, error) {
 		}
 		inflight = append(inflight, sent{row, dc})
 	}
+	return inflight
+}
 
+// confirm waits for the broker's answer to every sent row: the acked ids are returned, the rest
+// get their reason in failed.
+func (r *Relay) confirm(pctx context.Context, ch *amqp.Channel, inflight []sent, failed map[int64]string) []int64 {
 	var published []int64
 	for _, s := range inflight {
 		acked, err := s.dc.WaitContext(pctx)
@@ -228,21 +254,22 @@ func (r *Relay) pass(ctx context.Context) (bool, error) {
 			published = append(published, s.row.ID)
 		}
 	}
-	if len(failed) > 0 && ch.IsClosed() {
-		r.ch = nil
-	}
+	return published
+}
 
-	// Bookkeeping gets its own deadline (the confirm wait may have used all of pctx's) and
-	// ignores shutdown, so what the broker acked is recorded as published.
-	bctx, cancelBook := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancelBook()
+// record marks the acked rows published and gives every failed row its attempt, error and
+// next try. It has its own deadline (the confirm wait may have used all of the publishing
+// one) and ignores shutdown, so what the broker acked is recorded as published.
+func (r *Relay) record(ctx context.Context, rows []outboxRow, published []int64, failed map[int64]string) error {
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	now := time.Now().UTC()
 	if len(published) > 0 {
-		err = r.gdb.WithContext(bctx).Model(&outboxRow{}).Where("id IN ?", published).
+		err := r.gdb.WithContext(bctx).Model(&outboxRow{}).Where("id IN ?", published).
 			Updates(map[string]any{"published_at": now, "attempts": gorm.Expr("attempts + 1")}).Error
 		if err != nil {
 			// They will be published again: duplicates, which consumers drop by message id.
-			return false, fmt.Errorf("mark %d rows published: %w", len(published), err)
+			return fmt.Errorf("mark %d rows published: %w", len(published), err)
 		}
 	}
 	var firstFailed *outboxRow
@@ -258,7 +285,7 @@ func (r *Relay) pass(ctx context.Context) (bool, error) {
 		err := r.gdb.WithContext(bctx).Model(&outboxRow{}).Where("id = ?", row.ID).
 			Updates(map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_error": reason, "next_attempt_at": next}).Error
 		if err != nil {
-			return false, fmt.Errorf("record failed publish of %s: %w", row.MessageID, err)
+			return fmt.Errorf("record failed publish of %s: %w", row.MessageID, err)
 		}
 	}
 	if firstFailed != nil {
@@ -266,7 +293,7 @@ func (r *Relay) pass(ctx context.Context) (bool, error) {
 		r.log.Warn("outbox publish failed; will retry", "rows", len(failed), "first_message_id", firstFailed.MessageID,
 			"attempts", firstFailed.Attempts+1, "err", failed[firstFailed.ID])
 	}
-	return len(rows) == r.opts.batch && len(failed) == 0, nil
+	return nil
 }
 
 // channel returns the confirm-mode channel, opening one (and waiting for the broker) if needed.
