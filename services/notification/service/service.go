@@ -99,7 +99,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer conn.Close()
 
 	a := app.New(app.Config{
-		Schedule:    delivery.Schedule{Delays: delivery.DefaultDelays, Scale: cfg.WebhookTimeScale},
+		Schedule:    delivery.DefaultSchedule(cfg.WebhookTimeScale),
 		SendTimeout: cfg.WebhookTimeout,
 		WatchPoll:   cfg.WatchPoll,
 	}, app.Deps{

@@ -14,15 +14,17 @@ const (
 	StatusFailed    Status = 3
 )
 
-// DefaultDelays is the wait before each retry after a failed attempt: 7 retries, 8 attempts.
-var DefaultDelays = []time.Duration{
-	15 * time.Second, time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 24 * time.Hour,
-}
-
 // Schedule is the retry schedule, compressed by Scale (WEBHOOK_TIME_SCALE) in tests and demos.
 type Schedule struct {
 	Delays []time.Duration
 	Scale  float64
+}
+
+// DefaultSchedule is the published retry schedule (README), scaled: 7 retries, 8 attempts.
+func DefaultSchedule(scale float64) Schedule {
+	return Schedule{Delays: []time.Duration{
+		15 * time.Second, time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 24 * time.Hour,
+	}, Scale: scale}
 }
 
 // MaxAttempts is the attempt budget: the first try plus one per delay.

@@ -9,12 +9,12 @@ import (
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func TestRetryScheduleThenFailedThenResend(t *testing.T) {
-	s := Schedule{Delays: DefaultDelays, Scale: 1}
+	s := DefaultSchedule(1)
 	d := New(1, 2, "e1", []byte(`{}`), t0)
 	now := t0
 	for i := 1; i <= 7; i++ {
 		d.Record(Attempt{HTTPStatus: 500, At: now}, s)
-		if d.Status != StatusPending || !d.NextAttemptAt.Equal(now.Add(DefaultDelays[i-1])) {
+		if d.Status != StatusPending || !d.NextAttemptAt.Equal(now.Add(s.Delays[i-1])) {
 			t.Fatalf("attempt %d: status %v next %v", i, d.Status, d.NextAttemptAt)
 		}
 		now = d.NextAttemptAt
@@ -38,7 +38,7 @@ func TestRetryScheduleThenFailedThenResend(t *testing.T) {
 }
 
 func TestScaleCompressesDelays(t *testing.T) {
-	s := Schedule{Delays: DefaultDelays, Scale: 0.001}
+	s := DefaultSchedule(0.001)
 	if got := s.Delay(1); got != 15*time.Millisecond {
 		t.Fatalf("Delay(1) = %v", got)
 	}
