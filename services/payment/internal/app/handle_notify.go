@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 
@@ -21,13 +20,13 @@ type NotifyAnswer struct {
 // HandleNotify verifies a provider's async notify and, for a verified success that matches our
 // trade, records it; every notify is kept in the notify log. The caller answers the provider
 // only after this returns, i.e. after the commit.
-func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, r *http.Request, body []byte) NotifyAnswer {
-	rec := NotifyRecord{Channel: chName, Headers: headerText(r.Header), Body: string(body), ReceivedAt: a.now()}
+func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, msg NotifyMessage) NotifyAnswer {
+	rec := NotifyRecord{Channel: chName, Headers: headerText(msg.Header), Body: string(msg.Body), ReceivedAt: a.now()}
 	ch, err := a.channel(chName)
 	if err != nil {
 		return a.refuseNotify(ctx, rec, err.Error())
 	}
-	n, err := ch.ParseNotify(r)
+	n, err := ch.ParseNotify(msg)
 	if err != nil {
 		var re *NotifyRefusedError
 		if errors.As(err, &re) {
@@ -134,7 +133,7 @@ func (a *App) logNotify(ctx context.Context, rec NotifyRecord) {
 	}
 }
 
-func headerText(h http.Header) string {
+func headerText(h map[string][]string) string {
 	keys := make([]string, 0, len(h))
 	for k := range h {
 		keys = append(keys, k)

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/money"
@@ -190,6 +189,12 @@ type Trade struct {
 	PaidAt          time.Time
 }
 
+// NotifyMessage is an async notify as the provider sent it, before anything is believed.
+type NotifyMessage struct {
+	Header map[string][]string // keys in canonical form, as net/http gives them
+	Body   []byte
+}
+
 // Notify is a verified async notify: signature checked, app/merchant id ours.
 type Notify struct {
 	Trade
@@ -238,7 +243,8 @@ func (e *NotifyRefusedError) Error() string { return "notify refused: " + e.Reas
 
 // Channel is a payment provider.
 type Channel interface {
-	// Prepay creates the provider trade and returns its QR code URL.
+	// Prepay creates the provider trade and returns what the buyer opens to pay it (the QR
+	// code's content for the QR channels).
 	Prepay(ctx context.Context, req PrepayRequest) (qrCode string, err error)
 	// Query returns the trade's state; a trade the provider does not know is TradeWaiting.
 	Query(ctx context.Context, outTradeNo string) (Trade, error)
@@ -248,5 +254,5 @@ type Channel interface {
 	QueryRefund(ctx context.Context, outTradeNo, outRefundNo string) (RefundState, error)
 	// ParseNotify verifies an async notify (signature, our app/merchant id) and decodes it;
 	// *NotifyRefusedError when it cannot be trusted.
-	ParseNotify(r *http.Request) (Notify, error)
+	ParseNotify(msg NotifyMessage) (Notify, error)
 }

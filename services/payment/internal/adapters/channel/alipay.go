@@ -204,9 +204,10 @@ func (a *Alipay) QueryRefund(ctx context.Context, outTradeNo, outRefundNo string
 }
 
 // ParseNotify verifies the RSA2 signature over every field but sign/sign_type, and that the
-// notify is for our app id, before anything else looks at it.
-func (a *Alipay) ParseNotify(r *http.Request) (app.Notify, error) {
-	f, err := notifyForm(r)
+// notify is for our app id, before anything else looks at it. The fields are the form body
+// Alipay POSTs; nothing from our own URL joins them.
+func (a *Alipay) ParseNotify(msg app.NotifyMessage) (app.Notify, error) {
+	f, err := notifyForm(notifyRequest(msg))
 	if err != nil {
 		return app.Notify{}, refused("unreadable form: "+err.Error(), "", "")
 	}

@@ -4,6 +4,8 @@
 package channel
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,6 +32,14 @@ func (h hostRewrite) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.URL.Path = p + r.URL.Path
 	}
 	return h.next.RoundTrip(r)
+}
+
+// notifyRequest rebuilds the POST the provider sent, for gopay's notify parsers.
+func notifyRequest(msg app.NotifyMessage) *http.Request {
+	return &http.Request{
+		Method: http.MethodPost, URL: &url.URL{}, Header: msg.Header,
+		Body: io.NopCloser(bytes.NewReader(msg.Body)), ContentLength: int64(len(msg.Body)),
+	}
 }
 
 func refused(reason, outTradeNo, notifyID string) error {

@@ -208,8 +208,8 @@ func refundState(s string) app.RefundState {
 
 // ParseNotify: V3ParseNotify → serial is our public key id → timestamp fresh → VerifySignByPK →
 // DecryptPayCipherText → mchid/appid ours. Nothing is trusted before the signature holds.
-func (w *Wechat) ParseNotify(r *http.Request) (app.Notify, error) {
-	req, err := wechat.V3ParseNotify(r)
+func (w *Wechat) ParseNotify(msg app.NotifyMessage) (app.Notify, error) {
+	req, err := wechat.V3ParseNotify(notifyRequest(msg))
 	if err != nil {
 		return app.Notify{}, refused("unreadable notify: "+err.Error(), "", "")
 	}

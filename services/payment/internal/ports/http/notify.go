@@ -3,7 +3,6 @@
 package http
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -23,7 +22,7 @@ func Handler(a *app.App) http.Handler {
 			http.Error(w, "failure", http.StatusBadRequest)
 			return
 		}
-		ans := a.HandleNotify(r.Context(), payment.ChannelAlipayQR, r, body)
+		ans := a.HandleNotify(r.Context(), payment.ChannelAlipayQR, app.NotifyMessage{Header: r.Header, Body: body})
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if ans.OK {
 			_, _ = io.WriteString(w, "success")
@@ -38,7 +37,7 @@ func Handler(a *app.App) http.Handler {
 			wechatFail(w, http.StatusBadRequest, "body too large or unreadable")
 			return
 		}
-		ans := a.HandleNotify(r.Context(), payment.ChannelWechatNative, r, body)
+		ans := a.HandleNotify(r.Context(), payment.ChannelWechatNative, app.NotifyMessage{Header: r.Header, Body: body})
 		switch {
 		case ans.OK:
 			w.WriteHeader(http.StatusNoContent)
@@ -54,14 +53,12 @@ func Handler(a *app.App) http.Handler {
 	return mux
 }
 
-// readBody keeps the raw bytes (for the notify log) and gives the request a fresh reader over
-// them for the provider SDK's parser.
+// readBody reads the raw bytes the channel verifies and the notify log keeps.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxNotifyBody))
 	if err != nil {
 		return nil, false
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	return body, true
 }
 
