@@ -50,12 +50,12 @@ func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, msg Noti
 		a.logNotify(ctx, rec)
 		return NotifyAnswer{OK: true, Message: "not a payment success"}
 	}
-	if n.Amount != p.Amount {
-		return a.refuseNotify(ctx, rec, fmt.Sprintf("amount %d fen, our trade is %d fen", n.Amount, p.Amount))
-	}
 	rec.DedupeKey = string(chName) + ":" + n.NotifyID
 	changed, err := a.recordPaid(ctx, p, n.Trade, "notify", &rec)
 	switch {
+	case errors.Is(err, payment.ErrAmountMismatch):
+		rec.DedupeKey = ""
+		return a.refuseNotify(ctx, rec, err.Error())
 	case errors.Is(err, ErrDuplicateNotify):
 		rec.DedupeKey, rec.Outcome, rec.RefuseReason = "", NotifyDuplicate, "replayed notify id"
 		a.logNotify(ctx, rec)
@@ -71,21 +71,23 @@ func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, msg Noti
 }
 
 // recordPaid is the one door for every verified "the buyer paid" (notify, poll, close that found
-// the trade paid): the conditional WAITING→SUCCEEDED, the durable mark-order-paid task and the
+// the trade paid): the domain's amount check, the conditional WAITING→SUCCEEDED, the durable mark-order-paid task and the
 // event, in one transaction. changed=false when the payment had already succeeded. p is the
 // payment as read before; the domain decides the transition, the conditional UPDATE makes it
 // happen at most once whatever races with it.
 func (a *App) recordPaid(ctx context.Context, p *payment.Payment, t Trade, source string, rec *NotifyRecord) (bool, error) {
-	if t.Amount != p.Amount {
-		return false, fmt.Errorf("provider says %d fen paid, trade is %d fen: %w", t.Amount, p.Amount, errAmountMismatch)
-	}
 	now := a.now()
 	was := *p
 	paid := &was
-	if err := paid.Succeed(t.ProviderTradeNo, t.PaidAt, now); err != nil {
-		if errors.Is(err, payment.ErrAlreadySucceeded) {
-			return false, nil
-		}
+	err := paid.Succeed(t.ProviderTradeNo, t.Amount, t.PaidAt, now)
+	switch {
+	case errors.Is(err, payment.ErrAlreadySucceeded):
+		return false, nil
+	case errors.Is(err, payment.ErrAmountMismatch):
+		a.log.Error("provider reports a paid amount that is not our trade's; not recorded", "payment_id", p.ID,
+			"provider_fen", int64(t.Amount), "ours_fen", int64(p.Amount), "via", source)
+		return false, err
+	case err != nil:
 		return false, err
 	}
 	ch := Changes{
@@ -110,8 +112,6 @@ func (a *App) recordPaid(ctx context.Context, p *payment.Payment, t Trade, sourc
 	a.Wake()
 	return true, nil
 }
-
-var errAmountMismatch = errors.New("amount mismatch")
 
 func (a *App) refuseNotify(ctx context.Context, rec NotifyRecord, reason string) NotifyAnswer {
 	rec.Outcome, rec.RefuseReason = NotifyRefused, reason

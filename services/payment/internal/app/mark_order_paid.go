@@ -35,15 +35,18 @@ func (a *App) markOrderPaid(ctx context.Context, paymentID int64) error {
 		reason = payment.ReasonDuplicatePayment
 	case gerr == nil && o.Status == OrderPendingPayment:
 		// Refused while still awaiting payment (e.g. amount mismatch): never keep the money.
-		reason = "ORDER_REFUSED"
+		reason = payment.ReasonOrderRefused
 	}
 	a.log.Warn("order refused the payment; refunding it automatically", "order_id", p.OrderID, "payment_id", p.ID,
 		"reason", reason, "err", err)
 	return a.autoRefund(ctx, p.ID, reason)
 }
 
+// autoRequestID is the request id of a payment's one automatic refund; clients cannot use it.
+const autoRequestID = "auto"
+
 // autoRefund refunds everything still refundable of a payment the order did not take; one per
-// payment (request id "auto"), recorded and published like any refund.
+// payment (request id autoRequestID), recorded and published like any refund.
 func (a *App) autoRefund(ctx context.Context, paymentID int64, reason string) error {
 	now := a.now()
 	var created *payment.Refund
@@ -53,7 +56,7 @@ func (a *App) autoRefund(ctx context.Context, paymentID int64, reason string) er
 			return nil
 		}
 		id := a.ids.Next()
-		r, err := payment.NewRefund(id, p, left, reason, "auto", fmt.Sprintf("RF%d", id), true, now)
+		r, err := payment.NewRefund(id, p, left, reason, autoRequestID, fmt.Sprintf("RF%d", id), true, now)
 		if err != nil {
 			return err
 		}
@@ -66,7 +69,7 @@ func (a *App) autoRefund(ctx context.Context, paymentID int64, reason string) er
 		return nil
 	})
 	if err != nil {
-		if existing, ferr := a.repo.FindRefund(ctx, paymentID, "auto"); ferr == nil {
+		if existing, ferr := a.repo.FindRefund(ctx, paymentID, autoRequestID); ferr == nil {
 			a.log.Info("automatic refund already exists", "payment_id", paymentID, "refund_id", existing.ID)
 			return nil
 		}

@@ -36,11 +36,6 @@ func (a *App) pollTrade(ctx context.Context, paymentID int64, attempt int) error
 	}
 	switch {
 	case t.State.Paid():
-		if t.Amount != p.Amount {
-			a.log.Error("provider reports a paid amount that is not our trade's", "payment_id", p.ID,
-				"provider_fen", int64(t.Amount), "ours_fen", int64(p.Amount))
-			return fmt.Errorf("payment %d: %w", p.ID, errAmountMismatch)
-		}
 		_, err := a.recordPaid(ctx, p, t, "poll", nil)
 		return err
 	case t.State == TradeClosed:
@@ -79,9 +74,6 @@ func (a *App) watchClosed(ctx context.Context, p *payment.Payment, ch Channel, a
 	}
 	switch {
 	case t.State.Paid():
-		if t.Amount != p.Amount {
-			return fmt.Errorf("closed payment %d: provider paid %d fen: %w", p.ID, t.Amount, errAmountMismatch)
-		}
 		_, err := a.recordPaid(ctx, p, t, "poll after close", nil)
 		return err
 	case t.State == TradeClosed:
@@ -116,9 +108,6 @@ func (a *App) closeAtProvider(ctx context.Context, p *payment.Payment, ch Channe
 		}
 		if !t.State.Paid() {
 			return fmt.Errorf("close of %s said paid, query says state %d", p.OutTradeNo, t.State)
-		}
-		if t.Amount != p.Amount {
-			return fmt.Errorf("payment %d: provider paid %d fen: %w", p.ID, t.Amount, errAmountMismatch)
 		}
 		_, err := a.recordPaid(ctx, p, t, "close", nil)
 		if err != nil {

@@ -19,7 +19,7 @@ func (a *App) RefundPayment(ctx context.Context, paymentID int64, amount money.F
 	if amount <= 0 {
 		return nil, payment.ErrRefundAmount
 	}
-	if requestID == "" || len(requestID) > 64 || requestID == "auto" {
+	if requestID == "" || len(requestID) > 64 || requestID == autoRequestID {
 		return nil, payment.ErrMissingRequestID
 	}
 	if existing, err := a.findRefund(ctx, paymentID, requestID, amount); existing != nil || err != nil {

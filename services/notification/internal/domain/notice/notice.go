@@ -115,13 +115,22 @@ func Message(r Result) string {
 	return s
 }
 
+// Reasons a payment result may carry that the user is told about (the payment service's
+// automatic-refund reasons, and timeouts).
+const (
+	ReasonOrderCancelled   = "ORDER_CANCELLED"
+	ReasonDuplicatePayment = "DUPLICATE_PAYMENT"
+	ReasonOrderTimeout     = "ORDER_TIMEOUT"
+	ReasonTimeout          = "TIMEOUT"
+)
+
 func reasonText(reason string) string {
 	switch reason {
-	case "ORDER_CANCELLED":
+	case ReasonOrderCancelled:
 		return "because the order had already been cancelled"
-	case "DUPLICATE_PAYMENT":
+	case ReasonDuplicatePayment:
 		return "because the order was already paid"
-	case "ORDER_TIMEOUT", "TIMEOUT":
+	case ReasonOrderTimeout, ReasonTimeout:
 		return "because the payment time ran out"
 	default:
 		return ""

@@ -65,7 +65,7 @@ func (e *batchEnv) success(p *payment.Payment, dedupe string) *paidReq {
 	e.t.Helper()
 	now := time.Now().UTC()
 	paid := *p
-	if err := paid.Succeed("T"+p.OutTradeNo, now, now); err != nil {
+	if err := paid.Succeed("T"+p.OutTradeNo, p.Amount, now, now); err != nil {
 		e.t.Fatal(err)
 	}
 	e.next++

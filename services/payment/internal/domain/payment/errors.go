@@ -29,6 +29,8 @@ var (
 	ErrOrderNotPayable = errors.New("order is not awaiting payment")
 	// ErrOrderExpiring: too little time is left before the order's pay deadline to open a trade.
 	ErrOrderExpiring = errors.New("order pay deadline is too close to start a payment")
+	// ErrAmountMismatch: a verified success report names another amount than the trade's.
+	ErrAmountMismatch = errors.New("paid amount does not match the trade")
 	// ErrAlreadySucceeded: the attempt is already paid; a second success report is a duplicate.
 	ErrAlreadySucceeded = errors.New("payment already succeeded")
 	// ErrNotWaiting: only a WAITING attempt can be paid or closed.

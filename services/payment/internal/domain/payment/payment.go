@@ -98,12 +98,17 @@ func (p *Payment) LiveKey() string {
 	return fmt.Sprintf("%d:%s", p.OrderID, p.Channel)
 }
 
-// Succeed records the provider's verified word that the buyer paid. It happens once: a second
-// report is ErrAlreadySucceeded (a duplicate, harmless). A CLOSED attempt may still succeed:
-// Alipay answers a close of an unscanned QR with TRADE_NOT_EXIST, so a buyer can pay what we
-// believed closed; the provider is the truth about money, and the order then refuses the payment
-// and it is refunded automatically instead of being kept silently.
-func (p *Payment) Succeed(providerTradeNo string, paidAt, now time.Time) error {
+// Succeed records the provider's verified word that the buyer paid amount. A report of another
+// amount than the trade's is ErrAmountMismatch, whatever the state: the provider and we disagree
+// about money, and nothing is recorded. A success happens once: a second report is
+// ErrAlreadySucceeded (a duplicate, harmless). A CLOSED attempt may still succeed: Alipay
+// answers a close of an unscanned QR with TRADE_NOT_EXIST, so a buyer can pay what we believed
+// closed; the provider is the truth about money, and the order then refuses the payment and it
+// is refunded automatically instead of being kept silently.
+func (p *Payment) Succeed(providerTradeNo string, amount money.Fen, paidAt, now time.Time) error {
+	if amount != p.Amount {
+		return fmt.Errorf("payment %d: provider says %d fen paid, the trade is %d fen: %w", p.ID, amount, p.Amount, ErrAmountMismatch)
+	}
 	switch p.Status {
 	case StatusWaiting, StatusClosed:
 	case StatusSucceeded, StatusRefunded:

@@ -60,7 +60,7 @@ func TestSucceed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(string(tt.from), func(t *testing.T) {
 			p := withStatus(t, tt.from)
-			err := p.Succeed("T1", t0.Add(time.Minute), t0.Add(2*time.Minute))
+			err := p.Succeed("T1", p.Amount, t0.Add(time.Minute), t0.Add(2*time.Minute))
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -75,6 +75,22 @@ func TestSucceed(t *testing.T) {
 			}
 			if p.LiveKey() != "" {
 				t.Fatalf("a paid attempt keeps its live key %q", p.LiveKey())
+			}
+		})
+	}
+}
+
+func TestSucceedRefusesAnotherAmountInEveryState(t *testing.T) {
+	for _, from := range []Status{StatusWaiting, StatusClosed, StatusSucceeded, StatusRefunded} {
+		t.Run(string(from), func(t *testing.T) {
+			p := withStatus(t, from)
+			for _, amount := range []money.Fen{p.Amount - 1, p.Amount + 1, 0} {
+				if err := p.Succeed("T1", amount, t0, t0); !errors.Is(err, ErrAmountMismatch) {
+					t.Fatalf("%d fen on a %d fen trade: err = %v, want ErrAmountMismatch", amount, p.Amount, err)
+				}
+			}
+			if p.Status != from || p.ProviderTradeNo != "" || !p.PaidAt.IsZero() {
+				t.Fatalf("a refused success changed the payment: %+v", p)
 			}
 		})
 	}

@@ -19,8 +19,9 @@ const (
 // Refund reasons paysuite sets itself.
 const (
 	ReasonUserRequest      = "USER_REQUEST"
-	ReasonDuplicatePayment = "DUPLICATE_PAYMENT"
-	ReasonOrderCancelled   = "ORDER_CANCELLED"
+	ReasonDuplicatePayment = "DUPLICATE_PAYMENT" // the order was paid by another attempt
+	ReasonOrderCancelled   = "ORDER_CANCELLED"   // the payment arrived for a cancelled order
+	ReasonOrderRefused     = "ORDER_REFUSED"     // the order, still unpaid, refused it (e.g. its amount)
 )
 
 // Refund is one refund of a payment, idempotent on (payment, request id), with its own
