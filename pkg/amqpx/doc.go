@@ -37,8 +37,10 @@
 // only for handlers that serialise on their own rows). A handler error is retried by publishing
 // a copy with x-attempts+1 to the queue's tail (a nack/requeue would lose the count), after
 // a short backoff; after MaxAttempts, or at once for errors wrapping ErrPoison, the message goes to
-// `<queue>.parking` with x-park-reason. Consume re-subscribes after every reconnect and, when its
-// ctx is done, stops taking deliveries, lets in-flight handlers finish, and returns nil.
+// `<queue>.parking` with x-park-reason. Handlers read deliveries with Decode (type and content
+// type checked, anything else poison) and mark what can never succeed with Poison. Consume
+// re-subscribes after every reconnect and, when its ctx is done, stops taking deliveries, lets
+// in-flight handlers finish, and returns nil.
 //
 // Tables: call MigrateOutbox after db.Open in every service that uses the outbox or Consume; it
 // keeps its own goose version table (goose_amqpx_version) beside the service's migrations.

@@ -14,11 +14,11 @@ import (
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/run"
 	coursev1 "github.com/paysuite/paysuite/proto/gen/paysuite/course/v1"
-	"github.com/paysuite/paysuite/services/course/internal/adapters/events"
 	"github.com/paysuite/paysuite/services/course/internal/adapters/mysql"
 	"github.com/paysuite/paysuite/services/course/internal/adapters/mysql/migrations"
 	"github.com/paysuite/paysuite/services/course/internal/app"
 	"github.com/paysuite/paysuite/services/course/internal/ports"
+	amqpport "github.com/paysuite/paysuite/services/course/internal/ports/amqp"
 )
 
 // Name is the service name (database `<db>_course`, log tag).
@@ -70,8 +70,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	g := run.NewGroup(ctx)
 	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	ccfg, handler := amqpport.PaymentResults(a)
 	g.Go("payment-results consumer", func(ctx context.Context) error {
-		return amqpx.Consume(ctx, conn, gdb, events.Consumer(), events.Handler(a), log)
+		return amqpx.Consume(ctx, conn, gdb, ccfg, handler, log)
 	})
 	return g.Wait()
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/run"
 	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
-	"github.com/paysuite/paysuite/services/notification/internal/adapters/events"
 	"github.com/paysuite/paysuite/services/notification/internal/adapters/mysql"
 	"github.com/paysuite/paysuite/services/notification/internal/adapters/mysql/migrations"
 	"github.com/paysuite/paysuite/services/notification/internal/adapters/pubsub"
@@ -26,6 +25,7 @@ import (
 	"github.com/paysuite/paysuite/services/notification/internal/app"
 	"github.com/paysuite/paysuite/services/notification/internal/domain/delivery"
 	"github.com/paysuite/paysuite/services/notification/internal/ports"
+	amqpport "github.com/paysuite/paysuite/services/notification/internal/ports/amqp"
 )
 
 // Name is the service name (database `<db>_notification`, log tag).
@@ -119,8 +119,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	g := run.NewGroup(ctx)
 	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	ccfg, handler := amqpport.PaymentResults(a)
 	g.Go("payment-results consumer", func(ctx context.Context) error {
-		return amqpx.Consume(ctx, conn, gdb, events.Consumer(), events.Handler(a), log)
+		return amqpx.Consume(ctx, conn, gdb, ccfg, handler, log)
 	})
 	g.Go("webhook dispatcher", func(ctx context.Context) error { return a.RunDispatcher(ctx, cfg.WebhookPoll) })
 	return g.Wait()

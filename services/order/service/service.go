@@ -21,6 +21,7 @@ import (
 	"github.com/paysuite/paysuite/services/order/internal/adapters/mysql/migrations"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/paymentgrpc"
 	"github.com/paysuite/paysuite/services/order/internal/app"
+	amqpport "github.com/paysuite/paysuite/services/order/internal/ports/amqp"
 	grpcport "github.com/paysuite/paysuite/services/order/internal/ports/grpc"
 )
 
@@ -103,7 +104,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if err := amqpx.MigrateOutbox(ctx, gdb, log); err != nil {
 			return err
 		}
-		conn, err = amqpx.Dial(ctx, cfg.AMQPURL, log, broker.Topology(cfg.PayTimeout)...)
+		conn, err = amqpx.Dial(ctx, cfg.AMQPURL, log, amqpport.Topology(cfg.PayTimeout)...)
 		if err != nil {
 			return err
 		}
@@ -111,7 +112,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		relay = amqpx.NewRelay(gdb, conn, log)
 		// No relay.Wake() per order: the relay's poll (500ms, batches of 100) publishes deadline
 		// messages soon enough for a timeout of minutes, at a fraction of the database load.
-		hooks = mysql.CreateHooks{InTx: broker.NewDeadlineScheduler(gdb, cfg.PayTimeout).Schedule}
+		hooks = mysql.CreateHooks{InTx: broker.NewDeadlineScheduler(gdb, amqpport.DelayQueue(cfg.PayTimeout)).Schedule}
 	}
 
 	a := app.New(mysql.NewOrderRepository(gdb, hooks), mysql.NewCatalogRepository(gdb), closer,
@@ -127,7 +128,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	})
 	if conn != nil {
 		g.Go("outbox relay", relay.Run)
-		for _, consumer := range []func(*app.App) (amqpx.ConsumerConfig, amqpx.Handler){broker.DeadlineConsumer, broker.PaymentResultsConsumer} {
+		for _, consumer := range []func(*app.App) (amqpx.ConsumerConfig, amqpx.Handler){amqpport.Deadlines, amqpport.PaymentResults} {
 			ccfg, h := consumer(a)
 			g.Go(ccfg.Name, func(ctx context.Context) error { return amqpx.Consume(ctx, conn, gdb, ccfg, h, log) })
 		}

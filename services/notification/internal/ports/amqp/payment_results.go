@@ -1,14 +1,13 @@
-// Package events consumes paysuite.payment.results for the notification service.
-package events
+// Package amqp is the notification service's incoming messages: PaymentResult from the payment
+// results fanout, decoded and handed to the use cases.
+package amqp
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/money"
@@ -17,56 +16,37 @@ import (
 	"github.com/paysuite/paysuite/services/notification/internal/domain/notice"
 )
 
-// Queue is the notification service's own durable queue on the payment results fanout.
-const Queue = "paysuite.notification.payment-results"
+// PaymentResultsQueue is the notification service's own durable queue on the payment results fanout.
+const PaymentResultsQueue = "paysuite.notification.payment-results"
 
-// Consumer is the amqpx consumer configuration (queue, parking queue, binding).
-func Consumer() amqpx.ConsumerConfig {
-	return amqpx.ConsumerConfig{
+// PaymentResults records each PaymentResult for users, webhooks and watchers; what can never be
+// recorded is parked.
+func PaymentResults(a *app.App) (amqpx.ConsumerConfig, amqpx.Handler) {
+	cfg := amqpx.ConsumerConfig{
 		Name:     "notification.payment-results",
-		Queue:    Queue,
+		Queue:    PaymentResultsQueue,
 		Bindings: []amqpx.Binding{{Exchange: amqpx.PaymentResultsExchange}},
 	}
-}
-
-var resultType = string((&eventsv1.PaymentResult{}).ProtoReflect().Descriptor().FullName())
-
-// Handler decodes each PaymentResult and records it; what can never be recorded is parked.
-func Handler(a *app.App) amqpx.Handler {
-	return func(ctx context.Context, d amqpx.Delivery) error {
-		ev, err := decode(d)
+	return cfg, func(ctx context.Context, d amqpx.Delivery) error {
+		ev, err := amqpx.Decode[eventsv1.PaymentResult](d)
 		if err != nil {
 			return err
 		}
-		body, err := WebhookBody(ev)
+		body, err := webhookBody(ev)
 		if err != nil {
-			return fmt.Errorf("%w: %v", amqpx.ErrPoison, err)
+			return amqpx.Poison(err)
 		}
 		err = a.HandlePaymentResult(ctx, toResult(ev), body)
 		if errors.Is(err, notice.ErrInvalidResult) {
-			return fmt.Errorf("%w: %v", amqpx.ErrPoison, err)
+			return amqpx.Poison(err)
 		}
 		return err
 	}
 }
 
-func decode(d amqpx.Delivery) (*eventsv1.PaymentResult, error) {
-	if d.Type != "" && d.Type != resultType {
-		return nil, fmt.Errorf("%w: message type %q, want %s", amqpx.ErrPoison, d.Type, resultType)
-	}
-	if d.ContentType != "" && d.ContentType != amqpx.ContentTypeProtobuf {
-		return nil, fmt.Errorf("%w: content type %q", amqpx.ErrPoison, d.ContentType)
-	}
-	var ev eventsv1.PaymentResult
-	if err := proto.Unmarshal(d.Body, &ev); err != nil {
-		return nil, fmt.Errorf("%w: decode PaymentResult: %v", amqpx.ErrPoison, err)
-	}
-	return &ev, nil
-}
-
-// WebhookBody is the JSON merchants receive: the PaymentResult in protojson (lowerCamelCase,
+// webhookBody is the JSON merchants receive: the PaymentResult in protojson (lowerCamelCase,
 // int64 as strings, enums by name), whose "type" says which result it is.
-func WebhookBody(ev *eventsv1.PaymentResult) ([]byte, error) {
+func webhookBody(ev *eventsv1.PaymentResult) ([]byte, error) {
 	raw, err := protojson.Marshal(ev)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,61 @@
+// Package amqp is the course service's incoming messages: PaymentResult from the payment
+// results fanout, decoded and handed to the use cases.
+package amqp
+
+import (
+	"context"
+	"errors"
+
+	"github.com/paysuite/paysuite/pkg/amqpx"
+	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
+	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
+	"github.com/paysuite/paysuite/services/course/internal/app"
+)
+
+// PaymentResultsQueue is the course service's own durable queue on the payment results fanout.
+const PaymentResultsQueue = "paysuite.course.payment-results"
+
+// PaymentResults enrols buyers from each PaymentResult; what can never be applied is parked.
+func PaymentResults(a *app.App) (amqpx.ConsumerConfig, amqpx.Handler) {
+	cfg := amqpx.ConsumerConfig{
+		Name:     "course.payment-results",
+		Queue:    PaymentResultsQueue,
+		Bindings: []amqpx.Binding{{Exchange: amqpx.PaymentResultsExchange}},
+	}
+	return cfg, func(ctx context.Context, d amqpx.Delivery) error {
+		ev, err := amqpx.Decode[eventsv1.PaymentResult](d)
+		if err != nil {
+			return err
+		}
+		err = a.HandlePaymentResult(ctx, paymentResult(ev))
+		if errors.Is(err, app.ErrInvalidEvent) {
+			return amqpx.Poison(err)
+		}
+		return err
+	}
+}
+
+func paymentResult(ev *eventsv1.PaymentResult) app.PaymentResult {
+	r := app.PaymentResult{
+		EventID:    ev.GetEventId(),
+		OrderID:    ev.GetOrderId(),
+		PaymentID:  ev.GetPaymentId(),
+		UserID:     ev.GetUserId(),
+		FullRefund: ev.GetFullRefund(),
+	}
+	if ev.GetOccurredAt() != nil {
+		r.OccurredAt = ev.GetOccurredAt().AsTime()
+	}
+	switch ev.GetType() {
+	case eventsv1.PaymentResultType_PAYMENT_SUCCEEDED:
+		r.Type = app.ResultSucceeded
+	case eventsv1.PaymentResultType_PAYMENT_CLOSED:
+		r.Type = app.ResultClosed
+	case eventsv1.PaymentResultType_PAYMENT_REFUNDED:
+		r.Type = app.ResultRefunded
+	}
+	for _, it := range ev.GetItems() {
+		r.Items = append(r.Items, app.Item{SkuID: it.GetSkuId(), Title: it.GetTitle(), Course: it.GetKind() == orderv1.SkuKind_COURSE})
+	}
+	return r
+}
