@@ -16,7 +16,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/leader"
 	"github.com/paysuite/paysuite/pkg/run"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
-	"github.com/paysuite/paysuite/services/order/internal/adapters/broker"
+	"github.com/paysuite/paysuite/services/order/internal/adapters/events"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/mysql"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/mysql/migrations"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/paymentgrpc"
@@ -94,9 +94,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	var (
-		conn  *amqpx.Conn
-		relay *amqpx.Relay
-		hooks mysql.CreateHooks
+		conn   *amqpx.Conn
+		relay  *amqpx.Relay
+		outbox app.Outbox
 	)
 	if cfg.AMQPURL == "" {
 		log.Warn("AMQP_URL is empty: no pay-deadline messages and no payment-result consumer; the sweeper alone cancels unpaid orders")
@@ -112,10 +112,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		relay = amqpx.NewRelay(gdb, conn, log)
 		// No relay.Wake() per order: the relay's poll (500ms, batches of 100) publishes deadline
 		// messages soon enough for a timeout of minutes, at a fraction of the database load.
-		hooks = mysql.CreateHooks{InTx: broker.NewDeadlineScheduler(gdb, amqpport.DelayQueue(cfg.PayTimeout)).Schedule}
+		outbox = events.NewOutbox(gdb, amqpport.DelayQueue(cfg.PayTimeout))
 	}
 
-	a := app.New(mysql.NewOrderRepository(gdb, hooks), mysql.NewCatalogRepository(gdb), closer,
+	a := app.New(mysql.NewOrderRepository(gdb, outbox), mysql.NewCatalogRepository(gdb), closer,
 		func() int64 { return node.Generate().Int64() }, app.Config{PayTimeout: cfg.PayTimeout}, log)
 	srv := grpcserver.New(log)
 	orderv1.RegisterOrderServiceServer(srv.GRPC(), grpcport.NewServer(a))

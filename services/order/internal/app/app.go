@@ -16,11 +16,11 @@ import (
 
 // OrderRepository stores orders. Every state change goes through Update.
 type OrderRepository interface {
-	// Create stores a new order, its items and its course seats and takes its stock, in one
-	// transaction. It fails with ErrDuplicateRequest when (user, request id) exists, a
-	// *CourseHeldError when a course is held by another live order of the user, or
-	// catalog.ErrOutOfStock; nothing is written then.
-	Create(ctx context.Context, o *order.Order) error
+	// Create stores a new order, its items and its course seats, takes its stock and writes
+	// events to the outbox, in one transaction. It fails with ErrDuplicateRequest when (user,
+	// request id) exists, a *CourseHeldError when a course is held by another live order of the
+	// user, or catalog.ErrOutOfStock; nothing is written then.
+	Create(ctx context.Context, o *order.Order, events []Event) error
 	Get(ctx context.Context, id int64) (*order.Order, error)
 	GetByRequest(ctx context.Context, userID, requestID string) (*order.Order, error)
 	// ListByUser returns up to limit orders of the user, newest first, strictly after cursor
@@ -30,6 +30,28 @@ type OrderRepository interface {
 	// transaction; leaving a stock-holding status for CANCELLED puts the stock back there.
 	// An error from fn rolls back and is returned as is.
 	Update(ctx context.Context, id int64, fn func(o *order.Order) error) (*order.Order, error)
+}
+
+// EventType is what an Event announces.
+type EventType int
+
+const (
+	// EventPayDeadline: a new order must be paid by its PayDeadline; the message comes back to
+	// the deadline consumer then, which expires the order unless it was paid.
+	EventPayDeadline EventType = iota + 1
+)
+
+// Event is a message a use case emits with a state change; the repository writes it to the
+// Outbox in the change's transaction, so it exists exactly when the change does.
+type Event struct {
+	Type        EventType
+	OrderID     int64
+	PayDeadline time.Time
+}
+
+// Outbox writes events in the transaction carried by ctx.
+type Outbox interface {
+	Add(ctx context.Context, events ...Event) error
 }
 
 // Catalog reads SKUs.

@@ -8,7 +8,8 @@ import (
 	"github.com/paysuite/paysuite/services/order/internal/domain/order"
 )
 
-// CreateOrder prices the request from the catalog and stores it with its stock taken.
+// CreateOrder prices the request from the catalog and stores it with its stock taken; it emits
+// the order's pay deadline (EventPayDeadline).
 // The same (user, request id) again answers the order it created; with other items it is
 // ErrRequestIDReused. A course the user already paid is ErrCourseOwned; a course in one of the
 // user's unpaid orders answers that order when the items are the same (the client lost the
@@ -29,7 +30,7 @@ func (a *App) CreateOrder(ctx context.Context, userID, requestID string, lines [
 		if err != nil {
 			return nil, err
 		}
-		err = a.orders.Create(ctx, o)
+		err = a.orders.Create(ctx, o, []Event{{Type: EventPayDeadline, OrderID: o.ID, PayDeadline: o.PayDeadline}})
 		if err == nil {
 			return o, nil
 		}

@@ -21,26 +21,22 @@ var _ app.OrderRepository = (*OrderRepository)(nil)
 
 // OrderRepository stores orders, their items and course seats, and moves stock with them.
 type OrderRepository struct {
-	gdb   *gorm.DB
-	now   func() time.Time
-	hooks CreateHooks
+	gdb    *gorm.DB
+	now    func() time.Time
+	outbox app.Outbox
 }
 
-// CreateHooks let other adapters join the creation of an order: InTx runs inside Create's
-// transaction (the outbox writes the pay-deadline message there).
-type CreateHooks struct {
-	InTx func(ctx context.Context, o *order.Order) error
+// NewOrderRepository returns a repository on gdb writing events to outbox in the state change's
+// transaction. A nil outbox drops them: a deployment without a broker has no one to send them to.
+func NewOrderRepository(gdb *gorm.DB, outbox app.Outbox) *OrderRepository {
+	return &OrderRepository{gdb: gdb, now: time.Now, outbox: outbox}
 }
 
-// NewOrderRepository returns a repository on gdb.
-func NewOrderRepository(gdb *gorm.DB, hooks CreateHooks) *OrderRepository {
-	return &OrderRepository{gdb: gdb, now: time.Now, hooks: hooks}
-}
-
-// Create inserts the order and its items, takes the course seats, then takes the stock, all in
-// one transaction. Stock rows are locked last and in sku order: the hot row is held only from
-// its UPDATE to COMMIT, and two orders never wait on each other's skus in a cycle.
-func (r *OrderRepository) Create(ctx context.Context, o *order.Order) error {
+// Create inserts the order and its items, takes the course seats, writes the events, then takes
+// the stock, all in one transaction. Stock rows are locked last and in sku order: the hot row
+// is held only from its UPDATE to COMMIT, and two orders never wait on each other's skus in a
+// cycle.
+func (r *OrderRepository) Create(ctx context.Context, o *order.Order, events []app.Event) error {
 	err := withRetry(ctx, r.gdb, func(ctx context.Context, _ *gorm.DB) error {
 		conn, err := sqlConn(ctx, r.gdb)
 		if err != nil {
@@ -64,8 +60,8 @@ func (r *OrderRepository) Create(ctx context.Context, o *order.Order) error {
 				return err
 			}
 		}
-		if r.hooks.InTx != nil {
-			if err := r.hooks.InTx(ctx, o); err != nil {
+		if r.outbox != nil && len(events) > 0 {
+			if err := r.outbox.Add(ctx, events...); err != nil {
 				return err
 			}
 		}

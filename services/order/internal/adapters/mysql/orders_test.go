@@ -3,6 +3,7 @@ package mysql_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"sync/atomic"
 	"testing"
@@ -10,8 +11,10 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/services/order/internal/adapters/events"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/mysql"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/mysql/migrations"
 	"github.com/paysuite/paysuite/services/order/internal/app"
@@ -39,7 +42,7 @@ func newFixture(t *testing.T) *fixture {
 			s.Close()
 		}
 	})
-	f := &fixture{gdb: gdb, orders: mysql.NewOrderRepository(gdb, mysql.CreateHooks{}), catalog: mysql.NewCatalogRepository(gdb)}
+	f := &fixture{gdb: gdb, orders: mysql.NewOrderRepository(gdb, nil), catalog: mysql.NewCatalogRepository(gdb)}
 	f.nextID.Store(1000)
 	for _, s := range []catalog.Sku{
 		{ID: "mug", Title: "Mug", Kind: catalog.KindGoods, Price: 4500, Stock: 10},
@@ -97,7 +100,7 @@ func TestCreateStoresWhatGetReturns(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	o := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 2}, order.Line{SkuID: "go", Quantity: 1})
-	if err := f.orders.Create(ctx, o); err != nil {
+	if err := f.orders.Create(ctx, o, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, get := range []func() (*order.Order, error){
@@ -121,21 +124,21 @@ func TestCreateRefusalsWriteNothing(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	first := f.newOrder(t, "u1", "r1", order.Line{SkuID: "go", Quantity: 1})
-	if err := f.orders.Create(ctx, first); err != nil {
+	if err := f.orders.Create(ctx, first, nil); err != nil {
 		t.Fatal(err)
 	}
 
 	dup := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 1})
-	if err := f.orders.Create(ctx, dup); !errors.Is(err, app.ErrDuplicateRequest) {
+	if err := f.orders.Create(ctx, dup, nil); !errors.Is(err, app.ErrDuplicateRequest) {
 		t.Fatalf("same request id: %v, want ErrDuplicateRequest", err)
 	}
 	short := f.newOrder(t, "u1", "r2", order.Line{SkuID: "mug", Quantity: 1}, order.Line{SkuID: "pen", Quantity: 2})
-	if err := f.orders.Create(ctx, short); !errors.Is(err, catalog.ErrOutOfStock) {
+	if err := f.orders.Create(ctx, short, nil); !errors.Is(err, catalog.ErrOutOfStock) {
 		t.Fatalf("2 pens of 1: %v, want ErrOutOfStock", err)
 	}
 	held := f.newOrder(t, "u1", "r3", order.Line{SkuID: "mug", Quantity: 1}, order.Line{SkuID: "go", Quantity: 1})
 	var he *app.CourseHeldError
-	if err := f.orders.Create(ctx, held); !errors.As(err, &he) || he.OrderID != first.ID || he.SkuID != "go" {
+	if err := f.orders.Create(ctx, held, nil); !errors.As(err, &he) || he.OrderID != first.ID || he.SkuID != "go" {
 		t.Fatalf("course in a live order: %v, want CourseHeldError by %d", err, first.ID)
 	}
 	if f.stock(t, "mug") != 10 || f.stock(t, "pen") != 1 || f.stock(t, "go") != 99 {
@@ -148,11 +151,53 @@ func TestCreateRefusalsWriteNothing(t *testing.T) {
 	}
 }
 
+type failingOutbox struct{}
+
+func (failingOutbox) Add(context.Context, ...app.Event) error {
+	return errors.New("outbox unavailable")
+}
+
+func TestCreateWritesItsEventsInItsTransaction(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := amqpx.MigrateOutbox(ctx, f.gdb, testkit.Logger(t)); err != nil {
+		t.Fatal(err)
+	}
+	orders := mysql.NewOrderRepository(f.gdb, events.NewOutbox(f.gdb, "delay-queue"))
+	deadline := func(o *order.Order) []app.Event {
+		return []app.Event{{Type: app.EventPayDeadline, OrderID: o.ID, PayDeadline: o.PayDeadline}}
+	}
+	messages := func(o *order.Order) int {
+		var n int64
+		if err := f.gdb.Raw("SELECT COUNT(*) FROM outbox_messages WHERE message_id = ? AND routing_key = 'delay-queue'",
+			fmt.Sprint("order-pay-deadline-", o.ID)).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return int(n)
+	}
+
+	created := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 1})
+	if err := orders.Create(ctx, created, deadline(created)); err != nil || messages(created) != 1 {
+		t.Fatalf("create: %v, %d deadline messages; want one", err, messages(created))
+	}
+	short := f.newOrder(t, "u1", "r2", order.Line{SkuID: "pen", Quantity: 2})
+	if err := orders.Create(ctx, short, deadline(short)); !errors.Is(err, catalog.ErrOutOfStock) || messages(short) != 0 {
+		t.Fatalf("refused create: %v, %d deadline messages; want ErrOutOfStock and none", err, messages(short))
+	}
+	lost := f.newOrder(t, "u1", "r3", order.Line{SkuID: "mug", Quantity: 1})
+	if err := mysql.NewOrderRepository(f.gdb, failingOutbox{}).Create(ctx, lost, deadline(lost)); err == nil {
+		t.Fatal("a create whose event could not be written succeeded")
+	}
+	if _, err := f.orders.Get(ctx, lost.ID); !errors.Is(err, order.ErrNotFound) || f.stock(t, "mug") != 9 {
+		t.Fatalf("an order whose event was not written was kept (%v) or took stock (mug %d)", err, f.stock(t, "mug"))
+	}
+}
+
 func TestUpdateCancelReleasesStockAndSeatsOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	o := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 3}, order.Line{SkuID: "go", Quantity: 1})
-	if err := f.orders.Create(ctx, o); err != nil {
+	if err := f.orders.Create(ctx, o, nil); err != nil {
 		t.Fatal(err)
 	}
 	cancel := func(o *order.Order) error { return o.Cancel(order.ReasonTimeout, time.Now()) }
@@ -171,7 +216,7 @@ func TestUpdateCancelReleasesStockAndSeatsOnce(t *testing.T) {
 		t.Fatalf("stored = %+v", stored)
 	}
 	// The course seat is free again.
-	if err := f.orders.Create(ctx, f.newOrder(t, "u1", "r2", order.Line{SkuID: "go", Quantity: 1})); err != nil {
+	if err := f.orders.Create(ctx, f.newOrder(t, "u1", "r2", order.Line{SkuID: "go", Quantity: 1}), nil); err != nil {
 		t.Fatalf("course after cancel: %v", err)
 	}
 }
@@ -180,7 +225,7 @@ func TestUpdateErrorRollsBack(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	o := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 1})
-	if err := f.orders.Create(ctx, o); err != nil {
+	if err := f.orders.Create(ctx, o, nil); err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
@@ -204,7 +249,7 @@ func TestUpdatePersistsEveryField(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	o := f.newOrder(t, "u1", "r1", order.Line{SkuID: "sql", Quantity: 1})
-	if err := f.orders.Create(ctx, o); err != nil {
+	if err := f.orders.Create(ctx, o, nil); err != nil {
 		t.Fatal(err)
 	}
 	paidAt := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
@@ -224,7 +269,7 @@ func TestUpdatePersistsEveryField(t *testing.T) {
 		}
 	}
 	// Fully refunded: the course seat is released, stock stays sold.
-	if err := f.orders.Create(ctx, f.newOrder(t, "u1", "r2", order.Line{SkuID: "sql", Quantity: 1})); err != nil {
+	if err := f.orders.Create(ctx, f.newOrder(t, "u1", "r2", order.Line{SkuID: "sql", Quantity: 1}), nil); err != nil {
 		t.Fatalf("course after full refund: %v", err)
 	}
 	if f.stock(t, "sql") != 98 {
@@ -238,7 +283,7 @@ func TestListByUserNewestFirstWithCursor(t *testing.T) {
 	var ids []int64
 	for i := range 5 {
 		o := f.newOrder(t, "u1", string(rune('a'+i)), order.Line{SkuID: "mug", Quantity: 1})
-		if err := f.orders.Create(ctx, o); err != nil {
+		if err := f.orders.Create(ctx, o, nil); err != nil {
 			t.Fatal(err)
 		}
 		ids = append([]int64{o.ID}, ids...)
