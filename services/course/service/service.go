@@ -4,10 +4,10 @@ package service
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
+	"github.com/paysuite/paysuite/pkg/boot"
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
@@ -44,35 +44,19 @@ func ConfigFromEnv(env *config.Env) Config {
 
 // Run serves until ctx is done, then drains the gRPC server and the consumer.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	node, err := ids.NewNode(cfg.SnowflakeNode)
+	infra, err := boot.Start(ctx, boot.Config{Service: Name, MySQLDSN: cfg.MySQLDSN, Migrations: migrations.FS,
+		AMQPURL: cfg.AMQPURL, Topology: []amqpx.Topology{amqpx.DeclarePaymentResults}, SnowflakeNode: cfg.SnowflakeNode}, log)
 	if err != nil {
 		return err
 	}
-	gdb, err := db.Open(ctx, cfg.MySQLDSN, Name, migrations.FS, log)
-	if err != nil {
-		return err
-	}
-	if sqlDB, err := gdb.DB(); err == nil {
-		defer sqlDB.Close()
-	}
-	if err := amqpx.MigrateOutbox(ctx, gdb, log); err != nil { // processed_messages for the consumer
-		return fmt.Errorf("migrate amqpx tables: %w", err)
-	}
-	conn, err := amqpx.Dial(ctx, cfg.AMQPURL, log, amqpx.DeclarePaymentResults)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	defer infra.Close()
 
-	a := app.New(mysql.NewEnrollments(gdb, func() int64 { return node.Generate().Int64() }), log)
+	a := app.New(mysql.NewEnrollments(infra.DB, infra.NewID), log)
 	srv := grpcserver.New(log)
 	coursev1.RegisterCourseServiceServer(srv.GRPC(), ports.NewGRPC(a, log))
 
 	g := run.NewGroup(ctx)
 	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
-	ccfg, handler := amqpport.PaymentResults(a)
-	g.Go("payment-results consumer", func(ctx context.Context) error {
-		return amqpx.Consume(ctx, conn, gdb, ccfg, handler, log)
-	})
+	g.Go("payment-results consumer", infra.Consumer(amqpport.PaymentResults(a)))
 	return g.Wait()
 }

@@ -5,13 +5,13 @@ package service
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
+	"github.com/paysuite/paysuite/pkg/boot"
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
@@ -77,27 +77,14 @@ func (c Config) withDefaults() Config {
 // Run serves until ctx is done, then drains the gRPC server, the consumer and in-flight webhooks.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	cfg = cfg.withDefaults()
-	node, err := ids.NewNode(cfg.SnowflakeNode)
+	infra, err := boot.Start(ctx, boot.Config{Service: Name, MySQLDSN: cfg.MySQLDSN, Migrations: migrations.FS,
+		AMQPURL: cfg.AMQPURL, Topology: []amqpx.Topology{amqpx.DeclarePaymentResults}, SnowflakeNode: cfg.SnowflakeNode}, log)
 	if err != nil {
 		return err
 	}
-	newID := func() int64 { return node.Generate().Int64() }
-	gdb, err := db.Open(ctx, cfg.MySQLDSN, Name, migrations.FS, log)
-	if err != nil {
-		return err
-	}
-	if sqlDB, err := gdb.DB(); err == nil {
-		defer sqlDB.Close()
-	}
-	if err := amqpx.MigrateOutbox(ctx, gdb, log); err != nil { // processed_messages for the consumer
-		return fmt.Errorf("migrate amqpx tables: %w", err)
-	}
-	conn, err := amqpx.Dial(ctx, cfg.AMQPURL, log, amqpx.DeclarePaymentResults)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	defer infra.Close()
 
+	gdb := infra.DB
 	a := app.New(app.Config{
 		Schedule:    delivery.DefaultSchedule(cfg.WebhookTimeScale),
 		SendTimeout: cfg.WebhookTimeout,
@@ -109,20 +96,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		AfterCommit:   db.AfterCommit,
 		Notifications: mysql.NewNotifications(gdb),
 		Subscriptions: mysql.NewSubscriptions(gdb),
-		Deliveries:    mysql.NewDeliveries(gdb, newID),
+		Deliveries:    mysql.NewDeliveries(gdb, infra.NewID),
 		Sender:        webhookhttp.NewSender(cfg.WebhookTimeout),
 		Feed:          pubsub.NewFeed(),
-		NewID:         newID,
+		NewID:         infra.NewID,
 	}, log)
 	srv := grpcserver.New(log)
 	notificationv1.RegisterNotificationServiceServer(srv.GRPC(), ports.NewGRPC(a, log))
 
 	g := run.NewGroup(ctx)
 	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
-	ccfg, handler := amqpport.PaymentResults(a)
-	g.Go("payment-results consumer", func(ctx context.Context) error {
-		return amqpx.Consume(ctx, conn, gdb, ccfg, handler, log)
-	})
+	g.Go("payment-results consumer", infra.Consumer(amqpport.PaymentResults(a)))
 	g.Go("webhook dispatcher", func(ctx context.Context) error { return a.RunDispatcher(ctx, cfg.WebhookPoll) })
 	return g.Wait()
 }

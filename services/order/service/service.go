@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/paysuite/paysuite/pkg/amqpx"
+	"github.com/paysuite/paysuite/pkg/boot"
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
@@ -67,19 +67,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.PayTimeout <= 0 || cfg.SweepInterval <= 0 {
 		return fmt.Errorf("order: PayTimeout and SweepInterval must be positive")
 	}
-	node, err := ids.NewNode(cfg.SnowflakeNode)
+	if cfg.AMQPURL == "" {
+		log.Warn("AMQP_URL is empty: no pay-deadline messages and no payment-result consumer; the sweeper alone cancels unpaid orders")
+	}
+	infra, err := boot.Start(ctx, boot.Config{Service: Name, MySQLDSN: cfg.MySQLDSN, Migrations: migrations.FS,
+		AMQPURL: cfg.AMQPURL, BrokerOptional: true, Topology: amqpport.Topology(cfg.PayTimeout), SnowflakeNode: cfg.SnowflakeNode}, log)
 	if err != nil {
 		return err
 	}
-	gdb, err := db.Open(ctx, cfg.MySQLDSN, Name, migrations.FS, log)
-	if err != nil {
-		return err
-	}
-	sqlDB, err := gdb.DB()
-	if err != nil {
-		return err
-	}
-	defer sqlDB.Close()
+	defer infra.Close() // after everything below has drained
 
 	var closer app.PaymentCloser
 	if cfg.PaymentTarget == "" {
@@ -92,46 +88,28 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		defer c.Close()
 		closer = c
 	}
-
-	var (
-		conn   *amqpx.Conn
-		relay  *amqpx.Relay
-		outbox app.Outbox
-	)
-	if cfg.AMQPURL == "" {
-		log.Warn("AMQP_URL is empty: no pay-deadline messages and no payment-result consumer; the sweeper alone cancels unpaid orders")
-	} else {
-		if err := amqpx.MigrateOutbox(ctx, gdb, log); err != nil {
-			return err
-		}
-		conn, err = amqpx.Dial(ctx, cfg.AMQPURL, log, amqpport.Topology(cfg.PayTimeout)...)
-		if err != nil {
-			return err
-		}
-		defer conn.Close() // after everything below has drained
-		relay = amqpx.NewRelay(gdb, conn, log)
+	var outbox app.Outbox // nil without a broker: nobody to send the deadline messages to
+	if infra.Broker != nil {
 		// No relay.Wake() per order: the relay's poll (500ms, batches of 100) publishes deadline
 		// messages soon enough for a timeout of minutes, at a fraction of the database load.
-		outbox = events.NewOutbox(gdb, amqpport.DelayQueue(cfg.PayTimeout))
+		outbox = events.NewOutbox(infra.DB, amqpport.DelayQueue(cfg.PayTimeout))
 	}
 
-	a := app.New(mysql.NewOrderRepository(gdb, outbox), mysql.NewCatalogRepository(gdb), closer,
-		func() int64 { return node.Generate().Int64() }, app.Config{PayTimeout: cfg.PayTimeout}, log)
+	a := app.New(mysql.NewOrderRepository(infra.DB, outbox), mysql.NewCatalogRepository(infra.DB), closer,
+		infra.NewID, app.Config{PayTimeout: cfg.PayTimeout}, log)
 	srv := grpcserver.New(log)
 	orderv1.RegisterOrderServiceServer(srv.GRPC(), grpcport.NewServer(a))
 
 	g := run.NewGroup(ctx)
 	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
 	g.Go("sweeper", func(ctx context.Context) error {
-		sweep(ctx, a, mysql.NewSweeperStore(gdb), leader.NewGetLock(sqlDB, "order_sweeper"), cfg, log)
+		sweep(ctx, a, mysql.NewSweeperStore(infra.DB), infra.LeaderLock("order_sweeper"), cfg, log)
 		return nil
 	})
-	if conn != nil {
-		g.Go("outbox relay", relay.Run)
-		for _, consumer := range []func(*app.App) (amqpx.ConsumerConfig, amqpx.Handler){amqpport.Deadlines, amqpport.PaymentResults} {
-			ccfg, h := consumer(a)
-			g.Go(ccfg.Name, func(ctx context.Context) error { return amqpx.Consume(ctx, conn, gdb, ccfg, h, log) })
-		}
+	if infra.Broker != nil {
+		g.Go("outbox relay", infra.Relay().Run)
+		g.Go("pay-deadline consumer", infra.Consumer(amqpport.Deadlines(a)))
+		g.Go("payment-results consumer", infra.Consumer(amqpport.PaymentResults(a)))
 	}
 	return g.Wait()
 }

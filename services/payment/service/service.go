@@ -10,10 +10,9 @@ import (
 	"strings"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
-	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/boot"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/httpserver"
-	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/run"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/channel"
@@ -29,10 +28,6 @@ import (
 // Name is the service name: its database is `<MYSQL_DSN database>_payment`.
 const Name = "payment"
 
-type snowflakeIDs struct{ next func() int64 }
-
-func (s snowflakeIDs) Next() int64 { return s.next() }
-
 // Run opens the database and broker, serves gRPC and the notify endpoints, runs the durable
 // task runner and the outbox relay, and blocks until ctx is done, then drains.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -40,10 +35,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	cfg, err := cfg.withMerchantFile()
-	if err != nil {
-		return err
-	}
-	node, err := ids.NewNode(cfg.SnowflakeNode)
 	if err != nil {
 		return err
 	}
@@ -74,24 +65,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return errors.New("no payment channel configured: set ALIPAY_* and/or WECHAT_* (or PAYMENT_MERCHANT_FILE)")
 	}
 
-	gdb, err := db.Open(ctx, cfg.MySQLDSN, Name, mysql.Migrations(), log)
+	infra, err := boot.Start(ctx, boot.Config{Service: Name, MySQLDSN: cfg.MySQLDSN, Migrations: mysql.Migrations(),
+		AMQPURL: cfg.AMQPURL, Topology: []amqpx.Topology{amqpx.DeclarePaymentResults}, SnowflakeNode: cfg.SnowflakeNode}, log)
 	if err != nil {
 		return err
 	}
-	sqlDB, err := gdb.DB()
-	if err != nil {
-		return err
-	}
-	defer sqlDB.Close()
-	if err := amqpx.MigrateOutbox(ctx, gdb, log); err != nil {
-		return err
-	}
-	broker, err := amqpx.Dial(ctx, cfg.AMQPURL, log, amqpx.DeclarePaymentResults)
-	if err != nil {
-		return err
-	}
-	defer broker.Close()
-	relay := amqpx.NewRelay(gdb, broker, log)
+	defer infra.Close()
+	relay := infra.Relay()
 
 	orderConn, err := grpcserver.Dial(cfg.OrderTarget)
 	if err != nil {
@@ -99,9 +79,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer orderConn.Close()
 
-	repo := mysql.NewRepository(gdb, events.NewOutbox(gdb))
+	repo := mysql.NewRepository(infra.DB, events.NewOutbox(infra.DB))
 	a := app.New(app.Config{ProviderTradeTimeout: cfg.ProviderTradeTimeout, PollScale: cfg.PollScale},
-		repo, ordergrpc.New(orderConn), channels, snowflakeIDs{func() int64 { return node.Generate().Int64() }}, log)
+		repo, ordergrpc.New(orderConn), channels, infra.NewID, log)
 	a.OnEventsCommitted(relay.Wake)
 
 	srv := grpcserver.New(log)

@@ -115,7 +115,7 @@ func run(n, conc, rounds int, stats bool, prof *profiles) error {
 	node, _ := ids.NewNode(7)
 	repo := mysql.NewRepository(gdb, events.NewOutbox(gdb))
 	a := app.New(app.Config{ProviderTradeTimeout: 25 * time.Minute}, repo, nil,
-		map[payment.Channel]app.Channel{payment.ChannelAlipayQR: ali}, idGen{func() int64 { return node.Generate().Int64() }}, log)
+		map[payment.Channel]app.Channel{payment.ChannelAlipayQR: ali}, func() int64 { return node.Generate().Int64() }, log)
 	handler := httpport.Handler(a)
 
 	fmt.Printf("payment notify benchmark: %d notifies per path in %d alternating rounds, %d concurrent, MariaDB %s\n", n, rounds, conc, base.Addr)
@@ -171,10 +171,6 @@ func run(n, conc, rounds int, stats bool, prof *profiles) error {
 	fmt.Printf("  ratio full/bare: %.2f (goal >= 0.70)\n", full/bare)
 	return nil
 }
-
-type idGen struct{ next func() int64 }
-
-func (g idGen) Next() int64 { return g.next() }
 
 // seed stores n WAITING payments and returns them.
 func seed(ctx context.Context, repo *mysql.Repository, n int) ([]*payment.Payment, error) {

@@ -20,16 +20,13 @@ type Config struct {
 	Subject              string        // trade subject shown to the buyer
 }
 
-// IDs makes snowflake ids.
-type IDs interface{ Next() int64 }
-
 // App is the payment service's use cases.
 type App struct {
 	cfg      Config
 	repo     Repository
 	orders   Orders
 	channels map[payment.Channel]Channel
-	ids      IDs
+	newID    func() int64 // snowflake ids
 	log      *slog.Logger
 	now      func() time.Time
 	wake     chan struct{}
@@ -47,7 +44,7 @@ func (a *App) eventsCommitted() {
 }
 
 // New wires the use cases.
-func New(cfg Config, repo Repository, orders Orders, channels map[payment.Channel]Channel, ids IDs, log *slog.Logger) *App {
+func New(cfg Config, repo Repository, orders Orders, channels map[payment.Channel]Channel, newID func() int64, log *slog.Logger) *App {
 	if cfg.PollScale <= 0 {
 		cfg.PollScale = 1
 	}
@@ -58,7 +55,7 @@ func New(cfg Config, repo Repository, orders Orders, channels map[payment.Channe
 		cfg.Subject = "paysuite order"
 	}
 	return &App{
-		cfg: cfg, repo: repo, orders: orders, channels: channels, ids: ids, log: log,
+		cfg: cfg, repo: repo, orders: orders, channels: channels, newID: newID, log: log,
 		now: func() time.Time { return time.Now().UTC() }, wake: make(chan struct{}, 1),
 	}
 }
@@ -80,7 +77,7 @@ func (a *App) Wake() {
 }
 
 func (a *App) event(t EventType, p *payment.Payment, r *payment.Refund, reason string) Event {
-	return Event{ID: strconv.FormatInt(a.ids.Next(), 10), Type: t, Payment: *p, Refund: r, Reason: reason, OccurredAt: a.now()}
+	return Event{ID: strconv.FormatInt(a.newID(), 10), Type: t, Payment: *p, Refund: r, Reason: reason, OccurredAt: a.now()}
 }
 
 // GetPayment returns one attempt.

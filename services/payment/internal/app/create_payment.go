@@ -32,7 +32,7 @@ func (a *App) CreatePayment(ctx context.Context, orderID int64, chName payment.C
 	if err != nil {
 		return nil, fmt.Errorf("order %d: %w", orderID, err)
 	}
-	id := a.ids.Next()
+	id := a.newID()
 	p, err := payment.New(id, orderID, o.UserID, chName, fmt.Sprintf("PS%d", id), o.Total, expireAt, now, o.Items)
 	if err != nil {
 		return nil, err

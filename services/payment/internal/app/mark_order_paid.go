@@ -55,7 +55,7 @@ func (a *App) autoRefund(ctx context.Context, paymentID int64, reason string) er
 		if left <= 0 {
 			return nil
 		}
-		id := a.ids.Next()
+		id := a.newID()
 		r, err := payment.NewRefund(id, p, left, reason, autoRequestID, fmt.Sprintf("RF%d", id), true, now)
 		if err != nil {
 			return err

@@ -28,7 +28,7 @@ func (a *App) RefundPayment(ctx context.Context, paymentID int64, amount money.F
 	now := a.now()
 	var created *payment.Refund
 	err := a.repo.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
-		id := a.ids.Next()
+		id := a.newID()
 		r, err := payment.NewRefund(id, p, amount, reason, requestID, fmt.Sprintf("RF%d", id), false, now)
 		if err != nil {
 			return err

@@ -1,0 +1,105 @@
+// Package boot is what every service does before it serves: open its own database, migrate the
+// outbox tables, dial the broker and make its id generator, in one call. Process-wide set-up
+// that every service shares (TLS, metrics, tracing, the cluster's leader lock) belongs here too,
+// so each service keeps starting in a line or two.
+package boot
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io/fs"
+	"log/slog"
+
+	"github.com/bwmarrin/snowflake"
+	"gorm.io/gorm"
+
+	"github.com/paysuite/paysuite/pkg/amqpx"
+	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/ids"
+	"github.com/paysuite/paysuite/pkg/leader"
+)
+
+// Config is the infrastructure of one service.
+type Config struct {
+	Service    string // its database is `<MYSQL_DSN database>_<Service>`
+	MySQLDSN   string
+	Migrations fs.FS // the service's own goose files
+	// AMQPURL is the broker. Empty is an error unless BrokerOptional: then the service runs
+	// without one (Infra.Broker nil, no outbox tables).
+	AMQPURL        string
+	BrokerOptional bool
+	Topology       []amqpx.Topology // declared on every (re)connect
+	SnowflakeNode  int64
+}
+
+// Infra is a started service's infrastructure. Close it after everything using it has stopped.
+type Infra struct {
+	DB     *gorm.DB
+	Broker *amqpx.Conn // nil without a broker
+	sqlDB  *sql.DB
+	node   *snowflake.Node
+	log    *slog.Logger
+}
+
+// ErrNoBroker: AMQPURL is empty for a service that needs a broker.
+var ErrNoBroker = errors.New("AMQP_URL is required")
+
+// Start opens cfg.Service's database (creating and migrating it), migrates the outbox and
+// processed-message tables, and dials the broker, which may still be down (amqpx.Dial). Each
+// failure names its step once; nothing is left open after one.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Infra, error) {
+	if cfg.AMQPURL == "" && !cfg.BrokerOptional {
+		return nil, ErrNoBroker
+	}
+	node, err := ids.NewNode(cfg.SnowflakeNode)
+	if err != nil {
+		return nil, err
+	}
+	gdb, err := db.Open(ctx, cfg.MySQLDSN, cfg.Service, cfg.Migrations, log)
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, err
+	}
+	in := &Infra{DB: gdb, sqlDB: sqlDB, node: node, log: log}
+	if cfg.AMQPURL == "" {
+		return in, nil
+	}
+	if err := amqpx.MigrateOutbox(ctx, gdb, log); err != nil {
+		in.Close()
+		return nil, err
+	}
+	if in.Broker, err = amqpx.Dial(ctx, cfg.AMQPURL, log, cfg.Topology...); err != nil {
+		in.Close()
+		return nil, err
+	}
+	return in, nil
+}
+
+// NewID returns a new snowflake id.
+func (in *Infra) NewID() int64 { return in.node.Generate().Int64() }
+
+// LeaderLock returns the lock named name that one instance of the service holds at a time.
+func (in *Infra) LeaderLock(name string) leader.Lock { return leader.NewGetLock(in.sqlDB, name) }
+
+// Relay returns the outbox relay of the service's database, publishing over its broker.
+func (in *Infra) Relay() *amqpx.Relay {
+	return amqpx.NewRelay(in.DB, in.Broker, in.log, amqpx.WithLeaderLock(in.LeaderLock("amqpx_relay")))
+}
+
+// Consumer returns a run.Group part that consumes with h (amqpx.Consume on the service's broker
+// and database) until its ctx is done.
+func (in *Infra) Consumer(cfg amqpx.ConsumerConfig, h amqpx.Handler) func(ctx context.Context) error {
+	return func(ctx context.Context) error { return amqpx.Consume(ctx, in.Broker, in.DB, cfg, h, in.log) }
+}
+
+// Close closes the broker connection, then the database.
+func (in *Infra) Close() {
+	if in.Broker != nil {
+		_ = in.Broker.Close()
+	}
+	_ = in.sqlDB.Close()
+}
