@@ -80,8 +80,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer orderConn.Close()
 
 	repo := mysql.NewRepository(infra.DB, events.NewOutbox(infra.DB))
-	a := app.New(app.Config{ProviderTradeTimeout: cfg.ProviderTradeTimeout, PollScale: cfg.PollScale},
-		repo, ordergrpc.New(orderConn), channels, infra.NewID, log)
+	a := app.New(app.Config{ProviderTradeTimeout: cfg.ProviderTradeTimeout, PollScale: cfg.PollScale}, app.Deps{
+		Payments: repo, Refunds: repo, Notifies: repo, Tasks: repo,
+		Orders: ordergrpc.New(orderConn), Channels: channels, NewID: infra.NewID,
+	}, log)
 	a.OnEventsCommitted(relay.Wake)
 
 	srv := grpcserver.New(log)

@@ -114,8 +114,10 @@ func run(n, conc, rounds int, stats bool, prof *profiles) error {
 	}
 	node, _ := ids.NewNode(7)
 	repo := mysql.NewRepository(gdb, events.NewOutbox(gdb))
-	a := app.New(app.Config{ProviderTradeTimeout: 25 * time.Minute}, repo, nil,
-		map[payment.Channel]app.Channel{payment.ChannelAlipayQR: ali}, func() int64 { return node.Generate().Int64() }, log)
+	a := app.New(app.Config{ProviderTradeTimeout: 25 * time.Minute}, app.Deps{
+		Payments: repo, Refunds: repo, Notifies: repo, Tasks: repo,
+		Channels: map[payment.Channel]app.Channel{payment.ChannelAlipayQR: ali}, NewID: func() int64 { return node.Generate().Int64() },
+	}, log)
 	handler := httpport.Handler(a)
 
 	fmt.Printf("payment notify benchmark: %d notifies per path in %d alternating rounds, %d concurrent, MariaDB %s\n", n, rounds, conc, base.Addr)

@@ -14,14 +14,14 @@ import (
 // refunds), ask the provider (once; afterwards only query), settle or fail it, then tell the
 // order it finished. Every step is recorded, so a retry resumes where this one stopped.
 func (a *App) advanceRefund(ctx context.Context, refundID int64) error {
-	r, err := a.repo.GetRefund(ctx, refundID)
+	r, err := a.refunds.GetRefund(ctx, refundID)
 	if errors.Is(err, payment.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	p, err := a.repo.GetPayment(ctx, r.PaymentID)
+	p, err := a.payments.GetPayment(ctx, r.PaymentID)
 	if err != nil {
 		return err
 	}
@@ -48,12 +48,12 @@ func (a *App) advanceRefund(ctx context.Context, refundID int64) error {
 		if err != nil || !done {
 			return err
 		}
-		if r, err = a.repo.GetRefund(ctx, refundID); err != nil {
+		if r, err = a.refunds.GetRefund(ctx, refundID); err != nil {
 			return err
 		}
 	}
 	if r.Status == payment.RefundSucceeded && !r.Auto && !r.OrderFinished {
-		p, err := a.repo.GetPayment(ctx, r.PaymentID)
+		p, err := a.payments.GetPayment(ctx, r.PaymentID)
 		if err != nil {
 			return err
 		}
@@ -67,7 +67,7 @@ func (a *App) advanceRefund(ctx context.Context, refundID int64) error {
 	}
 	if r.Status == payment.RefundFailed && !r.Auto && r.OrderBegun && !r.OrderFinished {
 		// The order is REFUNDING for this refund: tell it nothing more came back.
-		p, err := a.repo.GetPayment(ctx, r.PaymentID)
+		p, err := a.payments.GetPayment(ctx, r.PaymentID)
 		if err != nil {
 			return err
 		}
@@ -175,5 +175,5 @@ func (a *App) failRefund(ctx context.Context, refundID int64, reason string) err
 }
 
 func (a *App) updateRefund(ctx context.Context, id int64, fn func(*payment.Payment, *payment.Refund, *Changes) error) error {
-	return a.repo.UpdateRefund(ctx, id, fn)
+	return a.refunds.UpdateRefund(ctx, id, fn)
 }

@@ -23,7 +23,10 @@ type Config struct {
 // App is the payment service's use cases.
 type App struct {
 	cfg      Config
-	repo     Repository
+	payments Payments
+	refunds  Refunds
+	notifies NotifyLog
+	tasks    Tasks
 	orders   Orders
 	channels map[payment.Channel]Channel
 	newID    func() int64 // snowflake ids
@@ -32,6 +35,17 @@ type App struct {
 	wake     chan struct{}
 	// published is called after a commit that wrote events (the outbox relay's Wake).
 	published func()
+}
+
+// Deps are the adapters the use cases run on.
+type Deps struct {
+	Payments Payments
+	Refunds  Refunds
+	Notifies NotifyLog
+	Tasks    Tasks
+	Orders   Orders
+	Channels map[payment.Channel]Channel // the configured ones
+	NewID    func() int64
 }
 
 // OnEventsCommitted sets what to call after a transaction that wrote events committed.
@@ -44,7 +58,7 @@ func (a *App) eventsCommitted() {
 }
 
 // New wires the use cases.
-func New(cfg Config, repo Repository, orders Orders, channels map[payment.Channel]Channel, newID func() int64, log *slog.Logger) *App {
+func New(cfg Config, d Deps, log *slog.Logger) *App {
 	if cfg.PollScale <= 0 {
 		cfg.PollScale = 1
 	}
@@ -55,7 +69,8 @@ func New(cfg Config, repo Repository, orders Orders, channels map[payment.Channe
 		cfg.Subject = "paysuite order"
 	}
 	return &App{
-		cfg: cfg, repo: repo, orders: orders, channels: channels, newID: newID, log: log,
+		cfg: cfg, payments: d.Payments, refunds: d.Refunds, notifies: d.Notifies, tasks: d.Tasks, orders: d.Orders,
+		channels: d.Channels, newID: d.NewID, log: log,
 		now: func() time.Time { return time.Now().UTC() }, wake: make(chan struct{}, 1),
 	}
 }
@@ -85,7 +100,7 @@ func (a *App) GetPayment(ctx context.Context, id int64) (*payment.Payment, error
 	if id <= 0 {
 		return nil, payment.ErrMissingPaymentID
 	}
-	return a.repo.GetPayment(ctx, id)
+	return a.payments.GetPayment(ctx, id)
 }
 
 // ListOrderPayments returns every attempt of an order, oldest first.
@@ -93,7 +108,7 @@ func (a *App) ListOrderPayments(ctx context.Context, orderID int64) ([]*payment.
 	if orderID <= 0 {
 		return nil, payment.ErrMissingOrderID
 	}
-	return a.repo.ListOrderPayments(ctx, orderID)
+	return a.payments.ListOrderPayments(ctx, orderID)
 }
 
 // GetRefund returns one refund.
@@ -101,5 +116,5 @@ func (a *App) GetRefund(ctx context.Context, id int64) (*payment.Refund, error) 
 	if id <= 0 {
 		return nil, payment.ErrMissingRefundID
 	}
-	return a.repo.GetRefund(ctx, id)
+	return a.refunds.GetRefund(ctx, id)
 }

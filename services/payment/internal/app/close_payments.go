@@ -20,7 +20,7 @@ func (a *App) ClosePayments(ctx context.Context, orderID int64) (CloseResult, er
 	if orderID <= 0 {
 		return CloseResult{}, payment.ErrMissingOrderID
 	}
-	list, err := a.repo.ListOrderPayments(ctx, orderID)
+	list, err := a.payments.ListOrderPayments(ctx, orderID)
 	if err != nil {
 		return CloseResult{}, err
 	}
@@ -42,7 +42,7 @@ func (a *App) ClosePayments(ctx context.Context, orderID int64) (CloseResult, er
 			failed = errors.Join(failed, err)
 			continue
 		}
-		now, err := a.repo.GetPayment(ctx, p.ID)
+		now, err := a.payments.GetPayment(ctx, p.ID)
 		if err != nil {
 			return CloseResult{}, err
 		}
@@ -51,7 +51,7 @@ func (a *App) ClosePayments(ctx context.Context, orderID int64) (CloseResult, er
 		}
 	}
 	// Report a paid attempt whether this call or an earlier notify recorded it.
-	list, err = a.repo.ListOrderPayments(ctx, orderID)
+	list, err = a.payments.ListOrderPayments(ctx, orderID)
 	if err != nil {
 		return CloseResult{}, err
 	}

@@ -39,7 +39,7 @@ func (a *App) CreatePayment(ctx context.Context, orderID int64, chName payment.C
 	}
 	// The poll task is stored with the attempt: if we die before or after prepay, the poller
 	// still finds out what happened at the provider and closes the trade at its expiry.
-	stored, created, err := a.repo.CreatePayment(ctx, p, Changes{
+	stored, created, err := a.payments.CreatePayment(ctx, p, Changes{
 		Tasks: []Task{{Kind: TaskPollTrade, RefID: id, RunAt: now.Add(a.pollDelay(0))}},
 	})
 	if err != nil {
@@ -56,7 +56,7 @@ func (a *App) CreatePayment(ctx context.Context, orderID int64, chName payment.C
 		a.log.Warn("prepay failed", "payment_id", p.ID, "order_id", orderID, "channel", chName, "err", err)
 		return nil, fmt.Errorf("prepay at %s: %w", chName, ErrProviderUnavailable)
 	}
-	if err := a.repo.SetQRCode(ctx, p.ID, qr); err != nil {
+	if err := a.payments.SetQRCode(ctx, p.ID, qr); err != nil {
 		return nil, err
 	}
 	p.QRCode = qr

@@ -35,7 +35,7 @@ func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, msg Noti
 		return a.refuseNotify(ctx, rec, err.Error())
 	}
 	rec.Verified, rec.OutTradeNo, rec.NotifyID = true, n.OutTradeNo, n.NotifyID
-	p, err := a.repo.GetPaymentByOutTradeNo(ctx, n.OutTradeNo)
+	p, err := a.payments.GetPaymentByOutTradeNo(ctx, n.OutTradeNo)
 	if errors.Is(err, payment.ErrNotFound) {
 		return a.refuseNotify(ctx, rec, "unknown out_trade_no "+n.OutTradeNo)
 	}
@@ -99,7 +99,7 @@ func (a *App) recordPaid(ctx context.Context, p *payment.Payment, t Trade, sourc
 		rec.Outcome = NotifyAccepted
 		ch.Notify = rec
 	}
-	changed, err := a.repo.MarkSucceeded(ctx, paid, ch)
+	changed, err := a.payments.MarkSucceeded(ctx, paid, ch)
 	if err != nil || !changed {
 		return false, err
 	}
@@ -128,7 +128,7 @@ func (a *App) failNotify(ctx context.Context, rec NotifyRecord, err error) Notif
 }
 
 func (a *App) logNotify(ctx context.Context, rec NotifyRecord) {
-	if err := a.repo.LogNotify(context.WithoutCancel(ctx), rec); err != nil {
+	if err := a.notifies.LogNotify(context.WithoutCancel(ctx), rec); err != nil {
 		a.log.Error("notify log write failed", "channel", rec.Channel, "out_trade_no", rec.OutTradeNo, "err", err)
 	}
 }

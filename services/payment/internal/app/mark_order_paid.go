@@ -11,7 +11,7 @@ import (
 // markOrderPaid tells the order service (idempotent for the same payment). If the order refuses
 // the payment for good — cancelled, or paid by another attempt — the money goes back to the buyer.
 func (a *App) markOrderPaid(ctx context.Context, paymentID int64) error {
-	p, err := a.repo.GetPayment(ctx, paymentID)
+	p, err := a.payments.GetPayment(ctx, paymentID)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ const autoRequestID = "auto"
 func (a *App) autoRefund(ctx context.Context, paymentID int64, reason string) error {
 	now := a.now()
 	var created *payment.Refund
-	err := a.repo.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
+	err := a.payments.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
 		left := p.Refundable()
 		if left <= 0 {
 			return nil
@@ -69,7 +69,7 @@ func (a *App) autoRefund(ctx context.Context, paymentID int64, reason string) er
 		return nil
 	})
 	if err != nil {
-		if existing, ferr := a.repo.FindRefund(ctx, paymentID, autoRequestID); ferr == nil {
+		if existing, ferr := a.refunds.FindRefund(ctx, paymentID, autoRequestID); ferr == nil {
 			a.log.Info("automatic refund already exists", "payment_id", paymentID, "refund_id", existing.ID)
 			return nil
 		}

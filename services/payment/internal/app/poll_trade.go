@@ -12,7 +12,7 @@ import (
 // pollTrade asks the provider about a WAITING attempt (a lost notify costs minutes, not money),
 // and closes the trade at the provider once it is past its expiry.
 func (a *App) pollTrade(ctx context.Context, paymentID int64, attempt int) error {
-	p, err := a.repo.GetPayment(ctx, paymentID)
+	p, err := a.payments.GetPayment(ctx, paymentID)
 	if errors.Is(err, payment.ErrNotFound) {
 		return nil
 	}
@@ -126,7 +126,7 @@ func (a *App) closeAtProvider(ctx context.Context, p *payment.Payment, ch Channe
 // close the provider reported itself ends the polling.
 func (a *App) recordClosed(ctx context.Context, paymentID int64, reason string, watch bool) error {
 	now := a.now()
-	err := a.repo.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
+	err := a.payments.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
 		if err := p.Close(reason, now); err != nil {
 			return err
 		}

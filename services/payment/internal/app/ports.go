@@ -69,8 +69,9 @@ type Changes struct {
 	Notify    *NotifyRecord
 }
 
-// Repository stores payments, refunds, the notify log and tasks.
-type Repository interface {
+// Payments stores payment attempts. The writes take Changes, stored in the same transaction; one
+// whose ch.Notify dedupe key is already taken fails with ErrDuplicateNotify and writes nothing.
+type Payments interface {
 	// CreatePayment inserts a WAITING attempt. When another live attempt of the same order and
 	// channel exists it returns that one and created=false.
 	CreatePayment(ctx context.Context, p *payment.Payment, ch Changes) (stored *payment.Payment, created bool, err error)
@@ -80,19 +81,29 @@ type Repository interface {
 	ListOrderPayments(ctx context.Context, orderID int64) ([]*payment.Payment, error)
 	// UpdatePayment locks the payment row, runs fn, and writes the payment (conditionally on the
 	// status it was read with) and ch in one transaction. An error from fn writes nothing.
-	// ErrDuplicateNotify: ch.Notify's dedupe key was already taken; nothing was written.
 	UpdatePayment(ctx context.Context, id int64, fn func(p *payment.Payment, ch *Changes) error) error
 	// MarkSucceeded writes p's success with one conditional UPDATE … WHERE id=? AND status IN
 	// (WAITING, CLOSED), plus ch, in one transaction (the hot path of every notify: no row lock
 	// is held across a read). changed=false, nothing written, when it had already succeeded.
 	MarkSucceeded(ctx context.Context, p *payment.Payment, ch Changes) (changed bool, err error)
-	// UpdateRefund locks the refund's payment and the refund, then as UpdatePayment.
+}
+
+// Refunds stores refunds beside their payment.
+type Refunds interface {
+	// UpdateRefund locks the refund's payment and the refund, then as Payments.UpdatePayment.
 	UpdateRefund(ctx context.Context, refundID int64, fn func(p *payment.Payment, r *payment.Refund, ch *Changes) error) error
 	GetRefund(ctx context.Context, id int64) (*payment.Refund, error)
+	// FindRefund returns the refund of a payment made for requestID (payment.ErrNotFound if none).
 	FindRefund(ctx context.Context, paymentID int64, requestID string) (*payment.Refund, error)
-	LogNotify(ctx context.Context, rec NotifyRecord) error
-	ListNotifies(ctx context.Context, outTradeNo string) ([]NotifyRecord, error)
+}
 
+// NotifyLog keeps every notify, verified or not, outside any state change.
+type NotifyLog interface {
+	LogNotify(ctx context.Context, rec NotifyRecord) error
+}
+
+// Tasks stores the durable tasks.
+type Tasks interface {
 	DueTasks(ctx context.Context, now time.Time, limit int) ([]DueTask, error)
 	// ClaimTask moves a due task's next run to leaseUntil if nobody else did; false if taken.
 	ClaimTask(ctx context.Context, t DueTask, leaseUntil time.Time) (bool, error)

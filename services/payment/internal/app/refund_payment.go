@@ -27,7 +27,7 @@ func (a *App) RefundPayment(ctx context.Context, paymentID int64, amount money.F
 	}
 	now := a.now()
 	var created *payment.Refund
-	err := a.repo.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
+	err := a.payments.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
 		id := a.newID()
 		r, err := payment.NewRefund(id, p, amount, reason, requestID, fmt.Sprintf("RF%d", id), false, now)
 		if err != nil {
@@ -62,12 +62,12 @@ func (a *App) RefundPayment(ctx context.Context, paymentID int64, amount money.F
 			a.log.Warn("refund will be retried", "refund_id", created.ID, "err", err)
 		}
 	}
-	return a.repo.GetRefund(ctx, created.ID)
+	return a.refunds.GetRefund(ctx, created.ID)
 }
 
 // findRefund returns the refund already made for requestID, if any.
 func (a *App) findRefund(ctx context.Context, paymentID int64, requestID string, amount money.Fen) (*payment.Refund, error) {
-	existing, err := a.repo.FindRefund(ctx, paymentID, requestID)
+	existing, err := a.refunds.FindRefund(ctx, paymentID, requestID)
 	if errors.Is(err, payment.ErrNotFound) {
 		return nil, nil
 	}

@@ -25,13 +25,13 @@ func (a *App) RunTasks(ctx context.Context, workers int) error {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		due, err := a.repo.DueTasks(ctx, a.now(), 50)
+		due, err := a.tasks.DueTasks(ctx, a.now(), 50)
 		if err != nil && ctx.Err() == nil {
 			a.log.Error("load due tasks", "err", err)
 		}
 		for _, t := range due {
 			lease := a.now().Add(time.Minute)
-			ok, err := a.repo.ClaimTask(ctx, t, lease)
+			ok, err := a.tasks.ClaimTask(ctx, t, lease)
 			if err != nil || !ok {
 				continue
 			}
@@ -77,17 +77,17 @@ func (a *App) runTask(ctx context.Context, t DueTask) {
 	var again retryAt
 	switch {
 	case err == nil:
-		if derr := a.repo.DeleteTask(ctx, t.ID); derr != nil {
+		if derr := a.tasks.DeleteTask(ctx, t.ID); derr != nil {
 			a.log.Error("delete finished task", "kind", t.Kind, "ref", t.RefID, "err", derr)
 		}
 	case errors.As(err, &again):
-		if rerr := a.repo.RetryTask(ctx, t.ID, again.at, ""); rerr != nil {
+		if rerr := a.tasks.RetryTask(ctx, t.ID, again.at, ""); rerr != nil {
 			a.log.Error("reschedule task", "kind", t.Kind, "ref", t.RefID, "err", rerr)
 		}
 	default:
 		next := a.now().Add(a.backoff(t.Attempt))
 		a.log.Warn("task failed; will retry", "kind", t.Kind, "ref", t.RefID, "attempt", t.Attempt, "retry_at", next, "err", err)
-		if rerr := a.repo.RetryTask(ctx, t.ID, next, err.Error()); rerr != nil {
+		if rerr := a.tasks.RetryTask(ctx, t.ID, next, err.Error()); rerr != nil {
 			a.log.Error("reschedule task", "kind", t.Kind, "ref", t.RefID, "err", rerr)
 		}
 	}

@@ -31,7 +31,7 @@ func Migrations() fs.FS {
 	return sub
 }
 
-// Repository implements app.Repository.
+// Repository implements the storage ports of the app: payments, refunds, notify log and tasks.
 type Repository struct {
 	gdb    *gorm.DB
 	outbox app.Outbox
@@ -39,7 +39,12 @@ type Repository struct {
 	lookup *lookupBatcher
 }
 
-var _ app.Repository = (*Repository)(nil)
+var (
+	_ app.Payments  = (*Repository)(nil)
+	_ app.Refunds   = (*Repository)(nil)
+	_ app.NotifyLog = (*Repository)(nil)
+	_ app.Tasks     = (*Repository)(nil)
+)
 
 // NewRepository stores in gdb; events go to outbox inside the state-change transaction.
 func NewRepository(gdb *gorm.DB, outbox app.Outbox) *Repository {
