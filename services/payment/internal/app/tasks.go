@@ -102,10 +102,10 @@ func (a *App) backoff(attempt int) time.Duration {
 	return min(d, a.cfg.TaskRetryMax)
 }
 
-// pollSchedule is the provider query backoff after prepay, multiplied by PAYMENT_POLL_SCALE.
-var pollSchedule = []time.Duration{5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute}
-
+// pollDelay is the provider query backoff after prepay (5s, 10s, 30s, 1m, 2m, then 5m),
+// multiplied by PAYMENT_POLL_SCALE.
 func (a *App) pollDelay(n int) time.Duration {
-	d := pollSchedule[min(n, len(pollSchedule)-1)]
+	schedule := [...]time.Duration{5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute}
+	d := schedule[min(n, len(schedule)-1)]
 	return time.Duration(float64(d) * a.cfg.PollScale)
 }
