@@ -13,12 +13,6 @@ import (
 	"github.com/paysuite/paysuite/services/order/internal/domain/order"
 )
 
-var resultTypes = map[eventsv1.PaymentResultType]app.PaymentResultType{
-	eventsv1.PaymentResultType_PAYMENT_SUCCEEDED: app.PaymentSucceeded,
-	eventsv1.PaymentResultType_PAYMENT_CLOSED:    app.PaymentClosed,
-	eventsv1.PaymentResultType_PAYMENT_REFUNDED:  app.PaymentRefunded,
-}
-
 // PaymentResults makes orders follow payment results. An amount that disagrees with the order
 // is parked for a human rather than retried.
 func PaymentResults(a *app.App) (amqpx.ConsumerConfig, amqpx.Handler) {
@@ -37,8 +31,8 @@ func PaymentResults(a *app.App) (amqpx.ConsumerConfig, amqpx.Handler) {
 		if m.GetOrderId() <= 0 {
 			return fmt.Errorf("%w: payment result without an order id", amqpx.ErrPoison)
 		}
-		typ, ok := resultTypes[m.GetType()]
-		if !ok {
+		typ := resultType(m.GetType())
+		if typ == 0 {
 			return fmt.Errorf("%w: payment result type %s", amqpx.ErrPoison, m.GetType())
 		}
 		at := time.Now()
@@ -54,4 +48,16 @@ func PaymentResults(a *app.App) (amqpx.ConsumerConfig, amqpx.Handler) {
 		}
 		return err
 	}
+}
+
+func resultType(t eventsv1.PaymentResultType) app.PaymentResultType {
+	switch t {
+	case eventsv1.PaymentResultType_PAYMENT_SUCCEEDED:
+		return app.PaymentSucceeded
+	case eventsv1.PaymentResultType_PAYMENT_CLOSED:
+		return app.PaymentClosed
+	case eventsv1.PaymentResultType_PAYMENT_REFUNDED:
+		return app.PaymentRefunded
+	}
+	return 0
 }
