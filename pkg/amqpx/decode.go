@@ -1,10 +1,34 @@
 package amqpx
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
 )
+
+// Handle is a consumer's Handler: it decodes each delivery with Decode and calls h with the
+// message. An error from h that matches one of poison (errors.Is) is a message that can never
+// be handled, and is parked at once.
+func Handle[T any, M interface {
+	*T
+	proto.Message
+}](h func(ctx context.Context, m M) error, poison ...error) Handler {
+	return func(ctx context.Context, d Delivery) error {
+		m, err := Decode[T, M](d)
+		if err != nil {
+			return err
+		}
+		err = h(ctx, m)
+		for _, p := range poison {
+			if errors.Is(err, p) {
+				return Poison(err)
+			}
+		}
+		return err
+	}
+}
 
 // Decode is how every consumer reads a delivery: it checks that d carries an M (its type, when
 // set, is M's full name; its content type, when set, is ContentTypeProtobuf) and unmarshals the

@@ -1,7 +1,10 @@
 package amqpx_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -39,6 +42,40 @@ func TestDecodeReadsItsTypeAndParksEverythingElse(t *testing.T) {
 				t.Fatalf("Decode = %v, %v; want hello", m, err)
 			}
 		})
+	}
+}
+
+func TestHandleParksWhatCanNeverBeHandled(t *testing.T) {
+	invalid, down := errors.New("invalid"), errors.New("database down")
+	var got []string
+	h := amqpx.Handle(func(_ context.Context, m *wrapperspb.StringValue) error {
+		got = append(got, m.GetValue())
+		switch m.GetValue() {
+		case "invalid":
+			return fmt.Errorf("event 1: %w", invalid)
+		case "retry":
+			return down
+		}
+		return nil
+	}, invalid)
+	deliver := func(v string) error {
+		body, _ := proto.Marshal(wrapperspb.String(v))
+		return h(context.Background(), amqpx.Delivery{Type: "google.protobuf.StringValue", Body: body})
+	}
+	if err := deliver("fine"); err != nil {
+		t.Fatal(err)
+	}
+	if err := deliver("invalid"); !errors.Is(err, amqpx.ErrPoison) || !errors.Is(err, invalid) {
+		t.Fatalf("an invalid message: %v, want poison wrapping the cause", err)
+	}
+	if err := deliver("retry"); !errors.Is(err, down) || errors.Is(err, amqpx.ErrPoison) {
+		t.Fatalf("a failure worth retrying: %v, want it as is", err)
+	}
+	if err := h(context.Background(), amqpx.Delivery{Type: "google.protobuf.Int64Value"}); !errors.Is(err, amqpx.ErrPoison) {
+		t.Fatalf("another type: %v, want poison", err)
+	}
+	if want := []string{"fine", "invalid", "retry"}; !slices.Equal(got, want) {
+		t.Fatalf("handled %v, want %v (never an undecodable message)", got, want)
 	}
 }
 

@@ -45,6 +45,12 @@ func DeclareQueue(name string, args amqp.Table, bindings ...Binding) Topology {
 	}
 }
 
+// PaymentResultsConsumer is the consumer named name of the payment results fanout on the
+// service's own durable queue.
+func PaymentResultsConsumer(name, queue string) ConsumerConfig {
+	return ConsumerConfig{Name: name, Queue: queue, Bindings: []Binding{{Exchange: PaymentResultsExchange}}}
+}
+
 // ParkingQueue returns the name of queue's parking queue.
 func ParkingQueue(queue string) string { return queue + ParkingSuffix }
 

@@ -4,7 +4,6 @@ package amqp
 
 import (
 	"context"
-	"errors"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
@@ -17,22 +16,10 @@ const PaymentResultsQueue = "paysuite.course.payment-results"
 
 // PaymentResults enrols buyers from each PaymentResult; what can never be applied is parked.
 func PaymentResults(a *app.App) (amqpx.ConsumerConfig, amqpx.Handler) {
-	cfg := amqpx.ConsumerConfig{
-		Name:     "course.payment-results",
-		Queue:    PaymentResultsQueue,
-		Bindings: []amqpx.Binding{{Exchange: amqpx.PaymentResultsExchange}},
-	}
-	return cfg, func(ctx context.Context, d amqpx.Delivery) error {
-		ev, err := amqpx.Decode[eventsv1.PaymentResult](d)
-		if err != nil {
-			return err
-		}
-		err = a.HandlePaymentResult(ctx, paymentResult(ev))
-		if errors.Is(err, app.ErrInvalidEvent) {
-			return amqpx.Poison(err)
-		}
-		return err
-	}
+	return amqpx.PaymentResultsConsumer("course.payment-results", PaymentResultsQueue),
+		amqpx.Handle(func(ctx context.Context, ev *eventsv1.PaymentResult) error {
+			return a.HandlePaymentResult(ctx, paymentResult(ev))
+		}, app.ErrInvalidEvent)
 }
 
 func paymentResult(ev *eventsv1.PaymentResult) app.PaymentResult {

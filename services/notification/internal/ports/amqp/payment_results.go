@@ -5,7 +5,6 @@ package amqp
 import (
 	"context"
 	"encoding/json"
-	"errors"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -22,26 +21,14 @@ const PaymentResultsQueue = "paysuite.notification.payment-results"
 // PaymentResults records each PaymentResult for users, webhooks and watchers; what can never be
 // recorded is parked.
 func PaymentResults(a *app.App) (amqpx.ConsumerConfig, amqpx.Handler) {
-	cfg := amqpx.ConsumerConfig{
-		Name:     "notification.payment-results",
-		Queue:    PaymentResultsQueue,
-		Bindings: []amqpx.Binding{{Exchange: amqpx.PaymentResultsExchange}},
-	}
-	return cfg, func(ctx context.Context, d amqpx.Delivery) error {
-		ev, err := amqpx.Decode[eventsv1.PaymentResult](d)
-		if err != nil {
-			return err
-		}
-		body, err := webhookBody(ev)
-		if err != nil {
-			return amqpx.Poison(err)
-		}
-		err = a.HandlePaymentResult(ctx, toResult(ev), body)
-		if errors.Is(err, notice.ErrInvalidResult) {
-			return amqpx.Poison(err)
-		}
-		return err
-	}
+	return amqpx.PaymentResultsConsumer("notification.payment-results", PaymentResultsQueue),
+		amqpx.Handle(func(ctx context.Context, ev *eventsv1.PaymentResult) error {
+			body, err := webhookBody(ev)
+			if err != nil {
+				return amqpx.Poison(err)
+			}
+			return a.HandlePaymentResult(ctx, toResult(ev), body)
+		}, notice.ErrInvalidResult)
 }
 
 // webhookBody is the JSON merchants receive: the PaymentResult in protojson (lowerCamelCase,
@@ -74,17 +61,10 @@ func toResult(ev *eventsv1.PaymentResult) notice.Result {
 		Reason:          ev.GetReason(),
 		ProviderTradeNo: ev.GetProviderTradeNo(),
 		ChannelName:     ev.GetChannel().String(),
+		Kind:            notice.Kind(ev.GetType().String()), // the kinds are the enum's names; Validate refuses others
 	}
 	if ev.GetOccurredAt() != nil {
 		r.OccurredAt = ev.GetOccurredAt().AsTime()
-	}
-	switch ev.GetType() {
-	case eventsv1.PaymentResultType_PAYMENT_SUCCEEDED:
-		r.Kind = notice.KindSucceeded
-	case eventsv1.PaymentResultType_PAYMENT_CLOSED:
-		r.Kind = notice.KindClosed
-	case eventsv1.PaymentResultType_PAYMENT_REFUNDED:
-		r.Kind = notice.KindRefunded
 	}
 	return r
 }

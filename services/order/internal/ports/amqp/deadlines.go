@@ -23,15 +23,11 @@ func Deadlines(a *app.App) (amqpx.ConsumerConfig, amqpx.Handler) {
 		MaxAttempts:  20,
 		RetryBackoff: 500 * time.Millisecond,
 	}
-	return cfg, func(ctx context.Context, d amqpx.Delivery) error {
-		m, err := amqpx.Decode[eventsv1.OrderPayDeadline](d)
-		if err != nil {
-			return err
-		}
+	return cfg, amqpx.Handle(func(ctx context.Context, m *eventsv1.OrderPayDeadline) error {
 		if m.GetOrderId() <= 0 {
 			return fmt.Errorf("%w: pay deadline without an order id", amqpx.ErrPoison)
 		}
-		_, err = a.ExpireOrder(ctx, m.GetOrderId())
+		_, err := a.ExpireOrder(ctx, m.GetOrderId())
 		return err
-	}
+	})
 }

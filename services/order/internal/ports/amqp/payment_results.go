@@ -2,7 +2,6 @@ package amqp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -16,18 +15,9 @@ import (
 // PaymentResults makes orders follow payment results. An amount that disagrees with the order
 // is parked for a human rather than retried.
 func PaymentResults(a *app.App) (amqpx.ConsumerConfig, amqpx.Handler) {
-	cfg := amqpx.ConsumerConfig{
-		Name:        "order-payment-results",
-		Queue:       PaymentResultsQueue,
-		Bindings:    []amqpx.Binding{{Exchange: amqpx.PaymentResultsExchange}},
-		Prefetch:    32,
-		Concurrency: 4,
-	}
-	return cfg, func(ctx context.Context, d amqpx.Delivery) error {
-		m, err := amqpx.Decode[eventsv1.PaymentResult](d)
-		if err != nil {
-			return err
-		}
+	cfg := amqpx.PaymentResultsConsumer("order-payment-results", PaymentResultsQueue)
+	cfg.Prefetch, cfg.Concurrency = 32, 4
+	return cfg, amqpx.Handle(func(ctx context.Context, m *eventsv1.PaymentResult) error {
 		if m.GetOrderId() <= 0 {
 			return fmt.Errorf("%w: payment result without an order id", amqpx.ErrPoison)
 		}
@@ -39,15 +29,11 @@ func PaymentResults(a *app.App) (amqpx.ConsumerConfig, amqpx.Handler) {
 		if m.GetOccurredAt() != nil {
 			at = m.GetOccurredAt().AsTime()
 		}
-		err = a.ApplyPaymentResult(ctx, app.PaymentResult{
+		return a.ApplyPaymentResult(ctx, app.PaymentResult{
 			Type: typ, OrderID: m.GetOrderId(), PaymentID: m.GetPaymentId(), Amount: money.Fen(m.GetAmountFen()),
 			RefundID: m.GetRefundId(), RefundedTotal: money.Fen(m.GetRefundedTotalFen()), At: at,
 		})
-		if errors.Is(err, order.ErrInvalidInput) {
-			return amqpx.Poison(err)
-		}
-		return err
-	}
+	}, order.ErrInvalidInput)
 }
 
 func resultType(t eventsv1.PaymentResultType) app.PaymentResultType {
