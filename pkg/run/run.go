@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/logging"
 )
 
@@ -24,4 +25,21 @@ func Main(service string, fn func(ctx context.Context, log *slog.Logger) error) 
 		os.Exit(1)
 	}
 	log.Info("stopped")
+}
+
+// Service is the main of a service: it reads the configuration with fromEnv (stopping with every
+// bad value named) and runs the service with it, as Main.
+func Service[C any](name string, fromEnv func(*config.Env) C, serve func(context.Context, C, *slog.Logger) error) {
+	Main(name, configured(fromEnv, serve))
+}
+
+func configured[C any](fromEnv func(*config.Env) C, serve func(context.Context, C, *slog.Logger) error) func(context.Context, *slog.Logger) error {
+	return func(ctx context.Context, log *slog.Logger) error {
+		env := config.New()
+		cfg := fromEnv(env)
+		if err := env.Err(); err != nil {
+			return err
+		}
+		return serve(ctx, cfg, log)
+	}
 }
