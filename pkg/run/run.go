@@ -33,7 +33,10 @@ func Service[C any](name string, fromEnv func(*config.Env) C, serve func(context
 	Main(name, configured(fromEnv, serve))
 }
 
-func configured[C any](fromEnv func(*config.Env) C, serve func(context.Context, C, *slog.Logger) error) func(context.Context, *slog.Logger) error {
+// configured is the part of Service that reads the configuration before serving.
+func configured[C any](
+	fromEnv func(*config.Env) C, serve func(context.Context, C, *slog.Logger) error,
+) func(context.Context, *slog.Logger) error {
 	return func(ctx context.Context, log *slog.Logger) error {
 		env := config.New()
 		cfg := fromEnv(env)

@@ -71,10 +71,10 @@ func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, msg Noti
 }
 
 // recordPaid is the one door for every verified "the buyer paid" (notify, poll, close that found
-// the trade paid): the domain's amount check, the conditional WAITING→SUCCEEDED, the durable mark-order-paid task and the
-// event, in one transaction. changed=false when the payment had already succeeded. p is the
-// payment as read before; the domain decides the transition, the conditional UPDATE makes it
-// happen at most once whatever races with it.
+// the trade paid): the domain's amount check, then the conditional WAITING→SUCCEEDED, the durable
+// mark-order-paid task and the event, in one transaction. changed=false when the payment had
+// already succeeded. p is the payment as read before; the domain decides the transition, the
+// conditional UPDATE makes it happen at most once whatever races with it.
 func (a *App) recordPaid(ctx context.Context, p *payment.Payment, t Trade, source string, rec *NotifyRecord) (bool, error) {
 	now := a.now()
 	was := *p
