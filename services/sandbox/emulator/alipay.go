@@ -95,16 +95,26 @@ func (e *Emulator) alipayGateway(w http.ResponseWriter, r *http.Request) {
 		e.writeAlipay(w, respKey, *failure)
 		return
 	}
+	req, failure := newAlipayRequest(params)
+	if failure != nil {
+		e.writeAlipay(w, respKey, *failure)
+		return
+	}
+	e.writeAlipay(w, respKey, handler(e, req))
+}
+
+// newAlipayRequest decodes biz_content of a verified call.
+func newAlipayRequest(params map[string]string) (alipayRequest, *alipayError) {
 	req := alipayRequest{params: params, biz: map[string]any{}}
 	if bc := params["biz_content"]; bc != "" {
 		dec := json.NewDecoder(strings.NewReader(bc))
 		dec.UseNumber()
 		if err := dec.Decode(&req.biz); err != nil {
-			e.writeAlipay(w, respKey, invalidArgs("isv.invalid-parameter", "biz_content is not a JSON object"))
-			return
+			failure := invalidArgs("isv.invalid-parameter", "biz_content is not a JSON object")
+			return req, &failure
 		}
 	}
-	e.writeAlipay(w, respKey, handler(e, req))
+	return req, nil
 }
 
 // checkAlipayRequest applies the gateway's public-parameter and signature checks, in the order

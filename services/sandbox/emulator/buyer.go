@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// The buyer's side: the QR code of a trade is a URL on the sandbox with an unguessable token.
-// Opening it is "scanning"; POST /sandbox/pay pays.
+// The buyer's side. The QR code of a trade is a URL on the sandbox with an unguessable token:
+// opening it is "scanning". POST /sandbox/pay {"qrCode"} pays.
 
 func (e *Emulator) qrURL(token string) string { return e.cfg.PublicURL + "/qr/" + token }
 
@@ -25,6 +25,8 @@ func tokenFromQR(qr string) string {
 	return qr
 }
 
+func isQR(t *Trade) bool { return t.product() == ProductPrecreate || t.product() == ProductNative }
+
 func defaultBuyer(provider string) string {
 	if provider == ProviderAlipay {
 		return "2088" + randDigits(12)
@@ -32,7 +34,7 @@ func defaultBuyer(provider string) string {
 	return "o" + randAlnum(27)
 }
 
-// scanLocked makes an Alipay precreate trade visible to trade.query, as a real scan does.
+// scanLocked makes an Alipay trade exist at the gateway, as a real scan or login does.
 func (e *Emulator) scanLocked(t *Trade, buyerID string) {
 	t.Scanned = true
 	if buyerID != "" {
@@ -55,36 +57,39 @@ func (e *Emulator) pay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.mu.Lock()
-	status, answer := e.payLocked(in)
+	t := e.st.byToken(tokenFromQR(in.QRCode))
+	if t == nil || !isQR(t) {
+		e.mu.Unlock()
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown qr code"})
+		return
+	}
+	status, msg := e.payTradeLocked(t, in.BuyerID)
+	snap := t.clone()
 	e.mu.Unlock()
-	writeJSON(w, status, answer)
+	if status != http.StatusOK {
+		writeJSON(w, status, map[string]string{"error": msg})
+		return
+	}
+	writeJSON(w, http.StatusOK, snap)
 }
 
-func (e *Emulator) payLocked(in payRequest) (int, any) {
-	t := e.st.byToken(tokenFromQR(in.QRCode))
-	if t == nil {
-		return http.StatusNotFound, map[string]string{"error": "unknown qr code"}
-	}
-	now := e.now()
-	if t.expireIfDue(now) {
-		e.changedLocked(t)
-	}
+// payTradeLocked is the buyer paying t: it answers 200, or 409 (paid, closed, expired).
+func (e *Emulator) payTradeLocked(t *Trade, buyerID string) (int, string) {
+	e.expireLocked(t)
 	switch t.State {
 	case StatePaid:
-		return http.StatusConflict, map[string]string{"error": "trade already paid"}
+		return http.StatusConflict, "trade already paid"
 	case StateClosed:
-		return http.StatusConflict, map[string]string{"error": "trade closed (" + t.CloseNote + ")"}
+		return http.StatusConflict, "trade closed (" + t.CloseNote + ")"
 	}
-	e.scanLocked(t, in.BuyerID)
-	t.State, t.PaidAt = StatePaid, now
+	e.scanLocked(t, buyerID)
+	t.State, t.PaidAt = StatePaid, e.now()
 	e.armNotifyLocked(t)
 	e.changedLocked(t)
-	e.log.Info("trade paid", "provider", t.Provider, "out_trade_no", t.OutTradeNo, "amount_fen", t.AmountFen,
-		"notify_dropped", t.Notify.Dropped, "notify_duplicate", t.Notify.Duplicate)
-	if !t.Notify.Dropped && !t.Notify.GaveUp {
-		e.startNotifyLocked(t)
-	}
-	return http.StatusOK, t.clone()
+	e.log.Info("trade paid", "provider", t.Provider, "product", t.product(), "out_trade_no", t.OutTradeNo,
+		"amount_fen", t.AmountFen, "notify_dropped", t.Notify.Dropped, "notify_duplicate", t.Notify.Duplicate)
+	e.startNotifyLocked(payRef(t))
+	return http.StatusOK, ""
 }
 
 var qrTemplate = template.Must(template.New("qr").Parse(`<!doctype html>
@@ -109,17 +114,14 @@ if (b) b.onclick = async () => {
 func (e *Emulator) qrPage(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	t := e.st.byToken(r.PathValue("token"))
-	if t == nil {
+	if t == nil || !isQR(t) {
 		e.mu.Unlock()
 		http.Error(w, "unknown qr code", http.StatusNotFound)
 		return
 	}
-	changed := t.expireIfDue(e.now())
+	e.expireLocked(t)
 	if t.State == StateNotPaid && !t.Scanned {
 		e.scanLocked(t, "")
-		changed = true
-	}
-	if changed {
 		e.changedLocked(t)
 	}
 	data := struct{ Provider, Subject, Yuan, State string }{t.Provider, t.Subject, yuan(t.AmountFen), t.State}

@@ -1,15 +1,12 @@
 // Package emulator is a local stand-in for the Alipay classic openapi gateway and WeChat Pay API
 // v3, faithful enough that the unmodified gopay clients work against it: same paths, parameters,
-// signatures, error codes and async notifies. Other modules' tests run it in-process with
+// signatures, error codes and async notifies. By default it behaves as the real providers do,
+// taking the harder side where their behaviour is disputed (PROVIDERS.md "Second wave"): closing
+// an Alipay trade nobody has scanned (or logged in to) answers ACQ.TRADE_NOT_EXIST and closes
+// nothing, so its QR stays payable until time_expire. Other modules' tests run it in-process with
 // httptest.NewServer(e.Handler()) (or emulatortest.Start).
 //
-// Faults (GET/POST/DELETE /sandbox/faults, see Faults) inject misbehaviours for tests and demos:
-// lost, duplicated or late notifies, failing queries. One of them is a fidelity switch instead:
-// by default alipay.trade.close of a precreate trade nobody scanned answers ACQ.TRADE_NOT_EXIST
-// (as the real gateway does) yet kills the QR, so the merchant's close takes effect. The real
-// gateway closes nothing there: the QR stays payable until its time_expire. POST
-// {"alipayCloseKeepsUnscannedQR": true} makes the sandbox do the same, so a late scan and payment
-// after the merchant "closed" the trade can be tested.
+// Faults (GET/POST/DELETE /sandbox/faults, see Faults) inject misbehaviours for tests and demos.
 package emulator
 
 import (
@@ -21,13 +18,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Config configures an Emulator.
 type Config struct {
 	KeysDir      string       // keys, merchant.json and trades.json live here
-	PublicURL    string       // base URL the QR codes point to, e.g. http://127.0.0.1:8090
+	PublicURL    string       // base URL the QR codes and cashier pages point to, e.g. http://127.0.0.1:8090
 	TimeScale    float64      // multiplies notify retry delays and refund settling (1 = real time)
 	Logger       *slog.Logger // optional
 	NotifyClient *http.Client // optional; sends async notifies
@@ -39,13 +37,14 @@ type Emulator struct {
 	log    *slog.Logger
 	keys   *keyring
 	client *http.Client
-	now    func() time.Time
+	skew   atomic.Int64 // tests move the provider's clock (ns); see now
 
-	mu      sync.Mutex
-	st      *store
-	changed map[string]struct{} // trade keys changed since the last write of trades.json
-	faults  Faults
-	closed  bool
+	mu       sync.Mutex
+	st       *store
+	changed  map[string]struct{} // trade keys changed since the last write of trades.json
+	faults   Faults
+	watching map[string]bool // trade keys with an expiry watcher running
+	closed   bool
 
 	p *persister
 
@@ -55,8 +54,8 @@ type Emulator struct {
 }
 
 // New loads (or generates at first start) the keys in cfg.KeysDir, loads persisted trades and
-// resumes the notifies of paid trades that were never acknowledged. Trades are saved in the
-// background (see persist.go); call Close to save the last changes.
+// resumes the notifies that were never acknowledged. Trades are saved in the background (see
+// persist.go); call Close to save the last changes.
 func New(cfg Config) (*Emulator, error) { return newEmulator(cfg, defaultFlushEvery) }
 
 func newEmulator(cfg Config, flushEvery time.Duration) (*Emulator, error) {
@@ -89,21 +88,18 @@ func newEmulator(cfg Config, flushEvery time.Duration) (*Emulator, error) {
 	}
 	client := cfg.NotifyClient
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		client = &http.Client{Timeout: 30 * time.Second} // each attempt has its provider's own deadline
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Emulator{cfg: cfg, log: log, keys: keys, client: client, now: time.Now, st: st,
-		changed: map[string]struct{}{}, p: p, ctx: ctx, cancel: cancel}
+	e := &Emulator{cfg: cfg, log: log, keys: keys, client: client, st: st,
+		changed: map[string]struct{}{}, watching: map[string]bool{},
+		p: p, ctx: ctx, cancel: cancel}
 	e.wg.Add(1)
 	go e.persistLoop()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.pruneLocked(e.now())
-	for _, t := range st.trades {
-		if !t.PaidAt.IsZero() && !t.Notify.Acked && !t.Notify.GaveUp && !t.Notify.Dropped {
-			e.startNotifyLocked(t) // paid before a restart, never acknowledged
-		}
-	}
+	e.resumeNotifiesLocked()
 	return e, nil
 }
 
@@ -147,14 +143,51 @@ func (e *Emulator) listTrades(w http.ResponseWriter, _ *http.Request) {
 	e.mu.Lock()
 	now := e.now()
 	for _, t := range e.st.trades {
-		if t.expireIfDue(now) {
-			e.changedLocked(t)
-		}
+		e.expireLocked(t)
 	}
-	list := e.st.list()
+	list := e.st.list(now)
 	e.mu.Unlock()
 	writeJSON(w, http.StatusOK, list)
 }
+
+// expireLocked closes t if its time is up, and sends the TRADE_CLOSED notify an Alipay WAP trade
+// owes for it (only once the buyer had logged in: before that the trade never existed).
+func (e *Emulator) expireLocked(t *Trade) bool {
+	if !t.expireIfDue(e.now()) {
+		return false
+	}
+	e.changedLocked(t)
+	e.closeNotifyLocked(t)
+	return true
+}
+
+// watchExpiryLocked makes sure an Alipay WAP trade the buyer logged in to sends its TRADE_CLOSED
+// notify when it expires, even if nobody asks about it.
+func (e *Emulator) watchExpiryLocked(t *Trade) {
+	key := tradeKey(t.Provider, t.OutTradeNo)
+	if e.closed || e.watching[key] || t.product() != ProductWap || !t.Scanned || t.State != StateNotPaid {
+		return
+	}
+	e.watching[key] = true
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.mu.Lock()
+		wait := t.ExpiresAt.Sub(e.now())
+		e.mu.Unlock()
+		ok := e.sleep(wait)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		delete(e.watching, key)
+		if ok && e.st.trades[key] == t {
+			e.expireLocked(t)
+		}
+	}()
+}
+
+// now is the providers' clock: the wall clock, moved by tests that need a link to expire or a
+// day to end (export_test.go).
+func (e *Emulator) now() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }
 
 // scaled multiplies a provider delay by the configured time scale.
 func (e *Emulator) scaled(d time.Duration) time.Duration {

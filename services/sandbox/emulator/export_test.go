@@ -1,6 +1,8 @@
 package emulator
 
-import "time"
+import (
+	"time"
+)
 
 // NewWithFlushEvery is New with another coalescing window for trades.json writes.
 func NewWithFlushEvery(cfg Config, every time.Duration) (*Emulator, error) {
@@ -9,3 +11,7 @@ func NewWithFlushEvery(cfg Config, every time.Duration) (*Emulator, error) {
 
 // FileWrites is how many times e has written trades.json.
 func FileWrites(e *Emulator) int64 { return e.p.writes.Load() }
+
+// Advance moves e's clock by d (WeChat requests signed with the real time are refused once it is
+// more than 5 minutes off: move it back before making them).
+func Advance(e *Emulator, d time.Duration) { e.skew.Add(int64(d)) }

@@ -5,27 +5,42 @@ import (
 	"net/http"
 )
 
-// Faults are injected misbehaviours and fidelity switches for tests and demos
-// (GET/POST/DELETE /sandbox/faults). The zero value is the sandbox's default behaviour.
+// Faults are injected misbehaviours for tests and demos (GET/POST/DELETE /sandbox/faults). The
+// zero value is the sandbox's default, which follows the real providers. Counts apply to the next
+// n matching calls and are consumed as the faults fire; the other fields stay until changed or
+// reset.
 type Faults struct {
-	DropNotifies      int `json:"dropNotifies"`      // the next n paid trades get no notify at all
-	DuplicateNotifies int `json:"duplicateNotifies"` // the next n paid trades get every notify attempt twice, concurrently
-	DelayNotifyMs     int `json:"delayNotifyMs"`     // the first notify attempt of every following trade waits n real ms
+	DropNotifies      int `json:"dropNotifies"`      // the next n notifies (payment, refund or close) are never sent
+	DuplicateNotifies int `json:"duplicateNotifies"` // the next n notifies send every attempt twice, concurrently
+	DelayNotifyMs     int `json:"delayNotifyMs"`     // the first attempt of every following notify waits n real ms
 	FailQueries       int `json:"failQueries"`       // the next n trade queries answer a system error
 
-	// AlipayCloseKeepsUnscannedQR makes alipay.trade.close of a precreate trade nobody has
-	// scanned do what the real gateway does: answer 40004 ACQ.TRADE_NOT_EXIST and close nothing,
-	// so the QR stays payable (and a payment notifies as usual) until the trade's time_expire.
-	// Off by default: the sandbox answers the same code but kills the QR. Stays on until reset.
-	AlipayCloseKeepsUnscannedQR bool `json:"alipayCloseKeepsUnscannedQR"`
+	// Refund faults count refund calls the provider would otherwise accept (not repeats of an
+	// accepted out_refund_no / out_request_no).
+	RefundNotEnough        int `json:"refundNotEnough"`        // WeChat 403 NOT_ENOUGH; Alipay ACQ.SELLER_BALANCE_NOT_ENOUGH
+	RefundFrequencyLimited int `json:"refundFrequencyLimited"` // WeChat 429 FREQUENCY_LIMITED; Alipay 40005 isv.method-call-limited
+	RefundProcessingMs     int `json:"refundProcessingMs"`     // every following refund stays PROCESSING n real ms
+	RefundAbnormal         int `json:"refundAbnormal"`         // WeChat: ends ABNORMAL (REFUND.ABNORMAL); Alipay: ACQ.TRADE_NOT_ALLOW_REFUND
+	RefundClosed           int `json:"refundClosed"`           // WeChat only: ends CLOSED (REFUND.CLOSED)
+
+	SignatureProbes            int `json:"signatureProbes"`            // the next n WeChat notifies are preceded by a WECHATPAY/SIGNTEST/ probe
+	AnswerSignatureProbes      int `json:"answerSignatureProbes"`      // the next n WeChat 200 answers carry a WECHATPAY/SIGNTEST/ signature
+	NotifyTimestampSkewSeconds int `json:"notifyTimestampSkewSeconds"` // the next WeChat notify's first attempt is stamped now+n s (real key)
 }
 
 type faultsPatch struct {
-	DropNotifies                *int  `json:"dropNotifies"`
-	DuplicateNotifies           *int  `json:"duplicateNotifies"`
-	DelayNotifyMs               *int  `json:"delayNotifyMs"`
-	FailQueries                 *int  `json:"failQueries"`
-	AlipayCloseKeepsUnscannedQR *bool `json:"alipayCloseKeepsUnscannedQR"`
+	DropNotifies               *int `json:"dropNotifies"`
+	DuplicateNotifies          *int `json:"duplicateNotifies"`
+	DelayNotifyMs              *int `json:"delayNotifyMs"`
+	FailQueries                *int `json:"failQueries"`
+	RefundNotEnough            *int `json:"refundNotEnough"`
+	RefundFrequencyLimited     *int `json:"refundFrequencyLimited"`
+	RefundProcessingMs         *int `json:"refundProcessingMs"`
+	RefundAbnormal             *int `json:"refundAbnormal"`
+	RefundClosed               *int `json:"refundClosed"`
+	SignatureProbes            *int `json:"signatureProbes"`
+	AnswerSignatureProbes      *int `json:"answerSignatureProbes"`
+	NotifyTimestampSkewSeconds *int `json:"notifyTimestampSkewSeconds"`
 }
 
 func (e *Emulator) getFaults(w http.ResponseWriter, _ *http.Request) {
@@ -36,9 +51,7 @@ func (e *Emulator) getFaults(w http.ResponseWriter, _ *http.Request) {
 }
 
 // setFaults sets the fields present in the body and leaves the others as they are, e.g.
-// {"dropNotifies": 1} or {"alipayCloseKeepsUnscannedQR": true} (the real gateway's close of an
-// unscanned QR trade: ACQ.TRADE_NOT_EXIST, and the QR stays payable until it expires). Counts
-// are consumed as the faults fire; switches stay until changed or DELETE /sandbox/faults.
+// {"dropNotifies": 1}. Counts and durations must be >= 0; the skew may be negative.
 func (e *Emulator) setFaults(w http.ResponseWriter, r *http.Request) {
 	var p faultsPatch
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
@@ -47,24 +60,31 @@ func (e *Emulator) setFaults(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad faults body: " + err.Error()})
 		return
 	}
-	for _, v := range []*int{p.DropNotifies, p.DuplicateNotifies, p.DelayNotifyMs, p.FailQueries} {
-		if v != nil && *v < 0 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "fault counts must be >= 0"})
+	counts := []struct {
+		dst *int
+		v   *int
+	}{
+		{&e.faults.DropNotifies, p.DropNotifies}, {&e.faults.DuplicateNotifies, p.DuplicateNotifies},
+		{&e.faults.DelayNotifyMs, p.DelayNotifyMs}, {&e.faults.FailQueries, p.FailQueries},
+		{&e.faults.RefundNotEnough, p.RefundNotEnough}, {&e.faults.RefundFrequencyLimited, p.RefundFrequencyLimited},
+		{&e.faults.RefundProcessingMs, p.RefundProcessingMs}, {&e.faults.RefundAbnormal, p.RefundAbnormal},
+		{&e.faults.RefundClosed, p.RefundClosed}, {&e.faults.SignatureProbes, p.SignatureProbes},
+		{&e.faults.AnswerSignatureProbes, p.AnswerSignatureProbes},
+	}
+	for _, c := range counts {
+		if c.v != nil && *c.v < 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "fault counts and durations must be >= 0"})
 			return
 		}
 	}
 	e.mu.Lock()
-	set := func(dst *int, v *int) {
-		if v != nil {
-			*dst = *v
+	for _, c := range counts {
+		if c.v != nil {
+			*c.dst = *c.v
 		}
 	}
-	set(&e.faults.DropNotifies, p.DropNotifies)
-	set(&e.faults.DuplicateNotifies, p.DuplicateNotifies)
-	set(&e.faults.DelayNotifyMs, p.DelayNotifyMs)
-	set(&e.faults.FailQueries, p.FailQueries)
-	if p.AlipayCloseKeepsUnscannedQR != nil {
-		e.faults.AlipayCloseKeepsUnscannedQR = *p.AlipayCloseKeepsUnscannedQR
+	if p.NotifyTimestampSkewSeconds != nil {
+		e.faults.NotifyTimestampSkewSeconds = *p.NotifyTimestampSkewSeconds
 	}
 	f := e.faults
 	e.mu.Unlock()
@@ -79,10 +99,10 @@ func (e *Emulator) resetFaults(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, Faults{})
 }
 
-// takeQueryFailureLocked consumes one failQueries count.
-func (e *Emulator) takeQueryFailureLocked() bool {
-	if e.faults.FailQueries > 0 {
-		e.faults.FailQueries--
+// take consumes one count of a fault; it reports whether the fault fires.
+func take(count *int) bool {
+	if *count > 0 {
+		*count--
 		return true
 	}
 	return false

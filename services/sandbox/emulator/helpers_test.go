@@ -79,17 +79,20 @@ type sandbox struct {
 	creds emulator.MerchantCredentials
 }
 
-func startSandbox(t *testing.T, dir string) *sandbox {
+func startSandbox(t *testing.T, dir string, opts ...func(*emulator.Config)) *sandbox {
 	t.Helper()
-	return startSandboxFlushEvery(t, dir, 0)
+	return startSandboxFlushEvery(t, dir, 0, opts...)
 }
 
 // startSandboxFlushEvery starts a sandbox whose trades.json writes coalesce over every (0: the default).
-func startSandboxFlushEvery(t *testing.T, dir string, every time.Duration) *sandbox {
+func startSandboxFlushEvery(t *testing.T, dir string, every time.Duration, opts ...func(*emulator.Config)) *sandbox {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	cfg := emulator.Config{
 		KeysDir: dir, PublicURL: "http://" + srv.Listener.Addr().String(), TimeScale: 0.001, Logger: testkit.Logger(t),
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	newEmu := emulator.New
 	if every > 0 {
@@ -135,6 +138,40 @@ func (s *sandbox) pay(t *testing.T, qr string) int {
 	t.Helper()
 	return s.do(t, http.MethodPost, "/sandbox/pay", map[string]string{"qrCode": qr}, nil)
 }
+
+// faults sets sandbox faults and fails the test if they are refused.
+func (s *sandbox) faults(t *testing.T, f map[string]any) {
+	t.Helper()
+	if code := s.do(t, http.MethodPost, "/sandbox/faults", f, nil); code != http.StatusOK {
+		t.Fatalf("set faults %v: HTTP %d", f, code)
+	}
+}
+
+// scan opens a QR code's page, as a buyer's scan does.
+func scan(t *testing.T, qr string) {
+	t.Helper()
+	resp, err := http.Get(qr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// onSandbox points a URL that gopay built for a provider host at the sandbox, as the payment
+// service does with ALIPAY_BASE_URL.
+func (s *sandbox) onSandbox(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := url.Parse(s.srv.URL)
+	u.Scheme, u.Host = base.Scheme, base.Host
+	return u.String()
+}
+
+// noRedirect is a client that shows redirects instead of following them.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 func (s *sandbox) trade(t *testing.T, outTradeNo string) emulator.Trade {
 	t.Helper()
@@ -209,13 +246,15 @@ func otherKeyPair(t *testing.T) (privatePEM, publicPEM string) {
 
 // receiver is a merchant notify endpoint that records every request and answers via reply.
 type receiver struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	got   []*http.Request // bodies buffered, re-readable
-	reply func(n int) (status int, body string)
+	srv    *httptest.Server
+	mu     sync.Mutex
+	got    []*http.Request // bodies buffered in bodies
+	bodies [][]byte
+	reply  func(n int) (status int, body string)
 }
 
 func newReceiver(t *testing.T, reply func(n int) (int, string)) *receiver {
+	t.Helper()
 	rc := &receiver{reply: reply}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -223,6 +262,7 @@ func newReceiver(t *testing.T, reply func(n int) (int, string)) *receiver {
 		clone.Body = io.NopCloser(bytes.NewReader(b))
 		rc.mu.Lock()
 		rc.got = append(rc.got, clone)
+		rc.bodies = append(rc.bodies, b)
 		n := len(rc.got)
 		rc.mu.Unlock()
 		status, body := rc.reply(n)
@@ -239,11 +279,16 @@ func (rc *receiver) count() int {
 	return len(rc.got)
 }
 
+// request is the i-th request, with a body that can be read again at every call.
 func (rc *receiver) request(i int) *http.Request {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	return rc.got[i]
+	r := rc.got[i].Clone(context.Background())
+	r.Body = io.NopCloser(bytes.NewReader(rc.bodies[i]))
+	return r
 }
 
 func alipayOK(int) (int, string) { return http.StatusOK, "success" }
 func wechatOK(int) (int, string) { return http.StatusNoContent, "" }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

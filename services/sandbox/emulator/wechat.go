@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// WeChat Pay API v3: request authentication and signed answers.
+// WeChat Pay API v3: request authentication and answers.
 
 const wechatAuthScheme = "WECHATPAY2-SHA256-RSA2048"
 
@@ -24,7 +24,7 @@ const maxClockSkew = 5 * time.Minute
 type wechatHandler func(w http.ResponseWriter, r *http.Request, body []byte)
 
 func (e *Emulator) wechatRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v3/pay/transactions/native", e.wechatAuth(e.wechatNative))
+	mux.HandleFunc("POST /v3/pay/transactions/native", e.wechatAuth(e.wechatPrepay(ProductNative)))
 	mux.HandleFunc("GET /v3/pay/transactions/out-trade-no/{no}", e.wechatAuth(e.wechatQuery))
 	mux.HandleFunc("GET /v3/pay/transactions/id/{id}", e.wechatAuth(e.wechatQueryByID))
 	mux.HandleFunc("POST /v3/pay/transactions/out-trade-no/{no}/close", e.wechatAuth(e.wechatClose))
@@ -34,9 +34,10 @@ func (e *Emulator) wechatRoutes(mux *http.ServeMux) {
 
 // wechatAuth verifies the Authorization header the way the real API does: signature by the
 // merchant key over METHOD\nURL\nTIMESTAMP\nNONCE\nBODY\n, known mchid and serial_no, fresh
-// timestamp. Any failure is 401 SIGN_ERROR.
+// timestamp. Any failure is 401 SIGN_ERROR. The answer is signed by the key the mode picks.
 func (e *Emulator) wechatAuth(next wechatHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		w = &wxResponse{ResponseWriter: w, signer: e.answerSigner(r)}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 		if err != nil {
 			e.wechatError(w, http.StatusBadRequest, "PARAM_ERROR", "请求体无法读取")
@@ -90,28 +91,6 @@ func (e *Emulator) checkWechatAuth(r *http.Request, body []byte) string {
 		return "签名错误"
 	}
 	return ""
-}
-
-// signWechatHeaders sets the Wechatpay-* headers over body (empty for 204).
-func (e *Emulator) signWechatHeaders(h http.Header, body []byte) {
-	ts := strconv.FormatInt(e.now().Unix(), 10)
-	nonce := randAlnum(32)
-	h.Set("Wechatpay-Timestamp", ts)
-	h.Set("Wechatpay-Nonce", nonce)
-	h.Set("Wechatpay-Serial", e.keys.creds.Wechat.WechatPayPublicKeyID)
-	h.Set("Wechatpay-Signature-Type", wechatAuthScheme)
-	h.Set("Wechatpay-Signature", rsaSign(e.keys.wechatPrivate, []byte(ts+"\n"+nonce+"\n"+string(body)+"\n")))
-}
-
-// writeWechat answers with a signed body; every answer is signed, errors and 204 included.
-func (e *Emulator) writeWechat(w http.ResponseWriter, status int, body []byte) {
-	e.signWechatHeaders(w.Header(), body)
-	w.Header().Set("Request-ID", randUpperHex(16))
-	if len(body) > 0 {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }
 
 func (e *Emulator) wechatJSON(w http.ResponseWriter, status int, v any) {

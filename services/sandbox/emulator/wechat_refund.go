@@ -5,9 +5,7 @@ import (
 	"time"
 )
 
-// WeChat Pay v3 domestic refunds. A refund is PROCESSING when created and reads SUCCESS once
-// refundSettle × TimeScale has passed since its creation (computed on read, so it is the same
-// answer for every reader).
+// WeChat Pay v3 domestic refunds (see refund.go for how a refund settles and notifies).
 
 type refundRequest struct {
 	TransactionID string      `json:"transaction_id"`
@@ -50,14 +48,14 @@ func (e *Emulator) refundView(t *Trade, r *Refund) wxRefund {
 	v := wxRefund{
 		RefundID: r.RefundID, OutRefundNo: r.OutRefundNo, TransactionID: t.TradeNo, OutTradeNo: t.OutTradeNo,
 		Channel: "ORIGINAL", UserReceivedAccount: "支付用户零钱", CreateTime: r.CreatedAt.In(cst).Format(time.RFC3339),
-		Status: "PROCESSING", FundsAccount: "AVAILABLE", PromotionDetail: []any{},
+		Status: r.statusAt(e.now()), FundsAccount: "AVAILABLE", PromotionDetail: []any{},
 		Amount: wxRefundAmount{
 			Total: t.AmountFen, Refund: r.AmountFen, From: []any{}, PayerTotal: t.AmountFen, PayerRefund: r.AmountFen,
 			SettlementRefund: r.AmountFen, SettlementTotal: t.AmountFen, Currency: "CNY",
 		},
 	}
-	if done := r.CreatedAt.Add(e.scaled(refundSettle)); !e.now().Before(done) {
-		v.Status, v.SuccessTime = "SUCCESS", done.In(cst).Format(time.RFC3339)
+	if v.Status == RefundSuccess {
+		v.SuccessTime = r.doneAt().In(cst).Format(time.RFC3339)
 	}
 	return v
 }
@@ -99,6 +97,12 @@ func (e *Emulator) wechatRefund(w http.ResponseWriter, _ *http.Request, body []b
 	case in.Amount.Currency != "" && in.Amount.Currency != "CNY":
 		bad("amount.currency 仅支持CNY")
 		return
+	case len([]rune(in.Reason)) > 80:
+		bad("reason 长度不能超过80个字符")
+		return
+	case in.NotifyURL != "" && !validNotifyURL(in.NotifyURL):
+		bad("notify_url 格式错误")
+		return
 	}
 	e.mu.Lock()
 	a := e.refundWechatLocked(in)
@@ -108,10 +112,10 @@ func (e *Emulator) wechatRefund(w http.ResponseWriter, _ *http.Request, body []b
 
 func (e *Emulator) refundWechatLocked(in refundRequest) wxAnswer {
 	var t *Trade
-	if in.OutTradeNo != "" {
-		t = e.st.get(ProviderWechat, in.OutTradeNo)
-	} else {
+	if in.TransactionID != "" {
 		t = e.st.byTradeNo(ProviderWechat, in.TransactionID)
+	} else {
+		t = e.st.get(ProviderWechat, in.OutTradeNo)
 	}
 	if t == nil {
 		return wxFail(http.StatusNotFound, "RESOURCE_NOT_EXISTS", "订单不存在")
@@ -124,15 +128,26 @@ func (e *Emulator) refundWechatLocked(in refundRequest) wxAnswer {
 	}
 	switch {
 	case t.State != StatePaid:
-		return wxFail(http.StatusBadRequest, "INVALID_REQUEST", "订单未支付，不能退款")
+		return wxFail(http.StatusNotFound, "RESOURCE_NOT_EXISTS", "订单不存在或未支付")
 	case *in.Amount.Total != t.AmountFen:
 		return wxFail(http.StatusBadRequest, "PARAM_ERROR", "amount.total 与原订单金额不一致")
-	case t.refundedFen()+*in.Amount.Refund > t.AmountFen:
+	case t.committedFen()+*in.Amount.Refund > t.AmountFen:
 		return wxFail(http.StatusBadRequest, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
+	case take(&e.faults.RefundFrequencyLimited):
+		return wxFail(http.StatusTooManyRequests, "FREQUENCY_LIMITED", "该笔退款为受理中，请调用查单接口确认或降低频率原单重试")
+	case take(&e.faults.RefundNotEnough):
+		return wxFail(http.StatusForbidden, "NOT_ENOUGH", "基本账户余额不足，请充值后原单重试")
 	}
-	r := &Refund{OutRefundNo: in.OutRefundNo, RefundID: wechatRefundID(), AmountFen: *in.Amount.Refund, Reason: in.Reason, CreatedAt: e.now()}
-	t.Refunds = append(t.Refunds, r)
-	e.changedLocked(t)
+	outcome := ""
+	switch {
+	case take(&e.faults.RefundAbnormal):
+		outcome = RefundAbnormal
+	case take(&e.faults.RefundClosed):
+		outcome = RefundClosed
+	}
+	r := e.newRefundLocked(t, refundSpec{
+		outRefundNo: in.OutRefundNo, amountFen: *in.Amount.Refund, reason: in.Reason, notifyURL: in.NotifyURL, outcome: outcome,
+	})
 	return wxAnswer{http.StatusOK, e.refundView(t, r)}
 }
 

@@ -150,8 +150,8 @@ func TestWechatCloseThenPayIsRefused(t *testing.T) {
 	if err != nil || cl.Code != wechat.Success {
 		t.Fatalf("close (signed 204 must verify): %+v %v", cl, err)
 	}
-	if cl, err := c.V3TransactionCloseOrder(context.Background(), "W200001"); err != nil || cl.Code != wechat.Success {
-		t.Fatalf("closing again is idempotent: %+v %v", cl, err)
+	if cl, err := c.V3TransactionCloseOrder(context.Background(), "W200001"); err != nil || cl.Code != http.StatusBadRequest || cl.ErrResponse.Code != "ORDER_CLOSED" {
+		t.Fatalf("closing again: %+v %v, want 400 ORDER_CLOSED", cl, err)
 	}
 	if q := wxQuery(t, c, "W200001"); q.Response.TradeState != "CLOSED" {
 		t.Fatalf("after close: %+v", q.Response)

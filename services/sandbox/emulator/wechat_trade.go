@@ -7,12 +7,9 @@ import (
 	"time"
 )
 
-// WeChat Pay v3 Native endpoints. Handlers run after wechatAuth.
+// WeChat Pay v3 orders and queries. Handlers run after wechatAuth.
 
 var wechatOutNoPattern = regexp.MustCompile(`^[A-Za-z0-9_\-*|]{6,32}$`)
-
-// refundSettle is how long a WeChat refund stays PROCESSING before it reads SUCCESS (× TimeScale).
-const refundSettle = 5 * time.Second
 
 type wxAmountIn struct {
 	Total    *int64 `json:"total"`
@@ -20,7 +17,7 @@ type wxAmountIn struct {
 	Currency string `json:"currency"`
 }
 
-type nativeRequest struct {
+type prepayRequest struct {
 	AppID       string      `json:"appid"`
 	MchID       string      `json:"mchid"`
 	Description string      `json:"description"`
@@ -31,79 +28,83 @@ type nativeRequest struct {
 	Amount      *wxAmountIn `json:"amount"`
 }
 
-func (e *Emulator) wechatNative(w http.ResponseWriter, _ *http.Request, body []byte) {
-	var in nativeRequest
-	if err := decodeBody(body, &in); err != nil {
-		e.wechatError(w, http.StatusBadRequest, "PARAM_ERROR", "请求体不是合法的JSON: "+err.Error())
-		return
+// wechatPrepay serves POST /v3/pay/transactions/native: the answer is code_url; the same order
+// sent again gets the same code_url.
+func (e *Emulator) wechatPrepay(product string) wechatHandler {
+	return func(w http.ResponseWriter, _ *http.Request, body []byte) {
+		var in prepayRequest
+		if err := decodeBody(body, &in); err != nil {
+			e.wechatError(w, http.StatusBadRequest, "PARAM_ERROR", "请求体不是合法的JSON: "+err.Error())
+			return
+		}
+		now := e.now()
+		expires, status, code, msg := e.checkPrepay(product, in, now)
+		if code != "" {
+			e.wechatError(w, status, code, msg)
+			return
+		}
+		e.mu.Lock()
+		a := e.prepayLocked(product, in, now, expires)
+		e.mu.Unlock()
+		e.answerWechat(w, a)
 	}
+}
+
+func (e *Emulator) checkPrepay(product string, in prepayRequest, now time.Time) (expires time.Time, status int, code, msg string) {
 	creds := e.keys.creds.Wechat
-	now := e.now()
-	bad := func(msg string) { e.wechatError(w, http.StatusBadRequest, "PARAM_ERROR", msg) }
+	bad := func(m string) (time.Time, int, string, string) {
+		return time.Time{}, http.StatusBadRequest, "PARAM_ERROR", m
+	}
 	switch {
 	case in.AppID == "" || in.MchID == "" || in.Description == "" || in.OutTradeNo == "" || in.NotifyURL == "" || in.Amount == nil || in.Amount.Total == nil:
-		bad("输入源“/body”映射到值字段时缺少必填参数")
-		return
+		return bad("输入源“/body”映射到值字段时缺少必填参数")
 	case in.MchID != creds.MchID:
-		bad("mchid与请求头中的商户号不一致")
-		return
+		return bad("mchid与请求头中的商户号不一致")
 	case in.AppID != creds.AppID:
-		e.wechatError(w, http.StatusBadRequest, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配")
-		return
+		return time.Time{}, http.StatusBadRequest, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配"
 	case !wechatOutNoPattern.MatchString(in.OutTradeNo):
-		bad("out_trade_no 格式错误")
-		return
+		return bad("out_trade_no 格式错误")
 	case len([]rune(in.Description)) > 127:
-		bad("description 长度超限")
-		return
+		return bad("description 长度超限")
 	case *in.Amount.Total < 1:
-		bad("amount.total 必须大于0")
-		return
+		return bad("amount.total 必须大于0")
 	case in.Amount.Currency != "" && in.Amount.Currency != "CNY":
-		bad("amount.currency 仅支持CNY")
-		return
+		return bad("amount.currency 仅支持CNY")
 	case !validNotifyURL(in.NotifyURL):
-		bad("notify_url 格式错误")
-		return
+		return bad("notify_url 格式错误")
 	}
-	expires := now.Add(defaultTradeTTL)
+	expires = now.Add(defaultTradeTTL)
 	if in.TimeExpire != "" {
 		t, err := time.Parse(time.RFC3339, in.TimeExpire)
 		if err != nil || !t.After(now) {
-			bad("time_expire 格式错误或已过期")
-			return
+			return bad("time_expire 格式错误或已过期")
 		}
 		expires = t
 	}
-	e.mu.Lock()
-	a := e.nativeLocked(in, now, expires)
-	e.mu.Unlock()
-	e.answerWechat(w, a)
+	return expires, 0, "", ""
 }
 
-func (e *Emulator) nativeLocked(in nativeRequest, now, expires time.Time) wxAnswer {
+func (e *Emulator) prepayLocked(product string, in prepayRequest, now, expires time.Time) wxAnswer {
 	fen := *in.Amount.Total
-	if t := e.st.get(ProviderWechat, in.OutTradeNo); t != nil {
-		if t.expireIfDue(now) {
-			e.changedLocked(t)
-		}
+	t := e.st.get(ProviderWechat, in.OutTradeNo)
+	if t != nil {
+		e.expireLocked(t)
 		switch {
 		case t.State == StatePaid:
 			return wxFail(http.StatusBadRequest, "ORDERPAID", "该订单已支付")
 		case t.State == StateClosed:
 			return wxFail(http.StatusBadRequest, "ORDER_CLOSED", "订单已关闭")
-		case t.AmountFen != fen || t.Subject != in.Description || t.NotifyURL != in.NotifyURL:
+		case t.product() != product || t.AmountFen != fen || t.Subject != in.Description || t.NotifyURL != in.NotifyURL:
 			return wxFail(http.StatusForbidden, "OUT_TRADE_NO_USED", "商户订单号重复")
-		default: // the same order again: the same code_url
-			return wxAnswer{http.StatusOK, map[string]string{"code_url": e.qrURL(t.Token)}}
 		}
+	} else {
+		t = &Trade{
+			Provider: ProviderWechat, Product: product, OutTradeNo: in.OutTradeNo, TradeNo: wechatTransactionID(),
+			AppID: in.AppID, MchID: in.MchID, AmountFen: fen, Subject: in.Description, Attach: in.Attach,
+			NotifyURL: in.NotifyURL, Token: randHex(16), State: StateNotPaid, CreatedAt: now, ExpiresAt: expires,
+		}
+		e.st.add(t)
 	}
-	t := &Trade{
-		Provider: ProviderWechat, OutTradeNo: in.OutTradeNo, TradeNo: wechatTransactionID(),
-		AppID: in.AppID, MchID: in.MchID, AmountFen: fen, Subject: in.Description, Attach: in.Attach,
-		NotifyURL: in.NotifyURL, Token: randHex(16), State: StateNotPaid, CreatedAt: now, ExpiresAt: expires,
-	}
-	e.st.add(t)
 	e.changedLocked(t)
 	return wxAnswer{http.StatusOK, map[string]string{"code_url": e.qrURL(t.Token)}}
 }
@@ -140,9 +141,9 @@ type wxTransaction struct {
 	Amount         wxAmountOut `json:"amount"`
 }
 
-// wechatView renders a trade; transaction_id, payer and success_time exist only once paid, and a
-// paid trade with any refund reads REFUND, like the real API.
-func wechatView(t *Trade) wxTransaction {
+// wechatView renders a trade; transaction_id, trade_type, payer and success_time exist only once
+// paid, and a paid trade with any refund not CLOSED reads REFUND, like the real API.
+func wechatView(t *Trade, now time.Time) wxTransaction {
 	v := wxTransaction{
 		AppID: t.AppID, MchID: t.MchID, OutTradeNo: t.OutTradeNo, Attach: t.Attach,
 		Amount: wxAmountOut{Total: t.AmountFen, Currency: "CNY", PayerCurrency: "CNY"},
@@ -150,12 +151,14 @@ func wechatView(t *Trade) wxTransaction {
 	switch {
 	case t.State == StatePaid:
 		paid := t.AmountFen
-		v.TransactionID, v.TradeType, v.BankType = t.TradeNo, "NATIVE", "OTHERS"
+		v.TransactionID, v.TradeType, v.BankType = t.TradeNo, t.product(), "OTHERS"
 		v.SuccessTime = t.PaidAt.In(cst).Format(time.RFC3339)
 		v.Payer, v.Amount.PayerTotal = &wxPayer{OpenID: t.BuyerID}, &paid
 		v.TradeState, v.TradeStateDesc = "SUCCESS", "支付成功"
-		if len(t.Refunds) > 0 {
-			v.TradeState, v.TradeStateDesc = "REFUND", "转入退款"
+		for _, r := range t.Refunds {
+			if r.statusAt(now) != RefundClosed {
+				v.TradeState, v.TradeStateDesc = "REFUND", "转入退款"
+			}
 		}
 	case t.State == StateClosed:
 		v.TradeState, v.TradeStateDesc = "CLOSED", "订单已关闭"
@@ -190,47 +193,13 @@ func (e *Emulator) queryWechat(w http.ResponseWriter, r *http.Request, find func
 }
 
 func (e *Emulator) queryWechatLocked(find func() *Trade) wxAnswer {
-	if e.takeQueryFailureLocked() {
+	if take(&e.faults.FailQueries) {
 		return wxFail(http.StatusInternalServerError, "SYSTEM_ERROR", "系统错误")
 	}
 	t := find()
 	if t == nil {
 		return wxFail(http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在")
 	}
-	if t.expireIfDue(e.now()) {
-		e.changedLocked(t)
-	}
-	return wxAnswer{http.StatusOK, wechatView(t)}
-}
-
-// wechatClose: 204 for an unpaid or already closed trade, 400 ORDERPAID for a paid one.
-func (e *Emulator) wechatClose(w http.ResponseWriter, r *http.Request, body []byte) {
-	var in struct {
-		MchID string `json:"mchid"`
-	}
-	if err := decodeBody(body, &in); err != nil || in.MchID != e.keys.creds.Wechat.MchID {
-		e.wechatError(w, http.StatusBadRequest, "PARAM_ERROR", "mchid 缺失或与请求头中的商户号不一致")
-		return
-	}
-	e.mu.Lock()
-	a := e.closeWechatLocked(r.PathValue("no"))
-	e.mu.Unlock()
-	e.answerWechat(w, a)
-}
-
-func (e *Emulator) closeWechatLocked(outTradeNo string) wxAnswer {
-	t := e.st.get(ProviderWechat, outTradeNo)
-	if t == nil {
-		return wxFail(http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在")
-	}
-	now := e.now()
-	t.expireIfDue(now)
-	switch t.State {
-	case StatePaid:
-		return wxFail(http.StatusBadRequest, "ORDERPAID", "订单已支付")
-	case StateNotPaid:
-		t.State, t.ClosedAt, t.CloseNote = StateClosed, now, "closed by merchant"
-	}
-	e.changedLocked(t)
-	return wxAnswer{status: http.StatusNoContent}
+	e.expireLocked(t)
+	return wxAnswer{http.StatusOK, wechatView(t, e.now())}
 }

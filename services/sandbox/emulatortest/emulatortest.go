@@ -21,14 +21,20 @@ type Sandbox struct {
 // MerchantFile is the credentials file a payment service reads (PAYMENT_MERCHANT_FILE).
 func (s *Sandbox) MerchantFile() string { return filepath.Join(s.KeysDir, "merchant.json") }
 
+// Option changes the emulator's configuration before it starts.
+type Option func(*emulator.Config)
+
 // Start runs a fresh emulator (new keys in a temp dir) whose notify retry schedule is scaled by
 // timeScale.
-func Start(t testing.TB, timeScale float64, log *slog.Logger) *Sandbox {
+func Start(t testing.TB, timeScale float64, log *slog.Logger, opts ...Option) *Sandbox {
 	t.Helper()
 	keys := t.TempDir()
 	srv := httptest.NewUnstartedServer(nil)
-	emu, err := emulator.New(emulator.Config{KeysDir: keys, PublicURL: "http://" + srv.Listener.Addr().String(),
-		TimeScale: timeScale, Logger: log})
+	cfg := emulator.Config{KeysDir: keys, PublicURL: "http://" + srv.Listener.Addr().String(), TimeScale: timeScale, Logger: log}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	emu, err := emulator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
