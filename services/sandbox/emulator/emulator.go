@@ -114,6 +114,8 @@ func (e *Emulator) Handler() http.Handler {
 	e.wechatRoutes(mux)
 	mux.HandleFunc("GET /qr/{token}", e.qrPage)
 	mux.HandleFunc("POST /sandbox/pay", e.pay)
+	mux.HandleFunc("POST /sandbox/console/refund", e.consoleRefund)
+	mux.HandleFunc("POST /sandbox/console/trade", e.consoleTrade)
 	mux.HandleFunc("GET /sandbox/faults", e.getFaults)
 	mux.HandleFunc("POST /sandbox/faults", e.setFaults)
 	mux.HandleFunc("DELETE /sandbox/faults", e.resetFaults)
