@@ -49,6 +49,13 @@ var alipayMethods = map[string]alipayMethod{
 	"alipay.trade.fastpay.refund.query": (*Emulator).alipayRefundQuery,
 }
 
+// alipayPageMethods are opened by the buyer's browser (gopay signs the URL, makes no call): the
+// gateway answers with its cashier page instead of JSON.
+var alipayPageMethods = map[string]string{
+	"alipay.trade.page.pay": ProductPage,
+	"alipay.trade.wap.pay":  ProductWap,
+}
+
 // alipayRequest is a verified gateway call.
 type alipayRequest struct {
 	params map[string]string // public parameters
@@ -85,6 +92,10 @@ func (e *Emulator) alipayGateway(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	method := params["method"]
+	if product, ok := alipayPageMethods[method]; ok {
+		e.alipayCashierEntry(w, params, product)
+		return
+	}
 	handler, known := alipayMethods[method]
 	respKey := "error_response"
 	if known {

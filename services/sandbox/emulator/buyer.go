@@ -9,7 +9,9 @@ import (
 )
 
 // The buyer's side. The QR code of a trade is a URL on the sandbox with an unguessable token:
-// opening it is "scanning". POST /sandbox/pay {"qrCode"} pays.
+// opening it is "scanning". Page, WAP and H5 payUrls open the sandbox's cashiers. POST
+// /sandbox/pay pays without a browser: {"qrCode"}, {"payUrl"} or, playing the WeChat client,
+// {"prepayId", appId, timeStamp, nonceStr, package, signType, paySign}.
 
 func (e *Emulator) qrURL(token string) string { return e.cfg.PublicURL + "/qr/" + token }
 
@@ -45,22 +47,72 @@ func (e *Emulator) scanLocked(t *Trade, buyerID string) {
 	}
 }
 
+// payRequest is the body of POST /sandbox/pay; exactly one of QRCode, PayURL, PrepayID.
 type payRequest struct {
-	QRCode  string `json:"qrCode"`
-	BuyerID string `json:"buyerId"`
+	QRCode   string `json:"qrCode"`
+	PayURL   string `json:"payUrl"`
+	PrepayID string `json:"prepayId"`
+	BuyerID  string `json:"buyerId"`
+	jsapiParams
+}
+
+// jsapiParams are what WeixinJSBridge getBrandWCPayRequest receives (gopay PaySignOfJSAPI).
+type jsapiParams struct {
+	AppID     string `json:"appId"`
+	TimeStamp string `json:"timeStamp"`
+	NonceStr  string `json:"nonceStr"`
+	Package   string `json:"package"`
+	SignType  string `json:"signType"`
+	PaySign   string `json:"paySign"`
+}
+
+// paidAnswer is the trade after a successful pay, and where a browser would go next.
+type paidAnswer struct {
+	Trade
+	ReturnURL string `json:"returnUrl,omitempty"` // Alipay page/WAP: return_url with the signed sync params
 }
 
 func (e *Emulator) pay(w http.ResponseWriter, r *http.Request) {
 	var in payRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil || in.QRCode == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"qrCode": "<url>", "buyerId": optional}`})
+	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in)
+	set := 0
+	for _, s := range []string{in.QRCode, in.PayURL, in.PrepayID} {
+		if s != "" {
+			set++
+		}
+	}
+	if err != nil || set != 1 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be one of {"qrCode": "<url>"}, {"payUrl": "<url>"}, ` +
+			`{"prepayId": "...", "appId", "timeStamp", "nonceStr", "package", "signType", "paySign"} (optional "buyerId")`})
 		return
 	}
+	var t *Trade
+	switch {
+	case in.PayURL != "":
+		var status int
+		var msg string
+		if t, status, msg = e.tradeOfPayURL(in.PayURL); t == nil {
+			writeJSON(w, status, map[string]string{"error": msg})
+			return
+		}
+	case in.PrepayID != "":
+		if status, msg := e.checkPaySign(in.PrepayID, in.jsapiParams); msg != "" {
+			writeJSON(w, status, map[string]string{"error": "get_brand_wcpay_request:fail " + msg})
+			return
+		}
+	}
 	e.mu.Lock()
-	t := e.st.byToken(tokenFromQR(in.QRCode))
-	if t == nil || !isQR(t) {
+	switch {
+	case in.QRCode != "":
+		if t = e.st.byToken(tokenFromQR(in.QRCode)); t != nil && !isQR(t) {
+			t = nil // a cashier's token is no QR code
+		}
+	case in.PrepayID != "":
+		t, _ = e.st.byPrepay(in.PrepayID)
+	}
+	if t == nil {
 		e.mu.Unlock()
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown qr code"})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown qr code, payUrl or prepay_id"})
 		return
 	}
 	status, msg := e.payTradeLocked(t, in.BuyerID)
@@ -70,7 +122,44 @@ func (e *Emulator) pay(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, map[string]string{"error": msg})
 		return
 	}
-	writeJSON(w, http.StatusOK, snap)
+	a := paidAnswer{Trade: snap}
+	if snap.Provider == ProviderAlipay {
+		a.ReturnURL = e.alipayReturnURL(snap)
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+// tradeOfPayURL opens the cashier a payUrl names (any host): an Alipay page/WAP gateway URL or a
+// WeChat h5_url. It answers an HTTP status and message when the URL is refused.
+func (e *Emulator) tradeOfPayURL(raw string) (*Trade, int, string) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, http.StatusBadRequest, "payUrl is not a URL"
+	}
+	switch {
+	case strings.HasSuffix(u.Path, "/gateway.do"):
+		params := map[string]string{}
+		for k, v := range u.Query() {
+			params[k] = v[0]
+		}
+		product, ok := alipayPageMethods[params["method"]]
+		if !ok {
+			return nil, http.StatusBadRequest, "payUrl names method " + params["method"] + ", not alipay.trade.page.pay or alipay.trade.wap.pay"
+		}
+		token, failure := e.openAlipayCashier(params, product)
+		if failure != nil {
+			return nil, http.StatusBadRequest, failure.SubCode + " " + failure.SubMsg
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.st.byToken(token), 0, ""
+	case strings.HasSuffix(u.Path, "/h5/checkmweb"):
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		t, status, msg := e.h5TradeLocked(u.Query().Get("prepay_id"))
+		return t, status, msg
+	}
+	return nil, http.StatusBadRequest, "payUrl is neither an Alipay page/WAP pay URL nor a WeChat h5_url"
 }
 
 // payTradeLocked is the buyer paying t: it answers 200, or 409 (paid, closed, expired).

@@ -3,6 +3,8 @@ package emulator_test
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,6 +116,46 @@ func TestAlipayCloseBeforeScanLeavesTheQRPayable(t *testing.T) {
 	}
 }
 
+// WAP pay is the Alipay product that sends TRADE_CLOSED: when the merchant closes a trade the
+// buyer logged in to, and when such a trade expires.
+func TestAlipayWapCloseAndExpirySendTradeClosed(t *testing.T) {
+	s := startSandbox(t, keysDir(t))
+	c := s.alipayClient(t, s.creds.Alipay.AppPrivateKey, s.creds.Alipay.AlipayPublicKey)
+	rc := newReceiver(t, alipayOK)
+	cst := time.FixedZone("CST", 8*3600)
+
+	open := func(no string, expire time.Time) {
+		t.Helper()
+		payURL := s.pageURL(t, c, true, gopay.BodyMap{"out_trade_no": no, "total_amount": "3.00", "subject": "Go course",
+			"notify_url": rc.srv.URL + "/notify/alipay", "time_expire": expire.In(cst).Format("2006-01-02 15:04:05")})
+		s.cashierLogin(t, payURL)
+	}
+	open("W7001", time.Now().Add(25*time.Minute))
+	if got := closeCode(t, c, "W7001"); got != "10000" {
+		t.Fatalf("close after login = %s", got)
+	}
+	open("W7002", time.Now().Add(2*time.Second))
+	testkit.Eventually(t, waitLong, func() bool { return rc.count() >= 2 }, "want two TRADE_CLOSED notifies, got %d", rc.count())
+	seen := map[string]bool{}
+	for i := range rc.count() {
+		bm, err := alipay.ParseNotifyToBodyMap(rc.request(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := alipay.VerifySign(pemBody(s.creds.Alipay.AlipayPublicKey), bm); !ok {
+			t.Fatalf("close notify signature: %v", err)
+		}
+		if bm.GetString("trade_status") != "TRADE_CLOSED" || bm.GetString("gmt_close") == "" || bm.GetString("gmt_payment") != "" ||
+			bm.GetString("refund_fee") != "" {
+			t.Fatalf("close notify: %v", bm)
+		}
+		seen[bm.GetString("out_trade_no")] = true
+	}
+	if !seen["W7001"] || !seen["W7002"] {
+		t.Fatalf("TRADE_CLOSED notifies for %v, want W7001 (closed) and W7002 (expired)", seen)
+	}
+}
+
 func TestWechatCloseAnswers(t *testing.T) {
 	s := startSandbox(t, keysDir(t))
 	w := s.creds.Wechat
@@ -130,4 +172,46 @@ func TestWechatCloseAnswers(t *testing.T) {
 	if cl, err := c.V3TransactionCloseOrder(ctx, "W800001"); err != nil || cl.Code != http.StatusBadRequest || cl.ErrResponse.Code != "ORDER_CLOSED" {
 		t.Fatalf("close of an expired trade: %+v %v, want 400 ORDER_CLOSED", cl, err)
 	}
+}
+
+// pageURL asks gopay for a page (or WAP) pay URL and points it at the sandbox.
+func (s *sandbox) pageURL(t *testing.T, c *alipay.Client, wap bool, bm gopay.BodyMap) string {
+	t.Helper()
+	pay := c.TradePagePay
+	if wap {
+		pay = c.TradeWapPay
+	}
+	raw, err := pay(context.Background(), bm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.onSandbox(t, raw)
+}
+
+// cashierLogin opens a page/WAP payUrl in the "browser" and logs in; it returns the cashier's path.
+func (s *sandbox) cashierLogin(t *testing.T, payURL string) string {
+	t.Helper()
+	resp, err := http.Get(payURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("cashier: HTTP %d", resp.StatusCode)
+	}
+	u, _ := url.Parse(payURL)
+	var biz struct {
+		OutTradeNo string `json:"out_trade_no"`
+	}
+	_ = jsonUnmarshal(u.Query().Get("biz_content"), &biz)
+	cashier := "/cashier/alipay/" + s.trade(t, biz.OutTradeNo).Token
+	resp, err = noRedirect.Post(s.srv.URL+cashier+"/login", "application/x-www-form-urlencoded", strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: HTTP %d", resp.StatusCode)
+	}
+	return cashier
 }

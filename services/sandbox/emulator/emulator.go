@@ -110,9 +110,14 @@ func (e *Emulator) Credentials() MerchantCredentials { return e.keys.creds }
 func (e *Emulator) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /gateway.do", e.alipayGateway)
-	mux.HandleFunc("GET /gateway.do", e.alipayGateway) // params in the query string are allowed too
+	mux.HandleFunc("GET /gateway.do", e.alipayGateway) // page/WAP pay: the buyer's browser, params in the query
 	e.wechatRoutes(mux)
 	mux.HandleFunc("GET /qr/{token}", e.qrPage)
+	mux.HandleFunc("GET /cashier/alipay/{token}", e.alipayCashierPage)
+	mux.HandleFunc("POST /cashier/alipay/{token}/login", e.alipayCashierLogin)
+	mux.HandleFunc("POST /cashier/alipay/{token}/pay", e.alipayCashierPay)
+	mux.HandleFunc("GET /h5/checkmweb", e.wechatH5Page)
+	mux.HandleFunc("POST /h5/pay", e.wechatH5Pay)
 	mux.HandleFunc("POST /sandbox/pay", e.pay)
 	mux.HandleFunc("POST /sandbox/console/refund", e.consoleRefund)
 	mux.HandleFunc("POST /sandbox/console/trade", e.consoleTrade)

@@ -38,3 +38,8 @@ func alipayTradeNo(now time.Time) string { return now.In(cst).Format("20060102")
 func wechatTransactionID() string { return "4200" + randDigits(28) }
 
 func wechatRefundID() string { return "50" + randDigits(30) }
+
+// wechatPrepayID looks like wx201410272009395522657a690389285100 ("wx" + time + 20 characters).
+func wechatPrepayID(now time.Time) string {
+	return "wx" + now.In(cst).Format("20060102150405") + strings.ToLower(randHex(10))
+}

@@ -44,7 +44,7 @@ func paidAlipayTrade(t *testing.T, s *sandbox, c *alipay.Client, no, amount, not
 func TestAlipayRefundNotifiesPerProduct(t *testing.T) {
 	s := startSandbox(t, keysDir(t))
 	c := s.alipayClient(t, s.creds.Alipay.AppPrivateKey, s.creds.Alipay.AlipayPublicKey)
-	qrRC := newReceiver(t, alipayOK)
+	qrRC, wapRC := newReceiver(t, alipayOK), newReceiver(t, alipayOK)
 
 	paidAlipayTrade(t, s, c, "AR1001", "10.00", qrRC.srv.URL)
 	testkit.Eventually(t, waitLong, func() bool { return s.trade(t, "AR1001").Notify.Acked }, "payment notify")
@@ -69,6 +69,24 @@ func TestAlipayRefundNotifiesPerProduct(t *testing.T) {
 		t.Fatalf("a precreate full refund armed a notify: %+v", tr.Refunds[1].Notify)
 	}
 
+	payURL := s.pageURL(t, c, true, gopay.BodyMap{"out_trade_no": "AR2001", "total_amount": "5.00", "subject": "Go course",
+		"notify_url": wapRC.srv.URL})
+	if code := s.do(t, http.MethodPost, "/sandbox/pay", map[string]string{"payUrl": payURL}, nil); code != http.StatusOK {
+		t.Fatalf("WAP pay: HTTP %d", code)
+	}
+	if r, err := refund(c, "AR2001", "AR2001-1", "5.00"); err != nil || r.Response.FundChange != "Y" {
+		t.Fatalf("full WAP refund: %+v %v", r, err)
+	}
+	testkit.Eventually(t, waitLong, func() bool { return wapRC.count() >= 2 }, "no full refund notify for WAP")
+	n = s.alipayNotifies(t, wapRC)[1]
+	for k, want := range map[string]string{"trade_status": "TRADE_CLOSED", "out_biz_no": "AR2001-1", "refund_fee": "5.00"} {
+		if got := n.GetString(k); got != want {
+			t.Errorf("full refund notify %s = %q, want %q", k, got, want)
+		}
+	}
+	if n.GetString("gmt_close") == "" || n.GetString("gmt_refund") == "" || n.GetString("gmt_payment") == "" {
+		t.Errorf("full refund notify lacks gmt_close/gmt_refund/gmt_payment: %v", n)
+	}
 }
 
 // refundProcessingMs: the refund answers fund_change N, the refund query shows nothing until the

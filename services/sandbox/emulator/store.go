@@ -13,8 +13,9 @@ import (
 // store keeps trades in memory; persist.go mirrors them to trades.json. Callers hold the
 // emulator's mutex around every method.
 type store struct {
-	trades map[string]*Trade // key: provider + "/" + outTradeNo
-	tokens map[string]*Trade
+	trades  map[string]*Trade // key: provider + "/" + outTradeNo
+	tokens  map[string]*Trade
+	prepays map[string]*Trade // WeChat prepay_id → trade
 }
 
 type storeFile struct {
@@ -24,7 +25,7 @@ type storeFile struct {
 func tradeKey(provider, outTradeNo string) string { return provider + "/" + outTradeNo }
 
 func openStore(path string) (*store, error) {
-	s := &store{trades: map[string]*Trade{}, tokens: map[string]*Trade{}}
+	s := &store{trades: map[string]*Trade{}, tokens: map[string]*Trade{}, prepays: map[string]*Trade{}}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
@@ -48,6 +49,20 @@ func (s *store) get(provider, outTradeNo string) *Trade {
 
 func (s *store) byToken(token string) *Trade { return s.tokens[token] }
 
+// byPrepay finds the trade of a WeChat prepay_id and the prepay itself.
+func (s *store) byPrepay(id string) (*Trade, *Prepay) {
+	t := s.prepays[id]
+	if t == nil {
+		return nil, nil
+	}
+	for _, p := range t.Prepays {
+		if p.ID == id {
+			return t, p
+		}
+	}
+	return nil, nil
+}
+
 func (s *store) byTradeNo(provider, tradeNo string) *Trade {
 	for _, t := range s.trades {
 		if t.Provider == provider && t.TradeNo == tradeNo {
@@ -60,11 +75,25 @@ func (s *store) byTradeNo(provider, tradeNo string) *Trade {
 func (s *store) add(t *Trade) {
 	s.trades[tradeKey(t.Provider, t.OutTradeNo)] = t
 	s.tokens[t.Token] = t
+	for _, p := range t.Prepays {
+		s.prepays[p.ID] = t
+	}
+}
+
+// addPrepay issues a new prepay for t, valid for ttl.
+func (s *store) addPrepay(t *Trade, id string, expires time.Time) *Prepay {
+	p := &Prepay{ID: id, ExpiresAt: expires}
+	t.Prepays = append(t.Prepays, p)
+	s.prepays[id] = t
+	return p
 }
 
 func (s *store) remove(key string) {
 	if t := s.trades[key]; t != nil {
 		delete(s.tokens, t.Token)
+		for _, p := range t.Prepays {
+			delete(s.prepays, p.ID)
+		}
 		delete(s.trades, key)
 	}
 }

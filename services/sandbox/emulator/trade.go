@@ -53,6 +53,7 @@ type Trade struct {
 	// refund until the buyer scans its QR (precreate) or logs in on the cashier (page, WAP).
 	Scanned   bool      `json:"scanned"`
 	Console   bool      `json:"console,omitempty"` // made in the merchant console ("another system")
+	Prepays   []*Prepay `json:"prepays,omitempty"` // WeChat JSAPI prepay_ids and H5 h5_urls
 	CreatedAt time.Time `json:"createdAt"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	PaidAt    time.Time `json:"paidAt,omitzero"`
@@ -62,6 +63,13 @@ type Trade struct {
 	Refunds   []*Refund `json:"refunds,omitempty"`
 	Notify    Notify    `json:"notify"`                // the payment notify
 	Closing   *Notify   `json:"closeNotify,omitempty"` // Alipay WAP: the TRADE_CLOSED notify
+}
+
+// Prepay is a WeChat JSAPI prepay_id or H5 h5_url; asking again with the same parameters gives
+// a fresh one, each valid for a while (prepay_id 2 h, h5_url 5 min).
+type Prepay struct {
+	ID        string    `json:"id"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // Refund is one refund of a trade, keyed by the merchant's out_request_no/out_refund_no. It is
@@ -193,6 +201,11 @@ func (t *Trade) clone() Trade {
 			rc.Notify = &n
 		}
 		c.Refunds[i] = &rc
+	}
+	c.Prepays = make([]*Prepay, len(t.Prepays))
+	for i, p := range t.Prepays {
+		pc := *p
+		c.Prepays[i] = &pc
 	}
 	if t.Closing != nil {
 		n := *t.Closing

@@ -25,6 +25,8 @@ type wechatHandler func(w http.ResponseWriter, r *http.Request, body []byte)
 
 func (e *Emulator) wechatRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v3/pay/transactions/native", e.wechatAuth(e.wechatPrepay(ProductNative)))
+	mux.HandleFunc("POST /v3/pay/transactions/jsapi", e.wechatAuth(e.wechatPrepay(ProductJSAPI)))
+	mux.HandleFunc("POST /v3/pay/transactions/h5", e.wechatAuth(e.wechatPrepay(ProductH5)))
 	mux.HandleFunc("GET /v3/pay/transactions/out-trade-no/{no}", e.wechatAuth(e.wechatQuery))
 	mux.HandleFunc("GET /v3/pay/transactions/id/{id}", e.wechatAuth(e.wechatQueryByID))
 	mux.HandleFunc("POST /v3/pay/transactions/out-trade-no/{no}/close", e.wechatAuth(e.wechatClose))

@@ -1,13 +1,14 @@
 package emulator
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"time"
 )
 
-// WeChat Pay v3 orders and queries. Handlers run after wechatAuth.
+// WeChat Pay v3 orders (Native, JSAPI, H5) and queries. Handlers run after wechatAuth.
 
 var wechatOutNoPattern = regexp.MustCompile(`^[A-Za-z0-9_\-*|]{6,32}$`)
 
@@ -26,10 +27,21 @@ type prepayRequest struct {
 	Attach      string      `json:"attach"`
 	NotifyURL   string      `json:"notify_url"`
 	Amount      *wxAmountIn `json:"amount"`
+	Payer       *struct {
+		OpenID string `json:"openid"`
+	} `json:"payer"` // JSAPI
+	SceneInfo *struct {
+		PayerClientIP string `json:"payer_client_ip"`
+		H5Info        *struct {
+			Type string `json:"type"`
+		} `json:"h5_info"`
+	} `json:"scene_info"` // H5
 }
 
-// wechatPrepay serves POST /v3/pay/transactions/native: the answer is code_url; the same order
-// sent again gets the same code_url.
+// wechatPrepay serves POST /v3/pay/transactions/{native,jsapi,h5}: the same order fields, plus
+// payer.openid (JSAPI) or scene_info.payer_client_ip and h5_info.type (H5). The answer is
+// code_url, prepay_id (valid 2 h) or h5_url (valid 5 min); the same order sent again gets the same
+// code_url, or a fresh prepay_id / h5_url.
 func (e *Emulator) wechatPrepay(product string) wechatHandler {
 	return func(w http.ResponseWriter, _ *http.Request, body []byte) {
 		var in prepayRequest
@@ -58,6 +70,14 @@ func (e *Emulator) checkPrepay(product string, in prepayRequest, now time.Time) 
 	switch {
 	case in.AppID == "" || in.MchID == "" || in.Description == "" || in.OutTradeNo == "" || in.NotifyURL == "" || in.Amount == nil || in.Amount.Total == nil:
 		return bad("输入源“/body”映射到值字段时缺少必填参数")
+	case product == ProductJSAPI && (in.Payer == nil || in.Payer.OpenID == ""):
+		return bad("输入源“/body/payer/openid”映射到值字段时缺少必填参数")
+	case product == ProductH5 && (in.SceneInfo == nil || in.SceneInfo.PayerClientIP == ""):
+		return bad("输入源“/body/scene_info/payer_client_ip”映射到值字段时缺少必填参数")
+	case product == ProductH5 && net.ParseIP(in.SceneInfo.PayerClientIP) == nil:
+		return bad("scene_info.payer_client_ip 不是合法的IPv4或IPv6地址")
+	case product == ProductH5 && (in.SceneInfo.H5Info == nil || in.SceneInfo.H5Info.Type == ""):
+		return bad("输入源“/body/scene_info/h5_info/type”映射到值字段时缺少必填参数")
 	case in.MchID != creds.MchID:
 		return bad("mchid与请求头中的商户号不一致")
 	case in.AppID != creds.AppID:
@@ -86,6 +106,10 @@ func (e *Emulator) checkPrepay(product string, in prepayRequest, now time.Time) 
 
 func (e *Emulator) prepayLocked(product string, in prepayRequest, now, expires time.Time) wxAnswer {
 	fen := *in.Amount.Total
+	openID := ""
+	if in.Payer != nil {
+		openID = in.Payer.OpenID
+	}
 	t := e.st.get(ProviderWechat, in.OutTradeNo)
 	if t != nil {
 		e.expireLocked(t)
@@ -94,7 +118,8 @@ func (e *Emulator) prepayLocked(product string, in prepayRequest, now, expires t
 			return wxFail(http.StatusBadRequest, "ORDERPAID", "该订单已支付")
 		case t.State == StateClosed:
 			return wxFail(http.StatusBadRequest, "ORDER_CLOSED", "订单已关闭")
-		case t.product() != product || t.AmountFen != fen || t.Subject != in.Description || t.NotifyURL != in.NotifyURL:
+		case t.product() != product || t.AmountFen != fen || t.Subject != in.Description || t.NotifyURL != in.NotifyURL ||
+			product == ProductJSAPI && t.BuyerID != openID:
 			return wxFail(http.StatusForbidden, "OUT_TRADE_NO_USED", "商户订单号重复")
 		}
 	} else {
@@ -102,10 +127,19 @@ func (e *Emulator) prepayLocked(product string, in prepayRequest, now, expires t
 			Provider: ProviderWechat, Product: product, OutTradeNo: in.OutTradeNo, TradeNo: wechatTransactionID(),
 			AppID: in.AppID, MchID: in.MchID, AmountFen: fen, Subject: in.Description, Attach: in.Attach,
 			NotifyURL: in.NotifyURL, Token: randHex(16), State: StateNotPaid, CreatedAt: now, ExpiresAt: expires,
+			BuyerID: openID,
 		}
 		e.st.add(t)
 	}
 	e.changedLocked(t)
+	switch product {
+	case ProductJSAPI:
+		p := e.st.addPrepay(t, wechatPrepayID(now), now.Add(jsapiPrepayTTL))
+		return wxAnswer{http.StatusOK, map[string]string{"prepay_id": p.ID}}
+	case ProductH5:
+		p := e.st.addPrepay(t, wechatPrepayID(now), now.Add(h5URLTTL))
+		return wxAnswer{http.StatusOK, map[string]string{"h5_url": e.h5URL(p.ID)}}
+	}
 	return wxAnswer{http.StatusOK, map[string]string{"code_url": e.qrURL(t.Token)}}
 }
 
