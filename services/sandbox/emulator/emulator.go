@@ -29,6 +29,9 @@ type Config struct {
 	TimeScale    float64      // multiplies notify retry delays and refund settling (1 = real time)
 	Logger       *slog.Logger // optional
 	NotifyClient *http.Client // optional; sends async notifies
+	// WechatMode is how WeChat answers and notifies are signed: WechatModePublicKey (default),
+	// WechatModeCertificate or WechatModeBoth.
+	WechatMode string
 }
 
 // Emulator is the provider sandbox. It is safe for concurrent use.
@@ -38,6 +41,7 @@ type Emulator struct {
 	keys   *keyring
 	client *http.Client
 	skew   atomic.Int64 // tests move the provider's clock (ns); see now
+	coin   func() bool  // picks the key of a notify in WechatModeBoth
 
 	mu       sync.Mutex
 	st       *store
@@ -68,6 +72,12 @@ func newEmulator(cfg Config, flushEvery time.Duration) (*Emulator, error) {
 	if cfg.PublicURL == "" {
 		return nil, errors.New("emulator: PublicURL is required")
 	}
+	if cfg.WechatMode == "" {
+		cfg.WechatMode = WechatModePublicKey
+	}
+	if !ValidWechatMode(cfg.WechatMode) {
+		return nil, fmt.Errorf("emulator: WechatMode %q is not publicKey, certificate or both", cfg.WechatMode)
+	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	keys, err := loadOrCreateKeys(cfg.KeysDir)
 	if err != nil {
@@ -91,7 +101,7 @@ func newEmulator(cfg Config, flushEvery time.Duration) (*Emulator, error) {
 		client = &http.Client{Timeout: 30 * time.Second} // each attempt has its provider's own deadline
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Emulator{cfg: cfg, log: log, keys: keys, client: client, st: st,
+	e := &Emulator{cfg: cfg, log: log, keys: keys, client: client, coin: fairCoin, st: st,
 		changed: map[string]struct{}{}, watching: map[string]bool{},
 		p: p, ctx: ctx, cancel: cancel}
 	e.wg.Add(1)
@@ -105,6 +115,9 @@ func newEmulator(cfg Config, flushEvery time.Duration) (*Emulator, error) {
 
 // Credentials returns what merchant.json holds.
 func (e *Emulator) Credentials() MerchantCredentials { return e.keys.creds }
+
+// WechatPlatformCertSerial is the serial of the WeChat Pay platform certificate (certificate mode).
+func (e *Emulator) WechatPlatformCertSerial() string { return e.keys.wechatCert.serial }
 
 // Handler serves both providers' APIs, the buyer pages and the /sandbox control endpoints.
 func (e *Emulator) Handler() http.Handler {

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // MerchantCredentials is what a merchant downloads from both providers' consoles; it is the exact
@@ -45,6 +46,10 @@ type platformSecrets struct {
 	AlipayPrivateKey    string `json:"alipayPlatformPrivateKey"`
 	AlipaySellerID      string `json:"alipaySellerId"`
 	WechatPayPrivateKey string `json:"wechatPayPrivateKey"`
+	// The WeChat Pay platform certificate and its key (certificate mode); added to key dirs made
+	// before certificate mode existed at their next start.
+	WechatCertPrivateKey string `json:"wechatPlatformCertPrivateKey,omitempty"`
+	WechatCert           string `json:"wechatPlatformCert,omitempty"`
 }
 
 const (
@@ -59,7 +64,8 @@ type keyring struct {
 	appPublic      *rsa.PublicKey  // verifies Alipay requests
 	alipayPrivate  *rsa.PrivateKey // signs Alipay answers and notifies
 	merchantPublic *rsa.PublicKey  // verifies WeChat Authorization headers
-	wechatPrivate  *rsa.PrivateKey // signs WeChat answers and notifies
+	wechatPrivate  *rsa.PrivateKey // signs WeChat answers and notifies (public-key mode)
+	wechatCert     *platformCert   // signs them in certificate mode
 }
 
 // LoadMerchantFile reads a merchant.json written by the sandbox.
@@ -104,6 +110,14 @@ func loadOrCreateKeys(dir string) (*keyring, error) {
 	if err := json.Unmarshal(b, &sec); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", sPath, err)
 	}
+	if sec.WechatCert == "" {
+		if sec.WechatCertPrivateKey, sec.WechatCert, err = newPlatformCert(time.Now()); err != nil {
+			return nil, err
+		}
+		if err := writeJSONAtomic(sPath, sec, 0o600); err != nil {
+			return nil, err
+		}
+	}
 	return parseKeyring(creds, sec)
 }
 
@@ -138,6 +152,10 @@ func generateKeys(mPath, sPath string) (*keyring, error) {
 		AlipaySellerID:      "2088" + randDigits(12),
 		WechatPayPrivateKey: privatePEM(keys[3]),
 	}
+	var err error
+	if sec.WechatCertPrivateKey, sec.WechatCert, err = newPlatformCert(time.Now()); err != nil {
+		return nil, err
+	}
 	// Secrets first: a crash in between leaves an "incomplete" dir that New reports, never
 	// a merchant.json whose platform keys are lost.
 	if err := writeJSONAtomic(sPath, sec, 0o600); err != nil {
@@ -166,6 +184,9 @@ func parseKeyring(c MerchantCredentials, s platformSecrets) (*keyring, error) {
 	k.merchantPublic = &mch.PublicKey
 	if k.wechatPrivate, err = parsePrivate(s.WechatPayPrivateKey); err != nil {
 		return nil, fmt.Errorf("wechat pay platform key: %w", err)
+	}
+	if k.wechatCert, err = parsePlatformCert(s.WechatCertPrivateKey, s.WechatCert); err != nil {
+		return nil, fmt.Errorf("wechat pay platform certificate: %w", err)
 	}
 	if len(c.Wechat.APIv3Key) != 32 {
 		return nil, errors.New("wechat.apiV3Key must be 32 characters")

@@ -108,11 +108,13 @@ func (e *Emulator) refundResource(t *Trade, r *Refund) wxRefundResource {
 	return v
 }
 
-// sealWechat encrypts v's JSON as WeChat encrypts notify resources.
+// sealWechat encrypts v's JSON as WeChat encrypts notify resources and certificates.
 func (e *Emulator) sealWechat(v any, associatedData string) (ciphertext, nonce string, err error) {
-	plain, err := compactJSON(v)
-	if err != nil {
-		return "", "", err
+	plain, ok := v.([]byte)
+	if !ok {
+		if plain, err = compactJSON(v); err != nil {
+			return "", "", err
+		}
 	}
 	block, err := aes.NewCipher([]byte(e.keys.creds.Wechat.APIv3Key))
 	if err != nil {

@@ -32,6 +32,7 @@ func (e *Emulator) wechatRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v3/pay/transactions/out-trade-no/{no}/close", e.wechatAuth(e.wechatClose))
 	mux.HandleFunc("POST /v3/refund/domestic/refunds", e.wechatAuth(e.wechatRefund))
 	mux.HandleFunc("GET /v3/refund/domestic/refunds/{no}", e.wechatAuth(e.wechatRefundQuery))
+	mux.HandleFunc("GET /v3/certificates", e.wechatAuth(e.wechatCertificates))
 }
 
 // wechatAuth verifies the Authorization header the way the real API does: signature by the

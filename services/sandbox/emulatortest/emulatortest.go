@@ -21,7 +21,8 @@ type Sandbox struct {
 // MerchantFile is the credentials file a payment service reads (PAYMENT_MERCHANT_FILE).
 func (s *Sandbox) MerchantFile() string { return filepath.Join(s.KeysDir, "merchant.json") }
 
-// Option changes the emulator's configuration before it starts.
+// Option changes the emulator's configuration before it starts, e.g.
+// func(c *emulator.Config) { c.WechatMode = emulator.WechatModeBoth }.
 type Option func(*emulator.Config)
 
 // Start runs a fresh emulator (new keys in a temp dir) whose notify retry schedule is scaled by

@@ -19,15 +19,19 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	keysDir := env.String("SANDBOX_KEYS_DIR", ".sandbox")
 	publicURL := env.String("SANDBOX_PUBLIC_URL", "http://127.0.0.1:8090")
 	scale := env.Float("SANDBOX_TIME_SCALE", 1)
+	mode := env.String("SANDBOX_WECHAT_MODE", emulator.WechatModePublicKey)
 	env.Check(scale > 0, "SANDBOX_TIME_SCALE must be > 0")
+	env.Check(emulator.ValidWechatMode(mode), "SANDBOX_WECHAT_MODE %q: want publicKey, certificate or both", mode)
 	if err := env.Err(); err != nil {
 		return err
 	}
-	emu, err := emulator.New(emulator.Config{KeysDir: keysDir, PublicURL: publicURL, TimeScale: scale, Logger: log})
+	emu, err := emulator.New(emulator.Config{KeysDir: keysDir, PublicURL: publicURL, TimeScale: scale, Logger: log,
+		WechatMode: mode})
 	if err != nil {
 		return err
 	}
-	log.Info("sandbox ready", "addr", addr, "merchant_file", keysDir+"/merchant.json", "public_url", publicURL)
+	log.Info("sandbox ready", "addr", addr, "merchant_file", keysDir+"/merchant.json", "public_url", publicURL,
+		"wechat_mode", mode)
 	serveErr := httpserver.Serve(ctx, addr, emu.Handler(), log)
 	if err := emu.Close(); err != nil && serveErr == nil {
 		return err
