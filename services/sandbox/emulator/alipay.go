@@ -42,11 +42,12 @@ func missingArgs(subCode, subMsg string) alipayError {
 type alipayMethod func(e *Emulator, req alipayRequest) alipayAnswer
 
 var alipayMethods = map[string]alipayMethod{
-	"alipay.trade.precreate":            (*Emulator).alipayPrecreate,
-	"alipay.trade.query":                (*Emulator).alipayQuery,
-	"alipay.trade.close":                (*Emulator).alipayClose,
-	"alipay.trade.refund":               (*Emulator).alipayRefund,
-	"alipay.trade.fastpay.refund.query": (*Emulator).alipayRefundQuery,
+	"alipay.trade.precreate":                         (*Emulator).alipayPrecreate,
+	"alipay.trade.query":                             (*Emulator).alipayQuery,
+	"alipay.trade.close":                             (*Emulator).alipayClose,
+	"alipay.trade.refund":                            (*Emulator).alipayRefund,
+	"alipay.trade.fastpay.refund.query":              (*Emulator).alipayRefundQuery,
+	"alipay.data.dataservice.bill.downloadurl.query": (*Emulator).alipayBillURL,
 }
 
 // alipayPageMethods are opened by the buyer's browser (gopay signs the URL, makes no call): the

@@ -22,6 +22,10 @@ import (
 	"time"
 )
 
+// DefaultBillReadyDelay is when a day's bills appear after the day ends (Asia/Shanghai): Alipay
+// has them before 09:00, WeChat builds them from 09:00 and says to fetch after 10:00.
+const DefaultBillReadyDelay = 10 * time.Hour
+
 // Config configures an Emulator.
 type Config struct {
 	KeysDir      string       // keys, merchant.json and trades.json live here
@@ -32,6 +36,10 @@ type Config struct {
 	// WechatMode is how WeChat answers and notifies are signed: WechatModePublicKey (default),
 	// WechatModeCertificate or WechatModeBoth.
 	WechatMode string
+	// BillReadyDelay is how long after a day ends its bills can be fetched; zero means
+	// DefaultBillReadyDelay. Negative values make a day's bill available before the day is over
+	// (-24h: today's bill, with the rows so far), for tests.
+	BillReadyDelay time.Duration
 }
 
 // Emulator is the provider sandbox. It is safe for concurrent use.
@@ -47,7 +55,8 @@ type Emulator struct {
 	st       *store
 	changed  map[string]struct{} // trade keys changed since the last write of trades.json
 	faults   Faults
-	watching map[string]bool // trade keys with an expiry watcher running
+	bills    map[string]*billFile // download token → bill, valid 30 s
+	watching map[string]bool      // trade keys with an expiry watcher running
 	closed   bool
 
 	p *persister
@@ -78,6 +87,9 @@ func newEmulator(cfg Config, flushEvery time.Duration) (*Emulator, error) {
 	if !ValidWechatMode(cfg.WechatMode) {
 		return nil, fmt.Errorf("emulator: WechatMode %q is not publicKey, certificate or both", cfg.WechatMode)
 	}
+	if cfg.BillReadyDelay == 0 {
+		cfg.BillReadyDelay = DefaultBillReadyDelay
+	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	keys, err := loadOrCreateKeys(cfg.KeysDir)
 	if err != nil {
@@ -102,7 +114,7 @@ func newEmulator(cfg Config, flushEvery time.Duration) (*Emulator, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Emulator{cfg: cfg, log: log, keys: keys, client: client, coin: fairCoin, st: st,
-		changed: map[string]struct{}{}, watching: map[string]bool{},
+		changed: map[string]struct{}{}, bills: map[string]*billFile{}, watching: map[string]bool{},
 		p: p, ctx: ctx, cancel: cancel}
 	e.wg.Add(1)
 	go e.persistLoop()
@@ -124,6 +136,7 @@ func (e *Emulator) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /gateway.do", e.alipayGateway)
 	mux.HandleFunc("GET /gateway.do", e.alipayGateway) // page/WAP pay: the buyer's browser, params in the query
+	mux.HandleFunc("GET /downloadBillFile.resource", e.alipayBillDownload)
 	e.wechatRoutes(mux)
 	mux.HandleFunc("GET /qr/{token}", e.qrPage)
 	mux.HandleFunc("GET /cashier/alipay/{token}", e.alipayCashierPage)

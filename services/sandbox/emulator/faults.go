@@ -26,21 +26,24 @@ type Faults struct {
 	SignatureProbes            int `json:"signatureProbes"`            // the next n WeChat notifies are preceded by a WECHATPAY/SIGNTEST/ probe
 	AnswerSignatureProbes      int `json:"answerSignatureProbes"`      // the next n WeChat 200 answers carry a WECHATPAY/SIGNTEST/ signature
 	NotifyTimestampSkewSeconds int `json:"notifyTimestampSkewSeconds"` // the next WeChat notify's first attempt is stamped now+n s (real key)
+
+	BillAmountDeltaFen int64 `json:"billAmountDeltaFen"` // the next bill served adds n fen to its first payment row
 }
 
 type faultsPatch struct {
-	DropNotifies               *int `json:"dropNotifies"`
-	DuplicateNotifies          *int `json:"duplicateNotifies"`
-	DelayNotifyMs              *int `json:"delayNotifyMs"`
-	FailQueries                *int `json:"failQueries"`
-	RefundNotEnough            *int `json:"refundNotEnough"`
-	RefundFrequencyLimited     *int `json:"refundFrequencyLimited"`
-	RefundProcessingMs         *int `json:"refundProcessingMs"`
-	RefundAbnormal             *int `json:"refundAbnormal"`
-	RefundClosed               *int `json:"refundClosed"`
-	SignatureProbes            *int `json:"signatureProbes"`
-	AnswerSignatureProbes      *int `json:"answerSignatureProbes"`
-	NotifyTimestampSkewSeconds *int `json:"notifyTimestampSkewSeconds"`
+	DropNotifies               *int   `json:"dropNotifies"`
+	DuplicateNotifies          *int   `json:"duplicateNotifies"`
+	DelayNotifyMs              *int   `json:"delayNotifyMs"`
+	FailQueries                *int   `json:"failQueries"`
+	RefundNotEnough            *int   `json:"refundNotEnough"`
+	RefundFrequencyLimited     *int   `json:"refundFrequencyLimited"`
+	RefundProcessingMs         *int   `json:"refundProcessingMs"`
+	RefundAbnormal             *int   `json:"refundAbnormal"`
+	RefundClosed               *int   `json:"refundClosed"`
+	SignatureProbes            *int   `json:"signatureProbes"`
+	AnswerSignatureProbes      *int   `json:"answerSignatureProbes"`
+	NotifyTimestampSkewSeconds *int   `json:"notifyTimestampSkewSeconds"`
+	BillAmountDeltaFen         *int64 `json:"billAmountDeltaFen"`
 }
 
 func (e *Emulator) getFaults(w http.ResponseWriter, _ *http.Request) {
@@ -51,7 +54,8 @@ func (e *Emulator) getFaults(w http.ResponseWriter, _ *http.Request) {
 }
 
 // setFaults sets the fields present in the body and leaves the others as they are, e.g.
-// {"dropNotifies": 1}. Counts and durations must be >= 0; the skew may be negative.
+// {"dropNotifies": 1}. Counts and durations must be >= 0; the skew and the bill delta may be
+// negative.
 func (e *Emulator) setFaults(w http.ResponseWriter, r *http.Request) {
 	var p faultsPatch
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
@@ -85,6 +89,9 @@ func (e *Emulator) setFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.NotifyTimestampSkewSeconds != nil {
 		e.faults.NotifyTimestampSkewSeconds = *p.NotifyTimestampSkewSeconds
+	}
+	if p.BillAmountDeltaFen != nil {
+		e.faults.BillAmountDeltaFen = *p.BillAmountDeltaFen
 	}
 	f := e.faults
 	e.mu.Unlock()

@@ -33,6 +33,8 @@ func (e *Emulator) wechatRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v3/refund/domestic/refunds", e.wechatAuth(e.wechatRefund))
 	mux.HandleFunc("GET /v3/refund/domestic/refunds/{no}", e.wechatAuth(e.wechatRefundQuery))
 	mux.HandleFunc("GET /v3/certificates", e.wechatAuth(e.wechatCertificates))
+	mux.HandleFunc("GET /v3/bill/tradebill", e.wechatAuth(e.wechatTradeBill))
+	mux.HandleFunc("GET /v3/billdownload/file", e.wechatAuth(e.wechatBillDownload))
 }
 
 // wechatAuth verifies the Authorization header the way the real API does: signature by the

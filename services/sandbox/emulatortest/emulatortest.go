@@ -22,7 +22,7 @@ type Sandbox struct {
 func (s *Sandbox) MerchantFile() string { return filepath.Join(s.KeysDir, "merchant.json") }
 
 // Option changes the emulator's configuration before it starts, e.g.
-// func(c *emulator.Config) { c.WechatMode = emulator.WechatModeBoth }.
+// func(c *emulator.Config) { c.WechatMode = emulator.WechatModeBoth; c.BillReadyDelay = -24 * time.Hour }.
 type Option func(*emulator.Config)
 
 // Start runs a fresh emulator (new keys in a temp dir) whose notify retry schedule is scaled by
