@@ -42,12 +42,13 @@ func TestCancelOrderClosesProviderTradesFirst(t *testing.T) {
 		}
 	})
 
-	t.Run("unpaid attempts on both channels: closed at the provider, QR refused, stock back", func(t *testing.T) {
+	t.Run("unpaid, scanned attempts on both channels: closed at the provider, QR refused, stock back", func(t *testing.T) {
 		e.t = t
 		before := e.stock(sku)
 		o := e.order(sku, 1)
 		ali := e.pay(o, paymentv1.Channel_ALIPAY_QR)
 		wx := e.pay(o, paymentv1.Channel_WECHAT_NATIVE)
+		e.buyerScans(ali.GetQrCode()) // an unscanned Alipay QR outlives a close (TestClosedUnscannedAlipayTradeIsStillWatched)
 		got, err := e.orders.CancelOrder(ctx, &orderv1.CancelOrderRequest{OrderId: o.GetOrderId()})
 		if err != nil || got.GetStatus() != orderv1.OrderStatus_CANCELLED {
 			t.Fatalf("cancel = %v, %v; want CANCELLED", got, err)

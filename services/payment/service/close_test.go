@@ -15,11 +15,12 @@ func TestClosePayments(t *testing.T) {
 	e := start(t, func(c *service.Config) { c.PollScale = 100 })
 	ctx := context.Background()
 
-	t.Run("unpaid attempts are closed and can no longer be paid", func(t *testing.T) {
+	t.Run("unpaid, scanned attempts are closed and can no longer be paid", func(t *testing.T) {
 		e.t = t
 		o := e.order("goods-sticker-pack", 1)
 		ali := e.pay(o, paymentv1.Channel_ALIPAY_QR)
 		wx := e.pay(o, paymentv1.Channel_WECHAT_NATIVE)
+		e.buyerScans(ali.GetQrCode()) // an unscanned Alipay QR outlives a close (TestClosedUnscannedAlipayTradeIsStillWatched)
 		res, err := e.payments.ClosePayments(ctx, &paymentv1.ClosePaymentsRequest{OrderId: o.GetOrderId()})
 		if err != nil || len(res.GetClosed()) != 2 || res.GetPaidPayment() != nil {
 			t.Fatalf("ClosePayments = %v, %v; want both attempts closed, none paid", res, err)

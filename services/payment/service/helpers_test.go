@@ -140,6 +140,18 @@ func (e *env) buyerPays(qr string) {
 	}
 }
 
+// buyerScans opens the QR code's page, as a buyer's scan does: from then on an Alipay precreate
+// trade exists at the gateway, so a close really closes it (before, the real gateway — and the
+// sandbox — answer TRADE_NOT_EXIST and the QR stays payable until it expires).
+func (e *env) buyerScans(qr string) {
+	e.t.Helper()
+	resp, err := http.Get(qr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
 func (e *env) faults(f map[string]int) {
 	e.t.Helper()
 	if code := e.sandboxDo(http.MethodPost, "/sandbox/faults", f); code != http.StatusOK {
