@@ -134,7 +134,7 @@ func TestAlipayWapCloseAndExpirySendTradeClosed(t *testing.T) {
 	if got := closeCode(t, c, "W7001"); got != "10000" {
 		t.Fatalf("close after login = %s", got)
 	}
-	open("W7002", time.Now().Add(2*time.Second))
+	open("W7002", time.Now().Add(3*time.Second)) // time_expire has whole seconds: 2 s to log in
 	testkit.Eventually(t, waitLong, func() bool { return rc.count() >= 2 }, "want two TRADE_CLOSED notifies, got %d", rc.count())
 	seen := map[string]bool{}
 	for i := range rc.count() {

@@ -97,7 +97,7 @@ func TestAlipayRefundProcessing(t *testing.T) {
 	rc := newReceiver(t, alipayOK)
 	paidAlipayTrade(t, s, c, "AR3001", "10.00", rc.srv.URL)
 	testkit.Eventually(t, waitLong, func() bool { return s.trade(t, "AR3001").Notify.Acked }, "payment notify")
-	s.faults(t, map[string]any{"refundProcessingMs": 1500})
+	s.faults(t, map[string]any{"refundProcessingMs": 3000})
 
 	r, err := refund(c, "AR3001", "AR3001-1", "2.00")
 	if err != nil || r.Response.FundChange != "N" || r.Response.RefundFee != "0.00" {

@@ -101,7 +101,7 @@ func TestWechatRefundRefusalsAndProcessing(t *testing.T) {
 	c := s.wechatClient(t, w.MerchantPrivateKey, w.WechatPayPublicKey)
 	rc := newReceiver(t, wechatOK)
 	paidWechatTrade(t, s, c, "WR200001", 500)
-	s.faults(t, map[string]any{"refundNotEnough": 1, "refundFrequencyLimited": 1, "refundProcessingMs": 1500, "dropNotifies": 1})
+	s.faults(t, map[string]any{"refundNotEnough": 1, "refundFrequencyLimited": 1, "refundProcessingMs": 3000, "dropNotifies": 1})
 
 	if r, err := wxRefundTo(c, "WR200001", "WR2-1", 500, 500, rc.srv.URL); err != nil || r.Code != http.StatusTooManyRequests || r.ErrResponse.Code != "FREQUENCY_LIMITED" {
 		t.Fatalf("frequency limited: %+v %v", r, err)
@@ -127,7 +127,7 @@ func TestWechatRefundRefusalsAndProcessing(t *testing.T) {
 		t.Fatalf("trade_state after the refund: %s", q.Response.TradeState)
 	}
 	var f emulator.Faults
-	if s.do(t, http.MethodGet, "/sandbox/faults", nil, &f); f != (emulator.Faults{RefundProcessingMs: 1500}) {
+	if s.do(t, http.MethodGet, "/sandbox/faults", nil, &f); f != (emulator.Faults{RefundProcessingMs: 3000}) {
 		t.Fatalf("faults left: %+v", f)
 	}
 }
