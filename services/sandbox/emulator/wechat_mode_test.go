@@ -3,7 +3,9 @@ package emulator_test
 import (
 	"context"
 	"crypto/rsa"
+	"encoding/json"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -115,5 +117,36 @@ func TestWechatBothMode(t *testing.T) {
 	}
 	if cl, err := notMigrated.V3TransactionCloseOrder(context.Background(), "BM100001"); err != nil || cl.Code != http.StatusBadRequest {
 		t.Fatalf("close (signed error answer): %+v %v", cl, err)
+	}
+}
+
+// A keys dir made before certificate mode existed gains a platform certificate at its next start,
+// keeping every key the merchant already holds.
+func TestOldKeysDirGainsAPlatformCertificate(t *testing.T) {
+	dir := keysDir(t)
+	path := dir + "/sandbox.json"
+	var sec map[string]string
+	b, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(b, &sec) != nil {
+		t.Fatalf("sandbox.json: %v", err)
+	}
+	delete(sec, "wechatPlatformCertPrivateKey")
+	delete(sec, "wechatPlatformCert")
+	b, _ = json.Marshal(sec)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, err := emulator.LoadMerchantFile(dir + "/merchant.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startSandbox(t, dir, withMode(emulator.WechatModeCertificate))
+	if s.creds != before || !certSerial.MatchString(s.emu.WechatPlatformCertSerial()) {
+		t.Fatalf("credentials changed or no certificate: serial %q", s.emu.WechatPlatformCertSerial())
+	}
+	mustNative(t, s, s.certClient(t), "OK100001", 100, "http://127.0.0.1:1/n")
+	b, _ = os.ReadFile(path)
+	if !strings.Contains(string(b), "wechatPlatformCert") {
+		t.Fatal("the new certificate was not kept in sandbox.json")
 	}
 }
