@@ -150,16 +150,33 @@ func (a *Alipay) Close(ctx context.Context, outTradeNo string) error {
 	_, err := a.client.TradeClose(ctx, bm)
 	if biz, ok := alipay.IsBizError(err); ok {
 		switch biz.SubCode {
-		case "ACQ.TRADE_NOT_EXIST", "ACQ.TRADE_HAS_CLOSE":
-			return nil // never scanned, or closed already: nobody can pay it through us now
-		case "ACQ.TRADE_HAS_SUCCESS", "ACQ.TRADE_HAS_FINISHED":
-			return app.ErrTradePaid
+		case "ACQ.TRADE_NOT_EXIST":
+			return nil // never scanned: no trade exists yet (its QR may stay payable until it expires)
+		case "ACQ.TRADE_STATUS_ERROR", "ACQ.REASON_TRADE_STATUS_INVALID", "ACQ.REASON_ILLEGAL_STATUS":
+			// "Only a trade waiting for the buyer can be closed": paid or closed already. The
+			// close answer does not say which, so the query decides.
+			return a.closeRefused(ctx, outTradeNo, biz.SubCode)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("alipay close %s: %w", outTradeNo, err)
 	}
 	return nil
+}
+
+// closeRefused reads the state of a trade Alipay would not close: paid → ErrTradePaid, closed →
+// done; still waiting would contradict the answer, so the caller retries.
+func (a *Alipay) closeRefused(ctx context.Context, outTradeNo, subCode string) error {
+	t, err := a.Query(ctx, outTradeNo)
+	switch {
+	case err != nil:
+		return fmt.Errorf("alipay close %s answered %s; querying it: %w", outTradeNo, subCode, err)
+	case t.State.Paid():
+		return app.ErrTradePaid
+	case t.State == app.TradeClosed:
+		return nil
+	}
+	return fmt.Errorf("alipay close %s answered %s but the trade is still waiting", outTradeNo, subCode)
 }
 
 func (a *Alipay) Refund(ctx context.Context, req app.RefundRequest) (app.RefundState, error) {
