@@ -1,0 +1,108 @@
+// Package grpcprincipal carries a principal.Principal over gRPC: the server side turns the
+// x-paysuite-user / x-paysuite-roles metadata of a trusted caller into the context's principal,
+// the client side passes the context's principal on to the next service.
+package grpcprincipal
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/paysuite/paysuite/pkg/principal"
+)
+
+// Trust decides whether the metadata of the caller behind ctx is believed. Metadata from an
+// untrusted caller is ignored (not refused: services pass it on for audit), so the call runs as
+// a system call, which the per-RPC caller lists limit.
+type Trust func(ctx context.Context) bool
+
+// BelieveAnyCaller trusts every caller's metadata. It is the policy until the services check
+// their callers' certificates; then only the gateway and admin are believed.
+func BelieveAnyCaller(context.Context) bool { return true }
+
+// ServerOptions install the unary and stream interceptors that put the principal of a trusted
+// caller's metadata into the handler's context: grpcserver.New(log, ServerOptions(trust)...).
+// A nil trust believes any caller.
+func ServerOptions(trust Trust) []grpc.ServerOption {
+	if trust == nil {
+		trust = BelieveAnyCaller
+	}
+	unary := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := fromIncoming(ctx, trust)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+	stream := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := fromIncoming(ss.Context(), trust)
+		if err != nil {
+			return err
+		}
+		return handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
+	}
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)}
+}
+
+// fromIncoming reads the principal from a trusted caller's metadata. A user id sent more than
+// once, or roles without a user, is a forged or broken request: Unauthenticated, never a
+// silent fall back to a system call.
+func fromIncoming(ctx context.Context, trust Trust) (context.Context, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	users, roles := md.Get(principal.MetadataUser), md.Get(principal.MetadataRoles)
+	if len(users) == 0 && len(roles) == 0 {
+		return ctx, nil
+	}
+	if !trust(ctx) {
+		return ctx, nil
+	}
+	if len(users) != 1 || users[0] == "" || len(roles) > 1 {
+		return nil, status.Error(codes.Unauthenticated, "malformed "+principal.MetadataUser+" / "+principal.MetadataRoles+" metadata")
+	}
+	p := principal.Principal{UserID: users[0]}
+	if len(roles) == 1 {
+		p.Roles = principal.ParseRoles(roles[0])
+	}
+	return principal.NewContext(ctx, p), nil
+}
+
+// AppendToOutgoing passes the principal ctx carries on to the service a call goes to, replacing
+// any user metadata already there; without one ctx is returned as it is.
+func AppendToOutgoing(ctx context.Context) context.Context {
+	p, ok := principal.FromContext(ctx)
+	if !ok {
+		return ctx
+	}
+	return OutgoingContext(ctx, p)
+}
+
+// OutgoingContext returns ctx whose outgoing metadata names p as the end user.
+func OutgoingContext(ctx context.Context, p principal.Principal) context.Context {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	md = md.Copy()
+	md.Set(principal.MetadataUser, p.UserID)
+	if len(p.Roles) > 0 {
+		md.Set(principal.MetadataRoles, p.RolesText())
+	} else {
+		md.Delete(principal.MetadataRoles)
+	}
+	return metadata.NewOutgoingContext(ctx, md)
+}
+
+// UnaryClientInterceptor passes the context's principal on with every unary call; a service
+// that calls another on the user's behalf dials with it.
+func UnaryClientInterceptor() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return invoker(AppendToOutgoing(ctx), method, req, reply, cc, opts...)
+	}
+}
+
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *contextStream) Context() context.Context { return s.ctx }
