@@ -6,8 +6,8 @@ func TestCallerRules(t *testing.T) {
 	alice := AsUser(Principal{UserID: "alice"})
 	staff := AsUser(Principal{UserID: "staff", Roles: []string{"merchant"}})
 	for _, tc := range []struct {
-		name                 string
-		c                    Caller
+		name                string
+		c                   Caller
 		read, act, merchant bool
 	}{
 		{"the owner", alice, true, true, false},
