@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/bwmarrin/snowflake v0.3.0
+	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/go-sql-driver/mysql v1.9.3
 	github.com/pressly/goose/v3 v3.26.0
 	github.com/rabbitmq/amqp091-go v1.10.0
