@@ -14,6 +14,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/leader"
+	"github.com/paysuite/paysuite/pkg/principal/grpcprincipal"
 	"github.com/paysuite/paysuite/pkg/run"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/events"
@@ -38,7 +39,13 @@ type Config struct {
 	PaymentTarget string        // PAYMENT_TARGET; empty: cancels do not close provider trades (order-only deployment)
 	SnowflakeNode int64         // SNOWFLAKE_NODE
 	AMQPURL       string        // AMQP_URL
+	// MaxPendingPerUser (ORDER_MAX_PENDING_PER_USER) is how many unpaid orders one user may hold;
+	// 0 takes the default, 10; negative: no limit.
+	MaxPendingPerUser int
 }
+
+// DefaultMaxPendingPerUser is ORDER_MAX_PENDING_PER_USER's default.
+const DefaultMaxPendingPerUser = 10
 
 // ConfigFromEnv reads the configuration; the caller checks env.Err().
 func ConfigFromEnv(env *config.Env) Config {
@@ -51,7 +58,10 @@ func ConfigFromEnv(env *config.Env) Config {
 		PaymentTarget: env.String("PAYMENT_TARGET", "127.0.0.1:9002"),
 		SnowflakeNode: ids.NodeIDFromEnv(env),
 		AMQPURL:       env.String("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+
+		MaxPendingPerUser: env.Int("ORDER_MAX_PENDING_PER_USER", DefaultMaxPendingPerUser),
 	}
+	env.Check(cfg.MaxPendingPerUser > 0, "ORDER_MAX_PENDING_PER_USER=%d: want at least 1", cfg.MaxPendingPerUser)
 	env.Check(cfg.PayTimeout >= time.Second, "ORDER_PAY_TIMEOUT=%s: want at least 1s", cfg.PayTimeout)
 	env.Check(cfg.SweepInterval > 0, "ORDER_SWEEP_INTERVAL=%s: want a positive duration", cfg.SweepInterval)
 	env.Check(cfg.SweepGrace >= 0, "ORDER_SWEEP_GRACE=%s: want zero or more", cfg.SweepGrace)
@@ -95,9 +105,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		outbox = events.NewOutbox(infra.DB, amqpport.DelayQueue(cfg.PayTimeout))
 	}
 
+	maxPending := cfg.MaxPendingPerUser
+	switch {
+	case maxPending == 0:
+		maxPending = DefaultMaxPendingPerUser
+	case maxPending < 0:
+		maxPending = 0 // the repository's "no limit"
+	}
 	a := app.New(mysql.NewOrderRepository(infra.DB, outbox), mysql.NewCatalogRepository(infra.DB), closer,
-		infra.NewID, app.Config{PayTimeout: cfg.PayTimeout}, log)
-	srv := grpcserver.New(log)
+		infra.NewID, app.Config{PayTimeout: cfg.PayTimeout, MaxPendingPerUser: maxPending}, log)
+	srv := grpcserver.New(log, grpcprincipal.ServerOptions(nil)...)
 	orderv1.RegisterOrderServiceServer(srv.GRPC(), grpcport.NewServer(a))
 
 	g := run.NewGroup(ctx)

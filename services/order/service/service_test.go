@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
+	"github.com/paysuite/paysuite/services/order/service"
 )
 
 func TestCatalogIsSeeded(t *testing.T) {
@@ -420,7 +421,8 @@ func TestRefundTransitions(t *testing.T) {
 }
 
 func TestListUserOrdersPages(t *testing.T) {
-	e := start(t)
+	e := start(t, func(c *service.Config) { c.MaxPendingPerUser = 30 }) // 25 unpaid orders of one user
+
 	e.addSku(t, "mug", "GOODS", 100, 100)
 	ctx := context.Background()
 	var want []int64

@@ -19,8 +19,9 @@ type OrderRepository interface {
 	// Create stores a new order, its items and its course seats, takes its stock and writes
 	// events to the outbox, in one transaction. It fails with ErrDuplicateRequest when (user,
 	// request id) exists, a *CourseHeldError when a course is held by another live order of the
-	// user, or catalog.ErrOutOfStock; nothing is written then.
-	Create(ctx context.Context, o *order.Order, events []Event) error
+	// user, order.ErrTooManyPending when the user would hold more than maxPending unpaid orders
+	// (0: no limit), or catalog.ErrOutOfStock; nothing is written then.
+	Create(ctx context.Context, o *order.Order, events []Event, maxPending int) error
 	Get(ctx context.Context, id int64) (*order.Order, error)
 	GetByRequest(ctx context.Context, userID, requestID string) (*order.Order, error)
 	// ListByUser returns up to limit orders of the user, newest first, strictly after cursor
@@ -95,7 +96,8 @@ func (e *CourseHeldError) Error() string {
 
 // Config holds the use cases' settings.
 type Config struct {
-	PayTimeout time.Duration
+	PayTimeout        time.Duration
+	MaxPendingPerUser int // unpaid orders one user may hold (0: no limit)
 }
 
 // App runs the use cases.

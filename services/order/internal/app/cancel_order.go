@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/order/internal/domain/order"
 )
 
@@ -12,23 +13,36 @@ import (
 // service close the order's trades at the provider: if one was paid meanwhile, the order
 // becomes PAID instead and the answer is ErrWasPaid. When the payment service cannot be
 // reached nothing changes (ErrPaymentUnavailable). userID, when set, must own the order.
-func (a *App) CancelOrder(ctx context.Context, id int64, userID, reason string) (*order.Order, error) {
+// A customer cancels only their own order (another's is ErrNotFound; a userID that is not the
+// caller ErrNotYours), and only as USER_CANCELLED; merchants see any order but cancel none
+// but their own.
+func (a *App) CancelOrder(ctx context.Context, who principal.Caller, id int64, userID, reason string) (*order.Order, error) {
 	if id <= 0 {
 		return nil, order.ErrMissingOrderID
 	}
 	switch reason {
 	case "":
 		reason = order.ReasonUserCancelled
-	case order.ReasonUserCancelled, order.ReasonTimeout:
+	case order.ReasonUserCancelled:
+	case order.ReasonTimeout:
+		if who.User != nil {
+			return nil, order.ErrBadCancelReason // only the deadline consumer cancels as TIMEOUT
+		}
 	default:
 		return nil, order.ErrBadCancelReason
+	}
+	if userID != "" && !who.MayActFor(userID) {
+		return nil, fmt.Errorf("cancel for user %q: %w", userID, order.ErrNotYours)
 	}
 	o, err := a.orders.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if userID != "" && o.UserID != userID {
+	if (userID != "" && o.UserID != userID) || !who.MayRead(o.UserID) {
 		return nil, fmt.Errorf("order %d of another user: %w", id, order.ErrNotFound) // no hint that it exists
+	}
+	if !who.MayActFor(o.UserID) {
+		return nil, fmt.Errorf("cancel order %d of user %q: %w", id, o.UserID, order.ErrNotYours)
 	}
 	if err := o.Cancel(reason, a.now()); err != nil {
 		return nil, err // not cancellable: no need to bother the payment service

@@ -5,13 +5,20 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/order/internal/domain/order"
 )
+
+func customer(id string) principal.Caller { return principal.AsUser(principal.Principal{UserID: id}) }
+func merchant(id string) principal.Caller {
+	return principal.AsUser(principal.Principal{UserID: id, Roles: []string{principal.RoleMerchant}})
+}
 
 func TestCancelOrder(t *testing.T) {
 	unpaid := func() *order.Order { return placed(7, "u1", "r1", order.StatusPendingPayment, line("mug", 2)) }
 	for _, tc := range []struct {
 		name    string
+		who     principal.Caller // zero: a system call (the deadline consumer, an operator)
 		id      int64
 		user    string
 		reason  string
@@ -33,6 +40,21 @@ func TestCancelOrder(t *testing.T) {
 			closed: true, status: order.StatusCancelled, reason7: order.ReasonTimeout, mugs: 10},
 		{name: "an order-only deployment cancels without closing trades",
 			id: 7, stored: unpaid(), status: order.StatusCancelled, reason7: order.ReasonUserCancelled, mugs: 10},
+		{name: "its owner cancels it",
+			who: customer("u1"), id: 7, stored: unpaid(), closer: &fakeCloser{},
+			closed: true, status: order.StatusCancelled, reason7: order.ReasonUserCancelled, mugs: 10},
+		{name: "another customer finds no such order, and nothing changes",
+			who: customer("u2"), id: 7, stored: unpaid(), closer: &fakeCloser{}, wantErr: []error{order.ErrNotFound},
+			status: order.StatusPendingPayment, mugs: 8},
+		{name: "a userId that is not the caller is refused",
+			who: customer("u2"), id: 7, user: "u1", stored: unpaid(), closer: &fakeCloser{}, wantErr: []error{order.ErrNotYours},
+			status: order.StatusPendingPayment, mugs: 8},
+		{name: "merchant staff see the order but do not cancel it for the buyer",
+			who: merchant("staff"), id: 7, stored: unpaid(), closer: &fakeCloser{}, wantErr: []error{order.ErrNotYours},
+			status: order.StatusPendingPayment, mugs: 8},
+		{name: "a user cannot cancel as TIMEOUT",
+			who: customer("u1"), id: 7, reason: order.ReasonTimeout, stored: unpaid(), closer: &fakeCloser{},
+			wantErr: []error{order.ErrBadCancelReason}, status: order.StatusPendingPayment, mugs: 8},
 		{name: "no order id is invalid",
 			id: 0, stored: unpaid(), closer: &fakeCloser{}, wantErr: []error{order.ErrMissingOrderID},
 			status: order.StatusPendingPayment, mugs: 8},
@@ -94,7 +116,7 @@ func TestCancelOrder(t *testing.T) {
 			}
 			a := newTestApp(orders, testCatalog, closer)
 
-			o, err := a.CancelOrder(context.Background(), tc.id, tc.user, tc.reason)
+			o, err := a.CancelOrder(context.Background(), tc.who, tc.id, tc.user, tc.reason)
 
 			for _, want := range tc.wantErr {
 				if !errors.Is(err, want) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/order/internal/domain/order"
 )
 
@@ -14,7 +15,17 @@ import (
 // ErrRequestIDReused. A course the user already paid is ErrCourseOwned; a course in one of the
 // user's unpaid orders answers that order when the items are the same (the client lost the
 // answer and asks again), else ErrCourseInPendingOrder.
-func (a *App) CreateOrder(ctx context.Context, userID, requestID string, lines []order.Line) (*order.Order, error) {
+//
+// A user orders only for themselves (an empty userID means the caller; another is ErrNotYours),
+// and holds at most MaxPendingPerUser unpaid orders (ErrTooManyPending), counted in the
+// creating transaction so a burst of creates cannot pass it.
+func (a *App) CreateOrder(ctx context.Context, who principal.Caller, userID, requestID string, lines []order.Line) (*order.Order, error) {
+	if userID == "" {
+		userID = who.UserID()
+	}
+	if !who.MayActFor(userID) {
+		return nil, fmt.Errorf("order for user %q: %w", userID, order.ErrNotYours)
+	}
 	req, err := order.NewRequest(userID, requestID, lines)
 	if err != nil {
 		return nil, err
@@ -30,7 +41,7 @@ func (a *App) CreateOrder(ctx context.Context, userID, requestID string, lines [
 		if err != nil {
 			return nil, err
 		}
-		err = a.orders.Create(ctx, o, []Event{{Type: EventPayDeadline, OrderID: o.ID, PayDeadline: o.PayDeadline}})
+		err = a.orders.Create(ctx, o, []Event{{Type: EventPayDeadline, OrderID: o.ID, PayDeadline: o.PayDeadline}}, a.cfg.MaxPendingPerUser)
 		if err == nil {
 			return o, nil
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/paysuite/paysuite/pkg/money"
+	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/order/internal/domain/catalog"
 	"github.com/paysuite/paysuite/services/order/internal/domain/order"
 )
@@ -14,6 +15,7 @@ import (
 func TestCreateOrder(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
+		who       principal.Caller // zero: a system call
 		user      string
 		request   string
 		lines     []order.Line
@@ -28,6 +30,22 @@ func TestCreateOrder(t *testing.T) {
 		{name: "a new order is priced from the catalog and its stock taken",
 			user: "u1", request: "r1", lines: []order.Line{line("mug", 2), line("go", 1)},
 			wantOrder: 101, wantTotal: 2*4500 + 19900, stored: 1},
+		{name: "a customer orders for themselves",
+			who: customer("u1"), user: "u1", request: "r1", lines: []order.Line{line("mug", 1)},
+			wantOrder: 101, wantTotal: 4500, stored: 1},
+		{name: "an empty user id is the caller",
+			who: customer("u1"), request: "r1", lines: []order.Line{line("mug", 1)},
+			wantOrder: 101, wantTotal: 4500, stored: 1},
+		{name: "a customer cannot order for another user",
+			who: customer("u2"), user: "u1", request: "r1", lines: []order.Line{line("mug", 1)}, wantErr: order.ErrNotYours},
+		{name: "nor can merchant staff",
+			who: merchant("staff"), user: "u1", request: "r1", lines: []order.Line{line("mug", 1)}, wantErr: order.ErrNotYours},
+		{name: "the unpaid-order cap refuses one more and stores nothing",
+			user: "u1", request: "r9", lines: []order.Line{line("mug", 1)},
+			existing: []*order.Order{placed(7, "u1", "r1", order.StatusPendingPayment, line("pen", 1)),
+				placed(8, "u1", "r2", order.StatusPendingPayment, line("pen", 1)),
+				placed(9, "u1", "r3", order.StatusPaid, line("pen", 1))},
+			wantErr: order.ErrTooManyPending, stored: 3},
 		{name: "a malformed request is refused before the catalog is read",
 			user: "", request: "r1", lines: []order.Line{line("mug", 1)}, catalog: fakeCatalog{err: errors.New("down")},
 			wantErr: order.ErrMissingUserID},
@@ -90,7 +108,7 @@ func TestCreateOrder(t *testing.T) {
 			}
 			a := newTestApp(orders, cat, nil)
 
-			o, err := a.CreateOrder(context.Background(), tc.user, tc.request, tc.lines)
+			o, err := a.CreateOrder(context.Background(), tc.who, tc.user, tc.request, tc.lines)
 
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)

@@ -48,13 +48,22 @@ func clone(o *order.Order) order.Order {
 	return c
 }
 
-func (m *memOrders) Create(_ context.Context, o *order.Order, events []Event) error {
+func (m *memOrders) Create(_ context.Context, o *order.Order, events []Event, maxPending int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.createErrs) > 0 {
 		err := m.createErrs[0]
 		m.createErrs = m.createErrs[1:]
 		return err
+	}
+	pending := 0
+	for _, other := range m.orders {
+		if other.UserID == o.UserID && other.Status == order.StatusPendingPayment {
+			pending++
+		}
+	}
+	if maxPending > 0 && pending >= maxPending {
+		return order.ErrTooManyPending
 	}
 	for _, other := range m.orders {
 		if other.UserID == o.UserID && other.RequestID == o.RequestID {
@@ -189,7 +198,7 @@ func (c *fakeCloser) ClosePayments(context.Context, int64) (*PaidPayment, error)
 // closer may be nil (an order-only deployment).
 func newTestApp(orders *memOrders, cat Catalog, closer PaymentCloser) *App {
 	next := int64(100)
-	a := New(orders, cat, closer, func() int64 { next++; return next }, Config{PayTimeout: payTimeout},
+	a := New(orders, cat, closer, func() int64 { next++; return next }, Config{PayTimeout: payTimeout, MaxPendingPerUser: 2},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return a.WithClock(func() time.Time { return t0 })
 }

@@ -2,14 +2,24 @@ package app
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/order/internal/domain/order"
 )
 
-// GetOrder returns one order.
-func (a *App) GetOrder(ctx context.Context, id int64) (*order.Order, error) {
+// GetOrder returns one order the caller may see. Another customer's order is ErrNotFound, as
+// if it did not exist.
+func (a *App) GetOrder(ctx context.Context, who principal.Caller, id int64) (*order.Order, error) {
 	if id <= 0 {
 		return nil, order.ErrMissingOrderID
 	}
-	return a.orders.Get(ctx, id)
+	o, err := a.orders.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !who.MayRead(o.UserID) {
+		return nil, fmt.Errorf("order %d of another user: %w", id, order.ErrNotFound)
+	}
+	return o, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/order/internal/domain/order"
 )
 
@@ -45,9 +46,13 @@ func ParseToken(token string) (*Cursor, error) {
 
 // ListUserOrders returns one page of a user's orders, newest first, and the token of the
 // next page ("" on the last page).
-func (a *App) ListUserOrders(ctx context.Context, userID string, pageSize int, pageToken string) ([]*order.Order, string, error) {
+// A customer lists only their own orders (another user id is ErrNotYours); merchants anyone's.
+func (a *App) ListUserOrders(ctx context.Context, who principal.Caller, userID string, pageSize int, pageToken string) ([]*order.Order, string, error) {
 	if strings.TrimSpace(userID) == "" {
 		return nil, "", order.ErrMissingUserID
+	}
+	if !who.MayRead(userID) {
+		return nil, "", fmt.Errorf("orders of user %q: %w", userID, order.ErrNotYours)
 	}
 	switch {
 	case pageSize <= 0:

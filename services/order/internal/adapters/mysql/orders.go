@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -32,11 +33,11 @@ func NewOrderRepository(gdb *gorm.DB, outbox app.Outbox) *OrderRepository {
 	return &OrderRepository{gdb: gdb, now: time.Now, outbox: outbox}
 }
 
-// Create inserts the order and its items, takes the course seats, writes the events, then takes
-// the stock, all in one transaction. Stock rows are locked last and in sku order: the hot row
-// is held only from its UPDATE to COMMIT, and two orders never wait on each other's skus in a
-// cycle.
-func (r *OrderRepository) Create(ctx context.Context, o *order.Order, events []app.Event) error {
+// Create inserts the order and its items, counts the user's unpaid orders, takes the course
+// seats, writes the events, then takes the stock, all in one transaction. Stock rows are locked
+// last and in sku order: the hot row is held only from its UPDATE to COMMIT, and two orders
+// never wait on each other's skus in a cycle.
+func (r *OrderRepository) Create(ctx context.Context, o *order.Order, events []app.Event, maxPending int) error {
 	err := withRetry(ctx, r.gdb, func(ctx context.Context, _ *gorm.DB) error {
 		conn, err := sqlConn(ctx, r.gdb)
 		if err != nil {
@@ -54,6 +55,11 @@ func (r *OrderRepository) Create(ctx context.Context, o *order.Order, events []a
 		}
 		if err := insertItems(ctx, conn, o); err != nil {
 			return err
+		}
+		if maxPending > 0 {
+			if err := checkPending(ctx, conn, o.UserID, maxPending); err != nil {
+				return err
+			}
 		}
 		if courses := o.Courses(); len(courses) > 0 {
 			if err := holdCourses(ctx, conn, o, courses); err != nil {
@@ -82,6 +88,25 @@ func (r *OrderRepository) Create(ctx context.Context, o *order.Order, events []a
 		return r.findHolder(ctx, o)
 	}
 	return err
+}
+
+// checkPending refuses an order that would give its user more than max unpaid ones (the new
+// order, inserted already in this transaction, included). The user's row in order_users is
+// locked first, so one user's creates count one after another: a burst cannot all see the same
+// count and pass together. The count is a plain read taken after that lock, so it sees every
+// order committed before (the transaction's snapshot starts at its first read, this one).
+func checkPending(ctx context.Context, conn sqlRunner, userID string, max int) error {
+	if _, err := conn.ExecContext(ctx, "INSERT INTO order_users (user_id) VALUES (?) ON DUPLICATE KEY UPDATE user_id = user_id", userID); err != nil {
+		return err
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM orders WHERE user_id = ? AND status = 'PENDING_PAYMENT'", userID).Scan(&n); err != nil {
+		return err
+	}
+	if n > max {
+		return fmt.Errorf("user %q already holds %d unpaid orders (at most %d): %w", userID, n-1, max, order.ErrTooManyPending)
+	}
+	return nil
 }
 
 func insertItems(ctx context.Context, conn sqlRunner, o *order.Order) error {

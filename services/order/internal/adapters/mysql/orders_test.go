@@ -49,6 +49,7 @@ func newFixture(t *testing.T) *fixture {
 		{ID: "pen", Title: "Pen", Kind: catalog.KindGoods, Price: 300, Stock: 1},
 		{ID: "go", Title: "Go", Kind: catalog.KindCourse, Price: 19900, Stock: 100},
 		{ID: "sql", Title: "SQL", Kind: catalog.KindCourse, Price: 9900, Stock: 100},
+		{ID: "go-stock", Title: "Gopher stickers", Kind: catalog.KindGoods, Price: 100, Stock: 1000},
 	} {
 		if err := f.catalog.UpsertSku(context.Background(), s); err != nil {
 			t.Fatal(err)
@@ -87,8 +88,8 @@ func (f *fixture) stock(t *testing.T, sku string) int64 {
 func TestCatalogSeedAndLookup(t *testing.T) {
 	f := newFixture(t)
 	all, err := f.catalog.ListSkus(context.Background())
-	if err != nil || len(all) != 6+4 {
-		t.Fatalf("ListSkus = %d skus, %v; want the 6 seeded + 4", len(all), err)
+	if err != nil || len(all) != 6+5 {
+		t.Fatalf("ListSkus = %d skus, %v; want the 6 seeded + 5", len(all), err)
 	}
 	got, err := f.catalog.GetSkus(context.Background(), []string{"mug", "nope"})
 	if err != nil || len(got) != 1 || got["mug"].Price != 4500 || got["mug"].Kind != catalog.KindGoods {
@@ -100,7 +101,7 @@ func TestCreateStoresWhatGetReturns(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	o := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 2}, order.Line{SkuID: "go", Quantity: 1})
-	if err := f.orders.Create(ctx, o, nil); err != nil {
+	if err := f.orders.Create(ctx, o, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, get := range []func() (*order.Order, error){
@@ -124,21 +125,21 @@ func TestCreateRefusalsWriteNothing(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	first := f.newOrder(t, "u1", "r1", order.Line{SkuID: "go", Quantity: 1})
-	if err := f.orders.Create(ctx, first, nil); err != nil {
+	if err := f.orders.Create(ctx, first, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 
 	dup := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 1})
-	if err := f.orders.Create(ctx, dup, nil); !errors.Is(err, app.ErrDuplicateRequest) {
+	if err := f.orders.Create(ctx, dup, nil, 0); !errors.Is(err, app.ErrDuplicateRequest) {
 		t.Fatalf("same request id: %v, want ErrDuplicateRequest", err)
 	}
 	short := f.newOrder(t, "u1", "r2", order.Line{SkuID: "mug", Quantity: 1}, order.Line{SkuID: "pen", Quantity: 2})
-	if err := f.orders.Create(ctx, short, nil); !errors.Is(err, catalog.ErrOutOfStock) {
+	if err := f.orders.Create(ctx, short, nil, 0); !errors.Is(err, catalog.ErrOutOfStock) {
 		t.Fatalf("2 pens of 1: %v, want ErrOutOfStock", err)
 	}
 	held := f.newOrder(t, "u1", "r3", order.Line{SkuID: "mug", Quantity: 1}, order.Line{SkuID: "go", Quantity: 1})
 	var he *app.CourseHeldError
-	if err := f.orders.Create(ctx, held, nil); !errors.As(err, &he) || he.OrderID != first.ID || he.SkuID != "go" {
+	if err := f.orders.Create(ctx, held, nil, 0); !errors.As(err, &he) || he.OrderID != first.ID || he.SkuID != "go" {
 		t.Fatalf("course in a live order: %v, want CourseHeldError by %d", err, first.ID)
 	}
 	if f.stock(t, "mug") != 10 || f.stock(t, "pen") != 1 || f.stock(t, "go") != 99 {
@@ -177,15 +178,15 @@ func TestCreateWritesItsEventsInItsTransaction(t *testing.T) {
 	}
 
 	created := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 1})
-	if err := orders.Create(ctx, created, deadline(created)); err != nil || messages(created) != 1 {
+	if err := orders.Create(ctx, created, deadline(created), 0); err != nil || messages(created) != 1 {
 		t.Fatalf("create: %v, %d deadline messages; want one", err, messages(created))
 	}
 	short := f.newOrder(t, "u1", "r2", order.Line{SkuID: "pen", Quantity: 2})
-	if err := orders.Create(ctx, short, deadline(short)); !errors.Is(err, catalog.ErrOutOfStock) || messages(short) != 0 {
+	if err := orders.Create(ctx, short, deadline(short), 0); !errors.Is(err, catalog.ErrOutOfStock) || messages(short) != 0 {
 		t.Fatalf("refused create: %v, %d deadline messages; want ErrOutOfStock and none", err, messages(short))
 	}
 	lost := f.newOrder(t, "u1", "r3", order.Line{SkuID: "mug", Quantity: 1})
-	if err := mysql.NewOrderRepository(f.gdb, failingOutbox{}).Create(ctx, lost, deadline(lost)); err == nil {
+	if err := mysql.NewOrderRepository(f.gdb, failingOutbox{}).Create(ctx, lost, deadline(lost), 0); err == nil {
 		t.Fatal("a create whose event could not be written succeeded")
 	}
 	if _, err := f.orders.Get(ctx, lost.ID); !errors.Is(err, order.ErrNotFound) || f.stock(t, "mug") != 9 {
@@ -197,7 +198,7 @@ func TestUpdateCancelReleasesStockAndSeatsOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	o := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 3}, order.Line{SkuID: "go", Quantity: 1})
-	if err := f.orders.Create(ctx, o, nil); err != nil {
+	if err := f.orders.Create(ctx, o, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	cancel := func(o *order.Order) error { return o.Cancel(order.ReasonTimeout, time.Now()) }
@@ -216,7 +217,7 @@ func TestUpdateCancelReleasesStockAndSeatsOnce(t *testing.T) {
 		t.Fatalf("stored = %+v", stored)
 	}
 	// The course seat is free again.
-	if err := f.orders.Create(ctx, f.newOrder(t, "u1", "r2", order.Line{SkuID: "go", Quantity: 1}), nil); err != nil {
+	if err := f.orders.Create(ctx, f.newOrder(t, "u1", "r2", order.Line{SkuID: "go", Quantity: 1}), nil, 0); err != nil {
 		t.Fatalf("course after cancel: %v", err)
 	}
 }
@@ -225,7 +226,7 @@ func TestUpdateErrorRollsBack(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	o := f.newOrder(t, "u1", "r1", order.Line{SkuID: "mug", Quantity: 1})
-	if err := f.orders.Create(ctx, o, nil); err != nil {
+	if err := f.orders.Create(ctx, o, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
@@ -249,7 +250,7 @@ func TestUpdatePersistsEveryField(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	o := f.newOrder(t, "u1", "r1", order.Line{SkuID: "sql", Quantity: 1})
-	if err := f.orders.Create(ctx, o, nil); err != nil {
+	if err := f.orders.Create(ctx, o, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	paidAt := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
@@ -269,7 +270,7 @@ func TestUpdatePersistsEveryField(t *testing.T) {
 		}
 	}
 	// Fully refunded: the course seat is released, stock stays sold.
-	if err := f.orders.Create(ctx, f.newOrder(t, "u1", "r2", order.Line{SkuID: "sql", Quantity: 1}), nil); err != nil {
+	if err := f.orders.Create(ctx, f.newOrder(t, "u1", "r2", order.Line{SkuID: "sql", Quantity: 1}), nil, 0); err != nil {
 		t.Fatalf("course after full refund: %v", err)
 	}
 	if f.stock(t, "sql") != 98 {
@@ -283,7 +284,7 @@ func TestListByUserNewestFirstWithCursor(t *testing.T) {
 	var ids []int64
 	for i := range 5 {
 		o := f.newOrder(t, "u1", string(rune('a'+i)), order.Line{SkuID: "mug", Quantity: 1})
-		if err := f.orders.Create(ctx, o, nil); err != nil {
+		if err := f.orders.Create(ctx, o, nil, 0); err != nil {
 			t.Fatal(err)
 		}
 		ids = append([]int64{o.ID}, ids...)
@@ -298,5 +299,44 @@ func TestListByUserNewestFirstWithCursor(t *testing.T) {
 	}
 	if none, err := f.orders.ListByUser(ctx, "u2", nil, 3); err != nil || len(none) != 0 {
 		t.Fatalf("other user = %v, %v", none, err)
+	}
+}
+
+// TestPendingCapHoldsUnderABurst: 20 concurrent creates by one user with a cap of 10 store
+// exactly 10 orders; an order leaving PENDING_PAYMENT frees a place.
+func TestPendingCapHoldsUnderABurst(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const burst, maxPending = 20, 10
+	errs := make(chan error, burst)
+	for i := range burst {
+		o := f.newOrder(t, "burst", fmt.Sprintf("r%d", i), order.Line{SkuID: "go-stock", Quantity: 1})
+		go func() { errs <- f.orders.Create(ctx, o, nil, maxPending) }()
+	}
+	var created, refused int
+	for range burst {
+		switch err := <-errs; {
+		case err == nil:
+			created++
+		case errors.Is(err, order.ErrTooManyPending):
+			refused++
+		case errors.Is(err, catalog.ErrOutOfStock):
+			t.Fatal("the fixture's mug stock is too small for this test")
+		default:
+			t.Fatalf("create: %v", err)
+		}
+	}
+	if created != maxPending || refused != burst-maxPending {
+		t.Fatalf("%d created, %d refused; want exactly %d created", created, refused, maxPending)
+	}
+	list, err := f.orders.ListByUser(ctx, "burst", nil, 100)
+	if err != nil || len(list) != maxPending {
+		t.Fatalf("stored %d orders (%v), want %d", len(list), err, maxPending)
+	}
+	if _, err := f.orders.Update(ctx, list[0].ID, func(o *order.Order) error { return o.Cancel(order.ReasonUserCancelled, time.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.orders.Create(ctx, f.newOrder(t, "burst", "after-cancel", order.Line{SkuID: "pen", Quantity: 1}), nil, maxPending); err != nil {
+		t.Fatalf("a cancel frees a place: %v", err)
 	}
 }

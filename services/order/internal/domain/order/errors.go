@@ -48,4 +48,10 @@ var (
 	ErrCourseOwned = errors.New("course already bought by this user")
 	// ErrCourseInPendingOrder: a course in this request waits in another unpaid order with other items.
 	ErrCourseInPendingOrder = errors.New("course is in another unpaid order of this user; pay or cancel it first")
+	// ErrTooManyPending: the user already has the most unpaid orders allowed; pay or cancel one.
+	ErrTooManyPending = errors.New("too many unpaid orders for this user; pay or cancel one first")
 )
+
+// ErrNotYours: the request names a user other than the caller, or asks for something only the
+// owner may do.
+var ErrNotYours = errors.New("not allowed for this user")

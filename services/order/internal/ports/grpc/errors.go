@@ -25,6 +25,8 @@ var errorCodes = []grpcserver.ErrorCode{
 	{Err: order.ErrNotRefundable, Code: codes.FailedPrecondition},
 	{Err: order.ErrRefundInFlight, Code: codes.FailedPrecondition},
 	{Err: order.ErrCourseInPendingOrder, Code: codes.FailedPrecondition},
+	{Err: order.ErrTooManyPending, Code: codes.ResourceExhausted},
+	{Err: order.ErrNotYours, Code: codes.PermissionDenied},
 	{Err: app.ErrPaymentUnavailable, Code: codes.Unavailable},
 }
 

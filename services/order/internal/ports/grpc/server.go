@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/paysuite/paysuite/pkg/money"
+	"github.com/paysuite/paysuite/pkg/principal"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	"github.com/paysuite/paysuite/services/order/internal/app"
 	"github.com/paysuite/paysuite/services/order/internal/domain/catalog"
@@ -41,17 +42,17 @@ func (s *Server) CreateOrder(ctx context.Context, req *orderv1.CreateOrderReques
 	for i, it := range req.GetItems() {
 		lines[i] = order.Line{SkuID: it.GetSkuId(), Quantity: it.GetQuantity()}
 	}
-	o, err := s.app.CreateOrder(ctx, req.GetUserId(), req.GetRequestId(), lines)
+	o, err := s.app.CreateOrder(ctx, principal.CallerFrom(ctx), req.GetUserId(), req.GetRequestId(), lines)
 	return orderPB(o), toStatus(err)
 }
 
 func (s *Server) GetOrder(ctx context.Context, req *orderv1.GetOrderRequest) (*orderv1.Order, error) {
-	o, err := s.app.GetOrder(ctx, req.GetOrderId())
+	o, err := s.app.GetOrder(ctx, principal.CallerFrom(ctx), req.GetOrderId())
 	return orderPB(o), toStatus(err)
 }
 
 func (s *Server) ListUserOrders(ctx context.Context, req *orderv1.ListUserOrdersRequest) (*orderv1.ListUserOrdersResponse, error) {
-	orders, next, err := s.app.ListUserOrders(ctx, req.GetUserId(), int(req.GetPageSize()), req.GetPageToken())
+	orders, next, err := s.app.ListUserOrders(ctx, principal.CallerFrom(ctx), req.GetUserId(), int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -63,7 +64,7 @@ func (s *Server) ListUserOrders(ctx context.Context, req *orderv1.ListUserOrders
 }
 
 func (s *Server) CancelOrder(ctx context.Context, req *orderv1.CancelOrderRequest) (*orderv1.Order, error) {
-	o, err := s.app.CancelOrder(ctx, req.GetOrderId(), req.GetUserId(), req.GetReason())
+	o, err := s.app.CancelOrder(ctx, principal.CallerFrom(ctx), req.GetOrderId(), req.GetUserId(), req.GetReason())
 	return orderPB(o), toStatus(err)
 }
 
