@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -21,7 +23,9 @@ type NotifyAnswer struct {
 // trade, records it; every notify is kept in the notify log. The caller answers the provider
 // only after this returns, i.e. after the commit.
 func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, msg NotifyMessage) NotifyAnswer {
-	rec := NotifyRecord{Channel: chName, Headers: headerText(msg.Header), Body: string(msg.Body), ReceivedAt: a.now()}
+	sum := sha256.Sum256(msg.Body)
+	rec := NotifyRecord{Channel: chName, Headers: headerText(msg.Header), Body: string(msg.Body),
+		BodySHA256: hex.EncodeToString(sum[:]), ReceivedAt: a.now()}
 	ch, err := a.channel(chName)
 	if err != nil {
 		return a.refuseNotify(ctx, rec, err.Error())
@@ -113,8 +117,25 @@ func (a *App) recordPaid(ctx context.Context, p *payment.Payment, t Trade, sourc
 	return true, nil
 }
 
+// RefusedBodyKept is how much of a refused notify's body the log keeps (with the whole body's
+// SHA-256): enough to see what it was, not a place for anyone on the internet to store data.
+const RefusedBodyKept = 4 << 10
+
+// RefuseOversizeNotify logs a notify whose body was over the size limit and so was not read
+// whole: its first RefusedBodyKept bytes and the SHA-256 of the bytes read (head, which stops
+// just past the limit), which the refuse reason says.
+func (a *App) RefuseOversizeNotify(ctx context.Context, chName payment.Channel, header map[string][]string, head []byte, limit int) {
+	sum := sha256.Sum256(head)
+	rec := NotifyRecord{Channel: chName, Headers: headerText(header), Body: string(head),
+		BodySHA256: hex.EncodeToString(sum[:]), ReceivedAt: a.now()}
+	a.refuseNotify(ctx, rec, fmt.Sprintf("body over %d bytes (hash of its first %d bytes)", limit, len(head)))
+}
+
 func (a *App) refuseNotify(ctx context.Context, rec NotifyRecord, reason string) NotifyAnswer {
 	rec.Outcome, rec.RefuseReason = NotifyRefused, reason
+	if len(rec.Body) > RefusedBodyKept {
+		rec.Body = rec.Body[:RefusedBodyKept]
+	}
 	a.log.Warn("notify refused", "channel", rec.Channel, "out_trade_no", rec.OutTradeNo, "verified", rec.Verified, "reason", reason)
 	a.logNotify(ctx, rec)
 	return NotifyAnswer{Refused: true, Message: reason}

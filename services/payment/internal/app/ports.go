@@ -55,7 +55,8 @@ type NotifyRecord struct {
 	Outcome      string
 	RefuseReason string
 	Headers      string
-	Body         string
+	Body         string // whole when verified; a refused notify keeps its first RefusedBodyKept bytes
+	BodySHA256   string // hex SHA-256 of the whole body as received
 	ReceivedAt   time.Time
 }
 

@@ -122,6 +122,7 @@ type notifyRow struct {
 	RefuseReason string
 	Headers      string
 	Body         string
+	BodySHA256   string `gorm:"column:body_sha256"`
 	ReceivedAt   time.Time
 }
 
@@ -132,7 +133,7 @@ func toNotifyRow(n app.NotifyRecord) notifyRow {
 		Channel: string(n.Channel), OutTradeNo: truncate(n.OutTradeNo, 64), NotifyID: truncate(n.NotifyID, 128),
 		DedupeKey: sql.NullString{String: n.DedupeKey, Valid: n.DedupeKey != ""}, Verified: n.Verified,
 		Outcome: n.Outcome, RefuseReason: truncate(n.RefuseReason, 512), Headers: n.Headers, Body: n.Body,
-		ReceivedAt: n.ReceivedAt.UTC(),
+		BodySHA256: n.BodySHA256, ReceivedAt: n.ReceivedAt.UTC(),
 	}
 }
 
@@ -140,7 +141,7 @@ func (n notifyRow) domain() app.NotifyRecord {
 	return app.NotifyRecord{
 		Channel: payment.Channel(n.Channel), OutTradeNo: n.OutTradeNo, NotifyID: n.NotifyID, DedupeKey: n.DedupeKey.String,
 		Verified: n.Verified, Outcome: n.Outcome, RefuseReason: n.RefuseReason, Headers: n.Headers, Body: n.Body,
-		ReceivedAt: n.ReceivedAt.UTC(),
+		BodySHA256: n.BodySHA256, ReceivedAt: n.ReceivedAt.UTC(),
 	}
 }
 

@@ -146,7 +146,7 @@ func (r *Repository) markSucceededBatch(ctx context.Context, qs []*paidReq) erro
 		notes, tasks insertSQL
 		evs          []app.Event
 	)
-	notes.start("INSERT INTO notify_log (channel, out_trade_no, notify_id, dedupe_key, verified, outcome, refuse_reason, headers, body, received_at) VALUES ", 10, len(qs))
+	notes.start("INSERT INTO notify_log (channel, out_trade_no, notify_id, dedupe_key, verified, outcome, refuse_reason, headers, body, body_sha256, received_at) VALUES ", 11, len(qs))
 	tasks.start("INSERT INTO tasks (kind, ref_id, next_run_at, created_at) VALUES ", 4, len(qs))
 	now := time.Now().UTC()
 	for _, q := range qs {
@@ -157,7 +157,7 @@ func (r *Repository) markSucceededBatch(ctx context.Context, qs []*paidReq) erro
 				dedupe = row.DedupeKey.String
 			}
 			notes.row(row.Channel, row.OutTradeNo, row.NotifyID, dedupe, row.Verified, row.Outcome, row.RefuseReason,
-				row.Headers, row.Body, row.ReceivedAt)
+				row.Headers, row.Body, row.BodySHA256, row.ReceivedAt)
 		}
 		for _, t := range q.ch.Tasks {
 			tasks.row(string(t.Kind), t.RefID, t.RunAt.UTC(), now)

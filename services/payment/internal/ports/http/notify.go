@@ -11,15 +11,19 @@ import (
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
 )
 
-const maxNotifyBody = 1 << 20
+// MaxNotifyBody bounds a notify body: the providers' notifies are a few KiB; anything over
+// 64 KiB is refused with 413 (and logged, see app.RefuseOversizeNotify).
+const MaxNotifyBody = 64 << 10
 
 // Handler routes POST /notify/alipay and POST /notify/wechat.
 func Handler(a *app.App) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /notify/alipay", func(w http.ResponseWriter, r *http.Request) {
-		body, ok := readBody(w, r)
-		if !ok {
-			http.Error(w, "failure", http.StatusBadRequest)
+		body, status := readBody(r, a, payment.ChannelAlipayQR)
+		if status != 0 {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, "failure")
 			return
 		}
 		ans := a.HandleNotify(r.Context(), payment.ChannelAlipayQR, app.NotifyMessage{Header: r.Header, Body: body})
@@ -32,9 +36,9 @@ func Handler(a *app.App) http.Handler {
 		_, _ = io.WriteString(w, "failure")
 	})
 	mux.HandleFunc("POST /notify/wechat", func(w http.ResponseWriter, r *http.Request) {
-		body, ok := readBody(w, r)
-		if !ok {
-			wechatFail(w, http.StatusBadRequest, "body too large or unreadable")
+		body, status := readBody(r, a, payment.ChannelWechatNative)
+		if status != 0 {
+			wechatFail(w, status, "body too large or unreadable")
 			return
 		}
 		ans := a.HandleNotify(r.Context(), payment.ChannelWechatNative, app.NotifyMessage{Header: r.Header, Body: body})
@@ -53,13 +57,24 @@ func Handler(a *app.App) http.Handler {
 	return mux
 }
 
-// readBody reads the raw bytes the channel verifies and the notify log keeps.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxNotifyBody))
-	if err != nil {
-		return nil, false
+// readBody reads the raw bytes the channel verifies and the notify log keeps, or says what to
+// answer instead: 413 for a body over MaxNotifyBody (logged as refused), 400 for one that could
+// not be read (a dropped connection, the server's read deadline).
+func readBody(r *http.Request, a *app.App, ch payment.Channel) (body []byte, status int) {
+	if r.ContentLength > MaxNotifyBody {
+		head, _ := io.ReadAll(io.LimitReader(r.Body, MaxNotifyBody+1))
+		a.RefuseOversizeNotify(r.Context(), ch, r.Header, head, MaxNotifyBody)
+		return nil, http.StatusRequestEntityTooLarge
 	}
-	return body, true
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxNotifyBody+1))
+	switch {
+	case err != nil:
+		return nil, http.StatusBadRequest
+	case len(body) > MaxNotifyBody:
+		a.RefuseOversizeNotify(r.Context(), ch, r.Header, body, MaxNotifyBody)
+		return nil, http.StatusRequestEntityTooLarge
+	}
+	return body, 0
 }
 
 func wechatFail(w http.ResponseWriter, status int, msg string) {
