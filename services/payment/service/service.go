@@ -9,10 +9,13 @@ import (
 	"log/slog"
 	"strings"
 
+	"google.golang.org/grpc"
+
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/boot"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/httpserver"
+	"github.com/paysuite/paysuite/pkg/principal/grpcprincipal"
 	"github.com/paysuite/paysuite/pkg/run"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/channel"
@@ -73,7 +76,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer infra.Close()
 	relay := infra.Relay()
 
-	orderConn, err := grpcserver.Dial(cfg.OrderTarget)
+	// Calls made for a user (CreatePayment reads the order) carry the user on, for the order
+	// service's log; the payment service decides ownership itself.
+	orderConn, err := grpcserver.Dial(cfg.OrderTarget, grpc.WithChainUnaryInterceptor(grpcprincipal.UnaryClientInterceptor()))
 	if err != nil {
 		return fmt.Errorf("ORDER_TARGET: %w", err)
 	}
@@ -86,7 +91,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}, log)
 	a.OnEventsCommitted(relay.Wake)
 
-	srv := grpcserver.New(log)
+	srv := grpcserver.New(log, grpcprincipal.ServerOptions(nil)...)
 	paymentv1.RegisterPaymentServiceServer(srv.GRPC(), grpcport.NewServer(a))
 	log.Info("payment service starting", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr, "channels", len(channels),
 		"provider_trade_timeout", cfg.ProviderTradeTimeout.String(), "poll_scale", cfg.PollScale)

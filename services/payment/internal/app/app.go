@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
 )
 
@@ -95,26 +96,55 @@ func (a *App) event(t EventType, p *payment.Payment, r *payment.Refund, reason s
 	return Event{ID: strconv.FormatInt(a.newID(), 10), Type: t, Payment: *p, Refund: r, Reason: reason, OccurredAt: a.now()}
 }
 
-// GetPayment returns one attempt.
-func (a *App) GetPayment(ctx context.Context, id int64) (*payment.Payment, error) {
+// GetPayment returns one attempt the caller may see (another customer's is ErrNotFound).
+func (a *App) GetPayment(ctx context.Context, who principal.Caller, id int64) (*payment.Payment, error) {
 	if id <= 0 {
 		return nil, payment.ErrMissingPaymentID
 	}
-	return a.payments.GetPayment(ctx, id)
+	p, err := a.payments.GetPayment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !who.MayRead(p.UserID) {
+		return nil, fmt.Errorf("payment %d of another user: %w", id, payment.ErrNotFound)
+	}
+	return p, nil
 }
 
-// ListOrderPayments returns every attempt of an order, oldest first.
-func (a *App) ListOrderPayments(ctx context.Context, orderID int64) ([]*payment.Payment, error) {
+// ListOrderPayments returns every attempt of an order, oldest first. Another customer's order
+// is ErrOrderNotFound; an order without attempts answers an empty list for anyone, as an
+// unknown order does, so that reveals nothing.
+func (a *App) ListOrderPayments(ctx context.Context, who principal.Caller, orderID int64) ([]*payment.Payment, error) {
 	if orderID <= 0 {
 		return nil, payment.ErrMissingOrderID
 	}
-	return a.payments.ListOrderPayments(ctx, orderID)
+	list, err := a.payments.ListOrderPayments(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range list { // every attempt carries the order's user
+		if !who.MayRead(p.UserID) {
+			return nil, fmt.Errorf("order %d of another user: %w", orderID, payment.ErrOrderNotFound)
+		}
+	}
+	return list, nil
 }
 
-// GetRefund returns one refund.
-func (a *App) GetRefund(ctx context.Context, id int64) (*payment.Refund, error) {
+// GetRefund returns one refund the caller may see: a refund belongs to its payment's user.
+func (a *App) GetRefund(ctx context.Context, who principal.Caller, id int64) (*payment.Refund, error) {
 	if id <= 0 {
 		return nil, payment.ErrMissingRefundID
 	}
-	return a.refunds.GetRefund(ctx, id)
+	r, err := a.refunds.GetRefund(ctx, id)
+	if err != nil || who.IsMerchant() {
+		return r, err
+	}
+	p, err := a.payments.GetPayment(ctx, r.PaymentID)
+	if err != nil {
+		return nil, err
+	}
+	if !who.MayRead(p.UserID) {
+		return nil, fmt.Errorf("refund %d of another user: %w", id, payment.ErrNotFound)
+	}
+	return r, nil
 }

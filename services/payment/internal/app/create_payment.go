@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
 )
 
 // CreatePayment starts an attempt to pay an order on a channel, or returns the live one.
-// The amount is the order service's total, never the client's.
-func (a *App) CreatePayment(ctx context.Context, orderID int64, chName payment.Channel) (*payment.Payment, error) {
+// The amount is the order service's total, never the client's. Only the order's owner pays it:
+// another customer's order is not found, merchant staff may not pay for a buyer.
+func (a *App) CreatePayment(ctx context.Context, who principal.Caller, orderID int64, chName payment.Channel) (*payment.Payment, error) {
 	if orderID <= 0 {
 		return nil, payment.ErrMissingOrderID
 	}
@@ -23,6 +25,12 @@ func (a *App) CreatePayment(ctx context.Context, orderID int64, chName payment.C
 	o, err := a.orders.GetOrder(ctx, orderID)
 	if err != nil {
 		return nil, err
+	}
+	if !who.MayRead(o.UserID) {
+		return nil, fmt.Errorf("order %d of another user: %w", orderID, payment.ErrOrderNotFound)
+	}
+	if !who.MayActFor(o.UserID) {
+		return nil, fmt.Errorf("pay order %d of user %q: %w", orderID, o.UserID, payment.ErrNotYours)
 	}
 	if o.Status != OrderPendingPayment {
 		return nil, fmt.Errorf("order %d is %s: %w", orderID, o.Status, payment.ErrOrderNotPayable)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
 )
 
@@ -15,6 +16,7 @@ func TestCreatePayment(t *testing.T) {
 	with := func(change func(*Order)) Order { o := pending; change(&o); return o }
 	for _, tc := range []struct {
 		name    string
+		who     principal.Caller // zero: a system call
 		orderID int64
 		channel payment.Channel
 		order   Order
@@ -31,6 +33,14 @@ func TestCreatePayment(t *testing.T) {
 		{name: "an order of several items is named by its id",
 			orderID: 10, order: with(func(o *Order) { o.Items = append(o.Items, payment.Item{SkuID: "pen", Title: "Pen"}) }),
 			prepaid: true, wantID: 101, wantQR: "qr://PS101", subject: "paysuite order #10", stored: 1},
+		{name: "the order's owner pays it",
+			who: principal.AsUser(principal.Principal{UserID: "u1"}), orderID: 10, order: pending,
+			prepaid: true, wantID: 101, wantQR: "qr://PS101", subject: "Gopher mug", stored: 1},
+		{name: "another customer's order is not found, and no trade opens",
+			who: principal.AsUser(principal.Principal{UserID: "u2"}), orderID: 10, order: pending, wantErr: payment.ErrOrderNotFound},
+		{name: "merchant staff do not pay for a buyer",
+			who: principal.AsUser(principal.Principal{UserID: "staff", Roles: []string{"merchant"}}), orderID: 10, order: pending,
+			wantErr: payment.ErrNotYours},
 		{name: "no order id is invalid", orderID: 0, order: pending, wantErr: payment.ErrMissingOrderID},
 		{name: "an unknown channel is invalid", orderID: 10, channel: "CASH", order: pending, wantErr: payment.ErrInvalidChannel},
 		{name: "a channel this deployment has not configured is invalid",
@@ -77,7 +87,7 @@ func TestCreatePayment(t *testing.T) {
 			}
 			a := newTestApp(store, orders, alipay)
 
-			p, err := a.CreatePayment(context.Background(), tc.orderID, ch)
+			p, err := a.CreatePayment(context.Background(), tc.who, tc.orderID, ch)
 
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)

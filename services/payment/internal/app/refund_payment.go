@@ -6,13 +6,18 @@ import (
 	"fmt"
 
 	"github.com/paysuite/paysuite/pkg/money"
+	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
 )
 
 // RefundPayment refunds part or all of a succeeded payment, idempotent on requestID. The amount
 // is reserved under the payment's row lock, so concurrent refunds can never together exceed
 // what was paid; the provider call and the order bookkeeping run from a durable task.
-func (a *App) RefundPayment(ctx context.Context, paymentID int64, amount money.Fen, reason, requestID string) (*payment.Refund, error) {
+// Refunds are merchant staff's (ErrMerchantOnly for a customer, whoever paid).
+func (a *App) RefundPayment(ctx context.Context, who principal.Caller, paymentID int64, amount money.Fen, reason, requestID string) (*payment.Refund, error) {
+	if !who.IsMerchant() {
+		return nil, payment.ErrMerchantOnly
+	}
 	if paymentID <= 0 {
 		return nil, payment.ErrMissingPaymentID
 	}

@@ -22,6 +22,15 @@ var (
 	ErrRequestIDReused  = inputerr.New("request_id was already used for a different refund amount")
 )
 
+// Access errors: the caller may not do this (PermissionDenied). Another customer's payment is
+// ErrNotFound instead, so its existence is not revealed.
+var (
+	// ErrNotYours: only the order's owner pays it.
+	ErrNotYours = errors.New("not allowed for this user")
+	// ErrMerchantOnly: refunds are merchant staff's.
+	ErrMerchantOnly = errors.New("refunds need the merchant role")
+)
+
 // State errors: the entity exists but its state does not allow the request.
 var (
 	ErrNotFound        = errors.New("not found")

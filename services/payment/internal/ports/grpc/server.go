@@ -12,6 +12,7 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/money"
+	"github.com/paysuite/paysuite/pkg/principal"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/payment/internal/app"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
@@ -32,6 +33,8 @@ var errorCodes = []grpcserver.ErrorCode{
 	{Err: payment.ErrInvalidInput, Code: codes.InvalidArgument},
 	{Err: payment.ErrNotFound, Code: codes.NotFound},
 	{Err: payment.ErrOrderNotFound, Code: codes.NotFound},
+	{Err: payment.ErrNotYours, Code: codes.PermissionDenied},
+	{Err: payment.ErrMerchantOnly, Code: codes.PermissionDenied},
 	{Err: payment.ErrOrderNotPayable, Code: codes.FailedPrecondition},
 	{Err: payment.ErrOrderExpiring, Code: codes.FailedPrecondition},
 	{Err: payment.ErrNotRefundable, Code: codes.FailedPrecondition},
@@ -45,7 +48,7 @@ var errorCodes = []grpcserver.ErrorCode{
 func toStatus(err error) error { return grpcserver.ToStatus(errorCodes, err) }
 
 func (s *Server) CreatePayment(ctx context.Context, req *paymentv1.CreatePaymentRequest) (*paymentv1.Payment, error) {
-	p, err := s.app.CreatePayment(ctx, req.GetOrderId(), channelFromProto(req.GetChannel()))
+	p, err := s.app.CreatePayment(ctx, principal.CallerFrom(ctx), req.GetOrderId(), channelFromProto(req.GetChannel()))
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -61,7 +64,7 @@ func (s *Server) CreatePayment(ctx context.Context, req *paymentv1.CreatePayment
 }
 
 func (s *Server) GetPayment(ctx context.Context, req *paymentv1.GetPaymentRequest) (*paymentv1.Payment, error) {
-	p, err := s.app.GetPayment(ctx, req.GetPaymentId())
+	p, err := s.app.GetPayment(ctx, principal.CallerFrom(ctx), req.GetPaymentId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -69,7 +72,7 @@ func (s *Server) GetPayment(ctx context.Context, req *paymentv1.GetPaymentReques
 }
 
 func (s *Server) ListOrderPayments(ctx context.Context, req *paymentv1.ListOrderPaymentsRequest) (*paymentv1.ListOrderPaymentsResponse, error) {
-	list, err := s.app.ListOrderPayments(ctx, req.GetOrderId())
+	list, err := s.app.ListOrderPayments(ctx, principal.CallerFrom(ctx), req.GetOrderId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -96,7 +99,7 @@ func (s *Server) ClosePayments(ctx context.Context, req *paymentv1.ClosePayments
 }
 
 func (s *Server) RefundPayment(ctx context.Context, req *paymentv1.RefundPaymentRequest) (*paymentv1.Refund, error) {
-	r, err := s.app.RefundPayment(ctx, req.GetPaymentId(), money.Fen(req.GetAmountFen()), req.GetReason(), req.GetRequestId())
+	r, err := s.app.RefundPayment(ctx, principal.CallerFrom(ctx), req.GetPaymentId(), money.Fen(req.GetAmountFen()), req.GetReason(), req.GetRequestId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -104,7 +107,7 @@ func (s *Server) RefundPayment(ctx context.Context, req *paymentv1.RefundPayment
 }
 
 func (s *Server) GetRefund(ctx context.Context, req *paymentv1.GetRefundRequest) (*paymentv1.Refund, error) {
-	r, err := s.app.GetRefund(ctx, req.GetRefundId())
+	r, err := s.app.GetRefund(ctx, principal.CallerFrom(ctx), req.GetRefundId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
