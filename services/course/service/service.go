@@ -12,6 +12,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/ids"
+	"github.com/paysuite/paysuite/pkg/principal/grpcprincipal"
 	"github.com/paysuite/paysuite/pkg/run"
 	coursev1 "github.com/paysuite/paysuite/proto/gen/paysuite/course/v1"
 	"github.com/paysuite/paysuite/services/course/internal/adapters/mysql"
@@ -52,7 +53,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer infra.Close()
 
 	a := app.New(mysql.NewEnrollments(infra.DB, infra.NewID), log)
-	srv := grpcserver.New(log)
+	srv := grpcserver.New(log, grpcprincipal.ServerOptions(nil)...)
 	coursev1.RegisterCourseServiceServer(srv.GRPC(), ports.NewGRPC(a, log))
 
 	g := run.NewGroup(ctx)

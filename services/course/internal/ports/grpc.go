@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/paysuite/paysuite/pkg/grpcserver"
+	"github.com/paysuite/paysuite/pkg/principal"
 	coursev1 "github.com/paysuite/paysuite/proto/gen/paysuite/course/v1"
 	"github.com/paysuite/paysuite/services/course/internal/app"
 	"github.com/paysuite/paysuite/services/course/internal/domain/enrollment"
@@ -26,7 +27,7 @@ func NewGRPC(a *app.App, log *slog.Logger) *GRPC { return &GRPC{app: a, log: log
 
 // ListUserEnrollments implements coursev1.CourseServiceServer.
 func (s *GRPC) ListUserEnrollments(ctx context.Context, req *coursev1.ListUserEnrollmentsRequest) (*coursev1.ListUserEnrollmentsResponse, error) {
-	list, err := s.app.ListUserEnrollments(ctx, req.GetUserId(), req.GetIncludeRevoked())
+	list, err := s.app.ListUserEnrollments(ctx, principal.CallerFrom(ctx), req.GetUserId(), req.GetIncludeRevoked())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -39,7 +40,7 @@ func (s *GRPC) ListUserEnrollments(ctx context.Context, req *coursev1.ListUserEn
 
 // HasAccess implements coursev1.CourseServiceServer.
 func (s *GRPC) HasAccess(ctx context.Context, req *coursev1.HasAccessRequest) (*coursev1.HasAccessResponse, error) {
-	ok, e, err := s.app.HasAccess(ctx, req.GetUserId(), req.GetCourseId())
+	ok, e, err := s.app.HasAccess(ctx, principal.CallerFrom(ctx), req.GetUserId(), req.GetCourseId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -55,6 +56,7 @@ var errorCodes = []grpcserver.ErrorCode{
 	{Err: enrollment.ErrEmptyUserID, Code: codes.InvalidArgument},
 	{Err: enrollment.ErrEmptyCourseID, Code: codes.InvalidArgument},
 	{Err: enrollment.ErrNotFound, Code: codes.NotFound},
+	{Err: enrollment.ErrNotYours, Code: codes.PermissionDenied},
 }
 
 func toStatus(err error) error { return grpcserver.ToStatus(errorCodes, err) }

@@ -23,6 +23,8 @@ var (
 	ErrEmptyUserID   = errors.New("user id is required")
 	ErrEmptyCourseID = errors.New("course id is required")
 	ErrNotFound      = errors.New("enrolment not found")
+	// ErrNotYours: a customer asked about another user's enrolments.
+	ErrNotYours = errors.New("not allowed for this user")
 )
 
 // Grant is one payment that bought the course.
