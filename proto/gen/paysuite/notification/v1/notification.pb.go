@@ -181,8 +181,11 @@ type WebhookSubscription struct {
 	Url            string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
 	Description    string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	CreatedAt      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The signing secret, in the answer of CreateWebhookSubscription only: it is stored encrypted
+	// and never shown again.
+	Secret        string `protobuf:"bytes,5,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WebhookSubscription) Reset() {
@@ -241,6 +244,13 @@ func (x *WebhookSubscription) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *WebhookSubscription) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
 }
 
 type DeliveryAttempt struct {
@@ -533,8 +543,10 @@ func (x *ListUserNotificationsResponse) GetNextPageToken() string {
 
 type CreateWebhookSubscriptionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Url   string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
-	// Shared secret for the Paysuite-Signature HMAC; at least 16 characters.
+	// https (plain http only where WEBHOOK_ALLOW_PRIVATE=true, i.e. dev and tests).
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// Shared secret for the Paysuite-Signature HMAC, at least 16 characters; empty (the usual
+	// case) lets the service generate one, returned once in the answer.
 	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
 	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1036,13 +1048,14 @@ const file_paysuite_notification_v1_notification_proto_rawDesc = "" +
 	"\amessage\x18\x06 \x01(\tR\amessage\x12\x19\n" +
 	"\bevent_id\x18\a \x01(\tR\aeventId\x129\n" +
 	"\n" +
-	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xad\x01\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xc5\x01\n" +
 	"\x13WebhookSubscription\x12'\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\x03R\x0esubscriptionId\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x129\n" +
 	"\n" +
-	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xad\x01\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
+	"\x06secret\x18\x05 \x01(\tR\x06secret\"\xad\x01\n" +
 	"\x0fDeliveryAttempt\x12\x18\n" +
 	"\aattempt\x18\x01 \x01(\x05R\aattempt\x12\x1f\n" +
 	"\vhttp_status\x18\x02 \x01(\x05R\n" +
