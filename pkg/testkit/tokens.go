@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -120,4 +121,14 @@ func (k *Tokens) compact(header, claims map[string]any, hmacKey []byte) string {
 		sig = base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 	}
 	return strings.Join([]string{signing, sig}, ".")
+}
+
+// SecretKey is a random 32-byte key for a service that seals secrets (WEBHOOK_SECRET_KEY).
+func SecretKey(t testing.TB) []byte {
+	t.Helper()
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

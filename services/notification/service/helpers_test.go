@@ -41,6 +41,9 @@ func newEnv(t *testing.T) *env {
 		WebhookTimeScale: 1,
 		WebhookTimeout:   5 * time.Second,
 		WatchPoll:        200 * time.Millisecond,
+		WebhookSecretKey: testkit.SecretKey(t),
+		// The receivers these tests run listen on loopback.
+		WebhookAllowPrivate: true,
 	}}
 }
 

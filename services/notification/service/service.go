@@ -5,9 +5,13 @@ package service
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"google.golang.org/grpc"
 	"gorm.io/gorm"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
@@ -16,10 +20,12 @@ import (
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/ids"
+	"github.com/paysuite/paysuite/pkg/principal/grpcprincipal"
 	"github.com/paysuite/paysuite/pkg/run"
 	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
 	"github.com/paysuite/paysuite/services/notification/internal/adapters/mysql"
 	"github.com/paysuite/paysuite/services/notification/internal/adapters/mysql/migrations"
+	"github.com/paysuite/paysuite/services/notification/internal/adapters/ordergrpc"
 	"github.com/paysuite/paysuite/services/notification/internal/adapters/pubsub"
 	"github.com/paysuite/paysuite/services/notification/internal/adapters/webhookhttp"
 	"github.com/paysuite/paysuite/services/notification/internal/app"
@@ -40,8 +46,27 @@ type Config struct {
 	WebhookTimeScale float64       // WEBHOOK_TIME_SCALE: multiplies the retry schedule (default 1)
 	WebhookTimeout   time.Duration // WEBHOOK_TIMEOUT: per POST (default 10s)
 	WebhookPoll      time.Duration // longest the dispatcher sleeps between passes (default 1s)
-	WatchPoll        time.Duration // WatchOrder re-reads the records this often (default 2s)
+	// WebhookSecretKey (WEBHOOK_SECRET_KEY: 32 bytes, base64 or hex) seals the subscriptions'
+	// signing secrets at rest. Required.
+	WebhookSecretKey []byte
+	// WebhookAllowPrivate (WEBHOOK_ALLOW_PRIVATE, dev and tests) lets webhooks reach loopback,
+	// private and link-local addresses and plain-http URLs.
+	WebhookAllowPrivate bool
+	WatchPoll           time.Duration // WatchOrder re-reads the records this often (default 2s)
+	WatchMaxAge         time.Duration // NOTIFICATION_WATCH_MAX_AGE: a live order stream ends after this (default 35m)
+	WatchPerUser        int           // NOTIFICATION_WATCH_MAX_PER_USER: live order streams per user (default 5)
+	// OrderTarget (ORDER_TARGET) is asked whose an order is before a user may watch it; empty:
+	// users cannot watch (operators still can).
+	OrderTarget string
+
+	// For tests only, never from the environment: CAs trusted for https webhook endpoints
+	// (nil: the system's), and exact ip:port addresses the private-address guard lets through.
+	WebhookRootCAs    *x509.CertPool
+	WebhookDialExempt []string
 }
+
+// ErrNoSecretKey: WEBHOOK_SECRET_KEY is missing; webhook secrets cannot be stored.
+var ErrNoSecretKey = errors.New("notification: WEBHOOK_SECRET_KEY is required (32 random bytes, base64 or hex; make run generates one)")
 
 // ConfigFromEnv reads the configuration; the caller checks env.Err().
 func ConfigFromEnv(env *config.Env) Config {
@@ -52,7 +77,19 @@ func ConfigFromEnv(env *config.Env) Config {
 		SnowflakeNode:    ids.NodeIDFromEnv(env),
 		WebhookTimeScale: env.Float("WEBHOOK_TIME_SCALE", 1),
 		WebhookTimeout:   env.Duration("WEBHOOK_TIMEOUT", 10*time.Second),
+
+		WebhookAllowPrivate: env.Bool("WEBHOOK_ALLOW_PRIVATE", false),
+		WatchMaxAge:         env.Duration("NOTIFICATION_WATCH_MAX_AGE", 35*time.Minute),
+		WatchPerUser:        env.Int("NOTIFICATION_WATCH_MAX_PER_USER", 5),
+		OrderTarget:         env.String("ORDER_TARGET", "127.0.0.1:9001"),
 	}
+	if raw := env.Required("WEBHOOK_SECRET_KEY"); raw != "" {
+		key, err := mysql.ParseSecretKey(raw)
+		env.Check(err == nil, "WEBHOOK_SECRET_KEY: %v", err)
+		cfg.WebhookSecretKey = key
+	}
+	env.Check(cfg.WatchMaxAge > 0, "NOTIFICATION_WATCH_MAX_AGE must be > 0")
+	env.Check(cfg.WatchPerUser > 0, "NOTIFICATION_WATCH_MAX_PER_USER must be > 0")
 	env.Check(cfg.WebhookTimeScale > 0, "WEBHOOK_TIME_SCALE must be > 0")
 	env.Check(cfg.WebhookTimeout > 0, "WEBHOOK_TIMEOUT must be > 0")
 	return cfg
@@ -77,6 +114,10 @@ func (c Config) withDefaults() Config {
 // Run serves until ctx is done, then drains the gRPC server, the consumer and in-flight webhooks.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	cfg = cfg.withDefaults()
+	box, err := mysql.NewSecretBox(cfg.WebhookSecretKey)
+	if err != nil {
+		return ErrNoSecretKey
+	}
 	infra, err := boot.Start(ctx, boot.Config{Service: Name, MySQLDSN: cfg.MySQLDSN, Migrations: migrations.FS,
 		AMQPURL: cfg.AMQPURL, Topology: []amqpx.Topology{amqpx.DeclarePaymentResults}, SnowflakeNode: cfg.SnowflakeNode}, log)
 	if err != nil {
@@ -85,23 +126,48 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer infra.Close()
 
 	gdb := infra.DB
+	subscriptions := mysql.NewSubscriptions(gdb, box)
+	if n, err := subscriptions.SealPlaintextSecrets(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("sealed webhook secrets stored in plaintext before", "subscriptions", n)
+	}
+	var orders app.Orders
+	if cfg.OrderTarget != "" {
+		conn, err := grpcserver.Dial(cfg.OrderTarget, grpc.WithChainUnaryInterceptor(grpcprincipal.UnaryClientInterceptor()))
+		if err != nil {
+			return fmt.Errorf("ORDER_TARGET: %w", err)
+		}
+		defer conn.Close()
+		orders = ordergrpc.New(conn)
+	} else {
+		log.Warn("ORDER_TARGET is empty: users cannot watch their orders live")
+	}
+	if cfg.WebhookAllowPrivate {
+		log.Warn("WEBHOOK_ALLOW_PRIVATE=true: webhooks may reach private addresses and plain http (dev and tests only)")
+	}
 	a := app.New(app.Config{
-		Schedule:    delivery.DefaultSchedule(cfg.WebhookTimeScale),
-		SendTimeout: cfg.WebhookTimeout,
-		WatchPoll:   cfg.WatchPoll,
+		Schedule:     delivery.DefaultSchedule(cfg.WebhookTimeScale),
+		SendTimeout:  cfg.WebhookTimeout,
+		AllowHTTP:    cfg.WebhookAllowPrivate,
+		WatchPoll:    cfg.WatchPoll,
+		WatchMaxAge:  cfg.WatchMaxAge,
+		WatchPerUser: cfg.WatchPerUser,
 	}, app.Deps{
 		Tx: func(ctx context.Context, fn func(ctx context.Context) error) error {
 			return db.WithTx(ctx, gdb, func(ctx context.Context, _ *gorm.DB) error { return fn(ctx) })
 		},
 		AfterCommit:   db.AfterCommit,
 		Notifications: mysql.NewNotifications(gdb),
-		Subscriptions: mysql.NewSubscriptions(gdb),
+		Subscriptions: subscriptions,
 		Deliveries:    mysql.NewDeliveries(gdb, infra.NewID),
-		Sender:        webhookhttp.NewSender(cfg.WebhookTimeout),
-		Feed:          pubsub.NewFeed(),
-		NewID:         infra.NewID,
+		Sender: webhookhttp.NewSender(webhookhttp.Options{Timeout: cfg.WebhookTimeout, AllowPrivate: cfg.WebhookAllowPrivate,
+			RootCAs: cfg.WebhookRootCAs, DialExempt: cfg.WebhookDialExempt}),
+		Orders: orders,
+		Feed:   pubsub.NewFeed(),
+		NewID:  infra.NewID,
 	}, log)
-	srv := grpcserver.New(log)
+	srv := grpcserver.New(log, grpcprincipal.ServerOptions(nil)...)
 	notificationv1.RegisterNotificationServiceServer(srv.GRPC(), ports.NewGRPC(a, log))
 
 	g := run.NewGroup(ctx)

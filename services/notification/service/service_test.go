@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/paysuite/paysuite/pkg/testkit"
+	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
 	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
 	"github.com/paysuite/paysuite/services/notification/webhook"
 )
@@ -203,7 +205,9 @@ func TestWatchOrderStreamsTheLatestStatusThenChanges(t *testing.T) {
 	c, _ := e.start()
 	p := newPublisher(t, e.cfg.AMQPURL)
 
-	p.event(succeeded("evt-w1", "ivy", 555, 666))
+	closedFirst := succeeded("evt-w1", "ivy", 555, 665)
+	closedFirst.Type = eventsv1.PaymentResultType_PAYMENT_CLOSED
+	p.event(closedFirst)
 	testkit.Eventually(t, waitFor, func() bool { return len(notifications(t, c, "ivy")) == 1 }, "event not recorded")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -216,19 +220,31 @@ func TestWatchOrderStreamsTheLatestStatusThenChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.GetOrderId() != 555 || first.GetPaymentId() != 666 || first.GetStatus() != "PAYMENT_SUCCEEDED" {
+	if first.GetOrderId() != 555 || first.GetPaymentId() != 665 || first.GetStatus() != "PAYMENT_CLOSED" {
 		t.Fatalf("first update = %v", first)
 	}
-	p.event(refunded("evt-w2", "ivy", 555, 666))
+	p.event(succeeded("evt-w2", "ivy", 555, 666)) // a second attempt is paid
 	next, err := stream.Recv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if next.GetStatus() != "PAYMENT_REFUNDED" || !next.GetOccurredAt().AsTime().Equal(t0.Add(time.Minute)) {
+	if next.GetStatus() != "PAYMENT_SUCCEEDED" || next.GetPaymentId() != 666 {
 		t.Fatalf("next update = %v", next)
 	}
-	cancel()
-	if _, err := stream.Recv(); status.Code(err) != codes.Canceled {
+	// Paid is final: the stream ends by itself, nothing held open.
+	if u, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("after PAYMENT_SUCCEEDED: %v, %v; want the stream to end", u, err)
+	}
+
+	// A stream the client leaves is cancelled.
+	p.event(closedFirst)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	other, err := c.WatchOrder(ctx2, &notificationv1.WatchOrderRequest{OrderId: 777})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel2()
+	if _, err := other.Recv(); status.Code(err) != codes.Canceled {
 		t.Fatalf("after cancel: %v", err)
 	}
 

@@ -16,6 +16,16 @@ import (
 var (
 	ErrBadPageToken = errors.New("page token is not valid")
 	ErrBadPageSize  = errors.New("page size must not be negative")
+	// ErrNotYours: a customer asked for another user's notifications (PermissionDenied).
+	ErrNotYours = errors.New("not allowed for this user")
+	// ErrMerchantOnly: webhook administration is merchant staff's (PermissionDenied).
+	ErrMerchantOnly = errors.New("webhook administration needs the merchant role")
+	// ErrOrderNotFound: the watched order does not exist, or is another customer's.
+	ErrOrderNotFound = errors.New("order not found")
+	// ErrTooManyWatches: the user holds the most live order streams allowed (ResourceExhausted).
+	ErrTooManyWatches = errors.New("too many live order streams for this user; close one first")
+	// ErrOrdersUnavailable: the order service could not say whose the order is (Unavailable).
+	ErrOrdersUnavailable = errors.New("order service unavailable")
 )
 
 // Tx runs fn in one transaction, joining the one ctx already carries (the consumer's).
@@ -49,9 +59,10 @@ type Deliveries interface {
 	// Enqueue creates the delivery of an event to every active subscription, once per
 	// (subscription, event) however often it is called.
 	Enqueue(ctx context.Context, eventID string, body []byte, now time.Time) (int, error)
-	// ClaimDue leases up to limit due pending deliveries until now+lease, so another dispatcher
-	// (or this one after a crash) retries them only when the lease runs out.
-	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*delivery.Delivery, error)
+	// ClaimDue leases due pending deliveries until now+lease, so another dispatcher (or this one
+	// after a crash) retries them only when the lease runs out: at most c.Limit in all and
+	// c.Room(subscription) of each subscription, oldest due first.
+	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, c Claim) ([]*delivery.Delivery, error)
 	// NextDue is the earliest next_attempt_at of a pending delivery (false when none).
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	// Update loads the delivery locked, runs fn and writes it with any new attempts.
@@ -73,6 +84,25 @@ type StatusUpdate struct {
 	OccurredAt time.Time
 }
 
+// OrderStatus is the order service's status of an order, as text (PENDING_PAYMENT, PAID, …).
+type OrderStatus string
+
+// Final order statuses: a watch of such an order has nothing more to wait for.
+const (
+	OrderPaid      OrderStatus = "PAID"
+	OrderCancelled OrderStatus = "CANCELLED"
+	OrderRefunded  OrderStatus = "REFUNDED"
+)
+
+// Final reports whether nothing more will happen to the order's payment status.
+func (s OrderStatus) Final() bool { return s == OrderPaid || s == OrderCancelled || s == OrderRefunded }
+
+// Orders asks the order service about an order: whose it is and where it stands.
+type Orders interface {
+	// Order returns the order's owner and status; ErrOrderNotFound when it does not exist.
+	Order(ctx context.Context, orderID int64) (owner string, status OrderStatus, err error)
+}
+
 // Feed is the in-process pub/sub of status updates, keyed by order id.
 type Feed interface {
 	Publish(u StatusUpdate)
@@ -84,8 +114,14 @@ type Feed interface {
 type Config struct {
 	Schedule      delivery.Schedule
 	SendTimeout   time.Duration // per POST (10s)
-	DispatchBatch int           // deliveries sent concurrently per pass
+	DispatchBatch int           // deliveries in flight at once (16)
 	WatchPoll     time.Duration // WatchOrder re-reads the records this often (other instances' events)
+	AllowHTTP     bool          // plain-http webhook URLs (dev and tests; WEBHOOK_ALLOW_PRIVATE)
+	WatchMaxAge   time.Duration // a live order stream ends after this long (35m)
+	WatchPerUser  int           // live order streams one user may hold (5)
+	// PerSubscription is how many deliveries to one endpoint are in flight at once, so one slow
+	// endpoint holds back only its own deliveries (2).
+	PerSubscription int
 }
 
 // App is the notification service's use cases.
@@ -100,8 +136,11 @@ type App struct {
 	feed          Feed
 	newID         func() int64
 	now           func() time.Time
+	orders        Orders // nil: watches are not checked against the order service
 	log           *slog.Logger
 	wake          chan struct{}
+	watches       *watchCounts
+	inFlight      *inFlight
 }
 
 // Deps are the adapters the use cases run on.
@@ -113,6 +152,7 @@ type Deps struct {
 	Deliveries    Deliveries
 	Sender        Sender
 	Feed          Feed
+	Orders        Orders
 	NewID         func() int64
 }
 
@@ -127,7 +167,17 @@ func New(cfg Config, d Deps, log *slog.Logger) *App {
 	if cfg.SendTimeout <= 0 {
 		cfg.SendTimeout = 10 * time.Second
 	}
+	if cfg.WatchMaxAge <= 0 {
+		cfg.WatchMaxAge = 35 * time.Minute
+	}
+	if cfg.WatchPerUser <= 0 {
+		cfg.WatchPerUser = 5
+	}
+	if cfg.PerSubscription <= 0 {
+		cfg.PerSubscription = 2
+	}
 	return &App{cfg: cfg, tx: d.Tx, afterCommit: d.AfterCommit, notifications: d.Notifications, subscriptions: d.Subscriptions,
-		deliveries: d.Deliveries, sender: d.Sender, feed: d.Feed, newID: d.NewID,
-		now: func() time.Time { return time.Now().UTC() }, log: log, wake: make(chan struct{}, 1)}
+		deliveries: d.Deliveries, sender: d.Sender, feed: d.Feed, orders: d.Orders, newID: d.NewID,
+		now: func() time.Time { return time.Now().UTC() }, log: log, wake: make(chan struct{}, 1),
+		watches: &watchCounts{byUser: map[string]int{}}, inFlight: newInFlight()}
 }

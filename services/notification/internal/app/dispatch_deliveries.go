@@ -22,17 +22,22 @@ func (a *App) WakeDispatcher() {
 }
 
 // RunDispatcher sends due webhook deliveries until ctx is done, sleeping until the next one is
-// due (at most poll). Deliveries are rows with next_attempt_at, so a restart resumes them; POSTs
-// in flight when ctx ends finish (bounded by the send timeout) and are recorded.
+// due (at most poll). Deliveries are rows with next_attempt_at, so a restart resumes them.
+// Each delivery is sent on its own as soon as it is claimed, with at most DispatchBatch POSTs in
+// flight and at most PerSubscription to one endpoint: a slow endpoint holds back only its own
+// deliveries, never a whole batch. POSTs in flight when ctx ends finish (bounded by the send
+// timeout) and are recorded.
 func (a *App) RunDispatcher(ctx context.Context, poll time.Duration) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
-		n, err := a.DispatchDue(ctx)
+		n, err := a.dispatchDue(ctx, &wg)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			a.log.WarnContext(ctx, "webhook dispatch pass failed", "err", err)
-		} else if n == a.cfg.DispatchBatch {
+		} else if n > 0 {
 			continue // probably more due right now
 		}
 		wait := poll
@@ -46,26 +51,87 @@ func (a *App) RunDispatcher(ctx context.Context, poll time.Duration) error {
 			return nil
 		case <-a.wake:
 			timer.Stop()
+		case <-a.inFlight.freed:
+			timer.Stop()
 		case <-timer.C:
 		}
 	}
 }
 
-// DispatchDue claims the due deliveries (up to the batch size), POSTs them concurrently and
-// records every attempt. It returns how many it claimed.
-func (a *App) DispatchDue(ctx context.Context) (int, error) {
-	claimed, err := a.deliveries.ClaimDue(ctx, a.now(), a.cfg.SendTimeout+leaseMargin, a.cfg.DispatchBatch)
+// dispatchDue claims the due deliveries there is room for and starts sending each (wg tracks
+// them). It returns how many it claimed.
+func (a *App) dispatchDue(ctx context.Context, wg *sync.WaitGroup) (int, error) {
+	room, busy := a.inFlight.room(a.cfg.DispatchBatch)
+	if room == 0 {
+		return 0, nil
+	}
+	claimed, err := a.deliveries.ClaimDue(ctx, a.now(), a.cfg.SendTimeout+leaseMargin,
+		Claim{Limit: room, PerSubscription: a.cfg.PerSubscription, InFlight: busy})
 	if err != nil {
 		return 0, err
 	}
 	// Claimed rows are sent and recorded even if ctx ends meanwhile (shutdown drains them).
 	work := context.WithoutCancel(ctx)
-	var wg sync.WaitGroup
 	for _, d := range claimed {
-		wg.Go(func() { a.attempt(work, d) })
+		a.inFlight.start(d.SubscriptionID)
+		wg.Go(func() {
+			defer a.inFlight.finish(d.SubscriptionID)
+			a.attempt(work, d)
+		})
 	}
-	wg.Wait()
 	return len(claimed), nil
+}
+
+// Claim bounds what ClaimDue may lease.
+type Claim struct {
+	Limit           int           // deliveries in all
+	PerSubscription int           // in flight per subscription, counting InFlight
+	InFlight        map[int64]int // deliveries this dispatcher is sending now, by subscription
+}
+
+// Room reports how many more deliveries of subscription id the claim allows.
+func (c Claim) Room(id int64) int { return c.PerSubscription - c.InFlight[id] }
+
+// inFlight counts the POSTs under way, by subscription.
+type inFlight struct {
+	mu    sync.Mutex
+	bySub map[int64]int
+	total int
+	freed chan struct{} // a POST ended: there may be room for a claim
+}
+
+func newInFlight() *inFlight {
+	return &inFlight{bySub: map[int64]int{}, freed: make(chan struct{}, 1)}
+}
+
+func (f *inFlight) room(batch int) (int, map[int64]int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	busy := make(map[int64]int, len(f.bySub))
+	for id, n := range f.bySub {
+		busy[id] = n
+	}
+	return max(0, batch-f.total), busy
+}
+
+func (f *inFlight) start(sub int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.bySub[sub]++
+	f.total++
+}
+
+func (f *inFlight) finish(sub int64) {
+	f.mu.Lock()
+	if f.bySub[sub]--; f.bySub[sub] <= 0 {
+		delete(f.bySub, sub)
+	}
+	f.total--
+	f.mu.Unlock()
+	select {
+	case f.freed <- struct{}{}:
+	default:
+	}
 }
 
 func (a *App) attempt(ctx context.Context, d *delivery.Delivery) {

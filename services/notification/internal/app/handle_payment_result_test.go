@@ -65,7 +65,7 @@ func (m *memDeliveries) Enqueue(_ context.Context, eventID string, body []byte, 
 	return n, nil
 }
 
-func (m *memDeliveries) ClaimDue(context.Context, time.Time, time.Duration, int) ([]*delivery.Delivery, error) {
+func (m *memDeliveries) ClaimDue(context.Context, time.Time, time.Duration, Claim) ([]*delivery.Delivery, error) {
 	return nil, nil
 }
 func (m *memDeliveries) NextDue(context.Context) (time.Time, bool, error) {

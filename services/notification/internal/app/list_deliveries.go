@@ -3,11 +3,15 @@ package app
 import (
 	"context"
 
+	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/notification/internal/domain/delivery"
 )
 
 // ListDeliveries returns a page of a subscription's deliveries (newest first) with their attempt logs.
-func (a *App) ListDeliveries(ctx context.Context, subscriptionID int64, pageSize int, pageToken string) ([]*delivery.Delivery, string, error) {
+func (a *App) ListDeliveries(ctx context.Context, who principal.Caller, subscriptionID int64, pageSize int, pageToken string) ([]*delivery.Delivery, string, error) {
+	if err := merchantOnly(who, "list webhook deliveries"); err != nil {
+		return nil, "", err
+	}
 	if subscriptionID <= 0 {
 		return nil, "", delivery.ErrInvalidID
 	}

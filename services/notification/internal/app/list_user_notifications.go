@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/notification/internal/domain/notice"
 )
 
@@ -15,10 +16,13 @@ const (
 )
 
 // ListUserNotifications returns a page of the user's notifications, newest first, and the token
-// of the next page ("" at the end).
-func (a *App) ListUserNotifications(ctx context.Context, userID string, pageSize int, pageToken string) ([]*notice.Notification, string, error) {
+// of the next page ("" at the end). A customer lists only their own (ErrNotYours otherwise).
+func (a *App) ListUserNotifications(ctx context.Context, who principal.Caller, userID string, pageSize int, pageToken string) ([]*notice.Notification, string, error) {
 	if userID == "" {
 		return nil, "", notice.ErrEmptyUserID
+	}
+	if !who.MayRead(userID) {
+		return nil, "", fmt.Errorf("notifications of user %q: %w", userID, ErrNotYours)
 	}
 	limit, before, err := page(pageSize, pageToken)
 	if err != nil {

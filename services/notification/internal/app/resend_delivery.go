@@ -3,11 +3,15 @@ package app
 import (
 	"context"
 
+	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/notification/internal/domain/delivery"
 )
 
 // ResendDelivery queues a delivery again now with a fresh attempt budget.
-func (a *App) ResendDelivery(ctx context.Context, id int64) (*delivery.Delivery, error) {
+func (a *App) ResendDelivery(ctx context.Context, who principal.Caller, id int64) (*delivery.Delivery, error) {
+	if err := merchantOnly(who, "resend a webhook delivery"); err != nil {
+		return nil, err
+	}
 	if id <= 0 {
 		return nil, delivery.ErrInvalidID
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/paysuite/paysuite/pkg/grpcserver"
+	"github.com/paysuite/paysuite/pkg/principal"
 	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
 	"github.com/paysuite/paysuite/services/notification/internal/app"
 	"github.com/paysuite/paysuite/services/notification/internal/domain/delivery"
@@ -28,7 +29,7 @@ func NewGRPC(a *app.App, log *slog.Logger) *GRPC { return &GRPC{app: a, log: log
 
 // ListUserNotifications implements notificationv1.NotificationServiceServer.
 func (s *GRPC) ListUserNotifications(ctx context.Context, req *notificationv1.ListUserNotificationsRequest) (*notificationv1.ListUserNotificationsResponse, error) {
-	list, next, err := s.app.ListUserNotifications(ctx, req.GetUserId(), int(req.GetPageSize()), req.GetPageToken())
+	list, next, err := s.app.ListUserNotifications(ctx, principal.CallerFrom(ctx), req.GetUserId(), int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -44,16 +45,18 @@ func (s *GRPC) ListUserNotifications(ctx context.Context, req *notificationv1.Li
 
 // CreateWebhookSubscription implements notificationv1.NotificationServiceServer.
 func (s *GRPC) CreateWebhookSubscription(ctx context.Context, req *notificationv1.CreateWebhookSubscriptionRequest) (*notificationv1.WebhookSubscription, error) {
-	sub, err := s.app.CreateWebhookSubscription(ctx, req.GetUrl(), req.GetSecret(), req.GetDescription())
+	sub, err := s.app.CreateWebhookSubscription(ctx, principal.CallerFrom(ctx), req.GetUrl(), req.GetSecret(), req.GetDescription())
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return subscriptionProto(sub), nil
+	out := subscriptionProto(sub)
+	out.Secret = sub.Secret // shown this once: it is stored sealed and never listed
+	return out, nil
 }
 
 // ListWebhookSubscriptions implements notificationv1.NotificationServiceServer.
 func (s *GRPC) ListWebhookSubscriptions(ctx context.Context, _ *notificationv1.ListWebhookSubscriptionsRequest) (*notificationv1.ListWebhookSubscriptionsResponse, error) {
-	list, err := s.app.ListWebhookSubscriptions(ctx)
+	list, err := s.app.ListWebhookSubscriptions(ctx, principal.CallerFrom(ctx))
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -66,7 +69,7 @@ func (s *GRPC) ListWebhookSubscriptions(ctx context.Context, _ *notificationv1.L
 
 // DeleteWebhookSubscription implements notificationv1.NotificationServiceServer.
 func (s *GRPC) DeleteWebhookSubscription(ctx context.Context, req *notificationv1.DeleteWebhookSubscriptionRequest) (*notificationv1.DeleteWebhookSubscriptionResponse, error) {
-	if err := s.app.DeleteWebhookSubscription(ctx, req.GetSubscriptionId()); err != nil {
+	if err := s.app.DeleteWebhookSubscription(ctx, principal.CallerFrom(ctx), req.GetSubscriptionId()); err != nil {
 		return nil, toStatus(err)
 	}
 	return &notificationv1.DeleteWebhookSubscriptionResponse{}, nil
@@ -74,7 +77,7 @@ func (s *GRPC) DeleteWebhookSubscription(ctx context.Context, req *notificationv
 
 // ListDeliveries implements notificationv1.NotificationServiceServer.
 func (s *GRPC) ListDeliveries(ctx context.Context, req *notificationv1.ListDeliveriesRequest) (*notificationv1.ListDeliveriesResponse, error) {
-	list, next, err := s.app.ListDeliveries(ctx, req.GetSubscriptionId(), int(req.GetPageSize()), req.GetPageToken())
+	list, next, err := s.app.ListDeliveries(ctx, principal.CallerFrom(ctx), req.GetSubscriptionId(), int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -87,7 +90,7 @@ func (s *GRPC) ListDeliveries(ctx context.Context, req *notificationv1.ListDeliv
 
 // ResendDelivery implements notificationv1.NotificationServiceServer.
 func (s *GRPC) ResendDelivery(ctx context.Context, req *notificationv1.ResendDeliveryRequest) (*notificationv1.Delivery, error) {
-	d, err := s.app.ResendDelivery(ctx, req.GetDeliveryId())
+	d, err := s.app.ResendDelivery(ctx, principal.CallerFrom(ctx), req.GetDeliveryId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -97,9 +100,14 @@ func (s *GRPC) ResendDelivery(ctx context.Context, req *notificationv1.ResendDel
 // WatchOrder implements notificationv1.NotificationServiceServer.
 func (s *GRPC) WatchOrder(req *notificationv1.WatchOrderRequest, stream notificationv1.NotificationService_WatchOrderServer) error {
 	ctx := stream.Context()
-	err := s.app.WatchOrder(ctx, req.GetOrderId(), func(u app.StatusUpdate) error {
-		return stream.Send(&notificationv1.OrderStatusUpdate{OrderId: u.OrderID, PaymentId: u.PaymentID,
-			Status: string(u.Status), OccurredAt: timestamppb.New(u.OccurredAt)})
+	err := s.app.WatchOrder(ctx, principal.CallerFrom(ctx), req.GetOrderId(), app.Watch{
+		// The headers tell the client the watch was accepted before any update exists (the
+		// gateway answers its HTTP status on them).
+		Ready: func() error { return stream.SendHeader(nil) },
+		Send: func(u app.StatusUpdate) error {
+			return stream.Send(&notificationv1.OrderStatusUpdate{OrderId: u.OrderID, PaymentId: u.PaymentID,
+				Status: string(u.Status), OccurredAt: timestamppb.New(u.OccurredAt)})
+		},
 	})
 	if err != nil {
 		return toStatus(err)
@@ -120,6 +128,11 @@ var errorCodes = []grpcserver.ErrorCode{
 	{Err: delivery.ErrSubscriptionNotFound, Code: codes.NotFound},
 	{Err: delivery.ErrDeliveryNotFound, Code: codes.NotFound},
 	{Err: delivery.ErrSubscriptionDeleted, Code: codes.FailedPrecondition},
+	{Err: app.ErrNotYours, Code: codes.PermissionDenied},
+	{Err: app.ErrMerchantOnly, Code: codes.PermissionDenied},
+	{Err: app.ErrOrderNotFound, Code: codes.NotFound},
+	{Err: app.ErrTooManyWatches, Code: codes.ResourceExhausted},
+	{Err: app.ErrOrdersUnavailable, Code: codes.Unavailable},
 }
 
 func toStatus(err error) error { return grpcserver.ToStatus(errorCodes, err) }

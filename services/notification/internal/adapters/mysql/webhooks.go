@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -19,11 +21,16 @@ var (
 	_ app.Deliveries    = (*Deliveries)(nil)
 )
 
-// Subscriptions is the gorm repository of webhook subscriptions.
-type Subscriptions struct{ db *gorm.DB }
+// Subscriptions is the gorm repository of webhook subscriptions; secrets are sealed by box.
+type Subscriptions struct {
+	db  *gorm.DB
+	box *SecretBox
+}
 
 // NewSubscriptions returns the repository.
-func NewSubscriptions(gdb *gorm.DB) *Subscriptions { return &Subscriptions{db: gdb} }
+func NewSubscriptions(gdb *gorm.DB, box *SecretBox) *Subscriptions {
+	return &Subscriptions{db: gdb, box: box}
+}
 
 type subscriptionRow struct {
 	ID          int64
@@ -36,15 +43,55 @@ type subscriptionRow struct {
 
 func (subscriptionRow) TableName() string { return "webhook_subscriptions" }
 
-func (row subscriptionRow) domain() *delivery.Subscription {
-	return &delivery.Subscription{ID: row.ID, URL: row.URL, Secret: row.Secret, Description: row.Description,
-		CreatedAt: row.CreatedAt, DeletedAt: row.DeletedAt.Time}
+func (r *Subscriptions) domain(row subscriptionRow) (*delivery.Subscription, error) {
+	secret, err := r.box.Open(row.ID, row.Secret)
+	if err != nil {
+		return nil, err
+	}
+	return &delivery.Subscription{ID: row.ID, URL: row.URL, Secret: secret, Description: row.Description,
+		CreatedAt: row.CreatedAt, DeletedAt: row.DeletedAt.Time}, nil
 }
 
 // Create implements app.Subscriptions.
 func (r *Subscriptions) Create(ctx context.Context, s *delivery.Subscription) error {
-	return db.Conn(ctx, r.db).Create(&subscriptionRow{ID: s.ID, URL: s.URL, Secret: s.Secret,
+	sealed, err := r.box.Seal(s.ID, s.Secret)
+	if err != nil {
+		return err
+	}
+	return db.Conn(ctx, r.db).Create(&subscriptionRow{ID: s.ID, URL: s.URL, Secret: sealed,
 		Description: s.Description, CreatedAt: micro(s.CreatedAt)}).Error
+}
+
+// SealPlaintextSecrets seals the secrets stored in plaintext before they were sealed (run at
+// start; a no-op once done). Each row is sealed under its lock, so concurrent starts agree.
+func (r *Subscriptions) SealPlaintextSecrets(ctx context.Context) (int, error) {
+	var ids []int64
+	if err := db.Conn(ctx, r.db).Model(&subscriptionRow{}).Where("secret NOT LIKE ?", sealedPrefix+"%").
+		Pluck("id", &ids).Error; err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		err := db.WithTx(ctx, r.db, func(ctx context.Context, tx *gorm.DB) error {
+			var row subscriptionRow
+			if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", id).Take(&row).Error; err != nil {
+				return err
+			}
+			if strings.HasPrefix(row.Secret, sealedPrefix) {
+				return nil // sealed by a concurrent start
+			}
+			sealed, err := r.box.Seal(row.ID, row.Secret)
+			if err != nil {
+				return err
+			}
+			n++
+			return tx.Model(&subscriptionRow{}).Where("id = ?", id).Update("secret", sealed).Error
+		})
+		if err != nil {
+			return n, fmt.Errorf("seal the secret of webhook subscription %d: %w", id, err)
+		}
+	}
+	return n, nil
 }
 
 // ListActive implements app.Subscriptions.
@@ -55,7 +102,11 @@ func (r *Subscriptions) ListActive(ctx context.Context) ([]*delivery.Subscriptio
 	}
 	out := make([]*delivery.Subscription, 0, len(rows))
 	for _, row := range rows {
-		out = append(out, row.domain())
+		s, err := r.domain(row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }
@@ -70,7 +121,7 @@ func (r *Subscriptions) Get(ctx context.Context, id int64) (*delivery.Subscripti
 	if err != nil {
 		return nil, err
 	}
-	return row.domain(), nil
+	return r.domain(row)
 }
 
 // Delete implements app.Subscriptions.
@@ -147,13 +198,41 @@ func (r *Deliveries) Enqueue(ctx context.Context, eventID string, body []byte, n
 	return n, nil
 }
 
-// ClaimDue implements app.Deliveries. SKIP LOCKED lets several instances claim disjoint rows.
-func (r *Deliveries) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*delivery.Delivery, error) {
+// ClaimDue implements app.Deliveries. Candidates are picked (oldest due first, at most the
+// claim's room per subscription) without locks, then leased under SKIP LOCKED, which lets
+// several instances claim disjoint rows and drops any another instance took meanwhile.
+func (r *Deliveries) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, c app.Claim) ([]*delivery.Delivery, error) {
+	var full []int64
+	for id := range c.InFlight {
+		if c.Room(id) <= 0 {
+			full = append(full, id)
+		}
+	}
+	q := db.Conn(ctx, r.db).Model(&deliveryRow{}).Select("id", "subscription_id").
+		Where("status = ? AND next_attempt_at <= ?", int(delivery.StatusPending), micro(now))
+	if len(full) > 0 {
+		q = q.Where("subscription_id NOT IN ?", full)
+	}
+	var candidates []deliveryRow
+	if err := q.Order("next_attempt_at").Limit(4 * c.Limit).Find(&candidates).Error; err != nil || len(candidates) == 0 {
+		return nil, err
+	}
+	taken := map[int64]int{}
+	var picked []int64
+	for _, d := range candidates {
+		if len(picked) == c.Limit {
+			break
+		}
+		if taken[d.SubscriptionID] < c.Room(d.SubscriptionID) {
+			taken[d.SubscriptionID]++
+			picked = append(picked, d.ID)
+		}
+	}
 	var rows []deliveryRow
 	err := db.WithTx(ctx, r.db, func(ctx context.Context, tx *gorm.DB) error {
 		err := tx.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).
-			Where("status = ? AND next_attempt_at <= ?", int(delivery.StatusPending), micro(now)).
-			Order("next_attempt_at").Limit(limit).Find(&rows).Error
+			Where("id IN ? AND status = ? AND next_attempt_at <= ?", picked, int(delivery.StatusPending), micro(now)).
+			Find(&rows).Error
 		if err != nil || len(rows) == 0 {
 			return err
 		}

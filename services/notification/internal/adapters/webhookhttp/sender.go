@@ -4,8 +4,12 @@ package webhookhttp
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/paysuite/paysuite/services/notification/internal/app"
@@ -20,27 +24,68 @@ const maxErrorLen = 1000
 
 // Sender is an HTTP client for webhooks.
 type Sender struct {
-	client *http.Client
-	now    func() time.Time
+	client       *http.Client
+	allowPrivate bool
+	now          func() time.Time
 }
 
-// NewSender returns a sender whose POSTs time out after timeout. Redirects are not followed: a
-// signed body goes only to the registered URL, and a 3xx counts as a failed attempt.
-func NewSender(timeout time.Duration) *Sender {
+// Options configure a Sender.
+type Options struct {
+	Timeout time.Duration // per POST
+	// AllowPrivate (WEBHOOK_ALLOW_PRIVATE, dev and tests) lets webhooks reach loopback, private
+	// and link-local addresses, and plain http. Off, a merchant's URL cannot be pointed at
+	// anything inside our network.
+	AllowPrivate bool
+	// RootCAs are the certificate authorities trusted for https endpoints; nil: the system's.
+	RootCAs *x509.CertPool
+	// DialExempt are exact "ip:port" addresses the guard lets through anyway: tests only, for an
+	// endpoint that must be reachable on loopback while the guard is on. Never from the environment.
+	DialExempt []string
+}
+
+// NewSender returns a sender. Redirects are not followed: a signed body goes only to the
+// registered URL, and a 3xx is a failed attempt. No proxy is used: a proxy would dial for us
+// and the address guard would never see the address.
+func NewSender(o Options) *Sender {
+	dialer := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
+	if !o.AllowPrivate {
+		exempt := map[string]bool{}
+		for _, a := range o.DialExempt {
+			exempt[a] = true
+		}
+		dialer.Control = controlFor(exempt)
+	}
+	transport := &http.Transport{
+		Proxy:               nil,
+		DialContext:         dialer.DialContext,
+		TLSClientConfig:     &tls.Config{RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout: o.Timeout,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+		ForceAttemptHTTP2:   true,
+	}
 	return &Sender{
 		client: &http.Client{
-			Timeout:       timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			Timeout:   o.Timeout,
+			Transport: transport,
+			CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
 		},
-		now: time.Now,
+		allowPrivate: o.AllowPrivate,
+		now:          time.Now,
 	}
 }
 
 // Send implements app.Sender.
-func (s *Sender) Send(ctx context.Context, url, secret, eventID string, body []byte) delivery.Attempt {
+func (s *Sender) Send(ctx context.Context, rawURL, secret, eventID string, body []byte) delivery.Attempt {
 	start := s.now()
 	a := delivery.Attempt{At: start.UTC()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if u, err := url.Parse(rawURL); err != nil || u.Scheme != "https" && !(u.Scheme == "http" && s.allowPrivate) {
+		a.Error = "webhook refused: only https URLs are called (plain http only with WEBHOOK_ALLOW_PRIVATE=true)"
+		return a
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
 		a.Error = truncate(err.Error())
 		return a
@@ -59,7 +104,10 @@ func (s *Sender) Send(ctx context.Context, url, secret, eventID string, body []b
 	resp.Body.Close()
 	a.Latency = time.Since(start)
 	a.HTTPStatus = resp.StatusCode
-	if !a.Succeeded() {
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		a.Error = truncate("HTTP " + resp.Status + ": redirects are not followed (to " + resp.Header.Get("Location") + ")")
+	case !a.Succeeded():
 		a.Error = "HTTP " + resp.Status
 	}
 	return a

@@ -64,17 +64,20 @@ func TestAttemptSucceeded(t *testing.T) {
 func TestNewSubscriptionValidates(t *testing.T) {
 	for _, tt := range []struct {
 		url, secret string
+		allowHTTP   bool
 		want        error
 	}{
-		{"https://shop.example/hooks", "0123456789abcdef", nil},
-		{"http://127.0.0.1:8080/h", "0123456789abcdef", nil},
-		{"ftp://shop.example/hooks", "0123456789abcdef", ErrInvalidURL},
-		{"shop.example/hooks", "0123456789abcdef", ErrInvalidURL},
-		{"https://", "0123456789abcdef", ErrInvalidURL},
-		{"", "0123456789abcdef", ErrInvalidURL},
-		{"https://shop.example/hooks", "short", ErrSecretTooShort},
+		{"https://shop.example/hooks", "0123456789abcdef", false, nil},
+		{"http://127.0.0.1:8080/h", "0123456789abcdef", true, nil},
+		{"http://shop.example/hooks", "0123456789abcdef", false, ErrInvalidURL}, // https only outside dev
+		{"https://user:pass@shop.example/hooks", "0123456789abcdef", false, ErrInvalidURL},
+		{"ftp://shop.example/hooks", "0123456789abcdef", true, ErrInvalidURL},
+		{"shop.example/hooks", "0123456789abcdef", true, ErrInvalidURL},
+		{"https://", "0123456789abcdef", false, ErrInvalidURL},
+		{"", "0123456789abcdef", false, ErrInvalidURL},
+		{"https://shop.example/hooks", "short", false, ErrSecretTooShort},
 	} {
-		_, err := NewSubscription(1, tt.url, tt.secret, "", t0)
+		_, err := NewSubscription(1, tt.url, tt.secret, "", t0, tt.allowHTTP)
 		if !errors.Is(err, tt.want) && !(tt.want == nil && err == nil) {
 			t.Errorf("%q %q: err = %v, want %v", tt.url, tt.secret, err, tt.want)
 		}
