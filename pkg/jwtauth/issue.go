@@ -70,8 +70,17 @@ type Token struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-// Sign issues a token for userID with roles, valid for ttl.
+// Sign issues a token for userID with roles, valid for ttl; a user id or role the verifier
+// would refuse is refused here already.
 func (is *Issuer) Sign(userID string, roles []string, ttl time.Duration) (Token, error) {
+	if !userIDPattern.MatchString(userID) {
+		return Token{}, errors.New("a user id is 1 to 64 printable ASCII characters")
+	}
+	for _, r := range roles {
+		if !rolePattern.MatchString(r) {
+			return Token{}, fmt.Errorf("role %q: want letters, digits and _.:-", r)
+		}
+	}
 	return is.SignClaims(userID, roles, ttl, nil)
 }
 

@@ -40,7 +40,8 @@ func TestPayingACourseOrderThroughTheSandboxEnrolsAndTellsTheBuyer(t *testing.T)
 	}
 	payCfg.OrderTarget = orderCfg.GRPCAddr
 	courseCfg := service.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 3}
-	notifyCfg := notificationservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 4}
+	notifyCfg := notificationservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 4,
+		WebhookSecretKey: testkit.SecretKey(t)}
 
 	testkit.Go(t, func(ctx context.Context) error { return orderservice.Run(ctx, orderCfg, log) })
 	testkit.Go(t, func(ctx context.Context) error { return paymentservice.Run(ctx, payCfg, log) })

@@ -24,6 +24,7 @@ func TestCashierPageShowsTheDeadlineCancel(t *testing.T) {
 	// channel even on a loaded machine.
 	s := startStack(t, withShortDeadlines(6*time.Second, 5*time.Second))
 	user := testkit.UniqueName("web-unpaid")
+	browserless := s.asUser(user) // what the test itself reads, as the buyer
 	const sku, quantity = "goods-hoodie", 2
 	stockBefore := s.stock(t, sku)
 
@@ -57,7 +58,7 @@ func TestCashierPageShowsTheDeadlineCancel(t *testing.T) {
 
 	// The order holds its stock while unpaid. Read the stock, then the order: if the order was
 	// still unpaid after the stock was read, the stock must have been held at that moment.
-	if held := s.stock(t, sku); s.do(t, "GET", "/v1/orders/"+orderID, nil).str("status") == "PENDING_PAYMENT" && held != stockBefore-quantity {
+	if held := s.stock(t, sku); browserless.do(t, "GET", "/v1/orders/"+orderID, nil).str("status") == "PENDING_PAYMENT" && held != stockBefore-quantity {
 		t.Fatalf("stock of %s while the order is unpaid: %d, want %d", sku, held, stockBefore-quantity)
 	}
 
@@ -88,7 +89,7 @@ func TestCashierPageShowsTheDeadlineCancel(t *testing.T) {
 		t.Fatal("the sandbox pay button is still offered after the cancel")
 	}
 
-	o := s.expect(t, s.do(t, "GET", "/v1/orders/"+orderID, nil), 200, "cancelled order")
+	o := s.expect(t, browserless.do(t, "GET", "/v1/orders/"+orderID, nil), 200, "cancelled order")
 	if o.str("status") != "CANCELLED" || o.str("cancelReason") != "TIMEOUT" || o.str("cancelledAt") == "" || o.str("paidAt") != "" {
 		t.Fatalf("order after the deadline: %s", o.Raw)
 	}
@@ -102,7 +103,7 @@ func TestCashierPageShowsTheDeadlineCancel(t *testing.T) {
 	if paymentID == "" {
 		t.Fatalf("the page never fetched its payment; resources: %v", paymentURLs)
 	}
-	p := s.expect(t, s.do(t, "GET", "/v1/payments/"+paymentID, nil), 200, "closed payment")
+	p := s.expect(t, browserless.do(t, "GET", "/v1/payments/"+paymentID, nil), 200, "closed payment")
 	if p.str("status") != "CLOSED" || p.str("orderId") != orderID || p.str("qrCode") != qrText || p.str("paidAt") != "" {
 		t.Fatalf("payment after the deadline: %s", p.Raw)
 	}
@@ -112,10 +113,10 @@ func TestCashierPageShowsTheDeadlineCancel(t *testing.T) {
 
 	// A buyer scanning the closed QR anyway: the sandbox refuses, and nothing turns PAID.
 	s.expect(t, s.do(t, "POST", "/dev/sandbox/pay", map[string]any{"qrCode": qrText}), http.StatusConflict, "pay a closed QR")
-	if o := s.do(t, "GET", "/v1/orders/"+orderID, nil); o.str("status") != "CANCELLED" {
+	if o := browserless.do(t, "GET", "/v1/orders/"+orderID, nil); o.str("status") != "CANCELLED" {
 		t.Fatalf("order after paying the closed QR: %s", o.Raw)
 	}
-	if p := s.do(t, "GET", "/v1/payments/"+paymentID, nil); p.str("status") != "CLOSED" {
+	if p := browserless.do(t, "GET", "/v1/payments/"+paymentID, nil); p.str("status") != "CLOSED" {
 		t.Fatalf("payment after paying the closed QR: %s", p.Raw)
 	}
 }

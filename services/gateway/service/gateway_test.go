@@ -11,8 +11,9 @@ import (
 // TestGatewayRoutes walks every CONTRACT route through the gateway with a good and a bad
 // request, asserting what an HTTP client sees.
 func TestGatewayRoutes(t *testing.T) {
-	s := startStack(t)
+	anonymous := startStack(t)
 	user := testkit.UniqueName("u")
+	s := anonymous.asUser(user)
 
 	t.Run("GET /v1/skus", func(t *testing.T) {
 		r := s.expect(t, s.do(t, "GET", "/v1/skus", nil), 200, "list skus")
@@ -199,4 +200,9 @@ var contractRoutes = []struct{ method, path string }{
 	{"GET", "/v1/users/{userId}/courses/{courseId}/access"},
 	{"GET", "/v1/users/{userId}/notifications"},
 	{"GET", "/v1/orders/{orderId}/events"},
+	{"POST", "/v1/webhooks"},
+	{"GET", "/v1/webhooks"},
+	{"DELETE", "/v1/webhooks/{subscriptionId}"},
+	{"GET", "/v1/webhooks/{subscriptionId}/deliveries"},
+	{"POST", "/v1/webhook-deliveries/{deliveryId}:resend"},
 }

@@ -16,6 +16,8 @@ import (
 // refunds, enrolments, notifications and the order event stream.
 func purchaseRoutes(t *testing.T, s *stack) {
 	user := testkit.UniqueName("buyer")
+	s = s.asUser(user)
+	merchant := s.as(s.tokens.Merchant("staff"))
 	const course = "course-go-concurrency"
 	order := s.expect(t, s.do(t, "POST", "/v1/orders", map[string]any{"userId": user, "requestId": "c-1",
 		"items": []map[string]any{{"skuId": course, "quantity": 1}}}), 200, "order a course")
@@ -111,6 +113,8 @@ func purchaseRoutes(t *testing.T, s *stack) {
 
 	t.Run("POST /v1/payments/{paymentId}:refund", func(t *testing.T) {
 		body := map[string]any{"amountFen": "500", "reason": "partial goodwill"}
+		s.expect(t, s.do(t, "POST", "/v1/payments/"+paymentID+":refund", body, "Idempotency-Key", "refund-0"), 403, "the buyer refunds")
+		s := merchant
 		r := s.expect(t, s.do(t, "POST", "/v1/payments/"+paymentID+":refund", body, "Idempotency-Key", "refund-1"), 200, "partial refund")
 		refundID := r.str("refundId")
 		if refundID == "" || r.str("requestId") != "refund-1" || r.str("amountFen") != "500" || r.str("paymentId") != paymentID {
@@ -133,6 +137,9 @@ func (s *stack) firstStreamLine(t *testing.T, path, accept string, want func(str
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", s.baseURL+path, nil)
 	req.Header.Set("Accept", accept)
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)

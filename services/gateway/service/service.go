@@ -27,9 +27,23 @@ type Config struct {
 	CourseTarget       string
 	SandboxURL         string   // the dev-mode pay button's sandbox
 	CORSOrigins        []string // browser origins allowed cross-origin; "*" for any
-	DevMode            bool     // show the "pay with sandbox" button and mount its proxy
 	MaxBodyBytes       int64
+	Auth               AuthConfig
+	// DevMode mounts the dev issuer (POST /dev/token, GET /dev/jwks.json), trusts its tokens,
+	// and shows the sandbox pay button with its proxy. Off by default: nobody may mint tokens
+	// or pay on a buyer's behalf in production.
+	DevMode      bool
+	DevKeyFile   string    // GATEWAY_DEV_KEY_FILE: the dev issuer's key, kept across restarts; empty: a new key per start
+	AddressLimit RateLimit // GATEWAY_RATE_PER_ADDRESS, GATEWAY_BURST_PER_ADDRESS
+	UserLimit    RateLimit // GATEWAY_RATE_PER_USER, GATEWAY_BURST_PER_USER
+	RateMaxKeys  int       // GATEWAY_RATE_MAX_KEYS
 }
+
+// RateLimit is requests per second on average and the burst allowed at once; 0 turns it off.
+type RateLimit = httpapi.RateLimit
+
+// DevIssuerName is the "iss" of dev-mode tokens.
+const DevIssuerName = "paysuite-dev"
 
 // ConfigFromEnv reads the gateway's environment; the caller checks env.Err().
 func ConfigFromEnv(env *config.Env) Config {
@@ -41,10 +55,29 @@ func ConfigFromEnv(env *config.Env) Config {
 		CourseTarget:       env.String("COURSE_TARGET", "127.0.0.1:9004"),
 		SandboxURL:         env.String("SANDBOX_URL", "http://127.0.0.1:8090"),
 		CORSOrigins:        splitList(env.String("GATEWAY_CORS_ORIGINS", "")),
-		DevMode:            env.Bool("GATEWAY_DEV_MODE", true),
 		MaxBodyBytes:       env.Int64("GATEWAY_MAX_BODY_BYTES", 1<<20),
+		Auth: AuthConfig{
+			JWKSURL:  env.String("AUTH_JWKS_URL", ""),
+			JWKSFile: env.String("AUTH_JWKS_FILE", ""),
+			Issuer:   env.String("AUTH_ISSUER", ""),
+			Audience: env.String("AUTH_AUDIENCE", "paysuite"),
+		},
+		DevMode:    env.Bool("GATEWAY_DEV_MODE", false),
+		DevKeyFile: env.String("GATEWAY_DEV_KEY_FILE", ""),
+		// Generous defaults: they stop a runaway client, not `make load` (which sends every
+		// purchase from 127.0.0.1, as many users).
+		AddressLimit: RateLimit{PerSecond: env.Float("GATEWAY_RATE_PER_ADDRESS", 1000), Burst: env.Int("GATEWAY_BURST_PER_ADDRESS", 2000)},
+		UserLimit:    RateLimit{PerSecond: env.Float("GATEWAY_RATE_PER_USER", 50), Burst: env.Int("GATEWAY_BURST_PER_USER", 100)},
+		RateMaxKeys:  env.Int("GATEWAY_RATE_MAX_KEYS", 100_000),
 	}
 	env.Check(cfg.MaxBodyBytes > 0, "GATEWAY_MAX_BODY_BYTES must be > 0")
+	env.Check(cfg.AddressLimit.PerSecond >= 0 && cfg.UserLimit.PerSecond >= 0, "GATEWAY_RATE_PER_ADDRESS and GATEWAY_RATE_PER_USER must be >= 0 (0: no limit)")
+	env.Check(cfg.RateMaxKeys > 0, "GATEWAY_RATE_MAX_KEYS must be > 0")
+	env.Check(cfg.Auth.JWKSURL == "" || cfg.Auth.JWKSFile == "", "set AUTH_JWKS_URL or AUTH_JWKS_FILE, not both")
+	env.Check(cfg.Auth.JWKSURL == "" && cfg.Auth.JWKSFile == "" || cfg.Auth.Issuer != "",
+		"AUTH_ISSUER is required with AUTH_JWKS_URL or AUTH_JWKS_FILE: the \"iss\" of the identity provider's tokens")
+	env.Check(cfg.Auth.JWKSURL != "" || cfg.Auth.JWKSFile != "" || cfg.DevMode,
+		"no token keys: set AUTH_JWKS_URL or AUTH_JWKS_FILE (with AUTH_ISSUER) for your identity provider, or GATEWAY_DEV_MODE=true for the dev issuer")
 	return cfg
 }
 
@@ -65,6 +98,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	if cfg.RateMaxKeys <= 0 {
+		cfg.RateMaxKeys = 100_000
+	}
+	tokens, devIssuer, err := verifier(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	var conns []*grpc.ClientConn
 	defer func() {
 		for _, c := range conns {
@@ -80,7 +120,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return c, nil
 	}
 	var b httpapi.Backends
-	var err error
 	if b.Order, err = dial("order", cfg.OrderTarget); err != nil {
 		return err
 	}
@@ -97,8 +136,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	handler, err := httpapi.New(ctx, b, httpapi.Options{
 		CORSOrigins:  cfg.CORSOrigins,
 		MaxBodyBytes: cfg.MaxBodyBytes,
-		DevMode:      cfg.DevMode,
+		Verifier:     tokens,
+		DevIssuer:    devIssuer,
 		SandboxURL:   cfg.SandboxURL,
+		AddressLimit: cfg.AddressLimit,
+		UserLimit:    cfg.UserLimit,
+		RateMaxKeys:  cfg.RateMaxKeys,
 		OpenAPI:      openapi.JSON,
 		Page:         web.Handler(cfg.DevMode),
 	}, log)
@@ -106,6 +149,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("gateway ready", "addr", cfg.HTTPAddr, "order", cfg.OrderTarget, "payment", cfg.PaymentTarget,
-		"notification", cfg.NotificationTarget, "course", cfg.CourseTarget, "dev_mode", cfg.DevMode)
+		"notification", cfg.NotificationTarget, "course", cfg.CourseTarget, "dev_mode", cfg.DevMode,
+		"token_issuer", cfg.Auth.Issuer, "rate_per_address", cfg.AddressLimit.PerSecond, "rate_per_user", cfg.UserLimit.PerSecond)
 	return httpserver.Serve(ctx, cfg.HTTPAddr, handler, log)
 }

@@ -25,7 +25,19 @@ type stack struct {
 	baseURL    string // the gateway
 	sandboxURL string
 	client     *http.Client
+	tokens     *testkit.Tokens // the identity provider the gateway trusts
+	token      string          // sent as the bearer token by do, when set (see as)
 }
+
+// as returns the stack seen by the holder of token: do sends it on every request.
+func (s *stack) as(token string) *stack {
+	c := *s
+	c.token = token
+	return &c
+}
+
+// asUser is as with a fresh customer token for user.
+func (s *stack) asUser(user string) *stack { return s.as(s.tokens.For(user)) }
 
 // stackOptions are the knobs a test may turn; the zero value of each field keeps the default.
 type stackOptions struct {
@@ -33,6 +45,10 @@ type stackOptions struct {
 	providerTradeTimeout time.Duration // PROVIDER_TRADE_TIMEOUT (default 25m; must be < payTimeout)
 	sweepInterval        time.Duration // ORDER_SWEEP_INTERVAL (default 1h: effectively off)
 	sweepGrace           time.Duration // ORDER_SWEEP_GRACE (default 1m)
+	maxPending           int           // ORDER_MAX_PENDING_PER_USER (default 10)
+	watchMaxAge          time.Duration // NOTIFICATION_WATCH_MAX_AGE (default 35m)
+	userLimit            service.RateLimit
+	addressLimit         service.RateLimit
 }
 
 type stackOption func(*stackOptions)
@@ -63,7 +79,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	orderAddr, paymentAddr, paymentHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	orderCfg := orderservice.Config{
 		GRPCAddr: orderAddr, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 11, PaymentTarget: paymentAddr,
-		PayTimeout: o.payTimeout, SweepInterval: o.sweepInterval, SweepGrace: o.sweepGrace,
+		PayTimeout: o.payTimeout, SweepInterval: o.sweepInterval, SweepGrace: o.sweepGrace, MaxPendingPerUser: o.maxPending,
 	}
 	paymentCfg := paymentservice.Config{
 		GRPCAddr: paymentAddr, HTTPAddr: paymentHTTP, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 12, OrderTarget: orderAddr,
@@ -76,6 +92,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	notificationCfg := notificationservice.Config{
 		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 13,
 		WebhookTimeScale: 0.01, WebhookTimeout: 5 * time.Second, WatchPoll: 500 * time.Millisecond,
+		WebhookSecretKey: testkit.SecretKey(t), OrderTarget: orderAddr, WatchMaxAge: o.watchMaxAge,
 	}
 	courseCfg := courseservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 14}
 
@@ -91,6 +108,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		testkit.DialGRPC(t, addr)
 	}
 
+	tokens := testkit.NewTokens(t)
 	gwCfg := service.Config{
 		HTTPAddr:           testkit.FreeAddr(t),
 		OrderTarget:        orderAddr,
@@ -98,11 +116,14 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		NotificationTarget: notificationCfg.GRPCAddr,
 		CourseTarget:       courseCfg.GRPCAddr,
 		SandboxURL:         sandbox.URL,
-		DevMode:            true,
+		DevMode:            true, // the cashier page's dev token and the sandbox pay shortcut
 		MaxBodyBytes:       1 << 20,
+		Auth:               service.AuthConfig{JWKSFile: tokens.JWKSFile, Issuer: testkit.TestIssuer, Audience: testkit.TestAudience},
+		AddressLimit:       o.addressLimit,
+		UserLimit:          o.userLimit,
 	}
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, gwCfg, log.With("svc", "gateway")) })
-	s := &stack{baseURL: "http://" + gwCfg.HTTPAddr, sandboxURL: sandbox.URL, client: &http.Client{Timeout: 30 * time.Second}}
+	s := &stack{baseURL: "http://" + gwCfg.HTTPAddr, sandboxURL: sandbox.URL, client: &http.Client{Timeout: 30 * time.Second}, tokens: tokens}
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		resp, err := s.client.Get(s.baseURL + "/healthz")
 		if err != nil {
@@ -150,6 +171,9 @@ func (s *stack) do(t testing.TB, method, path string, body any, headers ...strin
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])

@@ -1,6 +1,7 @@
 // Package httpapi is the gateway's HTTP port: the grpc-gateway mux over the four gRPC
-// services, the Server-Sent Events view of WatchOrder, the dev-mode sandbox proxy, and the
-// middleware every request passes (request id, access log, CORS, body limit, Idempotency-Key).
+// services, the Server-Sent Events view of WatchOrder, the dev-mode issuer and sandbox proxy,
+// and the middleware every request passes (request id, access log, CORS, rate limits, body
+// limit, bearer token, Idempotency-Key).
 package httpapi
 
 import (
@@ -16,6 +17,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/paysuite/paysuite/pkg/jwtauth"
+	"github.com/paysuite/paysuite/pkg/principal"
+	"github.com/paysuite/paysuite/pkg/principal/grpcprincipal"
+
 	coursev1 "github.com/paysuite/paysuite/proto/gen/paysuite/course/v1"
 	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
@@ -29,11 +34,17 @@ type Backends struct {
 
 // Options configure the HTTP surface.
 type Options struct {
-	CORSOrigins  []string // allowed browser origins; "*" for any; empty = same-origin only
-	MaxBodyBytes int64    // larger request bodies get 413
-	DevMode      bool     // mounts POST /dev/sandbox/pay
-	SandboxURL   string   // where /dev/sandbox/pay forwards to
-	OpenAPI      []byte   // served at GET /openapi.json
+	CORSOrigins  []string      // allowed browser origins; "*" for any; empty = same-origin only
+	MaxBodyBytes int64         // larger request bodies get 413
+	Verifier     TokenVerifier // checks the bearer token of every /v1 route but GET /v1/skus
+	// DevIssuer, set only in dev mode, mounts POST /dev/token, GET /dev/jwks.json and the
+	// sandbox pay shortcut POST /dev/sandbox/pay.
+	DevIssuer    *jwtauth.Issuer
+	SandboxURL   string    // where /dev/sandbox/pay forwards to
+	AddressLimit RateLimit // per client address, before the token is checked
+	UserLimit    RateLimit // per authenticated user
+	RateMaxKeys  int       // addresses and users tracked at once by each limit
+	OpenAPI      []byte    // served at GET /openapi.json
 	Page         http.Handler
 }
 
@@ -57,10 +68,21 @@ func New(ctx context.Context, b Backends, opts Options, log *slog.Logger) (http.
 		runtime.WithDisableHTTPMethodOverride(),
 		runtime.WithErrorHandler(errorHandler(log)),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
-		runtime.WithMetadata(func(ctx context.Context, _ *http.Request) metadata.MD {
-			return metadata.Pairs("x-request-id", RequestID(ctx))
+		runtime.WithMetadata(func(ctx context.Context, r *http.Request) metadata.MD {
+			md := metadata.Pairs("x-request-id", RequestID(ctx))
+			if p, ok := principal.FromContext(r.Context()); ok {
+				md.Set(principal.MetadataUser, p.UserID)
+				if len(p.Roles) > 0 {
+					md.Set(principal.MetadataRoles, p.RolesText())
+				}
+			}
+			return md
 		}),
+		runtime.WithIncomingHeaderMatcher(forwardedHeader),
 	)
+	if opts.Verifier == nil {
+		return nil, fmt.Errorf("httpapi: a token verifier is required")
+	}
 	notifications := notificationv1.NewNotificationServiceClient(b.Notification)
 	for name, register := range map[string]func() error{
 		"order": func() error {
@@ -102,13 +124,18 @@ func New(ctx context.Context, b Backends, opts Options, log *slog.Logger) (http.
 		mux.Handle("GET /assets/", opts.Page)
 		mux.Handle("GET /ui/config.json", opts.Page)
 	}
-	if opts.DevMode {
+	if opts.DevIssuer != nil {
 		mux.Handle("POST /dev/sandbox/pay", newSandboxPay(opts.SandboxURL, log))
+		mux.Handle("POST /dev/token", devTokens(opts.DevIssuer))
+		mux.Handle("GET /dev/jwks.json", devJWKS(opts.DevIssuer))
 	}
 
 	var h http.Handler = mux
 	h = idempotencyKey(h)
+	h = limitByUser(newLimiters(opts.UserLimit, opts.RateMaxKeys), h)
+	h = authenticate(opts.Verifier, log, h)
 	h = limitBody(opts.MaxBodyBytes, h)
+	h = limitByAddress(newLimiters(opts.AddressLimit, opts.RateMaxKeys), h)
 	h = cors(opts.CORSOrigins, h)
 	h = accessLog(log, h)
 	h = requestID(h)
@@ -126,8 +153,17 @@ func untilDone(ctx context.Context, next http.Handler) http.Handler {
 	})
 }
 
-func withRequestIDMetadata(ctx context.Context) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, "x-request-id", RequestID(ctx))
+// forwardedHeader keeps grpc-gateway from turning client headers into gRPC metadata (its
+// default forwards "Grpc-Metadata-*" and a few standard headers, Authorization among them):
+// the end user reaches the services only as the principal the gateway verified, and the
+// token itself stays at the edge.
+func forwardedHeader(string) (string, bool) { return "", false }
+
+// outgoing is the metadata of a call the gateway makes itself (the SSE stream): the request id
+// and the verified principal.
+func outgoing(ctx context.Context) context.Context {
+	ctx = metadata.AppendToOutgoingContext(ctx, "x-request-id", RequestID(ctx))
+	return grpcprincipal.AppendToOutgoing(ctx)
 }
 
 // errorHandler is grpc-gateway's default mapping (InvalidArgument 400, NotFound 404,

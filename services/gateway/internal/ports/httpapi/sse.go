@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
@@ -18,10 +20,6 @@ import (
 
 // sseHeartbeat keeps idle event streams alive through proxies that close silent connections.
 const sseHeartbeat = 15 * time.Second
-
-// sseFirstWait bounds how long the SSE handler waits for the first answer before it commits
-// to a 200 response.
-const sseFirstWait = 500 * time.Millisecond
 
 // wantsEventStream reports whether the client asked for Server-Sent Events, as browsers'
 // EventSource does with "Accept: text/event-stream".
@@ -36,8 +34,9 @@ func wantsEventStream(r *http.Request) bool {
 
 // watchOrderSSE serves WatchOrder as Server-Sent Events on the same path as the
 // newline-delimited JSON stream: each update is an `event: status` whose data is the
-// OrderStatusUpdate in protojson; a stream failure is a final `event: fault` with the
-// {"code","message"} body, after which the page stops listening.
+// OrderStatusUpdate in protojson; when the order is final the service ends the stream and the
+// last event is `event: end`; a stream failure is a final `event: fault` with the
+// {"code","message"} body. After either the page stops listening.
 type watchOrderSSE struct {
 	client    notificationv1.NotificationServiceClient
 	marshaler runtime.Marshaler
@@ -52,13 +51,23 @@ func (h watchOrderSSE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	stream, err := h.client.WatchOrder(withRequestIDMetadata(ctx), &notificationv1.WatchOrderRequest{OrderId: orderID})
+	stream, err := h.client.WatchOrder(outgoing(ctx), &notificationv1.WatchOrderRequest{OrderId: orderID})
+	if err == nil {
+		// The service sends headers once it has accepted the watch (the order is the caller's,
+		// the user has a stream left): until then nothing is committed, so a refusal is a
+		// plain HTTP error, never an open stream. A stream that ended before its headers (a
+		// refusal) gives no header; Recv then has the reason.
+		var md metadata.MD
+		if md, err = stream.Header(); err == nil && md == nil {
+			if _, err = stream.Recv(); err == io.EOF {
+				err = status.Error(codes.Internal, "the watch ended before it started")
+			}
+		}
+	}
 	if err != nil {
-		st := status.Convert(err)
-		writeError(w, runtime.HTTPStatusFromCode(st.Code()), st.Code(), st.Message())
+		writeStatus(w, err)
 		return
 	}
-
 	type recvd struct {
 		msg *notificationv1.OrderStatusUpdate
 		err error
@@ -77,23 +86,6 @@ func (h watchOrderSSE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-
-	// A bad request (order id 0, …) fails at once: wait briefly for that so the client gets a
-	// real HTTP status instead of a 200 followed by a fault event. A valid watch sends the
-	// current status at once, or nothing until something happens.
-	var first *recvd
-	select {
-	case u := <-updates:
-		if u.err != nil {
-			st := status.Convert(u.err)
-			writeError(w, runtime.HTTPStatusFromCode(st.Code()), st.Code(), st.Message())
-			return
-		}
-		first = &u
-	case <-time.After(sseFirstWait):
-	case <-ctx.Done():
-		return
-	}
 
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -115,10 +107,6 @@ func (h watchOrderSSE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "id: %d\nevent: status\ndata: %s\n\n", seq, data)
 		return rc.Flush() == nil
 	}
-	if first != nil && !event(first.msg) {
-		return
-	}
-
 	tick := time.NewTicker(sseHeartbeat)
 	defer tick.Stop()
 	for {
@@ -131,6 +119,11 @@ func (h watchOrderSSE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case u := <-updates:
+			if u.err == io.EOF {
+				fmt.Fprint(w, "event: end\ndata: {}\n\n") // the order is final: nothing more will come
+				_ = rc.Flush()
+				return
+			}
 			if u.err != nil {
 				if ctx.Err() == nil {
 					st := status.Convert(u.err)
@@ -145,4 +138,10 @@ func (h watchOrderSSE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// writeStatus answers a gRPC error as the usual JSON error with grpc-gateway's HTTP status.
+func writeStatus(w http.ResponseWriter, err error) {
+	st := status.Convert(err)
+	writeError(w, runtime.HTTPStatusFromCode(st.Code()), st.Code(), st.Message())
 }
