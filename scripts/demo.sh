@@ -2,6 +2,8 @@
 # `make demo`: with `make run` up, buys a course and a good through the gateway and pays each
 # with the sandbox buyer, printing every request and the final states; then refunds part of the
 # good. Needs only curl (and sed); uses jq for nicer output when it is installed.
+# It acts as a buyer and as merchant staff with tokens from the gateway's dev issuer
+# (POST /dev/token, mounted because make run sets GATEWAY_DEV_MODE=true).
 #   GATEWAY_URL (default http://127.0.0.1:8080)  SANDBOX_URL (default http://127.0.0.1:8090)
 #   DEMO_USER   (default demo-<timestamp>: a fresh buyer, so the course is not owned yet)
 set -euo pipefail
@@ -35,9 +37,9 @@ call() {
   echo "→ $method $url ${data:+$data}"
   local out code
   if [ -n "$data" ]; then
-    out=$(curl -sS -X "$method" -H 'Content-Type: application/json' "$@" -d "$data" -w '\n%{http_code}' "$url")
+    out=$(curl -sS -X "$method" -H 'Content-Type: application/json' "${AUTH[@]}" "$@" -d "$data" -w '\n%{http_code}' "$url")
   else
-    out=$(curl -sS -X "$method" "$@" -w '\n%{http_code}' "$url")
+    out=$(curl -sS -X "$method" "${AUTH[@]}" "$@" -w '\n%{http_code}' "$url")
   fi
   code=${out##*$'\n'}
   BODY=${out%$'\n'*}
@@ -50,7 +52,7 @@ call() {
 wait_order() {
   local status=""
   for _ in $(seq 1 60); do
-    status=$(curl -sS "$GW/v1/orders/$1" 2>/dev/null | field status)
+    status=$(curl -sS "${AUTH[@]}" "$GW/v1/orders/$1" 2>/dev/null | field status)
     [ "$status" = "$2" ] && { echo "order $1 is $status"; return 0; }
     sleep 0.5
   done
@@ -68,7 +70,7 @@ buy() {
   ORDER_ID=$(printf '%s' "$BODY" | field orderId)
   bold "the same request again (a client retry) returns the same order"
   local again
-  again=$(curl -sS -X POST -H 'Content-Type: application/json' -H "Idempotency-Key: $key" -d "$order" "$GW/v1/orders" | field orderId)
+  again=$(curl -sS -X POST -H 'Content-Type: application/json' "${AUTH[@]}" -H "Idempotency-Key: $key" -d "$order" "$GW/v1/orders" | field orderId)
   echo "→ POST $GW/v1/orders (same Idempotency-Key) ← order $again"
   [ "$again" = "$ORDER_ID" ] || { echo "retry made a second order!" >&2; exit 1; }
 
@@ -91,29 +93,46 @@ curl -fsS "$GW/healthz" >/dev/null || { echo "the gateway is not answering at $G
 curl -sS -o /dev/null "$SB/" || {
   echo "the sandbox is not answering at $SB: start everything with 'make run'" >&2; exit 1; }
 
-bold "catalog"
+# dev_token USER [ROLE]: a token from the dev issuer.
+dev_token() {
+  local body="{\"userId\":\"$1\"${2:+,\"roles\":[\"$2\"]}}"
+  curl -fsS -X POST -H 'Content-Type: application/json' -d "$body" "$GW/dev/token" | field token
+}
+
+bold "catalog (the one route without a token)"
+AUTH=()
 call GET "$GW/v1/skus"
+
+bold "tokens from the dev issuer: $USER_ID, and demo-staff with the merchant role"
+USER_TOKEN=$(dev_token "$USER_ID") && MERCHANT_TOKEN=$(dev_token demo-staff merchant) && [ -n "$USER_TOKEN" ] || {
+  echo "no token from $GW/dev/token: is the gateway in dev mode (GATEWAY_DEV_MODE=true, as make run sets)?" >&2; exit 1; }
+echo "→ POST $GW/dev/token {\"userId\":\"$USER_ID\"} ← ${USER_TOKEN:0:24}…"
+echo "without a token: $(curl -sS -o /dev/null -w 'HTTP %{http_code}' "$GW/v1/users/$USER_ID/orders") (401 expected)"
+AUTH=(-H "Authorization: Bearer $USER_TOKEN")
 
 buy "$COURSE" 1 ALIPAY_QR
 COURSE_ORDER=$ORDER_ID
 buy "$GOOD" 2 WECHAT_NATIVE
 GOOD_ORDER=$ORDER_ID GOOD_PAYMENT=$PAYMENT_ID
 
-bold "refund ¥10.00 of the good (idempotent on requestId)"
+bold "refund ¥10.00 of the good, as merchant staff (idempotent on requestId)"
+echo "the buyer may not refund: $(curl -sS -o /dev/null -w 'HTTP %{http_code}' "${AUTH[@]}" -X POST -d '{"amountFen":"1000","requestId":"x"}' "$GW/v1/payments/$GOOD_PAYMENT:refund") (403 expected)"
+AUTH=(-H "Authorization: Bearer $MERCHANT_TOKEN")
 call POST "$GW/v1/payments/$GOOD_PAYMENT:refund" '{"amountFen":"1000","reason":"demo: one mug arrived chipped"}' -H "Idempotency-Key: demo-refund-$GOOD_PAYMENT"
 REFUND_ID=$(printf '%s' "$BODY" | field refundId)
 echo "waiting for the provider to settle refund $REFUND_ID …"
 refund_status=""
 for _ in $(seq 1 60); do
-  refund_status=$(curl -sS "$GW/v1/refunds/$REFUND_ID" 2>/dev/null | field status)
+  refund_status=$(curl -sS "${AUTH[@]}" "$GW/v1/refunds/$REFUND_ID" 2>/dev/null | field status)
   [ "$refund_status" = REFUND_PROCESSING ] || break
   sleep 0.5
 done
 echo "refund $REFUND_ID is ${refund_status:-unknown}"
+AUTH=(-H "Authorization: Bearer $USER_TOKEN")
 
 bold "buying the same course again is refused: $USER_ID already owns it"
 echo "→ POST $GW/v1/orders (course $COURSE again)"
-curl -sS -o /dev/null -w '← HTTP %{http_code} (409 expected)\n' -X POST -H 'Content-Type: application/json' \
+curl -sS -o /dev/null -w '← HTTP %{http_code} (409 expected)\n' -X POST -H 'Content-Type: application/json' "${AUTH[@]}" \
   -d "{\"userId\":\"$USER_ID\",\"requestId\":\"again-$RANDOM\",\"items\":[{\"skuId\":\"$COURSE\",\"quantity\":1}]}" "$GW/v1/orders"
 
 sleep 1 # enrolment and notifications follow the payment over the broker
@@ -123,6 +142,6 @@ call GET "$GW/v1/users/$USER_ID/enrollments"
 call GET "$GW/v1/users/$USER_ID/notifications"
 
 bold "done"
-echo "course order $COURSE_ORDER: $(curl -sS "$GW/v1/orders/$COURSE_ORDER" | field status)"
-echo "goods order  $GOOD_ORDER: $(curl -sS "$GW/v1/orders/$GOOD_ORDER" | field status)"
+echo "course order $COURSE_ORDER: $(curl -sS "${AUTH[@]}" "$GW/v1/orders/$COURSE_ORDER" | field status)"
+echo "goods order  $GOOD_ORDER: $(curl -sS "${AUTH[@]}" "$GW/v1/orders/$GOOD_ORDER" | field status)"
 echo "open http://localhost:8080/ and set the user to $USER_ID to see the same purchases on the cashier page"

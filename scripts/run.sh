@@ -17,6 +17,12 @@ export SANDBOX_URL=${SANDBOX_URL:-"http://127.0.0.1:8090"}
 export ALIPAY_BASE_URL=${ALIPAY_BASE_URL:-$SANDBOX_URL}
 export WECHAT_BASE_URL=${WECHAT_BASE_URL:-$SANDBOX_URL}
 export PAYMENT_MERCHANT_FILE=${PAYMENT_MERCHANT_FILE:-"$SANDBOX_KEYS_DIR/merchant.json"}
+# Dev identity: the gateway's dev issuer (its key kept under .paysuite/), webhooks allowed to
+# reach this machine, and a webhook secret key made once and kept (README, "Authentication").
+export GATEWAY_DEV_MODE=${GATEWAY_DEV_MODE:-true} WEBHOOK_ALLOW_PRIVATE=${WEBHOOK_ALLOW_PRIVATE:-true}
+export GATEWAY_DEV_KEY_FILE=${GATEWAY_DEV_KEY_FILE:-"$PWD/.paysuite/dev-issuer-key.pem"}
+[ -s .paysuite/webhook-secret.key ] || (umask 077 && mkdir -p .paysuite && head -c 32 /dev/urandom | base64 > .paysuite/webhook-secret.key)
+export WEBHOOK_SECRET_KEY=${WEBHOOK_SECRET_KEY:-$(cat .paysuite/webhook-secret.key)}
 
 # A shorter ORDER_PAY_TIMEOUT alone (e.g. 30s for a demo) would make the payment service refuse to
 # start with the 25m provider default; keep the provider trade at 5/6 of the order's timeout.

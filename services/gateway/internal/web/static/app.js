@@ -1,11 +1,16 @@
 // paysuite cashier page: vanilla JS against the gateway's own JSON routes (same origin).
+// Every /v1 call but the catalog carries a bearer token for the user in the "User" box; in dev
+// mode the page gets one from the gateway's dev issuer (POST /dev/token). The token lives in
+// memory only and is sent in a header, the live status stream included (read with fetch, as
+// EventSource cannot send headers): never in a URL, where it would land in logs.
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
   const TERMINAL = new Set(['PAID', 'CANCELLED', 'REFUNDED']);
   const state = {
     devMode: false, skus: [], sku: null, order: null, payment: null,
-    orderRequestId: null, es: null, poll: null, tick: null, history: null,
+    orderRequestId: null, stream: null, poll: null, tick: null, history: null,
+    token: null, tokenUser: null, tokenExpires: 0,
   };
 
   // ---- helpers ----------------------------------------------------------
@@ -40,13 +45,40 @@
     node.className = 'badge ' + (status || '');
   }
 
-  async function api(method, path, body) {
+  // token returns a bearer token for the current user, asking the dev issuer for a new one when
+  // the user changed or the one held expires within a minute.
+  async function token(fresh) {
+    const u = userId();
+    if (!fresh && state.token && state.tokenUser === u && state.tokenExpires - Date.now() > 60000) return state.token;
+    const res = await fetch('/dev/token', {
+      method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ userId: u }),
+    });
+    if (!res.ok) {
+      const err = new Error(res.status === 404
+        ? 'No token: this gateway is not in dev mode, and the page has no sign-in of its own.'
+        : 'Could not get a token for ' + u + ' (' + res.status + ')');
+      err.status = res.status;
+      throw err;
+    }
+    const t = await res.json();
+    state.token = t.token;
+    state.tokenUser = u;
+    state.tokenExpires = Date.parse(t.expiresAt);
+    return state.token;
+  }
+
+  async function api(method, path, body, retried) {
     const opts = { method, headers: { Accept: 'application/json' } };
     if (body !== undefined) {
       opts.headers['Content-Type'] = 'application/json';
       opts.body = JSON.stringify(body);
     }
+    if (path.startsWith('/v1/') && path !== '/v1/skus') {
+      opts.headers.Authorization = 'Bearer ' + await token(retried);
+    }
     const res = await fetch(path, opts);
+    if (res.status === 401 && !retried && opts.headers.Authorization) return api(method, path, body, true);
     const text = await res.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
@@ -238,23 +270,47 @@
   }
 
   // ---- live status: SSE from WatchOrder, plus a 2 s poll as the source of truth -------
+  // watchEvents reads the text/event-stream of the order with fetch (the token goes in the
+  // Authorization header) and calls onEvent(name) per event, until the stream ends or stop().
+  function watchEvents(id, onEvent) {
+    const ctrl = new AbortController();
+    (async () => {
+      const res = await fetch(`/v1/orders/${id}/events`, {
+        headers: { Accept: 'text/event-stream', Authorization: 'Bearer ' + await token() }, signal: ctrl.signal,
+      });
+      if (!res.ok || !res.body) return; // refused: the poll carries on
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buf += value;
+        let cut;
+        while ((cut = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          const name = (block.match(/^event: (.*)$/m) || [])[1];
+          if (name) onEvent(name);
+        }
+      }
+    })().catch(() => {}); // aborted or dropped: the poll carries on
+    return { stop: () => ctrl.abort() };
+  }
+
   function startWatch() {
     const id = state.order.orderId;
-    if ('EventSource' in window) {
-      const es = new EventSource(`/v1/orders/${id}/events`);
-      es.addEventListener('status', () => refresh());
-      es.addEventListener('fault', () => es.close()); // the poll carries on
-      state.es = es;
-    }
+    state.stream = watchEvents(id, (name) => {
+      if (name === 'status' || name === 'end') refresh();
+    });
     state.poll = setInterval(refresh, 2000);
     state.tick = setInterval(tickCountdown, 1000);
   }
 
   function stopWatch() {
-    if (state.es) state.es.close();
+    if (state.stream) state.stream.stop();
     clearInterval(state.poll);
     clearInterval(state.tick);
-    state.es = state.poll = state.tick = null;
+    state.stream = state.poll = state.tick = null;
   }
 
   let refreshing = false;
@@ -352,6 +408,7 @@
     localStorage.setItem('paysuite.userId', input.value);
     input.addEventListener('change', () => {
       localStorage.setItem('paysuite.userId', userId());
+      state.token = null; // the next call asks for the new user's token
       refreshHistory();
     });
     $('place-order').addEventListener('click', placeOrder);
