@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/keepalive"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
@@ -22,6 +23,17 @@ import (
 
 // DrainTimeout bounds how long in-flight RPCs may run after shutdown starts.
 const DrainTimeout = 10 * time.Second
+
+// Connection limits every server applies. MaxConcurrentStreams bounds what one connection may
+// hold open (the gateway multiplexes every user's live order stream over one, so it is not
+// small); the keepalive policy answers clients that ping more often than every 10 s with
+// GOAWAY, and the server pings idle clients to drop dead connections.
+const (
+	MaxConcurrentStreams = 4096
+	KeepaliveMinTime     = 10 * time.Second
+	keepaliveTime        = 2 * time.Minute
+	keepaliveTimeout     = 20 * time.Second
+)
 
 // Server wraps a grpc.Server with health and reflection registered.
 type Server struct {
@@ -35,6 +47,9 @@ func New(log *slog.Logger, opts ...grpc.ServerOption) *Server {
 	opts = append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(recoverUnary(log), logUnary(log)),
 		grpc.ChainStreamInterceptor(recoverStream(log)),
+		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
 	}, opts...)
 	s := &Server{grpc: grpc.NewServer(opts...), health: health.NewServer(), log: log}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
