@@ -53,6 +53,8 @@ type stackOptions struct {
 
 type stackOption func(*stackOptions)
 
+type stackRateLimit = service.RateLimit
+
 // withShortDeadlines makes unpaid orders expire after payTimeout and provider trades after
 // tradeTimeout, with the order sweeper as a backstop every second, so a test can watch a
 // deadline pass without sleeping through real minutes.
@@ -93,6 +95,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 13,
 		WebhookTimeScale: 0.01, WebhookTimeout: 5 * time.Second, WatchPoll: 500 * time.Millisecond,
 		WebhookSecretKey: testkit.SecretKey(t), OrderTarget: orderAddr, WatchMaxAge: o.watchMaxAge,
+		WebhookAllowPrivate: true, // the tests' merchant endpoints listen on loopback
 	}
 	courseCfg := courseservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 14}
 

@@ -329,3 +329,20 @@ func TestListUserNotificationsPagesNewestFirst(t *testing.T) {
 		t.Fatalf("pages gave orders %v (last token %q), want 304…300", orders, token)
 	}
 }
+
+// TestWatchOrderEndsAfterItsMaximumAge: a stream on an order that never finishes is closed by
+// the service once NOTIFICATION_WATCH_MAX_AGE has passed.
+func TestWatchOrderEndsAfterItsMaximumAge(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.WatchMaxAge = 300 * time.Millisecond
+	c, _ := e.start()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	stream, err := c.WatchOrder(ctx, &notificationv1.WatchOrderRequest{OrderId: 4242})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("an order with no news: %v, %v; want the stream to end by itself (ctx %v)", u, err, ctx.Err())
+	}
+}
