@@ -18,6 +18,7 @@ type Publisher struct {
 	t        testing.TB
 	ch       *amqp.Channel
 	exchange string
+	user     string // the connection's broker user, set as user_id like the relay does
 }
 
 // AMQPChannel opens a plain channel on the broker at url, for a test to observe or inject
@@ -37,9 +38,14 @@ func AMQPChannel(t testing.TB, url string) *amqp.Channel {
 }
 
 // NewPublisher declares the durable fanout exchange on the broker at url and returns a
-// publisher for it; the connection is closed at cleanup.
+// publisher for it; the connection is closed at cleanup. Its messages carry url's user as
+// their user_id, as the relay's do.
 func NewPublisher(t testing.TB, url, exchange string) *Publisher {
 	t.Helper()
+	uri, err := amqp.ParseURI(url)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ch := AMQPChannel(t, url)
 	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
 		t.Fatal(err)
@@ -47,7 +53,7 @@ func NewPublisher(t testing.TB, url, exchange string) *Publisher {
 	if err := ch.Confirm(false); err != nil {
 		t.Fatal(err)
 	}
-	return &Publisher{t: t, ch: ch, exchange: exchange}
+	return &Publisher{t: t, ch: ch, exchange: exchange, user: uri.Username}
 }
 
 // Publish sends body with messageID and type msgType, and fails the test unless confirmed.
@@ -60,6 +66,7 @@ func (p *Publisher) Publish(messageID, msgType string, body []byte) {
 		DeliveryMode: amqp.Persistent,
 		ContentType:  ContentTypeProtobuf,
 		Type:         msgType,
+		UserId:       p.user,
 		Body:         body,
 	})
 	if err != nil {

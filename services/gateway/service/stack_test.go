@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	courseservice "github.com/paysuite/paysuite/services/course/service"
 	"github.com/paysuite/paysuite/services/gateway/service"
 	notificationservice "github.com/paysuite/paysuite/services/notification/service"
@@ -54,19 +55,21 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		opt(&o)
 	}
 	log := testkit.Logger(t)
-	dsn := testkit.MySQLDSN(t)
-	amqpURL := testkit.AMQPURL(t)
+	infra := testkit.NewStack(t) // each service with its own identity, database user and broker user
+	paymentUser := infra.BrokerUser(paymentservice.Name)
 
 	// The provider sandbox, with its notify retries compressed.
 	sandbox := emulatortest.Start(t, 0.01, log.With("svc", "sandbox"))
 
 	orderAddr, paymentAddr, paymentHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	orderCfg := orderservice.Config{
-		GRPCAddr: orderAddr, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 11, PaymentTarget: paymentAddr,
+		GRPCAddr: orderAddr, MySQLDSN: infra.MySQLDSN(orderservice.Name), AMQPURL: infra.AMQPURL(orderservice.Name),
+		TLS: infra.TLS(tlsx.Order), PaymentBrokerUser: paymentUser, SnowflakeNode: 11, PaymentTarget: paymentAddr,
 		PayTimeout: o.payTimeout, SweepInterval: o.sweepInterval, SweepGrace: o.sweepGrace,
 	}
 	paymentCfg := paymentservice.Config{
-		GRPCAddr: paymentAddr, HTTPAddr: paymentHTTP, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 12, OrderTarget: orderAddr,
+		GRPCAddr: paymentAddr, HTTPAddr: paymentHTTP, MySQLDSN: infra.MySQLDSN(paymentservice.Name),
+		AMQPURL: infra.AMQPURL(paymentservice.Name), TLS: infra.TLS(tlsx.Payment), SnowflakeNode: 12, OrderTarget: orderAddr,
 		OrderPayTimeout: orderCfg.PayTimeout, ProviderTradeTimeout: o.providerTradeTimeout,
 		NotifyBaseURL: "http://" + paymentHTTP, PollScale: 0.01,
 		MerchantFile: sandbox.MerchantFile(),
@@ -74,10 +77,13 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		Wechat:       paymentservice.WechatConfig{BaseURL: sandbox.URL},
 	}
 	notificationCfg := notificationservice.Config{
-		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 13,
+		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: infra.MySQLDSN(notificationservice.Name),
+		AMQPURL: infra.AMQPURL(notificationservice.Name), TLS: infra.TLS(tlsx.Notification), PaymentBrokerUser: paymentUser,
+		SnowflakeNode:    13,
 		WebhookTimeScale: 0.01, WebhookTimeout: 5 * time.Second, WatchPoll: 500 * time.Millisecond,
 	}
-	courseCfg := courseservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 14}
+	courseCfg := courseservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: infra.MySQLDSN(courseservice.Name),
+		AMQPURL: infra.AMQPURL(courseservice.Name), TLS: infra.TLS(tlsx.Course), PaymentBrokerUser: paymentUser, SnowflakeNode: 14}
 
 	testkit.Go(t, func(ctx context.Context) error { return orderservice.Run(ctx, orderCfg, log.With("svc", "order")) })
 	testkit.Go(t, func(ctx context.Context) error {
@@ -87,12 +93,14 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		return notificationservice.Run(ctx, notificationCfg, log.With("svc", "notification"))
 	})
 	testkit.Go(t, func(ctx context.Context) error { return courseservice.Run(ctx, courseCfg, log.With("svc", "course")) })
-	for _, addr := range []string{orderAddr, paymentAddr, notificationCfg.GRPCAddr, courseCfg.GRPCAddr} {
-		testkit.DialGRPC(t, addr)
+	for name, addr := range map[string]string{tlsx.Order: orderAddr, tlsx.Payment: paymentAddr,
+		tlsx.Notification: notificationCfg.GRPCAddr, tlsx.Course: courseCfg.GRPCAddr} {
+		infra.Dial(name, addr)
 	}
 
 	gwCfg := service.Config{
 		HTTPAddr:           testkit.FreeAddr(t),
+		TLS:                infra.TLS(tlsx.Gateway),
 		OrderTarget:        orderAddr,
 		PaymentTarget:      paymentAddr,
 		NotificationTarget: notificationCfg.GRPCAddr,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
 	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
@@ -27,20 +28,24 @@ const (
 )
 
 type env struct {
-	t   *testing.T
-	cfg service.Config
+	t     *testing.T
+	stack *testkit.Stack
+	cfg   service.Config
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return &env{t: t, cfg: service.Config{
-		GRPCAddr:         testkit.FreeAddr(t),
-		MySQLDSN:         testkit.MySQLDSN(t),
-		AMQPURL:          testkit.AMQPURL(t),
-		SnowflakeNode:    1,
-		WebhookTimeScale: 1,
-		WebhookTimeout:   5 * time.Second,
-		WatchPoll:        200 * time.Millisecond,
+	stack := testkit.NewStack(t)
+	return &env{t: t, stack: stack, cfg: service.Config{
+		GRPCAddr:          testkit.FreeAddr(t),
+		TLS:               stack.TLS(tlsx.Notification),
+		MySQLDSN:          stack.MySQLDSN(service.Name),
+		AMQPURL:           stack.AMQPURL(service.Name),
+		PaymentBrokerUser: stack.BrokerUser("payment"),
+		SnowflakeNode:     1,
+		WebhookTimeScale:  1,
+		WebhookTimeout:    5 * time.Second,
+		WatchPoll:         200 * time.Millisecond,
 	}}
 }
 
@@ -49,8 +54,11 @@ func newEnv(t *testing.T) *env {
 func (e *env) start() (notificationv1.NotificationServiceClient, func()) {
 	e.t.Helper()
 	stop := testkit.Start(e.t, func(ctx context.Context) error { return service.Run(ctx, e.cfg, testkit.Logger(e.t)) })
-	return notificationv1.NewNotificationServiceClient(testkit.DialGRPC(e.t, e.cfg.GRPCAddr)), stop
+	return notificationv1.NewNotificationServiceClient(e.stack.Dial(tlsx.Notification, e.cfg.GRPCAddr)), stop
 }
+
+// payment publishes to the results fanout as the payment service's broker user.
+func (e *env) payment() *publisher { return newPublisher(e.t, e.stack.AMQPURL("payment")) }
 
 // publisher sends PaymentResult events to the fanout as the payment service's relay does.
 type publisher struct{ *testkit.Publisher }

@@ -26,9 +26,16 @@ const (
 	eventuallyDeadline = 20 * time.Second
 )
 
-func withBroker(amqpURL string, payTimeout time.Duration) func(*service.Config) {
+// withBroker connects the service to stack's broker as its own user, through amqpURL when given
+// (a proxy's), and believes the payment results of stack's payment user.
+func withBroker(stack *testkit.Stack, amqpURL string, payTimeout time.Duration) func(*service.Config) {
+	if amqpURL == "" {
+		amqpURL = stack.AMQPURL(service.Name)
+	}
+	paymentUser := stack.BrokerUser("payment")
 	return func(c *service.Config) {
 		c.AMQPURL = amqpURL
+		c.PaymentBrokerUser = paymentUser
 		c.PayTimeout = payTimeout
 		c.SweepInterval = sweepEveryHour // only the deadline messages cancel, unless a test says otherwise
 	}
@@ -75,7 +82,8 @@ func (e *env) eventuallyStatus(t *testing.T, id int64, want orderv1.OrderStatus)
 }
 
 func TestUnpaidOrderIsCancelledAtItsDeadline(t *testing.T) {
-	e := start(t, withBroker(testkit.AMQPURL(t), 2*time.Second))
+	stack := testkit.NewStack(t)
+	e := startOn(t, stack, withBroker(stack, "", 2*time.Second))
 	e.addSku(t, "mug", "GOODS", 4500, 10)
 	unpaid := e.create(t, "u1", "r1", item("mug", 3))
 	paid := e.create(t, "u1", "r2", item("mug", 1))
@@ -99,15 +107,15 @@ func TestUnpaidOrderIsCancelledAtItsDeadline(t *testing.T) {
 }
 
 func TestShortTimeoutsDoNotWaitBehindLongOnes(t *testing.T) {
-	amqpURL := testkit.AMQPURL(t)
-	long := start(t, withBroker(amqpURL, time.Hour))
-	short := start(t, withBroker(amqpURL, 2*time.Second), func(c *service.Config) {
+	stack := testkit.NewStack(t)
+	long := startOn(t, stack, withBroker(stack, "", time.Hour))
+	short := startOn(t, stack, withBroker(stack, "", 2*time.Second), func(c *service.Config) {
 		c.MySQLDSN = long.cfg.MySQLDSN // two instances of one service: one database, one broker
 		c.SnowflakeNode = 2
 	})
 	long.addSku(t, "mug", "GOODS", 4500, 10)
 	waiting := long.create(t, "u1", "r1", item("mug", 1))
-	ch := testkit.AMQPChannel(t, amqpURL)
+	ch := testkit.AMQPChannel(t, stack.AdminAMQPURL())
 	testkit.Eventually(t, eventuallyDeadline, func() bool { return queueLength(t, ch, "paysuite.order.pay-timeout.1h0m0s") == 1 },
 		"the long order's deadline message never reached its delay queue")
 	quick := short.create(t, "u2", "r1", item("mug", 2))
@@ -122,14 +130,14 @@ func TestShortTimeoutsDoNotWaitBehindLongOnes(t *testing.T) {
 }
 
 func TestSweeperCancelsWhatTheDelayQueueLost(t *testing.T) {
-	amqpURL := testkit.AMQPURL(t)
-	e := start(t, withBroker(amqpURL, 4*time.Second), func(c *service.Config) {
+	stack := testkit.NewStack(t)
+	e := startOn(t, stack, withBroker(stack, "", 4*time.Second), func(c *service.Config) {
 		c.SweepInterval = 200 * time.Millisecond
 		c.SweepGrace = 500 * time.Millisecond
 	})
 	e.addSku(t, "mug", "GOODS", 4500, 10)
 	o := e.create(t, "u1", "r1", item("mug", 2))
-	ch := testkit.AMQPChannel(t, amqpURL)
+	ch := testkit.AMQPChannel(t, stack.AdminAMQPURL())
 	delayQueue := "paysuite.order.pay-timeout.4s"
 	testkit.Eventually(t, eventuallyDeadline, func() bool { return queueLength(t, ch, delayQueue) == 1 },
 		"deadline message never reached %s", delayQueue)
@@ -147,12 +155,12 @@ func TestSweeperCancelsWhatTheDelayQueueLost(t *testing.T) {
 }
 
 func TestDuplicateDeadlineDeliveriesCancelOnce(t *testing.T) {
-	amqpURL := testkit.AMQPURL(t)
-	e := start(t, withBroker(amqpURL, 2*time.Second))
+	stack := testkit.NewStack(t)
+	e := startOn(t, stack, withBroker(stack, "", 2*time.Second))
 	e.addSku(t, "mug", "GOODS", 4500, 10)
 	o := e.create(t, "u1", "r1", item("mug", 4))
 	time.Sleep(time.Until(o.GetPayDeadline().AsTime())) // the copies must arrive when the deadline is due
-	ch := testkit.AMQPChannel(t, amqpURL)
+	ch := testkit.AMQPChannel(t, stack.AdminAMQPURL())
 	m := &eventsv1.OrderPayDeadline{OrderId: o.GetOrderId(), PayDeadline: o.GetPayDeadline()}
 	publish(t, ch, deadlineExchange, "", "dup-a", m)
 	publish(t, ch, deadlineExchange, "", "dup-a", m) // redelivered with the same id
@@ -168,30 +176,29 @@ func TestDuplicateDeadlineDeliveriesCancelOnce(t *testing.T) {
 }
 
 func TestOrderFollowsPaymentResults(t *testing.T) {
-	amqpURL := testkit.AMQPURL(t)
-	e := start(t, withBroker(amqpURL, time.Hour))
+	stack := testkit.NewStack(t)
+	e := startOn(t, stack, withBroker(stack, "", time.Hour))
 	e.addSku(t, "mug", "GOODS", 1000, 10)
 	o := e.create(t, "u1", "r1", item("mug", 3))
-	ch := testkit.AMQPChannel(t, amqpURL)
+	ch := testkit.AMQPChannel(t, stack.AdminAMQPURL())
+	payment := testkit.NewPublisher(t, stack.AMQPURL("payment"), resultsExchange) // as the payment service
 	paidAt := timestamppb.New(time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC))
 	succeeded := &eventsv1.PaymentResult{EventId: "ev-1", Type: eventsv1.PaymentResultType_PAYMENT_SUCCEEDED,
 		OrderId: o.GetOrderId(), PaymentId: 7, AmountFen: 3000, OccurredAt: paidAt}
-	publish(t, ch, resultsExchange, "", "ev-1", succeeded)
-	publish(t, ch, resultsExchange, "", "ev-1", succeeded)
+	payment.PublishProto("ev-1", succeeded)
+	payment.PublishProto("ev-1", succeeded)
 	got := e.eventuallyStatus(t, o.GetOrderId(), orderv1.OrderStatus_PAID)
 	if got.GetPaymentId() != 7 || !got.GetPaidAt().AsTime().Equal(paidAt.AsTime()) {
 		t.Fatalf("paid order = %v", got)
 	}
 	// A second payment's success and its refund leave the order alone (the payment side refunds it).
-	publish(t, ch, resultsExchange, "", "ev-2", &eventsv1.PaymentResult{EventId: "ev-2", Type: eventsv1.PaymentResultType_PAYMENT_SUCCEEDED,
+	payment.PublishProto("ev-2", &eventsv1.PaymentResult{EventId: "ev-2", Type: eventsv1.PaymentResultType_PAYMENT_SUCCEEDED,
 		OrderId: o.GetOrderId(), PaymentId: 8, AmountFen: 3000})
-	publish(t, ch, resultsExchange, "", "ev-3", &eventsv1.PaymentResult{EventId: "ev-3", Type: eventsv1.PaymentResultType_PAYMENT_REFUNDED,
+	payment.PublishProto("ev-3", &eventsv1.PaymentResult{EventId: "ev-3", Type: eventsv1.PaymentResultType_PAYMENT_REFUNDED,
 		OrderId: o.GetOrderId(), PaymentId: 8, RefundId: 1, RefundAmountFen: 3000, RefundedTotalFen: 3000, FullRefund: true})
 	// Undecodable: parked, never blocks the queue.
-	if err := ch.Publish(resultsExchange, "", false, false, amqp.Publishing{MessageId: "junk", Body: []byte("not protobuf \xff\xff")}); err != nil {
-		t.Fatal(err)
-	}
-	publish(t, ch, resultsExchange, "", "ev-4", &eventsv1.PaymentResult{EventId: "ev-4", Type: eventsv1.PaymentResultType_PAYMENT_REFUNDED,
+	payment.Publish("junk", "", []byte("not protobuf \xff\xff"))
+	payment.PublishProto("ev-4", &eventsv1.PaymentResult{EventId: "ev-4", Type: eventsv1.PaymentResultType_PAYMENT_REFUNDED,
 		OrderId: o.GetOrderId(), PaymentId: 7, RefundId: 2, RefundAmountFen: 3000, RefundedTotalFen: 3000, FullRefund: true})
 	got = e.eventuallyStatus(t, o.GetOrderId(), orderv1.OrderStatus_REFUNDED)
 	if got.GetPaymentId() != 7 || got.GetRefundedFen() != 3000 {
@@ -208,9 +215,9 @@ func TestOrderFollowsPaymentResults(t *testing.T) {
 	if _, err := e.client.CancelOrder(context.Background(), &orderv1.CancelOrderRequest{OrderId: c.GetOrderId()}); err != nil {
 		t.Fatal(err)
 	}
-	publish(t, ch, resultsExchange, "", "ev-5", &eventsv1.PaymentResult{EventId: "ev-5", Type: eventsv1.PaymentResultType_PAYMENT_SUCCEEDED,
+	payment.PublishProto("ev-5", &eventsv1.PaymentResult{EventId: "ev-5", Type: eventsv1.PaymentResultType_PAYMENT_SUCCEEDED,
 		OrderId: c.GetOrderId(), PaymentId: 9, AmountFen: 1000})
-	publish(t, ch, resultsExchange, "", "ev-6", &eventsv1.PaymentResult{EventId: "ev-6", Type: eventsv1.PaymentResultType_PAYMENT_REFUNDED,
+	payment.PublishProto("ev-6", &eventsv1.PaymentResult{EventId: "ev-6", Type: eventsv1.PaymentResultType_PAYMENT_REFUNDED,
 		OrderId: c.GetOrderId(), PaymentId: 9, RefundId: 3, RefundAmountFen: 1000, RefundedTotalFen: 1000, FullRefund: true, Reason: "ORDER_CANCELLED"})
 	testkit.Eventually(t, eventuallyDeadline, func() bool { return e.get(t, c.GetOrderId()).GetRefundedFen() == 1000 },
 		"cancelled order never showed the refund of the late payment")

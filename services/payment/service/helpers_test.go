@@ -16,6 +16,7 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	orderservice "github.com/paysuite/paysuite/services/order/service"
@@ -37,7 +38,8 @@ type env struct {
 	orders   orderv1.OrderServiceClient
 	payments paymentv1.PaymentServiceClient
 	db       *sql.DB // the payment service's database, for what a client cannot see
-	amqpURL  string
+	amqpURL  string  // the test's vhost as the admin, for observing
+	stack    *testkit.Stack
 	orderCfg orderservice.Config
 	log      *slog.Logger
 	stopOrd  func()
@@ -74,10 +76,11 @@ func startWith(t *testing.T, orderTweak func(*orderConfig), tweak ...func(*servi
 	log := testkit.Logger(t)
 	sb := emulatortest.Start(t, 0.001, log)
 
-	dsn, amqpURL := testkit.MySQLDSN(t), testkit.AMQPURL(t)
+	stack := testkit.NewStack(t)
 	httpAddr := testkit.FreeAddr(t)
 	cfg := service.Config{
-		GRPCAddr: testkit.FreeAddr(t), HTTPAddr: httpAddr, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 2,
+		GRPCAddr: testkit.FreeAddr(t), HTTPAddr: httpAddr, MySQLDSN: stack.MySQLDSN(service.Name),
+		AMQPURL: stack.AMQPURL(service.Name), TLS: stack.TLS(tlsx.Payment), SnowflakeNode: 2,
 		OrderPayTimeout: 30 * time.Minute, ProviderTradeTimeout: 25 * time.Minute,
 		NotifyBaseURL: "http://" + httpAddr, PollScale: 0.01,
 		MerchantFile: sb.MerchantFile(),
@@ -85,8 +88,9 @@ func startWith(t *testing.T, orderTweak func(*orderConfig), tweak ...func(*servi
 		Wechat:       service.WechatConfig{BaseURL: sb.URL},
 	}
 	orderCfg := orderservice.Config{
-		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, PayTimeout: cfg.OrderPayTimeout, SweepInterval: time.Hour,
-		SweepGrace: time.Minute, PaymentTarget: cfg.GRPCAddr, SnowflakeNode: 1, AMQPURL: amqpURL,
+		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: stack.MySQLDSN(orderservice.Name), PayTimeout: cfg.OrderPayTimeout,
+		SweepInterval: time.Hour, SweepGrace: time.Minute, PaymentTarget: cfg.GRPCAddr, SnowflakeNode: 1,
+		AMQPURL: stack.AMQPURL(orderservice.Name), PaymentBrokerUser: stack.BrokerUser(service.Name), TLS: stack.TLS(tlsx.Order),
 	}
 	cfg.OrderTarget = orderCfg.GRPCAddr
 	for _, f := range tweak {
@@ -95,12 +99,13 @@ func startWith(t *testing.T, orderTweak func(*orderConfig), tweak ...func(*servi
 	if orderTweak != nil {
 		orderTweak(&orderCfg)
 	}
-	e := &env{t: t, cfg: cfg, orderCfg: orderCfg, sandbox: sb, keysDir: sb.KeysDir, creds: sb.Credentials(), amqpURL: amqpURL, log: log}
+	e := &env{t: t, cfg: cfg, orderCfg: orderCfg, sandbox: sb, keysDir: sb.KeysDir, creds: sb.Credentials(),
+		amqpURL: stack.AdminAMQPURL(), stack: stack, log: log}
 	e.startOrders()
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, cfg, log) })
-	e.orders = orderv1.NewOrderServiceClient(testkit.DialGRPC(t, orderCfg.GRPCAddr))
-	e.payments = paymentv1.NewPaymentServiceClient(testkit.DialGRPC(t, cfg.GRPCAddr))
-	sdsn, err := db.ServiceDSN(dsn, service.Name)
+	e.orders = orderv1.NewOrderServiceClient(stack.Dial(tlsx.Order, orderCfg.GRPCAddr))
+	e.payments = paymentv1.NewPaymentServiceClient(stack.Dial(tlsx.Payment, cfg.GRPCAddr))
+	sdsn, err := db.ServiceDSN(cfg.MySQLDSN, service.Name)
 	if err != nil {
 		t.Fatal(err)
 	}

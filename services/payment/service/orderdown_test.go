@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 )
@@ -21,7 +22,7 @@ func TestOrderServiceDownWhenPaid(t *testing.T) {
 		return e.count("SELECT COUNT(*) FROM tasks WHERE kind = 'mark-order-paid' AND attempt >= 1") == 1
 	}, "the mark-order-paid task never tried")
 	e.startOrders()
-	testkit.DialGRPC(t, e.orderCfg.GRPCAddr)
+	e.stack.Dial(tlsx.Order, e.orderCfg.GRPCAddr)
 	e.waitOrderStatus(o.GetOrderId(), orderv1.OrderStatus_PAID)
 	testkit.Eventually(t, wait, func() bool {
 		return e.count("SELECT COUNT(*) FROM tasks WHERE kind = 'mark-order-paid'") == 0

@@ -11,9 +11,9 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/boot"
-	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/httpserver"
 	"github.com/paysuite/paysuite/pkg/run"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/channel"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/events"
@@ -66,14 +66,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	infra, err := boot.Start(ctx, boot.Config{Service: Name, MySQLDSN: cfg.MySQLDSN, Migrations: mysql.Migrations(),
-		AMQPURL: cfg.AMQPURL, Topology: []amqpx.Topology{amqpx.DeclarePaymentResults}, SnowflakeNode: cfg.SnowflakeNode}, log)
+		AMQPURL: cfg.AMQPURL, Topology: []amqpx.Topology{amqpx.DeclarePaymentResults}, SnowflakeNode: cfg.SnowflakeNode,
+		TLS: cfg.TLS}, log)
 	if err != nil {
 		return err
 	}
 	defer infra.Close()
 	relay := infra.Relay()
 
-	orderConn, err := grpcserver.Dial(cfg.OrderTarget)
+	orderConn, err := infra.Dial(cfg.OrderTarget, tlsx.Order)
 	if err != nil {
 		return fmt.Errorf("ORDER_TARGET: %w", err)
 	}
@@ -86,13 +87,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}, log)
 	a.OnEventsCommitted(relay.Wake)
 
-	srv := grpcserver.New(log)
+	srv := infra.GRPCServer(grpcport.Callers(), cfg.Reflection)
 	paymentv1.RegisterPaymentServiceServer(srv.GRPC(), grpcport.NewServer(a))
 	log.Info("payment service starting", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr, "channels", len(channels),
 		"provider_trade_timeout", cfg.ProviderTradeTimeout.String(), "poll_scale", cfg.PollScale)
 
 	g := run.NewGroup(ctx)
 	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	g.Go("ops", infra.Ops(cfg.OpsAddr))
 	g.Go("http", func(ctx context.Context) error {
 		return httpserver.Serve(ctx, cfg.HTTPAddr, httpport.Handler(a), log)
 	})
