@@ -88,6 +88,16 @@ func isInfra(method string) bool {
 	return false
 }
 
+// Allows reports whether caller may call method under p: admin may call everything, and every
+// caller health and reflection.
+func (p Policy) Allows(method, caller string) bool {
+	if caller == tlsx.Admin || isInfra(method) {
+		return true
+	}
+	rule, ok := p[method]
+	return ok && slices.Contains(rule.callers, caller)
+}
+
 // Covers returns an error naming every RPC of services that p has no Rule for, and every Rule
 // for an RPC the server does not have: a server refuses to start with a policy that has drifted
 // from its API.
@@ -138,15 +148,11 @@ func (g *Guard) Check(ctx context.Context, method string) error {
 		g.log.Warn("rpc refused: caller without a paysuite identity", "method", method)
 		return status.Error(codes.Unauthenticated, "a client certificate with a paysuite SPIFFE ID is required")
 	}
-	if isInfra(method) || caller == tlsx.Admin {
-		return nil
-	}
-	rule, ok := g.policy[method]
-	if !ok || !slices.Contains(rule.callers, caller) {
+	if !g.policy.Allows(method, caller) {
 		g.log.Warn("rpc refused: caller not allowed", "caller", caller, "method", method)
 		return status.Errorf(codes.PermissionDenied, "%s may not call %s", caller, method)
 	}
-	if g.RequireEndUser && caller == tlsx.Gateway && !rule.anonymous && !HasEndUser(ctx) {
+	if g.RequireEndUser && caller == tlsx.Gateway && !g.policy[method].anonymous && !HasEndUser(ctx) {
 		g.log.Warn("rpc refused: gateway call without an end user", "method", method)
 		return status.Errorf(codes.Unauthenticated, "%s needs the end user (%s) when the gateway calls", method, EndUserKey)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/boot"
 	"github.com/paysuite/paysuite/pkg/config"
+	"github.com/paysuite/paysuite/pkg/grpcauth"
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/run"
 	"github.com/paysuite/paysuite/pkg/tlsx"
@@ -51,6 +52,10 @@ func ConfigFromEnv(env *config.Env) Config {
 	}
 }
 
+// Callers is who may call each RPC of the service, besides admin (the table next to its gRPC
+// server); other modules' tests check a running service against it.
+func Callers() grpcauth.Policy { return ports.Callers() }
+
 // Run serves until ctx is done, then drains the gRPC server and the consumer.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.PaymentBrokerUser == "" {
@@ -64,7 +69,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer infra.Close()
 
 	a := app.New(mysql.NewEnrollments(infra.DB, infra.NewID), log)
-	srv := infra.GRPCServer(ports.Callers(), cfg.Reflection)
+	srv := infra.GRPCServer(Callers(), cfg.Reflection)
 	coursev1.RegisterCourseServiceServer(srv.GRPC(), ports.NewGRPC(a, log))
 
 	g := run.NewGroup(ctx)

@@ -26,6 +26,8 @@ type stack struct {
 	baseURL    string // the gateway
 	sandboxURL string
 	client     *http.Client
+	infra      *testkit.Stack    // identities, database and broker users
+	grpcAddrs  map[string]string // service name -> its gRPC address
 }
 
 // stackOptions are the knobs a test may turn; the zero value of each field keeps the default.
@@ -93,8 +95,9 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		return notificationservice.Run(ctx, notificationCfg, log.With("svc", "notification"))
 	})
 	testkit.Go(t, func(ctx context.Context) error { return courseservice.Run(ctx, courseCfg, log.With("svc", "course")) })
-	for name, addr := range map[string]string{tlsx.Order: orderAddr, tlsx.Payment: paymentAddr,
-		tlsx.Notification: notificationCfg.GRPCAddr, tlsx.Course: courseCfg.GRPCAddr} {
+	grpcAddrs := map[string]string{tlsx.Order: orderAddr, tlsx.Payment: paymentAddr,
+		tlsx.Notification: notificationCfg.GRPCAddr, tlsx.Course: courseCfg.GRPCAddr}
+	for name, addr := range grpcAddrs {
 		infra.Dial(name, addr)
 	}
 
@@ -110,7 +113,8 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		MaxBodyBytes:       1 << 20,
 	}
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, gwCfg, log.With("svc", "gateway")) })
-	s := &stack{baseURL: "http://" + gwCfg.HTTPAddr, sandboxURL: sandbox.URL, client: &http.Client{Timeout: 30 * time.Second}}
+	s := &stack{baseURL: "http://" + gwCfg.HTTPAddr, sandboxURL: sandbox.URL, client: &http.Client{Timeout: 30 * time.Second},
+		infra: infra, grpcAddrs: grpcAddrs}
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		resp, err := s.client.Get(s.baseURL + "/healthz")
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/boot"
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/grpcauth"
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/run"
 	"github.com/paysuite/paysuite/pkg/tlsx"
@@ -87,6 +88,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Callers is who may call each RPC of the service, besides admin (the table next to its gRPC
+// server); other modules' tests check a running service against it.
+func Callers() grpcauth.Policy { return ports.Callers() }
+
 // Run serves until ctx is done, then drains the gRPC server, the consumer and in-flight webhooks.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	cfg = cfg.withDefaults()
@@ -114,7 +119,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Feed:          pubsub.NewFeed(),
 		NewID:         infra.NewID,
 	}, log)
-	srv := infra.GRPCServer(ports.Callers(), cfg.Reflection)
+	srv := infra.GRPCServer(Callers(), cfg.Reflection)
 	notificationv1.RegisterNotificationServiceServer(srv.GRPC(), ports.NewGRPC(a, log))
 
 	g := run.NewGroup(ctx)

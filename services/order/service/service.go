@@ -11,6 +11,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/boot"
 	"github.com/paysuite/paysuite/pkg/config"
+	"github.com/paysuite/paysuite/pkg/grpcauth"
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/leader"
 	"github.com/paysuite/paysuite/pkg/run"
@@ -68,6 +69,10 @@ func ConfigFromEnv(env *config.Env) Config {
 	return cfg
 }
 
+// Callers is who may call each RPC of the service, besides admin (the table next to its gRPC
+// server); other modules' tests check a running service against it.
+func Callers() grpcauth.Policy { return grpcport.Callers() }
+
 // Run opens the database (creating and migrating it), connects to the broker when AMQPURL is
 // set, serves gRPC on cfg.GRPCAddr, runs the deadline and payment-result consumers, the outbox
 // relay and the sweeper, and blocks until ctx is done; then it drains all of them.
@@ -111,7 +116,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	a := app.New(mysql.NewOrderRepository(infra.DB, outbox), mysql.NewCatalogRepository(infra.DB), closer,
 		infra.NewID, app.Config{PayTimeout: cfg.PayTimeout}, log)
-	srv := infra.GRPCServer(grpcport.Callers(), cfg.Reflection)
+	srv := infra.GRPCServer(Callers(), cfg.Reflection)
 	orderv1.RegisterOrderServiceServer(srv.GRPC(), grpcport.NewServer(a))
 
 	g := run.NewGroup(ctx)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/boot"
+	"github.com/paysuite/paysuite/pkg/grpcauth"
 	"github.com/paysuite/paysuite/pkg/httpserver"
 	"github.com/paysuite/paysuite/pkg/run"
 	"github.com/paysuite/paysuite/pkg/tlsx"
@@ -27,6 +28,10 @@ import (
 
 // Name is the service name: its database is `<MYSQL_DSN database>_payment`.
 const Name = "payment"
+
+// Callers is who may call each RPC of the service, besides admin (the table next to its gRPC
+// server); other modules' tests check a running service against it.
+func Callers() grpcauth.Policy { return grpcport.Callers() }
 
 // Run opens the database and broker, serves gRPC and the notify endpoints, runs the durable
 // task runner and the outbox relay, and blocks until ctx is done, then drains.
@@ -87,7 +92,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}, log)
 	a.OnEventsCommitted(relay.Wake)
 
-	srv := infra.GRPCServer(grpcport.Callers(), cfg.Reflection)
+	srv := infra.GRPCServer(Callers(), cfg.Reflection)
 	paymentv1.RegisterPaymentServiceServer(srv.GRPC(), grpcport.NewServer(a))
 	log.Info("payment service starting", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr, "channels", len(channels),
 		"provider_trade_timeout", cfg.ProviderTradeTimeout.String(), "poll_scale", cfg.PollScale)
