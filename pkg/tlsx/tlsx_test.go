@@ -185,7 +185,7 @@ func TestMutualTLSAcceptsOnlyTheSuitesIdentities(t *testing.T) {
 
 	// TLS 1.2 is refused.
 	old := payment.ClientConfig("order")
-	old.MaxVersion = tls.VersionTLS12
+	old.MinVersion, old.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
 	if _, _, err := dial(addr, old); err == nil {
 		t.Error("a TLS 1.2 client got through")
 	}
