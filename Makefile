@@ -42,6 +42,7 @@ deps:
 build:
 	@mkdir -p bin
 	@for s in $(SERVICES); do echo "build $$s"; go build -o bin/$$s ./services/$$s/cmd/$$s || exit 1; done
+	@go build -o bin/devenv ./pkg/cmd/devenv
 
 vet:
 	go vet $(PACKAGES)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/boot"
+	"github.com/paysuite/paysuite/pkg/ops"
 	"github.com/paysuite/paysuite/pkg/testkit"
 )
 
@@ -125,6 +126,9 @@ func TestOpsPortAnswersHealthReadinessAndMetrics(t *testing.T) {
 	if code, _ := get("/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz %d", code)
 	}
+	if err := ops.Probe(addr); err != nil {
+		t.Fatalf("the container health check of a ready process: %v", err)
+	}
 	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") ||
 		!strings.Contains(body, "process_cpu_seconds_total") {
 		t.Fatalf("/metrics %d without the runtime and process metrics:\n%.300s", code, body)
@@ -137,6 +141,9 @@ func TestOpsPortAnswersHealthReadinessAndMetrics(t *testing.T) {
 	}, "/readyz still ready without the broker")
 	if code, _ := get("/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz %d while only the broker is down", code)
+	}
+	if err := ops.Probe(addr); err == nil {
+		t.Fatal("the container health check passed without the broker")
 	}
 	proxy.Restore()
 	testkit.Eventually(t, 30*time.Second, func() bool { code, _ := get("/readyz"); return code == http.StatusOK },

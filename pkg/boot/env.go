@@ -5,6 +5,7 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/ops"
 )
 
 // DefaultAMQPURL is used when neither <SERVICE>_AMQP_URL nor AMQP_URL is set.
@@ -22,9 +23,9 @@ func AMQPURLFromEnv(env *config.Env, service string) string {
 	return env.String(envName(service, "AMQP_URL"), env.String("AMQP_URL", DefaultAMQPURL))
 }
 
-// OpsAddrFromEnv is the service's ops port: <SERVICE>_OPS_ADDR, else def.
-func OpsAddrFromEnv(env *config.Env, service, def string) string {
-	return env.String(envName(service, "OPS_ADDR"), def)
+// OpsAddrFromEnv is the service's ops port: <SERVICE>_OPS_ADDR, else ops.DefaultAddr.
+func OpsAddrFromEnv(env *config.Env, service string) string {
+	return env.String(envName(service, "OPS_ADDR"), ops.DefaultAddr(service))
 }
 
 // ReflectionFromEnv is GRPC_REFLECTION (default true): whether the gRPC server offers reflection

@@ -42,7 +42,7 @@ type Config struct {
 func ConfigFromEnv(env *config.Env) Config {
 	return Config{
 		GRPCAddr:          env.String("COURSE_GRPC_ADDR", ":9004"),
-		OpsAddr:           boot.OpsAddrFromEnv(env, Name, ":9104"),
+		OpsAddr:           boot.OpsAddrFromEnv(env, Name),
 		Reflection:        boot.ReflectionFromEnv(env),
 		TLS:               tlsx.FilesFromEnv(env),
 		MySQLDSN:          boot.MySQLDSNFromEnv(env, Name),

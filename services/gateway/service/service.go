@@ -40,7 +40,7 @@ type Config struct {
 func ConfigFromEnv(env *config.Env) Config {
 	cfg := Config{
 		HTTPAddr:           env.String("GATEWAY_HTTP_ADDR", ":8080"),
-		OpsAddr:            env.String("GATEWAY_OPS_ADDR", ":9100"),
+		OpsAddr:            env.String("GATEWAY_OPS_ADDR", ops.DefaultAddr("gateway")),
 		TLS:                tlsx.FilesFromEnv(env),
 		OrderTarget:        env.String("ORDER_TARGET", "127.0.0.1:9001"),
 		PaymentTarget:      env.String("PAYMENT_TARGET", "127.0.0.1:9002"),

@@ -54,7 +54,7 @@ type Config struct {
 func ConfigFromEnv(env *config.Env) Config {
 	cfg := Config{
 		GRPCAddr:          env.String("NOTIFICATION_GRPC_ADDR", ":9003"),
-		OpsAddr:           boot.OpsAddrFromEnv(env, Name, ":9103"),
+		OpsAddr:           boot.OpsAddrFromEnv(env, Name),
 		Reflection:        boot.ReflectionFromEnv(env),
 		TLS:               tlsx.FilesFromEnv(env),
 		MySQLDSN:          boot.MySQLDSNFromEnv(env, Name),

@@ -51,7 +51,7 @@ type Config struct {
 func ConfigFromEnv(env *config.Env) Config {
 	cfg := Config{
 		GRPCAddr:          env.String("ORDER_GRPC_ADDR", ":9001"),
-		OpsAddr:           boot.OpsAddrFromEnv(env, Name, ":9101"),
+		OpsAddr:           boot.OpsAddrFromEnv(env, Name),
 		Reflection:        boot.ReflectionFromEnv(env),
 		TLS:               tlsx.FilesFromEnv(env),
 		MySQLDSN:          boot.MySQLDSNFromEnv(env, Name),

@@ -60,7 +60,7 @@ func ConfigFromEnv(env *config.Env) Config {
 	cfg := Config{
 		GRPCAddr:             env.String("PAYMENT_GRPC_ADDR", ":9002"),
 		HTTPAddr:             env.String("PAYMENT_HTTP_ADDR", ":8082"),
-		OpsAddr:              boot.OpsAddrFromEnv(env, Name, ":9102"),
+		OpsAddr:              boot.OpsAddrFromEnv(env, Name),
 		Reflection:           boot.ReflectionFromEnv(env),
 		TLS:                  tlsx.FilesFromEnv(env),
 		MySQLDSN:             boot.MySQLDSNFromEnv(env, Name),
