@@ -14,6 +14,7 @@ BUF_VERSION := v1.50.0
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 GRPC_GATEWAY_VERSION := v2.33.0
+GRPCURL_VERSION := v1.9.3
 
 # What needs MariaDB and RabbitMQ runs through ensure-deps.sh: it finds, starts or installs them
 # (README, "Two commands"; PAYSUITE_INSTALL=no forbids installing), then runs the command with
@@ -21,7 +22,7 @@ GRPC_GATEWAY_VERSION := v2.33.0
 WITH_DEPS := ./scripts/ensure-deps.sh
 BENCHES   := services/order/cmd/bench services/payment/cmd/bench services/payment/cmd/e2ebench
 
-.PHONY: run test bench deps build vet fmt generate tools lint compose-check demo clean
+.PHONY: run test bench deps build vet fmt generate tools grpcurl lint compose-check demo clean
 
 ## run: build and start every service in this terminal (Ctrl-C stops all)
 run: build
@@ -62,6 +63,11 @@ tools:
 	GOBIN=$(TOOLS_BIN) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	GOBIN=$(TOOLS_BIN) go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
 	GOBIN=$(TOOLS_BIN) go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
+
+## grpcurl: the pinned grpcurl in bin/tools (README: calling a service as admin)
+grpcurl:
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 
 lint: vet
 	PATH="$(TOOLS_BIN):$$PATH" buf lint
