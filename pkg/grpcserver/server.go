@@ -50,11 +50,10 @@ type Options struct {
 func New(log *slog.Logger, opts Options, grpcOpts ...grpc.ServerOption) *Server {
 	guard := grpcauth.NewGuard(opts.Callers, log)
 	guard.RequireEndUser = opts.RequireEndUser
-	// The end user's metadata (x-paysuite-user, x-paysuite-roles) becomes the handler's principal
-	// only when grpcauth.TrustsEndUser(ctx) says so: pkg/principal's server interceptor goes
-	// right after guard in both chains, with grpcauth.TrustsEndUser as its trust hook, and
-	// guard.RequireEndUser is then switched on (the gateway names the user on every RPC but the
-	// public catalog).
+	// The end user's metadata (x-paysuite-user, x-paysuite-roles) is to become the handler's
+	// principal only when grpcauth.TrustsEndUser(ctx) says so: pkg/principal's server
+	// interceptor belongs right after guard in both chains, with grpcauth.TrustsEndUser as its
+	// trust hook; boot's gatewayNamesEndUser then turns RequireEndUser on for every service.
 	grpcOpts = append([]grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(opts.TLS.ServerConfig())),
 		grpc.ChainUnaryInterceptor(recoverUnary(log), guard.Unary(), logUnary(log)),
