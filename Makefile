@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 
 # Every Go module of the workspace, and the services that have a main package.
-MODULES   := pkg proto/gen $(patsubst %/go.mod,%,$(wildcard services/*/go.mod))
+MODULES   := pkg proto/gen $(patsubst %/go.mod,%,$(wildcard services/*/go.mod)) deploy
 SERVICES  := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/cmd/*/main.go))))
 SERVICES  := $(foreach s,sandbox order payment notification course gateway,$(if $(wildcard services/$(s)/cmd/$(s)/main.go),$(s)))
 PACKAGES  := $(addsuffix /...,$(addprefix ./,$(MODULES)))
