@@ -245,6 +245,11 @@ func checkNetworkPoliciesAllowOnlyTheContractsPaths(t *testing.T, m manifests) {
 	if got := n.reachable(t, stranger, ports); len(got) > 0 {
 		t.Errorf("an unknown pod of the namespace reaches %v", got)
 	}
+	for _, src := range sources {
+		if n.allowed(t, src, stranger, 8080, corev1.ProtocolTCP) {
+			t.Errorf("%s reaches a pod no policy names (the default deny must cover it)", src.name)
+		}
+	}
 	for svc, port := range opsPorts {
 		if svc == "sandbox" {
 			continue
