@@ -64,7 +64,7 @@ func checkEveryDeploymentIsHardened(t *testing.T, m manifests) {
 }
 
 // checkProbesUseTheOpsPort checks liveness on /healthz and readiness on /readyz of each process's
-// ops port, the port its <SERVICE>_OPS_ADDR tells it to listen on.
+// ops port, the port its <SERVICE>_OPS_ADDR tells it to listen on and Prometheus scrapes.
 func checkProbesUseTheOpsPort(t *testing.T, m manifests) {
 	for _, d := range all[appsv1.Deployment](m) {
 		want, ok := opsPorts[d.Name]
@@ -76,8 +76,13 @@ func checkProbesUseTheOpsPort(t *testing.T, m manifests) {
 		readyPath := "/readyz"
 		if d.Name == "sandbox" {
 			readyPath = "/healthz" // the sandbox has no database or broker to wait for
-		} else if addr := envValue(c, strings.ToUpper(d.Name)+"_OPS_ADDR"); addr != ":"+strconv.Itoa(int(want)) {
-			t.Errorf("%s: %s_OPS_ADDR=%q, want :%d", d.Name, strings.ToUpper(d.Name), addr, want)
+		} else {
+			if addr := envValue(c, strings.ToUpper(d.Name)+"_OPS_ADDR"); addr != ":"+strconv.Itoa(int(want)) {
+				t.Errorf("%s: %s_OPS_ADDR=%q, want :%d", d.Name, strings.ToUpper(d.Name), addr, want)
+			}
+			if a := d.Spec.Template.Annotations; a["prometheus.io/port"] != strconv.Itoa(int(want)) || a["prometheus.io/path"] != "/metrics" {
+				t.Errorf("%s: Prometheus annotations point at port %q path %q, want the ops port %d /metrics", d.Name, a["prometheus.io/port"], a["prometheus.io/path"], want)
+			}
 		}
 		for _, p := range []struct {
 			kind, path string
