@@ -37,6 +37,7 @@ type mariaDB struct {
 }
 
 type mariaDBSpec struct {
+	Image                    string                       `json:"image,omitempty"`
 	RootPasswordSecretKeyRef generatedSecretKeyRef        `json:"rootPasswordSecretKeyRef,omitempty"`
 	Replicas                 int32                        `json:"replicas,omitempty"`
 	Galera                   *mariaDBGalera               `json:"galera,omitempty"`
