@@ -39,6 +39,12 @@ func start(t *testing.T, tweak ...func(*service.Config)) *env {
 	log := testkit.Logger(t)
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, cfg, log) })
 	conn := testkit.DialGRPC(t, cfg.GRPCAddr)
+	if cfg.AMQPURL != "" {
+		// Serving gRPC does not mean consuming yet: what a test publishes before the consumer
+		// queues are bound would be dropped by the exchange.
+		testkit.WaitForConsumer(t, cfg.AMQPURL, deadlineQueue)
+		testkit.WaitForConsumer(t, cfg.AMQPURL, resultsQueue)
+	}
 	dsn, err := db.ServiceDSN(cfg.MySQLDSN, service.Name)
 	if err != nil {
 		t.Fatal(err)
