@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/paysuite/paysuite/pkg/testkit"
+	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/payment/service"
@@ -13,6 +15,7 @@ import (
 func TestClosePayments(t *testing.T) {
 	// Slow polling, so only ClosePayments can find out about the unnotified payment.
 	e := start(t, func(c *service.Config) { c.PollScale = 100 })
+	events := listen(t, e.amqpURL)
 	ctx := context.Background()
 
 	t.Run("unpaid, scanned attempts are closed and can no longer be paid", func(t *testing.T) {
@@ -29,6 +32,13 @@ func TestClosePayments(t *testing.T) {
 			if got := e.payment(p.GetPaymentId()); got.GetStatus() != paymentv1.PaymentStatus_CLOSED {
 				t.Fatalf("%s attempt is %s", p.GetChannel(), got.GetStatus())
 			}
+			// Downstream learns of the close from the fanout.
+			testkit.Eventually(t, wait, func() bool {
+				list, _, _ := events.of(p.GetPaymentId())
+				return len(list) == 1 && list[0].GetType() == eventsv1.PaymentResultType_PAYMENT_CLOSED &&
+					list[0].GetReason() == "ORDER_CLOSING" && list[0].GetOrderId() == o.GetOrderId()
+			}, "no PAYMENT_CLOSED (ORDER_CLOSING) event for the %s attempt: %v", p.GetChannel(),
+				testkit.Lazy(func() any { list, _, _ := events.of(p.GetPaymentId()); return list }))
 			if code := e.sandboxDo(http.MethodPost, "/sandbox/pay", map[string]string{"qrCode": p.GetQrCode()}); code != http.StatusConflict {
 				t.Fatalf("paying the closed %s trade: HTTP %d, want 409", p.GetChannel(), code)
 			}
