@@ -50,9 +50,9 @@ func TestPayingACourseOrderThroughTheSandboxEnrolsAndTellsTheBuyer(t *testing.T)
 	payments := paymentv1.NewPaymentServiceClient(testkit.DialGRPC(t, payCfg.GRPCAddr))
 	courses := coursev1Client(t, courseCfg.GRPCAddr)
 	notifications := notificationv1.NewNotificationServiceClient(testkit.DialGRPC(t, notifyCfg.GRPCAddr))
-	// Both consumers' queues exist before anything is published (Consume declares them).
+	// Both consumers are subscribed before anything is published (Consume declares their queues).
 	for _, q := range []string{queue, "paysuite.notification.payment-results"} {
-		testkit.Eventually(t, waitFor, func() bool { return queueExists(t, amqpURL, q) }, "queue %s never declared", q)
+		testkit.WaitForConsumer(t, amqpURL, q)
 	}
 
 	ctx := context.Background()
@@ -66,7 +66,10 @@ func TestPayingACourseOrderThroughTheSandboxEnrolsAndTellsTheBuyer(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := json.Marshal(map[string]string{"qrCode": p.GetQrCode()})
+	body, err := json.Marshal(map[string]string{"qrCode": p.GetQrCode()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.Post(sb.URL+"/sandbox/pay", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

@@ -90,6 +90,10 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	for _, addr := range []string{orderAddr, paymentAddr, notificationCfg.GRPCAddr, courseCfg.GRPCAddr} {
 		testkit.DialGRPC(t, addr)
 	}
+	// Each follows the payment results fanout: bound before anything is paid, or it misses it.
+	for _, q := range []string{"paysuite.order.payment-results", "paysuite.course.payment-results", "paysuite.notification.payment-results"} {
+		testkit.WaitForConsumer(t, amqpURL, q)
+	}
 
 	gwCfg := service.Config{
 		HTTPAddr:           testkit.FreeAddr(t),

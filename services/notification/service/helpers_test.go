@@ -49,7 +49,10 @@ func newEnv(t *testing.T) *env {
 func (e *env) start() (notificationv1.NotificationServiceClient, func()) {
 	e.t.Helper()
 	stop := testkit.Start(e.t, func(ctx context.Context) error { return service.Run(ctx, e.cfg, testkit.Logger(e.t)) })
-	return notificationv1.NewNotificationServiceClient(testkit.DialGRPC(e.t, e.cfg.GRPCAddr)), stop
+	conn := testkit.DialGRPC(e.t, e.cfg.GRPCAddr)
+	// Healthy is not yet consuming: an event published before the queue is bound is dropped.
+	testkit.WaitForConsumer(e.t, e.cfg.AMQPURL, queue)
+	return notificationv1.NewNotificationServiceClient(conn), stop
 }
 
 // publisher sends PaymentResult events to the fanout as the payment service's relay does.
