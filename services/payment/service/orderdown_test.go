@@ -16,17 +16,10 @@ import (
 func TestOrderServiceDownWhenPaid(t *testing.T) {
 	t.Run("the queue alone", func(t *testing.T) {
 		e, taskDoor, _ := startWithDoors(t)
-		events := listen(t, e.amqpURL)
-		o := e.order("goods-sticker-pack", 1)
-		p := e.pay(o, paymentv1.Channel_WECHAT_NATIVE)
-		e.stopOrd()
-		e.buyerPays(p.GetQrCode())
-		e.waitPaymentStatus(p.GetPaymentId(), paymentv1.PaymentStatus_SUCCEEDED)
-		e.waitMarkPaidTried()
+		o, p, ev := e.paidWhileOrderServiceDown()
 		taskDoor.Cut()
 		e.startOrders()
 		e.waitOrderStatus(o.GetOrderId(), orderv1.OrderStatus_PAID)
-		ev := events.succeeded(t, p.GetPaymentId())
 		if !e.orderProcessed(ev.GetEventId()) {
 			t.Fatalf("order is PAID but its results consumer has not processed %s", ev.GetEventId())
 		}
@@ -39,14 +32,7 @@ func TestOrderServiceDownWhenPaid(t *testing.T) {
 
 	t.Run("the task alone", func(t *testing.T) {
 		e, _, queueDoor := startWithDoors(t)
-		events := listen(t, e.amqpURL)
-		o := e.order("goods-sticker-pack", 1)
-		p := e.pay(o, paymentv1.Channel_WECHAT_NATIVE)
-		e.stopOrd()
-		e.buyerPays(p.GetQrCode())
-		e.waitPaymentStatus(p.GetPaymentId(), paymentv1.PaymentStatus_SUCCEEDED)
-		e.waitMarkPaidTried()
-		ev := events.succeeded(t, p.GetPaymentId()) // waiting in the order's durable queue
+		o, p, ev := e.paidWhileOrderServiceDown() // ev waits in the order's durable queue
 		queueDoor.Cut()
 		e.startOrders()
 		e.waitOrderStatus(o.GetOrderId(), orderv1.OrderStatus_PAID)
@@ -76,11 +62,21 @@ func startWithDoors(t *testing.T) (e *env, taskDoor, queueDoor *testkit.TCPProxy
 	return e, taskDoor, queueDoor
 }
 
-func (e *env) waitMarkPaidTried() {
+// paidWhileOrderServiceDown stops the order service, has the buyer pay an order, and returns once
+// the payment succeeded, its mark-order-paid task has failed at least once and its
+// PAYMENT_SUCCEEDED event is on the fanout.
+func (e *env) paidWhileOrderServiceDown() (*orderv1.Order, *paymentv1.Payment, *eventsv1.PaymentResult) {
 	e.t.Helper()
+	events := listen(e.t, e.amqpURL)
+	o := e.order("goods-sticker-pack", 1)
+	p := e.pay(o, paymentv1.Channel_WECHAT_NATIVE)
+	e.stopOrd()
+	e.buyerPays(p.GetQrCode())
+	e.waitPaymentStatus(p.GetPaymentId(), paymentv1.PaymentStatus_SUCCEEDED)
 	testkit.Eventually(e.t, wait, func() bool {
 		return e.count("SELECT COUNT(*) FROM tasks WHERE kind = 'mark-order-paid' AND attempt >= 1") == 1
 	}, "the mark-order-paid task never tried")
+	return o, p, events.succeeded(e.t, p.GetPaymentId())
 }
 
 // waitMarkPaidDone waits until the mark-order-paid task has finished and checks that the order
