@@ -44,12 +44,21 @@ func Service[C any](name string, fromEnv func(*config.Env) C, serve func(context
 	Main(name, configured(fromEnv, serve))
 }
 
+// CheckLogLevel records a LOG_LEVEL that is not debug, info, warn or error as a configuration
+// error (Main has already built its logger at info for it, to report the error).
+func CheckLogLevel(env *config.Env) {
+	level := env.String("LOG_LEVEL", "info")
+	_, ok := logging.ParseLevel(level)
+	env.Check(ok, "LOG_LEVEL=%q: want debug, info, warn or error", level)
+}
+
 // configured is the part of Service that reads the configuration before serving.
 func configured[C any](
 	fromEnv func(*config.Env) C, serve func(context.Context, C, *slog.Logger) error,
 ) func(context.Context, *slog.Logger) error {
 	return func(ctx context.Context, log *slog.Logger) error {
 		env := config.New()
+		CheckLogLevel(env)
 		cfg := fromEnv(env)
 		if err := env.Err(); err != nil {
 			return err

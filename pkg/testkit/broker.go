@@ -37,6 +37,28 @@ func AMQPChannel(t testing.TB, url string) *amqp.Channel {
 	return ch
 }
 
+// WaitForConsumer waits until queue exists on the broker at url with at least one consumer
+// subscribed: the service under test is consuming, so what a test publishes from now on is
+// neither dropped for want of a binding (a fanout drops what no queue is bound to yet) nor left
+// waiting behind a subscriber that is still starting.
+func WaitForConsumer(t testing.TB, url, queue string) {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	Eventually(t, 60*time.Second, func() bool {
+		ch, err := conn.Channel() // a passive declare of a missing queue closes its channel
+		if err != nil {
+			t.Fatalf("channel to %s: %v", url, err)
+		}
+		defer ch.Close()
+		q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+		return err == nil && q.Consumers > 0
+	}, "nobody consumes %s", queue)
+}
+
 // NewPublisher declares the durable fanout exchange on the broker at url and returns a
 // publisher for it; the connection is closed at cleanup. Its messages carry url's user as
 // their user_id, as the relay's do.

@@ -58,9 +58,9 @@ func TestPayingACourseOrderThroughTheSandboxEnrolsAndTellsTheBuyer(t *testing.T)
 	payments := paymentv1.NewPaymentServiceClient(stack.Dial(tlsx.Payment, payCfg.GRPCAddr))
 	courses := coursev1.NewCourseServiceClient(stack.Dial(tlsx.Course, courseCfg.GRPCAddr))
 	notifications := notificationv1.NewNotificationServiceClient(stack.Dial(tlsx.Notification, notifyCfg.GRPCAddr))
-	// Both consumers' queues exist before anything is published (Consume declares them).
+	// Both consumers are subscribed before anything is published (Consume declares their queues).
 	for _, q := range []string{queue, "paysuite.notification.payment-results"} {
-		testkit.Eventually(t, waitFor, func() bool { return queueExists(t, stack.AdminAMQPURL(), q) }, "queue %s never declared", q)
+		testkit.WaitForConsumer(t, stack.AdminAMQPURL(), q)
 	}
 
 	ctx := context.Background()
@@ -74,7 +74,10 @@ func TestPayingACourseOrderThroughTheSandboxEnrolsAndTellsTheBuyer(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := json.Marshal(map[string]string{"qrCode": p.GetQrCode()})
+	body, err := json.Marshal(map[string]string{"qrCode": p.GetQrCode()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.Post(sb.URL+"/sandbox/pay", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

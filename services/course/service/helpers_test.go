@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
@@ -48,7 +47,10 @@ func (e *env) payment() *publisher { return newPublisher(e.t, e.stack.AMQPURL("p
 func (e *env) start() (coursev1.CourseServiceClient, func()) {
 	e.t.Helper()
 	stop := testkit.Start(e.t, func(ctx context.Context) error { return service.Run(ctx, e.cfg, testkit.Logger(e.t)) })
-	return coursev1.NewCourseServiceClient(e.stack.Dial(tlsx.Course, e.cfg.GRPCAddr)), stop
+	conn := e.stack.Dial(tlsx.Course, e.cfg.GRPCAddr)
+	// Healthy is not yet consuming: an event published before the queue is bound is dropped.
+	testkit.WaitForConsumer(e.t, e.stack.AdminAMQPURL(), queue)
+	return coursev1.NewCourseServiceClient(conn), stop
 }
 
 // publisher sends PaymentResult events to the fanout as the payment service's relay does.
@@ -130,19 +132,3 @@ func sync(t *testing.T, p *publisher, c coursev1.CourseServiceClient) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-// queueExists reports whether queue is declared (a passive declare closes its channel on failure,
-// so each check uses its own connection).
-func queueExists(t *testing.T, url, queue string) bool {
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = ch.QueueDeclarePassive(queue, true, false, false, false, nil)
-	return err == nil
-}

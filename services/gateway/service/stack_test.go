@@ -100,6 +100,10 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	for name, addr := range grpcAddrs {
 		infra.Dial(name, addr)
 	}
+	// Each follows the payment results fanout: bound before anything is paid, or it misses it.
+	for _, q := range []string{"paysuite.order.payment-results", "paysuite.course.payment-results", "paysuite.notification.payment-results"} {
+		testkit.WaitForConsumer(t, infra.AdminAMQPURL(), q)
+	}
 
 	gwCfg := service.Config{
 		HTTPAddr:           testkit.FreeAddr(t),

@@ -54,7 +54,10 @@ func newEnv(t *testing.T) *env {
 func (e *env) start() (notificationv1.NotificationServiceClient, func()) {
 	e.t.Helper()
 	stop := testkit.Start(e.t, func(ctx context.Context) error { return service.Run(ctx, e.cfg, testkit.Logger(e.t)) })
-	return notificationv1.NewNotificationServiceClient(e.stack.Dial(tlsx.Notification, e.cfg.GRPCAddr)), stop
+	conn := e.stack.Dial(tlsx.Notification, e.cfg.GRPCAddr)
+	// Healthy is not yet consuming: an event published before the queue is bound is dropped.
+	testkit.WaitForConsumer(e.t, e.stack.AdminAMQPURL(), queue)
+	return notificationv1.NewNotificationServiceClient(conn), stop
 }
 
 // payment publishes to the results fanout as the payment service's broker user.

@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,12 +17,15 @@ import (
 	"github.com/paysuite/paysuite/services/order/service"
 )
 
-// Broker names the tests check from outside (CONTRACT.md).
+// Broker names the tests check from outside (README, "Reference: broker").
 const (
 	deadlineExchange   = "paysuite.order.pay-deadline"
 	resultsExchange    = "paysuite.payment.results"
+	resultsQueue       = "paysuite.order.payment-results"
 	resultsParkingQ    = "paysuite.order.payment-results.parking"
 	deadlineQueue      = "paysuite.order.pay-deadline"
+	resultsConsumer    = "order-payment-results" // processed_messages.consumer of the results queue
+	deadlineConsumer   = "order-pay-deadline"
 	sweepEveryHour     = time.Hour
 	eventuallyDeadline = 20 * time.Second
 )
@@ -69,6 +73,21 @@ func (e *env) get(t *testing.T, id int64) *orderv1.Order {
 		t.Fatal(err)
 	}
 	return o
+}
+
+// processed reports whether consumer has committed the message with this id (its dedupe row is
+// written in the handler's transaction, so the effect is visible too).
+func (e *env) processed(t *testing.T, consumer, messageID string) bool {
+	t.Helper()
+	return e.count(t, "SELECT COUNT(*) FROM processed_messages WHERE consumer = ? AND message_id = ?", consumer, messageID) == 1
+}
+
+func (e *env) waitProcessed(t *testing.T, consumer string, messageIDs ...string) {
+	t.Helper()
+	for _, id := range messageIDs {
+		testkit.Eventually(t, eventuallyDeadline, func() bool { return e.processed(t, consumer, id) },
+			"%s never processed message %s", consumer, id)
+	}
 }
 
 func (e *env) eventuallyStatus(t *testing.T, id int64, want orderv1.OrderStatus) *orderv1.Order {
@@ -191,11 +210,17 @@ func TestOrderFollowsPaymentResults(t *testing.T) {
 	if got.GetPaymentId() != 7 || !got.GetPaidAt().AsTime().Equal(paidAt.AsTime()) {
 		t.Fatalf("paid order = %v", got)
 	}
-	// A second payment's success and its refund leave the order alone (the payment side refunds it).
+	// A second payment's success and its full refund leave the order alone: that money is the
+	// payment side's to give back, not a refund of this order. Asserted once the consumer has
+	// committed both messages, so a refund it wrongly applied would show.
 	payment.PublishProto("ev-2", &eventsv1.PaymentResult{EventId: "ev-2", Type: eventsv1.PaymentResultType_PAYMENT_SUCCEEDED,
 		OrderId: o.GetOrderId(), PaymentId: 8, AmountFen: 3000})
 	payment.PublishProto("ev-3", &eventsv1.PaymentResult{EventId: "ev-3", Type: eventsv1.PaymentResultType_PAYMENT_REFUNDED,
 		OrderId: o.GetOrderId(), PaymentId: 8, RefundId: 1, RefundAmountFen: 3000, RefundedTotalFen: 3000, FullRefund: true})
+	e.waitProcessed(t, resultsConsumer, "ev-2", "ev-3")
+	if got := e.get(t, o.GetOrderId()); got.GetStatus() != orderv1.OrderStatus_PAID || got.GetPaymentId() != 7 || got.GetRefundedFen() != 0 {
+		t.Fatalf("after a duplicate payment and its refund the order is %v; want PAID by payment 7 with 0 refunded", got)
+	}
 	// Undecodable: parked, never blocks the queue.
 	payment.Publish("junk", "", []byte("not protobuf \xff\xff"))
 	payment.PublishProto("ev-4", &eventsv1.PaymentResult{EventId: "ev-4", Type: eventsv1.PaymentResultType_PAYMENT_REFUNDED,
@@ -223,5 +248,73 @@ func TestOrderFollowsPaymentResults(t *testing.T) {
 		"cancelled order never showed the refund of the late payment")
 	if got := e.get(t, c.GetOrderId()); got.GetStatus() != orderv1.OrderStatus_CANCELLED || got.GetPaymentId() != 9 || e.stock(t, "mug") != 7 {
 		t.Fatalf("cancelled order after a late payment = %v, stock %d", got, e.stock(t, "mug"))
+	}
+}
+
+// No order is cancelled before its deadline: a deadline message that arrives early (another
+// instance with a shorter ORDER_PAY_TIMEOUT, a replay) changes nothing.
+func TestEarlyDeadlineMessageLeavesTheOrderAlone(t *testing.T) {
+	stack := testkit.NewStack(t)
+	e := startOn(t, stack, withBroker(stack, "", time.Hour))
+	e.addSku(t, "mug", "GOODS", 4500, 10)
+	o := e.create(t, "u1", "r1", item("mug", 3))
+	ch := testkit.AMQPChannel(t, stack.AdminAMQPURL())
+	publish(t, ch, deadlineExchange, "", "early", &eventsv1.OrderPayDeadline{OrderId: o.GetOrderId(), PayDeadline: o.GetPayDeadline()})
+	e.waitProcessed(t, deadlineConsumer, "early")
+	if got := e.get(t, o.GetOrderId()); got.GetStatus() != orderv1.OrderStatus_PENDING_PAYMENT || got.GetCancelledAt() != nil {
+		t.Fatalf("an hour before its deadline the order is %v; want PENDING_PAYMENT", got)
+	}
+	if s := e.stock(t, "mug"); s != 7 {
+		t.Fatalf("stock = %d, want 7 (the order still holds its 3)", s)
+	}
+}
+
+// The deadline consumer and the sweeper reach the same orders at the same moment, several
+// copies of each deadline message among them: every order is cancelled once and its stock comes
+// back once.
+func TestSweeperAndDeadlineConsumerRacingCancelOnce(t *testing.T) {
+	stack := testkit.NewStack(t)
+	e := startOn(t, stack, withBroker(stack, "", 2*time.Second), func(c *service.Config) {
+		c.SweepInterval, c.SweepGrace = 10*time.Millisecond, 0 // the sweeper takes each order the moment it is due
+	})
+	e.addSku(t, "mug", "GOODS", 100, 1000)
+	orders := make([]*orderv1.Order, 20)
+	var wg sync.WaitGroup
+	for i := range orders {
+		wg.Go(func() { orders[i] = e.create(t, "u1", fmt.Sprint("r", i), item("mug", 2)) }) // close deadlines
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	first := orders[0].GetPayDeadline().AsTime()
+	for _, o := range orders {
+		if d := o.GetPayDeadline().AsTime(); d.Before(first) {
+			first = d
+		}
+	}
+	// As the first order falls due, three copies of every order's deadline message go to the
+	// consumer, while the sweeper finds the orders due one after the other; the deadline
+	// messages from the delay queue follow.
+	time.Sleep(time.Until(first))
+	ch := testkit.AMQPChannel(t, stack.AdminAMQPURL())
+	var ids []string
+	for copyNo := range 3 {
+		for _, o := range orders {
+			id := fmt.Sprintf("race-%d-%d", o.GetOrderId(), copyNo)
+			publish(t, ch, deadlineExchange, "", id, &eventsv1.OrderPayDeadline{OrderId: o.GetOrderId(), PayDeadline: o.GetPayDeadline()})
+			ids = append(ids, id)
+		}
+	}
+	for _, o := range orders {
+		got := e.eventuallyStatus(t, o.GetOrderId(), orderv1.OrderStatus_CANCELLED)
+		if got.GetCancelReason() != "TIMEOUT" || got.GetCancelledAt().AsTime().Before(got.GetPayDeadline().AsTime()) {
+			t.Fatalf("order = %v; want TIMEOUT, not before its deadline", got)
+		}
+		ids = append(ids, fmt.Sprint("order-pay-deadline-", o.GetOrderId()))
+	}
+	e.waitProcessed(t, deadlineConsumer, ids...)
+	if s := e.stock(t, "mug"); s != 1000 {
+		t.Fatalf("stock = %d after every order was cancelled, want 1000 (each order's 2 back once)", s)
 	}
 }

@@ -48,6 +48,12 @@ func startOn(t *testing.T, stack *testkit.Stack, tweak ...func(*service.Config))
 	log := testkit.Logger(t)
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, cfg, log) })
 	conn := stack.Dial(tlsx.Order, cfg.GRPCAddr)
+	if cfg.AMQPURL != "" {
+		// Serving gRPC does not mean consuming yet: what a test publishes before the consumer
+		// queues are bound would be dropped by the exchange.
+		testkit.WaitForConsumer(t, stack.AdminAMQPURL(), deadlineQueue)
+		testkit.WaitForConsumer(t, stack.AdminAMQPURL(), resultsQueue)
+	}
 	dsn, err := db.ServiceDSN(cfg.MySQLDSN, service.Name)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/amqpx"
 )
 
-// Names (CONTRACT.md).
+// Names (README, "Reference: Broker").
 const (
 	DeadlineExchange    = "paysuite.order.pay-deadline"
 	DeadlineQueue       = "paysuite.order.pay-deadline"
