@@ -152,7 +152,9 @@ compose_healthy() {
 compose_up() {
   local service
   say "Docker answers -> $(quote "${COMPOSE[@]}" up -d "$@") (docker-compose.yml; the images are downloaded the first time)"
-  with_timeout "$INSTALL_TIMEOUT" env PAYSUITE_MARIADB_PORT="$DB_PORT" PAYSUITE_RABBITMQ_PORT="$MQ_PORT" \
+  # The full suite publishes neither server; scripts/compose-deps.yml publishes both on 127.0.0.1.
+  with_timeout "$INSTALL_TIMEOUT" env COMPOSE_FILE="docker-compose.yml:scripts/compose-deps.yml" \
+    PAYSUITE_MARIADB_PORT="$DB_PORT" PAYSUITE_RABBITMQ_PORT="$MQ_PORT" \
     PAYSUITE_RABBITMQ_MANAGEMENT_PORT="$MGMT_PORT" "${COMPOSE[@]}" up -d "$@" ||
     die "$(quote "${COMPOSE[@]}" up -d "$@") failed or took longer than ${INSTALL_TIMEOUT}s"
   for service in "$@"; do

@@ -24,6 +24,24 @@ export GATEWAY_DEV_KEY_FILE=${GATEWAY_DEV_KEY_FILE:-"$PWD/.paysuite/dev-issuer-k
 [ -s .paysuite/webhook-secret.key ] || (umask 077 && mkdir -p .paysuite && head -c 32 /dev/urandom | base64 > .paysuite/webhook-secret.key)
 export WEBHOOK_SECRET_KEY=${WEBHOOK_SECRET_KEY:-$(cat .paysuite/webhook-secret.key)}
 
+# Identities: every gRPC port needs mutual TLS. The development CA and one certificate per name
+# are made once under PAYSUITE_TLS_DIR and reused (bin/devenv tls); each process gets its own.
+export PAYSUITE_TLS_DIR=${PAYSUITE_TLS_DIR:-"$PWD/.paysuite/tls"}
+bin/devenv tls || exit 1
+
+# Each service connects to MariaDB and RabbitMQ as its own user, made (once, passwords kept in
+# .paysuite/services.env) with the admin identities ensure-deps.sh found, when both servers are
+# on this machine; otherwise the services share MYSQL_DSN and AMQP_URL.
+local_re='(@|//|\()(127\.[0-9.]+|localhost|\[::1\])[]:/)]'
+is_local_url() { [[ $1 =~ $local_re ]]; }
+if [ -n "${PAYSUITE_ADMIN_MYSQL_DSN:-}" ] && [ -n "${PAYSUITE_ADMIN_AMQP_URL:-}" ] &&
+  is_local_url "$MYSQL_DSN" && is_local_url "$AMQP_URL"; then
+  bin/devenv -env .paysuite/services.env users || exit 1
+  . .paysuite/services.env
+else
+  echo "MariaDB or RabbitMQ is not local (or no admin identity from ensure-deps.sh): the services share MYSQL_DSN and AMQP_URL"
+fi
+
 # A shorter ORDER_PAY_TIMEOUT alone (e.g. 30s for a demo) would make the payment service refuse to
 # start with the 25m provider default; keep the provider trade at 5/6 of the order's timeout.
 duration_seconds() { # "1h2m30s" -> 3750; empty when it is not of that simple form
@@ -59,7 +77,9 @@ start() { # name
   if [ ! -x "bin/$name" ]; then echo "[$name] not built yet; skipped"; return; fi
   # Process substitution keeps $! the service's own pid, so Ctrl-C reaches it directly.
   # The prefixer ignores INT/TERM so it outlives the service and prints its last (drain) lines.
-  "bin/$name" > >(trap "" INT TERM; exec sed -u "s/^/[$name] /") 2>&1 &
+  TLS_CA_FILE="$PAYSUITE_TLS_DIR/ca.pem" TLS_CERT_FILE="$PAYSUITE_TLS_DIR/$name.pem" \
+    TLS_KEY_FILE="$PAYSUITE_TLS_DIR/$name-key.pem" \
+    "bin/$name" > >(trap "" INT TERM; exec sed -u "s/^/[$name] /") 2>&1 &
   pids+=($!)
 }
 
@@ -79,6 +99,7 @@ for s in "${services[@]}"; do
 done
 
 echo "paysuite is up: cashier page http://localhost:8080/  sandbox http://localhost:8090/  (Ctrl-C stops)"
+echo "gRPC as admin: grpcurl -cacert $PAYSUITE_TLS_DIR/ca.pem -cert $PAYSUITE_TLS_DIR/admin.pem -key $PAYSUITE_TLS_DIR/admin-key.pem localhost:9001 list"
 
 # If whoever started us goes away without a signal reaching us (make killed with SIGTERM, a
 # closed terminal), stop the services instead of leaving them running.

@@ -27,6 +27,7 @@ const (
 // and re-runs every topology func on each (re)connect.
 type Conn struct {
 	url      string
+	user     string // the broker user of url: what RabbitMQ validates user_id against
 	log      *slog.Logger
 	topology []Topology
 
@@ -44,7 +45,8 @@ type Conn struct {
 // done). ctx does not end the connection: consumers and the relay still need it to ack and
 // confirm while they drain after shutdown began, so close it after they have returned.
 func Dial(ctx context.Context, rawURL string, log *slog.Logger, topology ...Topology) (*Conn, error) {
-	if _, err := amqp.ParseURI(rawURL); err != nil {
+	uri, err := amqp.ParseURI(rawURL)
+	if err != nil {
 		return nil, fmt.Errorf("AMQP_URL: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -53,6 +55,7 @@ func Dial(ctx context.Context, rawURL string, log *slog.Logger, topology ...Topo
 	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c := &Conn{
 		url:      rawURL,
+		user:     uri.Username,
 		log:      log.With("amqp", redact(rawURL)),
 		topology: topology,
 		ready:    make(chan struct{}),
@@ -74,6 +77,11 @@ func Dial(ctx context.Context, rawURL string, log *slog.Logger, topology ...Topo
 	go c.loop(loopCtx, first)
 	return c, nil
 }
+
+// User is the broker user the connection logs in as. Messages published over it carry it as
+// their user_id property, which RabbitMQ checks against the connection, so a consumer can tell
+// who published a message.
+func (c *Conn) User() string { return c.user }
 
 // Close ends the connection and the reconnect loop. Channels obtained from it are closed.
 func (c *Conn) Close() error {

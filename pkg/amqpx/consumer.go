@@ -24,6 +24,9 @@ const (
 	HeaderParkReason    = "x-park-reason"    // why the message was parked
 	HeaderOriginalQueue = "x-original-queue" // the queue a parked message came from
 	HeaderLastError     = "x-last-error"     // the previous attempt's error, on retry copies
+	// HeaderVerifiedPublisher is on the copies a consumer republishes (retry, park) of a message
+	// whose user_id was its Publisher: the copy's own user_id is the consumer's broker user.
+	HeaderVerifiedPublisher = "x-verified-publisher"
 )
 
 // Delivery is what a Handler sees of a message.
@@ -52,6 +55,11 @@ type ConsumerConfig struct {
 	Prefetch    int // unacked deliveries the broker may push (default 16)
 	MaxAttempts int // handler failures before parking (default 5)
 	QueueArgs   amqp.Table
+	// Publisher, when set, is the only broker user whose messages are handled: a delivery whose
+	// user_id property (which RabbitMQ checks against the publishing connection) is anything
+	// else is parked unhandled. The consumer's own retry copies carry its own user_id and
+	// HeaderVerifiedPublisher, and pass too.
+	Publisher string
 
 	Concurrency     int           // handler goroutines (default 1: sequential, broker order)
 	RetryBackoff    time.Duration // first retry delay, doubling up to 5s (default 200ms)
@@ -221,6 +229,11 @@ func (c *consumer) handle(ctx context.Context, pub *amqp.Channel, d amqp.Deliver
 		c.park(hctx, pub, d, attempts, "missing message id", log)
 		return
 	}
+	if c.cfg.Publisher != "" && !c.fromPublisher(d) {
+		c.park(hctx, pub, d, attempts, fmt.Sprintf("published by %q, not by %s, the only publisher this queue accepts",
+			d.UserId, c.cfg.Publisher), log.With("user_id", d.UserId))
+		return
+	}
 
 	handlerOK := false
 	err := db.WithTx(hctx, c.gdb, func(txctx context.Context, tx *gorm.DB) error {
@@ -259,6 +272,17 @@ func (c *consumer) handle(ctx context.Context, pub *amqp.Channel, d amqp.Deliver
 		sleep(ctx, Backoff(attempts+1, c.cfg.RetryBackoff, reconnectMax))
 		c.retry(hctx, pub, d, attempts+1, err.Error(), log)
 	}
+}
+
+// fromPublisher reports whether d was published by cfg.Publisher: directly (its user_id), or
+// through this consumer's own retry of such a message (its user_id is the consumer's own, which
+// no other broker user can set, and it carries HeaderVerifiedPublisher).
+func (c *consumer) fromPublisher(d amqp.Delivery) bool {
+	if d.UserId == c.cfg.Publisher {
+		return true
+	}
+	verified, _ := d.Headers[HeaderVerifiedPublisher].(string)
+	return d.UserId != "" && d.UserId == c.conn.User() && verified == c.cfg.Publisher
 }
 
 // handlerError marks an error as the handler's own, so bookkeeping failures can be told apart.

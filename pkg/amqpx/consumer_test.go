@@ -93,12 +93,8 @@ func TestConsumerHandlesEachMessageOnceRetriesAndParks(t *testing.T) {
 		return amqpx.Consume(ctx, conn, gdb, cfg, h.handle, testkit.Logger(t))
 	})
 	raw := rawChannel(t, url)
-	// Wait for Consume to declare the queue, then inject messages straight into it.
-	testkit.Eventually(t, waitLong, func() bool {
-		probe := rawChannel(t, url)
-		_, err := probe.QueueDeclarePassive(queue, true, false, false, false, nil)
-		return err == nil
-	}, "consumer queue never declared")
+	// Wait for Consume to declare the queue and subscribe, then inject messages straight into it.
+	testkit.WaitForConsumer(t, url, queue)
 
 	send := func(id, body string) {
 		publish(t, raw, queue, amqp.Publishing{MessageId: id, Body: []byte(body), Type: "test"})
@@ -178,16 +174,22 @@ func TestConsumerFinishesInFlightHandlerOnShutdown(t *testing.T) {
 		done <- amqpx.Consume(ctx, conn, gdb, amqpx.ConsumerConfig{Name: "test", Queue: queue}, handler, testkit.Logger(t))
 	}()
 	raw := rawChannel(t, url)
-	testkit.Eventually(t, waitLong, func() bool {
-		_, err := rawChannel(t, url).QueueDeclarePassive(queue, true, false, false, false, nil)
-		return err == nil
-	}, "consumer queue never declared")
+	testkit.WaitForConsumer(t, url, queue)
 	publish(t, raw, queue, amqp.Publishing{MessageId: "slow", Body: []byte("x")})
-	<-started
+	select {
+	case <-started:
+	case <-time.After(waitLong):
+		t.Fatal("the handler never started")
+	}
 	cancel()
 	close(release)
-	if err := <-done; err != nil {
-		t.Fatalf("Consume returned %v, want nil", err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Consume returned %v, want nil", err)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("Consume did not return after its ctx was cancelled")
 	}
 	if e, p := effects(t, gdb, "slow"), processed(t, gdb, "slow"); e != 1 || p != 1 {
 		t.Fatalf("effects %d processed %d; want the in-flight handling committed", e, p)

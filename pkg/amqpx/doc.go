@@ -24,12 +24,13 @@
 // Relay (relay.go). Only one relay per database publishes at a time: it holds a leader.Lock, by
 // default the MySQL advisory lock GET_LOCK('amqpx_relay_<database>') on a dedicated connection
 // (WithLeaderLock replaces it where GET_LOCK does not exclude, e.g. on Galera). MariaDB 10.6+ has
-// SELECT … FOR UPDATE SKIP LOCKED, which would let several relays share the work, but then rows
-// leave in no particular order and each relay holds a transaction open across network I/O; a
-// single leader keeps publishing in id order and the standby instances take over within one poll
-// when the leader's connection drops. Rows whose publish failed individually (nack, exchange
+// SELECT … FOR UPDATE SKIP LOCKED, which would let several relays share the work, but each relay
+// would then hold a transaction open across network I/O; a single leader publishes each pass's
+// due rows in id order and the standby instances take over within one poll when the leader's
+// connection drops. Rows whose publish failed individually (nack, no confirm in time, exchange
 // missing) get attempts, last_error and next_attempt_at (backoff up to 1 minute) and are skipped
-// until then, so one bad row cannot block the rest. A janitor deletes rows published more than
+// until then, so one bad row cannot block the rest — and the rows behind it overtake it: the
+// relay guarantees at-least-once, not order. A janitor deletes rows published more than
 // 7 days ago (configurable).
 //
 // Consumer (consumer.go). Deliveries are handled by ConsumerConfig.Concurrency workers (default

@@ -35,10 +35,7 @@ func TestOutboxSurvivesBrokerOutage(t *testing.T) {
 		return amqpx.Consume(ctx, consumerConn, gdb, cfg, h.handle, testkit.Logger(t))
 	})
 	// The binding must exist before anything is published to the fanout.
-	testkit.Eventually(t, waitLong, func() bool {
-		_, err := rawChannel(t, url).QueueDeclarePassive(cfg.Queue, true, false, false, false, nil)
-		return err == nil
-	}, "consumer queue never declared")
+	testkit.WaitForConsumer(t, url, cfg.Queue)
 
 	add := func(i int) {
 		err := db.WithTx(ctx, gdb, func(ctx context.Context, _ *gorm.DB) error {
@@ -94,10 +91,7 @@ func TestConsumerResubscribesAfterReconnect(t *testing.T) {
 		return amqpx.Consume(ctx, conn, gdb, cfg, h.handle, testkit.Logger(t))
 	})
 	raw := rawChannel(t, url)
-	testkit.Eventually(t, waitLong, func() bool {
-		_, err := rawChannel(t, url).QueueDeclarePassive(cfg.Queue, true, false, false, false, nil)
-		return err == nil
-	}, "consumer queue never declared")
+	testkit.WaitForConsumer(t, url, cfg.Queue)
 
 	publish(t, raw, cfg.Queue, amqp.Publishing{MessageId: "before", Body: []byte("ok")})
 	testkit.Eventually(t, waitLong, func() bool { return effects(t, gdb, "before") == 1 }, "not consuming before the cut")

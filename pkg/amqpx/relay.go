@@ -221,7 +221,7 @@ func (r *Relay) publish(ctx, pctx context.Context, ch *amqp.Channel, rows []outb
 			failed[row.ID] = reason
 			continue
 		}
-		msg, err := publishing(row)
+		msg, err := publishing(row, r.conn.User())
 		if err != nil {
 			failed[row.ID] = err.Error()
 			continue
@@ -333,7 +333,8 @@ func (r *Relay) checkExchange(ctx context.Context, name string) string {
 	return ""
 }
 
-func publishing(row outboxRow) (amqp.Publishing, error) {
+// publishing is row as a message sent as user, which the broker validates (see Conn.User).
+func publishing(row outboxRow, user string) (amqp.Publishing, error) {
 	headers, err := decodeHeaders(row.Headers)
 	if err != nil {
 		return amqp.Publishing{}, fmt.Errorf("stored headers: %w", err)
@@ -345,6 +346,7 @@ func publishing(row outboxRow) (amqp.Publishing, error) {
 		MessageId:    row.MessageID,
 		Timestamp:    row.CreatedAt,
 		Type:         row.Type,
+		UserId:       user,
 		Body:         row.Body,
 	}, nil
 }

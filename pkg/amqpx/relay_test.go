@@ -174,9 +174,18 @@ func TestRelayJanitorDeletesOnlyOldPublishedRows(t *testing.T) {
 		}
 	}
 	old := time.Now().UTC().Add(-8 * 24 * time.Hour)
-	gdb.Exec("UPDATE outbox_messages SET created_at = ?, published_at = ? WHERE message_id = 'old-published'", old, old)
-	gdb.Exec("UPDATE outbox_messages SET created_at = ? WHERE message_id = 'old-unpublished'", old)
-	gdb.Exec("UPDATE outbox_messages SET published_at = ? WHERE message_id = 'new-published'", time.Now().UTC())
+	for _, u := range []struct {
+		query string
+		args  []any
+	}{
+		{"UPDATE outbox_messages SET created_at = ?, published_at = ? WHERE message_id = 'old-published'", []any{old, old}},
+		{"UPDATE outbox_messages SET created_at = ? WHERE message_id = 'old-unpublished'", []any{old}},
+		{"UPDATE outbox_messages SET published_at = ? WHERE message_id = 'new-published'", []any{time.Now().UTC()}},
+	} {
+		if res := gdb.Exec(u.query, u.args...); res.Error != nil || res.RowsAffected != 1 {
+			t.Fatalf("%s: %v, %d rows", u.query, res.Error, res.RowsAffected)
+		}
+	}
 
 	relay := amqpx.NewRelay(gdb, dial(t, url), testkit.Logger(t), amqpx.WithPollInterval(50*time.Millisecond),
 		amqpx.WithRetention(7*24*time.Hour))

@@ -16,7 +16,7 @@ func (c *consumer) retry(ctx context.Context, pub *amqp.Channel, d amqp.Delivery
 	headers := copyHeaders(d.Headers)
 	headers[HeaderAttempts] = int64(attempts)
 	headers[HeaderLastError] = truncate(lastErr, 1000)
-	if err := publishConfirmed(ctx, pub, c.cfg.Queue, copyOf(d, headers)); err != nil {
+	if err := publishConfirmed(ctx, pub, c.cfg.Queue, c.copyOf(d, headers)); err != nil {
 		log.Error("retry copy not confirmed; requeueing the original", "err", err)
 		_ = d.Nack(false, true)
 		return
@@ -30,7 +30,7 @@ func (c *consumer) park(ctx context.Context, pub *amqp.Channel, d amqp.Delivery,
 	headers[HeaderAttempts] = int64(attempts)
 	headers[HeaderParkReason] = truncate(reason, 1000)
 	headers[HeaderOriginalQueue] = c.cfg.Queue
-	if err := publishConfirmed(ctx, pub, ParkingQueue(c.cfg.Queue), copyOf(d, headers)); err != nil {
+	if err := publishConfirmed(ctx, pub, ParkingQueue(c.cfg.Queue), c.copyOf(d, headers)); err != nil {
 		log.Error("parked copy not confirmed; requeueing the original", "err", err)
 		_ = d.Nack(false, true)
 		return
@@ -57,14 +57,20 @@ func publishConfirmed(ctx context.Context, pub *amqp.Channel, queue string, msg 
 	return nil
 }
 
-// copyOf rebuilds d as a persistent publishing. Expiration is dropped (a retried copy must not
-// expire unseen) and so is UserId (the broker checks it against the publishing user).
-func copyOf(d amqp.Delivery, headers amqp.Table) amqp.Publishing {
+// copyOf rebuilds d as a persistent publishing by this consumer. Expiration is dropped (a
+// retried copy must not expire unseen); UserId becomes the consumer's own broker user (the broker
+// checks it against the publishing connection), and HeaderVerifiedPublisher says whether the
+// original came from cfg.Publisher.
+func (c *consumer) copyOf(d amqp.Delivery, headers amqp.Table) amqp.Publishing {
+	delete(headers, HeaderVerifiedPublisher)
+	if c.cfg.Publisher != "" && c.fromPublisher(d) {
+		headers[HeaderVerifiedPublisher] = c.cfg.Publisher
+	}
 	return amqp.Publishing{
 		Headers: headers, ContentType: d.ContentType, ContentEncoding: d.ContentEncoding,
 		DeliveryMode: amqp.Persistent, Priority: d.Priority, CorrelationId: d.CorrelationId,
 		ReplyTo: d.ReplyTo, MessageId: d.MessageId, Timestamp: d.Timestamp, Type: d.Type,
-		AppId: d.AppId, Body: d.Body,
+		UserId: c.conn.User(), AppId: d.AppId, Body: d.Body,
 	}
 }
 

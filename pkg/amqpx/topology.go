@@ -46,10 +46,16 @@ func DeclareQueue(name string, args amqp.Table, bindings ...Binding) Topology {
 }
 
 // PaymentResultsConsumer is the consumer named name of the payment results fanout on the
-// service's own durable queue.
-func PaymentResultsConsumer(name, queue string) ConsumerConfig {
-	return ConsumerConfig{Name: name, Queue: queue, Bindings: []Binding{{Exchange: PaymentResultsExchange}}}
+// service's own durable queue. It handles only what the payment service's broker user publisher
+// (PaymentBrokerUser in production) published, and parks anything else.
+func PaymentResultsConsumer(name, queue, publisher string) ConsumerConfig {
+	return ConsumerConfig{Name: name, Queue: queue, Bindings: []Binding{{Exchange: PaymentResultsExchange}},
+		Publisher: publisher}
 }
+
+// PaymentBrokerUser is the payment service's RabbitMQ user, the only one allowed to publish to
+// PaymentResultsExchange (PAYMENT_BROKER_USER overrides it).
+const PaymentBrokerUser = "paysuite-payment"
 
 // ParkingQueue returns the name of queue's parking queue.
 func ParkingQueue(queue string) string { return queue + ParkingSuffix }

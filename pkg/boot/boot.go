@@ -1,7 +1,8 @@
-// Package boot is what every service does before it serves: open its own database, migrate the
-// outbox tables, dial the broker and make its id generator, in one call. Process-wide set-up
-// that every service shares (TLS, metrics, tracing, the cluster's leader lock) belongs here too,
-// so each service keeps starting in a line or two.
+// Package boot is what every service does before it serves: load its TLS identity, open its own
+// database, migrate the outbox tables, dial the broker and make its id generator, in one call;
+// then its gRPC server, its clients of other services and its ops port (health, readiness,
+// metrics) are one line each. Process-wide set-up that every service shares (tracing, the
+// cluster's leader lock) belongs here too, so each service keeps starting in a line or two.
 package boot
 
 import (
@@ -12,12 +13,18 @@ import (
 	"log/slog"
 
 	"github.com/bwmarrin/snowflake"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
 	"gorm.io/gorm"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/grpcauth"
+	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/leader"
+	"github.com/paysuite/paysuite/pkg/ops"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 )
 
 // Config is the infrastructure of one service.
@@ -31,15 +38,18 @@ type Config struct {
 	BrokerOptional bool
 	Topology       []amqpx.Topology // declared on every (re)connect
 	SnowflakeNode  int64
+	TLS            tlsx.Files // the service's identity for its gRPC server and clients (required)
 }
 
 // Infra is a started service's infrastructure. Close it after everything using it has stopped.
 type Infra struct {
-	DB     *gorm.DB
-	Broker *amqpx.Conn // nil without a broker
-	sqlDB  *sql.DB
-	node   *snowflake.Node
-	log    *slog.Logger
+	DB      *gorm.DB
+	Broker  *amqpx.Conn // nil without a broker
+	TLS     *tlsx.Source
+	Metrics *prometheus.Registry // served at the ops port's /metrics
+	sqlDB   *sql.DB
+	node    *snowflake.Node
+	log     *slog.Logger
 }
 
 // ErrNoBroker: AMQPURL is empty for a service that needs a broker.
@@ -56,6 +66,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Infra, error) {
 	if err != nil {
 		return nil, err
 	}
+	src, err := tlsx.Load(cfg.TLS, log)
+	if err != nil {
+		return nil, err
+	}
 	gdb, err := db.Open(ctx, cfg.MySQLDSN, cfg.Service, cfg.Migrations, log)
 	if err != nil {
 		return nil, err
@@ -64,7 +78,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Infra, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Infra{DB: gdb, sqlDB: sqlDB, node: node, log: log}
+	in := &Infra{DB: gdb, TLS: src, Metrics: ops.NewRegistry(), sqlDB: sqlDB, node: node, log: log}
 	if cfg.AMQPURL == "" {
 		return in, nil
 	}
@@ -94,6 +108,39 @@ func (in *Infra) Relay() *amqpx.Relay {
 // and database) until its ctx is done.
 func (in *Infra) Consumer(cfg amqpx.ConsumerConfig, h amqpx.Handler) func(ctx context.Context) error {
 	return func(ctx context.Context) error { return amqpx.Consume(ctx, in.Broker, in.DB, cfg, h, in.log) }
+}
+
+// gatewayNamesEndUser says that the gateway sends the end user (metadata x-paysuite-user) on
+// every RPC but the public catalog, which it does once it verifies users' tokens (issue 11).
+// From then on a gateway call without one is refused (grpcauth.Guard.RequireEndUser).
+const gatewayNamesEndUser = false
+
+// GRPCServer returns the service's gRPC server: mutual TLS with its identity, callers checked
+// against the service's policy, reflection when asked for; opts come after those.
+func (in *Infra) GRPCServer(callers grpcauth.Policy, reflection bool, opts ...grpc.ServerOption) *grpcserver.Server {
+	return grpcserver.New(in.log, grpcserver.Options{TLS: in.TLS, Callers: callers, Reflection: reflection,
+		RequireEndUser: gatewayNamesEndUser}, opts...)
+}
+
+// Dial connects to the paysuite service named server (tlsx.Order, …) at target over mutual TLS.
+func (in *Infra) Dial(target, server string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	return grpcserver.Dial(target, in.TLS, server, opts...)
+}
+
+// Ops returns a run.Group part serving the ops port on addr (nothing when addr is empty):
+// /healthz, /readyz (the database answers and, for a service with one, the broker is
+// connected) and /metrics.
+func (in *Infra) Ops(addr string) func(ctx context.Context) error {
+	checks := []ops.Check{{Name: "database", Check: in.sqlDB.PingContext}}
+	if in.Broker != nil {
+		checks = append(checks, ops.Check{Name: "broker", Check: func(context.Context) error {
+			if !in.Broker.Connected() {
+				return errors.New("not connected to RabbitMQ")
+			}
+			return nil
+		}})
+	}
+	return func(ctx context.Context) error { return ops.Serve(ctx, addr, in.Metrics, in.log, checks...) }
 }
 
 // Close closes the broker connection, then the database.

@@ -3,13 +3,19 @@ package boot_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
+	"github.com/go-sql-driver/mysql"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/boot"
+	"github.com/paysuite/paysuite/pkg/ops"
 	"github.com/paysuite/paysuite/pkg/testkit"
 )
 
@@ -30,6 +36,7 @@ func TestStartGivesAServiceItsInfrastructure(t *testing.T) {
 	in, err := boot.Start(ctx, boot.Config{
 		Service: "svc", MySQLDSN: testkit.MySQLDSN(t), Migrations: migrations, AMQPURL: testkit.AMQPURL(t),
 		Topology: []amqpx.Topology{amqpx.DeclareExchange("boot.test", amqp.ExchangeFanout)}, SnowflakeNode: 3,
+		TLS: testkit.NewStack(t).TLS("order"),
 	}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -58,11 +65,11 @@ func TestStartGivesAServiceItsInfrastructure(t *testing.T) {
 
 func TestStartWithoutABroker(t *testing.T) {
 	ctx := context.Background()
-	dsn := testkit.MySQLDSN(t)
-	if _, err := boot.Start(ctx, boot.Config{Service: "svc", MySQLDSN: dsn, Migrations: migrations}, testkit.Logger(t)); !errors.Is(err, boot.ErrNoBroker) {
+	dsn, tls := testkit.MySQLDSN(t), testkit.NewStack(t).TLS("order")
+	if _, err := boot.Start(ctx, boot.Config{Service: "svc", MySQLDSN: dsn, Migrations: migrations, TLS: tls}, testkit.Logger(t)); !errors.Is(err, boot.ErrNoBroker) {
 		t.Fatalf("no AMQP_URL for a service that needs it: %v, want ErrNoBroker", err)
 	}
-	in, err := boot.Start(ctx, boot.Config{Service: "svc", MySQLDSN: dsn, Migrations: migrations, BrokerOptional: true}, testkit.Logger(t))
+	in, err := boot.Start(ctx, boot.Config{Service: "svc", MySQLDSN: dsn, Migrations: migrations, BrokerOptional: true, TLS: tls}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +81,80 @@ func TestStartWithoutABroker(t *testing.T) {
 
 func TestStartRefusesABadNodeID(t *testing.T) {
 	_, err := boot.Start(context.Background(), boot.Config{Service: "svc", MySQLDSN: testkit.MySQLDSN(t), Migrations: migrations,
-		BrokerOptional: true, SnowflakeNode: 1024}, testkit.Logger(t))
+		BrokerOptional: true, SnowflakeNode: 1024, TLS: testkit.NewStack(t).TLS("order")}, testkit.Logger(t))
 	if err == nil {
 		t.Fatal("snowflake node 1024 was accepted")
 	}
+}
+
+func TestStartRefusesAServiceWithoutItsTLSIdentity(t *testing.T) {
+	_, err := boot.Start(context.Background(), boot.Config{Service: "svc", MySQLDSN: testkit.MySQLDSN(t), Migrations: migrations,
+		BrokerOptional: true}, testkit.Logger(t))
+	if err == nil || !strings.Contains(err.Error(), "TLS_CA_FILE") {
+		t.Fatalf("no TLS files: %v, want an error naming TLS_CA_FILE", err)
+	}
+}
+
+func TestOpsPortAnswersHealthReadinessAndMetrics(t *testing.T) {
+	ctx := testkit.Context(t)
+	proxy := testkit.NewTCPProxy(t, "127.0.0.1:5672")
+	dbProxy := testkit.NewTCPProxy(t, "127.0.0.1:3306")
+	dsn, err := mysql.ParseDSN(testkit.MySQLDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn.Addr = dbProxy.Addr()
+	in, err := boot.Start(ctx, boot.Config{Service: "svc", MySQLDSN: dsn.FormatDSN(), Migrations: migrations,
+		AMQPURL: proxy.URL(testkit.AMQPURL(t)), TLS: testkit.NewStack(t).TLS("order")}, testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	addr := testkit.FreeAddr(t)
+	testkit.Go(t, in.Ops(addr))
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool { code, _ := get("/readyz"); return code == http.StatusOK },
+		"/readyz never 200 with the database and broker up")
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz %d", code)
+	}
+	if err := ops.Probe(addr); err != nil {
+		t.Fatalf("the container health check of a ready process: %v", err)
+	}
+	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") ||
+		!strings.Contains(body, "process_cpu_seconds_total") {
+		t.Fatalf("/metrics %d without the runtime and process metrics:\n%.300s", code, body)
+	}
+
+	proxy.Cut() // the broker goes away
+	testkit.Eventually(t, 30*time.Second, func() bool {
+		code, body := get("/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "broker")
+	}, "/readyz still ready without the broker")
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz %d while only the broker is down", code)
+	}
+	if err := ops.Probe(addr); err == nil {
+		t.Fatal("the container health check passed without the broker")
+	}
+	proxy.Restore()
+	testkit.Eventually(t, 30*time.Second, func() bool { code, _ := get("/readyz"); return code == http.StatusOK },
+		"/readyz not ready again after the broker came back")
+
+	dbProxy.Cut() // the database goes away
+	testkit.Eventually(t, 30*time.Second, func() bool {
+		code, body := get("/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "database")
+	}, "/readyz still ready without the database")
+	dbProxy.Restore()
+	testkit.Eventually(t, 30*time.Second, func() bool { code, _ := get("/readyz"); return code == http.StatusOK },
+		"/readyz not ready again after the database came back")
 }

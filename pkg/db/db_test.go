@@ -56,7 +56,9 @@ func TestWithTxRollsBackEverything(t *testing.T) {
 		t.Fatalf("err = %v, want duplicate key", err)
 	}
 	var n int64
-	gdb.Table("things").Count(&n)
+	if err := gdb.Table("things").Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
 	if n != 0 {
 		t.Fatalf("rows after rollback = %d, want 0", n)
 	}
@@ -95,10 +97,13 @@ func TestAfterCommitRunsOnlyAfterACommit(t *testing.T) {
 	}
 
 	ran = nil
-	_ = db.WithTx(ctx, gdb, func(ctx context.Context, tx *gorm.DB) error {
+	err = db.WithTx(ctx, gdb, func(ctx context.Context, tx *gorm.DB) error {
 		db.AfterCommit(ctx, func() { ran = append(ran, "rolled back") })
 		return tx.Exec("INSERT INTO things (id, name) VALUES (2, 'a')").Error // duplicate name
 	})
+	if !db.IsDuplicateKey(err) {
+		t.Fatalf("err = %v, want the duplicate key that rolls the transaction back", err)
+	}
 	if len(ran) != 0 {
 		t.Fatalf("hook ran after a rollback: %v", ran)
 	}
@@ -121,11 +126,15 @@ func TestSQLLoggerKeepsExpectedOutcomesQuiet(t *testing.T) {
 	if err := gdb.Exec("INSERT INTO things (id, name) VALUES (?, ?)", 1, "secret-value").Error; err != nil {
 		t.Fatal(err)
 	}
-	_ = gdb.Exec("INSERT INTO things (id, name) VALUES (?, ?)", 2, "secret-value").Error // duplicate: expected
+	if err := gdb.Exec("INSERT INTO things (id, name) VALUES (?, ?)", 2, "secret-value").Error; !db.IsDuplicateKey(err) {
+		t.Fatalf("err = %v, want a duplicate key", err) // expected by the caller, so not logged
+	}
 	if buf.Len() != 0 {
 		t.Fatalf("fast and duplicate-key statements were logged: %s", buf.String())
 	}
-	_ = gdb.Exec("INSERT INTO no_such_table (id) VALUES (?)", 42).Error
+	if err := gdb.Exec("INSERT INTO no_such_table (id) VALUES (?)", 42).Error; err == nil {
+		t.Fatal("insert into a missing table succeeded")
+	}
 	out := buf.String()
 	if !strings.Contains(out, "no_such_table") || strings.Contains(out, "42)") {
 		t.Fatalf("an unexpected error must be logged without its values, got: %s", out)

@@ -153,6 +153,7 @@ func TestDockerOnlyComposeBringsThemUpWithItsCredentials(t *testing.T) {
 			"MariaDB: root over TCP works -> the suite uses it",
 			"MariaDB: max_connections 151 -> 1000").
 		ran("docker info", "docker compose up -d mariadb rabbitmq", "ports 3306 5672 15672",
+			"compose files docker-compose.yml:scripts/compose-deps.yml",
 			"docker compose exec -T -e MYSQL_PWD=paysuite mariadb mariadb -u root -N -B -e SET GLOBAL max_connections = 1000").
 		neverRan("apt-get")
 	password := composeRootPassword(t)

@@ -1,21 +1,35 @@
-package grpcserver
+package grpcserver_test
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
-	"log/slog"
 	"net"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/paysuite/paysuite/pkg/grpcauth"
+	"github.com/paysuite/paysuite/pkg/grpcserver"
+	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 )
 
-// TestConnectionLimits speaks raw HTTP/2 to a server from New: it advertises
-// MaxConcurrentStreams, and a client flooding it with pings is sent away (GOAWAY
-// ENHANCE_YOUR_CALM) rather than served forever.
+// TestConnectionLimits speaks raw HTTP/2, over the mutual TLS every server requires (as admin),
+// to a server from New: it advertises MaxConcurrentStreams, and a client flooding it with pings
+// is sent away (GOAWAY ENHANCE_YOUR_CALM) rather than served forever.
 func TestConnectionLimits(t *testing.T) {
-	s := New(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	stack := testkit.NewStack(t)
+	serverTLS, err := tlsx.Load(stack.TLS(tlsx.Order), testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientTLS, err := tlsx.Load(stack.TLS(tlsx.Admin), testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpcserver.New(testkit.Logger(t), grpcserver.Options{TLS: serverTLS, Callers: grpcauth.Policy{}})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +38,9 @@ func TestConnectionLimits(t *testing.T) {
 	defer cancel()
 	go func() { _ = s.ServeListener(ctx, lis) }()
 
-	conn, err := net.Dial("tcp", lis.Addr().String())
+	cfg := clientTLS.ClientConfig(tlsx.Order)
+	cfg.NextProtos = []string{"h2"}
+	conn, err := tls.Dial("tcp", lis.Addr().String(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,12 +71,12 @@ func TestConnectionLimits(t *testing.T) {
 			if f.ErrCode != http2.ErrCodeEnhanceYourCalm {
 				t.Fatalf("GOAWAY %v, want ENHANCE_YOUR_CALM", f.ErrCode)
 			}
-			if !sawSettings || maxStreams != MaxConcurrentStreams {
-				t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS %d, want %d", maxStreams, MaxConcurrentStreams)
+			if !sawSettings || maxStreams != grpcserver.MaxConcurrentStreams {
+				t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS %d, want %d", maxStreams, grpcserver.MaxConcurrentStreams)
 			}
 			return
 		}
-		if i < 100 { // a ping every frame: far more often than KeepaliveMinTime allows
+		if i < 100 { // a ping every frame: far more often than grpcserver.KeepaliveMinTime allows
 			_ = fr.WritePing(false, [8]byte{byte(i)})
 		}
 	}

@@ -1,5 +1,6 @@
-// Package grpcserver is the gRPC bootstrap every paysuite service shares: health, reflection,
-// logging and panic recovery, and a graceful drain when the context ends.
+// Package grpcserver is the gRPC bootstrap every paysuite service shares: mutual TLS and the
+// per-RPC callers policy (pkg/tlsx, pkg/grpcauth), health, reflection, logging and panic
+// recovery, and a graceful drain when the context ends.
 package grpcserver
 
 import (
@@ -13,12 +14,15 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+
+	"github.com/paysuite/paysuite/pkg/grpcauth"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 )
 
 // DrainTimeout bounds how long in-flight RPCs may run after shutdown starts.
@@ -37,23 +41,44 @@ const (
 
 // Server wraps a grpc.Server with health and reflection registered.
 type Server struct {
-	grpc   *grpc.Server
-	health *health.Server
-	log    *slog.Logger
+	grpc    *grpc.Server
+	health  *health.Server
+	log     *slog.Logger
+	callers grpcauth.Policy
 }
 
-// New builds a server whose handlers are logged and recovered from panics.
-func New(log *slog.Logger, opts ...grpc.ServerOption) *Server {
-	opts = append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(recoverUnary(log), logUnary(log)),
-		grpc.ChainStreamInterceptor(recoverStream(log)),
+// Options are what every service decides about its server.
+type Options struct {
+	TLS        *tlsx.Source    // the server's certificate and the CA its callers' must chain to
+	Callers    grpcauth.Policy // who may call each RPC (admin: everything)
+	Reflection bool            // GRPC_REFLECTION: serve reflection (to authenticated callers)
+	// RequireEndUser refuses the gateway's RPCs that do not name an end user, except those
+	// marked WithoutEndUser (grpcauth.Guard.RequireEndUser).
+	RequireEndUser bool
+}
+
+// New builds a server that accepts only mutual TLS callers allowed by opts.Callers, and whose
+// handlers are logged and recovered from panics.
+func New(log *slog.Logger, opts Options, grpcOpts ...grpc.ServerOption) *Server {
+	guard := grpcauth.NewGuard(opts.Callers, log)
+	guard.RequireEndUser = opts.RequireEndUser
+	// The end user's metadata (x-paysuite-user, x-paysuite-roles) is to become the handler's
+	// principal only when grpcauth.TrustsEndUser(ctx) says so: pkg/principal's server
+	// interceptor belongs right after guard in both chains, with grpcauth.TrustsEndUser as its
+	// trust hook; boot's gatewayNamesEndUser then turns RequireEndUser on for every service.
+	grpcOpts = append([]grpc.ServerOption{
+		grpc.Creds(credentials.NewTLS(opts.TLS.ServerConfig())),
+		grpc.ChainUnaryInterceptor(recoverUnary(log), guard.Unary(), logUnary(log)),
+		grpc.ChainStreamInterceptor(recoverStream(log), guard.Stream()),
 		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
-	}, opts...)
-	s := &Server{grpc: grpc.NewServer(opts...), health: health.NewServer(), log: log}
+	}, grpcOpts...)
+	s := &Server{grpc: grpc.NewServer(grpcOpts...), health: health.NewServer(), log: log, callers: opts.Callers}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	if opts.Reflection {
+		reflection.Register(s.grpc)
+	}
 	return s
 }
 
@@ -72,6 +97,10 @@ func (s *Server) Serve(ctx context.Context, addr string) error {
 // ServeListener serves on lis until ctx ends: health turns NOT_SERVING, new RPCs are refused and
 // in-flight ones get DrainTimeout to finish.
 func (s *Server) ServeListener(ctx context.Context, lis net.Listener) error {
+	if err := s.callers.Covers(s.grpc.GetServiceInfo()); err != nil {
+		_ = lis.Close()
+		return err
+	}
 	for name := range s.grpc.GetServiceInfo() {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
@@ -100,9 +129,10 @@ func (s *Server) ServeListener(ctx context.Context, lis net.Listener) error {
 	return nil
 }
 
-// Dial opens a client connection to another paysuite service (plaintext inside the deployment).
-func Dial(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+// Dial opens a client connection to the paysuite service named server (tlsx.Order, …) at addr,
+// over mutual TLS with this process's certificate; the server must present server's identity.
+func Dial(addr string, src *tlsx.Source, server string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(src.ClientConfig(server)))}, opts...)
 	return grpc.NewClient(addr, opts...)
 }
 

@@ -14,18 +14,27 @@ func New(service string) *slog.Logger {
 	return NewTo(os.Stdout, service, os.Getenv("LOG_LEVEL"))
 }
 
-// NewTo is New with an explicit writer and level, for tests.
+// NewTo is New with an explicit writer and level, for tests. An unknown level logs at info:
+// the process checks LOG_LEVEL with its configuration (run.Service) and stops on a bad one.
 func NewTo(w io.Writer, service, level string) *slog.Logger {
-	var lvl slog.Level
-	switch strings.ToLower(level) {
-	case "debug":
-		lvl = slog.LevelDebug
-	case "warn":
-		lvl = slog.LevelWarn
-	case "error":
-		lvl = slog.LevelError
-	default:
+	lvl, ok := ParseLevel(level)
+	if !ok {
 		lvl = slog.LevelInfo
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl})).With("service", service)
+}
+
+// ParseLevel reads a LOG_LEVEL value: debug, info, warn or error, in any case; empty is info.
+func ParseLevel(level string) (slog.Level, bool) {
+	switch strings.ToLower(strings.TrimSpace(level)) {
+	case "debug":
+		return slog.LevelDebug, true
+	case "", "info":
+		return slog.LevelInfo, true
+	case "warn":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return slog.LevelInfo, false
 }

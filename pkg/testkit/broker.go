@@ -18,6 +18,7 @@ type Publisher struct {
 	t        testing.TB
 	ch       *amqp.Channel
 	exchange string
+	user     string // the connection's broker user, set as user_id like the relay does
 }
 
 // AMQPChannel opens a plain channel on the broker at url, for a test to observe or inject
@@ -36,10 +37,37 @@ func AMQPChannel(t testing.TB, url string) *amqp.Channel {
 	return ch
 }
 
+// WaitForConsumer waits until queue exists on the broker at url with at least one consumer
+// subscribed: the service under test is consuming, so what a test publishes from now on is
+// neither dropped for want of a binding (a fanout drops what no queue is bound to yet) nor left
+// waiting behind a subscriber that is still starting.
+func WaitForConsumer(t testing.TB, url, queue string) {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	Eventually(t, 60*time.Second, func() bool {
+		ch, err := conn.Channel() // a passive declare of a missing queue closes its channel
+		if err != nil {
+			t.Fatalf("channel to %s: %v", url, err)
+		}
+		defer ch.Close()
+		q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+		return err == nil && q.Consumers > 0
+	}, "nobody consumes %s", queue)
+}
+
 // NewPublisher declares the durable fanout exchange on the broker at url and returns a
-// publisher for it; the connection is closed at cleanup.
+// publisher for it; the connection is closed at cleanup. Its messages carry url's user as
+// their user_id, as the relay's do.
 func NewPublisher(t testing.TB, url, exchange string) *Publisher {
 	t.Helper()
+	uri, err := amqp.ParseURI(url)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ch := AMQPChannel(t, url)
 	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
 		t.Fatal(err)
@@ -47,7 +75,7 @@ func NewPublisher(t testing.TB, url, exchange string) *Publisher {
 	if err := ch.Confirm(false); err != nil {
 		t.Fatal(err)
 	}
-	return &Publisher{t: t, ch: ch, exchange: exchange}
+	return &Publisher{t: t, ch: ch, exchange: exchange, user: uri.Username}
 }
 
 // Publish sends body with messageID and type msgType, and fails the test unless confirmed.
@@ -60,6 +88,7 @@ func (p *Publisher) Publish(messageID, msgType string, body []byte) {
 		DeliveryMode: amqp.Persistent,
 		ContentType:  ContentTypeProtobuf,
 		Type:         msgType,
+		UserId:       p.user,
 		Body:         body,
 	})
 	if err != nil {

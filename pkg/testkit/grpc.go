@@ -5,27 +5,7 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/paysuite/paysuite/pkg/scratch"
 )
-
-// DialGRPC connects to addr and waits until its health service answers SERVING.
-// The connection is closed at cleanup.
-func DialGRPC(t testing.TB, addr string) *grpc.ClientConn {
-	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if err := scratch.WaitHealthy(context.Background(), conn, nil); err != nil {
-		t.Fatalf("gRPC server at %s: %v", addr, err)
-	}
-	return conn
-}
 
 // Go runs fn (a service's Run) in the background until the test ends; see Start.
 func Go(t testing.TB, fn func(ctx context.Context) error) {

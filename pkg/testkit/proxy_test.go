@@ -69,7 +69,12 @@ func TestTCPProxyStallHoldsServerBytesUntilRestore(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 	p.Restore()
-	if err := <-opened; err != nil {
-		t.Fatalf("channel after Restore: %v", err)
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Fatalf("channel after Restore: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no channel within 30s of Restore")
 	}
 }

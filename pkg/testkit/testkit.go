@@ -105,6 +105,13 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 	}
 }
 
+// Lazy prints as what its func returns at the moment the message is formatted. Eventually's
+// message args are evaluated before the wait: Lazy(func() any { return last }) shows the last
+// value seen instead of the one before the first try.
+type Lazy func() any
+
+func (l Lazy) String() string { return fmt.Sprint(l()) }
+
 // Context returns a context cancelled when the test ends.
 func Context(t testing.TB) context.Context {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -94,6 +94,7 @@ case $name in
     case "$1 ${2:-}" in
       "compose up")
         echo "ports $PAYSUITE_MARIADB_PORT $PAYSUITE_RABBITMQ_PORT $PAYSUITE_RABBITMQ_MANAGEMENT_PORT" >>"$STUB_LOG"
+        echo "compose files ${COMPOSE_FILE:-docker-compose.yml}" >>"$STUB_LOG"
         for service in "${@:4}"; do
           touch "$S/compose-$service"
           case $service in

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/pkg/tlsx"
+	coursev1 "github.com/paysuite/paysuite/proto/gen/paysuite/course/v1"
 	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
@@ -26,34 +28,39 @@ func TestPayingACourseOrderThroughTheSandboxEnrolsAndTellsTheBuyer(t *testing.T)
 	log := testkit.Logger(t)
 	sb := emulatortest.Start(t, 0.001, log)
 
-	dsn, amqpURL := testkit.MySQLDSN(t), testkit.AMQPURL(t)
+	stack := testkit.NewStack(t)
+	paymentUser := stack.BrokerUser(paymentservice.Name)
 	payHTTP := testkit.FreeAddr(t)
 	payCfg := paymentservice.Config{
-		GRPCAddr: testkit.FreeAddr(t), HTTPAddr: payHTTP, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 2,
+		GRPCAddr: testkit.FreeAddr(t), HTTPAddr: payHTTP, MySQLDSN: stack.MySQLDSN(paymentservice.Name),
+		AMQPURL: stack.AMQPURL(paymentservice.Name), TLS: stack.TLS(tlsx.Payment), SnowflakeNode: 2,
 		OrderPayTimeout: 30 * time.Minute, ProviderTradeTimeout: 25 * time.Minute,
 		NotifyBaseURL: "http://" + payHTTP, PollScale: 0.01, MerchantFile: sb.MerchantFile(),
 		Alipay: paymentservice.AlipayConfig{BaseURL: sb.URL}, Wechat: paymentservice.WechatConfig{BaseURL: sb.URL},
 	}
 	orderCfg := orderservice.Config{
-		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, PayTimeout: payCfg.OrderPayTimeout, SweepInterval: time.Hour,
-		SweepGrace: time.Minute, PaymentTarget: payCfg.GRPCAddr, SnowflakeNode: 1, AMQPURL: amqpURL,
+		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: stack.MySQLDSN(orderservice.Name), PayTimeout: payCfg.OrderPayTimeout,
+		SweepInterval: time.Hour, SweepGrace: time.Minute, PaymentTarget: payCfg.GRPCAddr, SnowflakeNode: 1,
+		AMQPURL: stack.AMQPURL(orderservice.Name), TLS: stack.TLS(tlsx.Order), PaymentBrokerUser: paymentUser,
 	}
 	payCfg.OrderTarget = orderCfg.GRPCAddr
-	courseCfg := service.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 3}
-	notifyCfg := notificationservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 4,
-		WebhookSecretKey: testkit.SecretKey(t)}
+	courseCfg := service.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: stack.MySQLDSN(service.Name),
+		AMQPURL: stack.AMQPURL(service.Name), TLS: stack.TLS(tlsx.Course), PaymentBrokerUser: paymentUser, SnowflakeNode: 3}
+	notifyCfg := notificationservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: stack.MySQLDSN(notificationservice.Name),
+		AMQPURL: stack.AMQPURL(notificationservice.Name), TLS: stack.TLS(tlsx.Notification), PaymentBrokerUser: paymentUser,
+		SnowflakeNode: 4, WebhookSecretKey: testkit.SecretKey(t)}
 
 	testkit.Go(t, func(ctx context.Context) error { return orderservice.Run(ctx, orderCfg, log) })
 	testkit.Go(t, func(ctx context.Context) error { return paymentservice.Run(ctx, payCfg, log) })
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, courseCfg, log) })
 	testkit.Go(t, func(ctx context.Context) error { return notificationservice.Run(ctx, notifyCfg, log) })
-	orders := orderv1.NewOrderServiceClient(testkit.DialGRPC(t, orderCfg.GRPCAddr))
-	payments := paymentv1.NewPaymentServiceClient(testkit.DialGRPC(t, payCfg.GRPCAddr))
-	courses := coursev1Client(t, courseCfg.GRPCAddr)
-	notifications := notificationv1.NewNotificationServiceClient(testkit.DialGRPC(t, notifyCfg.GRPCAddr))
-	// Both consumers' queues exist before anything is published (Consume declares them).
+	orders := orderv1.NewOrderServiceClient(stack.Dial(tlsx.Order, orderCfg.GRPCAddr))
+	payments := paymentv1.NewPaymentServiceClient(stack.Dial(tlsx.Payment, payCfg.GRPCAddr))
+	courses := coursev1.NewCourseServiceClient(stack.Dial(tlsx.Course, courseCfg.GRPCAddr))
+	notifications := notificationv1.NewNotificationServiceClient(stack.Dial(tlsx.Notification, notifyCfg.GRPCAddr))
+	// Both consumers are subscribed before anything is published (Consume declares their queues).
 	for _, q := range []string{queue, "paysuite.notification.payment-results"} {
-		testkit.Eventually(t, waitFor, func() bool { return queueExists(t, amqpURL, q) }, "queue %s never declared", q)
+		testkit.WaitForConsumer(t, stack.AdminAMQPURL(), q)
 	}
 
 	ctx := context.Background()
@@ -67,7 +74,10 @@ func TestPayingACourseOrderThroughTheSandboxEnrolsAndTellsTheBuyer(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := json.Marshal(map[string]string{"qrCode": p.GetQrCode()})
+	body, err := json.Marshal(map[string]string{"qrCode": p.GetQrCode()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.Post(sb.URL+"/sandbox/pay", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

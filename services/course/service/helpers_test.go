@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	coursev1 "github.com/paysuite/paysuite/proto/gen/paysuite/course/v1"
 	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
@@ -19,28 +19,38 @@ import (
 
 const waitFor = 20 * time.Second
 
-// env is one test's database prefix, vhost and service configuration.
+// env is one test's database prefix, vhost, identities and service configuration.
 type env struct {
-	t   *testing.T
-	cfg service.Config
+	t     *testing.T
+	stack *testkit.Stack
+	cfg   service.Config
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return &env{t: t, cfg: service.Config{
-		GRPCAddr:      testkit.FreeAddr(t),
-		MySQLDSN:      testkit.MySQLDSN(t),
-		AMQPURL:       testkit.AMQPURL(t),
-		SnowflakeNode: 1,
+	stack := testkit.NewStack(t)
+	return &env{t: t, stack: stack, cfg: service.Config{
+		GRPCAddr:          testkit.FreeAddr(t),
+		TLS:               stack.TLS(tlsx.Course),
+		MySQLDSN:          stack.MySQLDSN(service.Name),
+		AMQPURL:           stack.AMQPURL(service.Name),
+		PaymentBrokerUser: stack.BrokerUser("payment"),
+		SnowflakeNode:     1,
 	}}
 }
+
+// payment publishes to the results fanout as the payment service's broker user.
+func (e *env) payment() *publisher { return newPublisher(e.t, e.stack.AMQPURL("payment")) }
 
 // start runs the service in-process and returns a client once it is healthy, and a stop func
 // that cancels it and waits for it to drain (also run at cleanup).
 func (e *env) start() (coursev1.CourseServiceClient, func()) {
 	e.t.Helper()
 	stop := testkit.Start(e.t, func(ctx context.Context) error { return service.Run(ctx, e.cfg, testkit.Logger(e.t)) })
-	return coursev1.NewCourseServiceClient(testkit.DialGRPC(e.t, e.cfg.GRPCAddr)), stop
+	conn := e.stack.Dial(tlsx.Course, e.cfg.GRPCAddr)
+	// Healthy is not yet consuming: an event published before the queue is bound is dropped.
+	testkit.WaitForConsumer(e.t, e.stack.AdminAMQPURL(), queue)
+	return coursev1.NewCourseServiceClient(conn), stop
 }
 
 // publisher sends PaymentResult events to the fanout as the payment service's relay does.
@@ -121,24 +131,4 @@ func sync(t *testing.T, p *publisher, c coursev1.CourseServiceClient) {
 		"marker event %s never processed", marker)
 }
 
-func coursev1Client(t *testing.T, addr string) coursev1.CourseServiceClient {
-	return coursev1.NewCourseServiceClient(testkit.DialGRPC(t, addr))
-}
-
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-// queueExists reports whether queue is declared (a passive declare closes its channel on failure,
-// so each check uses its own connection).
-func queueExists(t *testing.T, url, queue string) bool {
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = ch.QueueDeclarePassive(queue, true, false, false, false, nil)
-	return err == nil
-}

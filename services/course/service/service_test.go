@@ -16,7 +16,7 @@ const queue = "paysuite.course.payment-results"
 func TestCourseEnrolmentFollowsPaymentsAndRefunds(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.start()
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 
 	paid := succeeded("evt-1", "alice", 1001, 2001, t0, course("c-go", "Go in Depth"), goods("mug"))
 	p.event(paid)
@@ -94,7 +94,7 @@ func TestCourseEnrolmentFollowsPaymentsAndRefunds(t *testing.T) {
 func TestUndecodableMessageIsParkedAndTheQueueMovesOn(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.start()
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 
 	p.publish("garbage-1", []byte("\xff\xff\xff not protobuf"))
 	p.eventAs("no-user", succeeded("no-user", "", 1, 2, t0, course("c-go", "Go"))) // decodes, but invalid
@@ -110,7 +110,7 @@ func TestEventsPublishedWhileDownAreProcessedAfterStart(t *testing.T) {
 	_, stop := e.start() // declares the durable queue, as any deployed service has
 	stop()
 
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 	users := []string{"u1", "u2", "u3", "u4", "u5"}
 	for i, u := range users {
 		p.event(succeeded("down-"+u, u, int64(3000+i), int64(4000+i), t0, course("c-go", "Go")))

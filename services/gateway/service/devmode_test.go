@@ -9,6 +9,7 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	"github.com/paysuite/paysuite/services/gateway/service"
 )
 
@@ -25,7 +26,8 @@ func TestOutsideDevModeThereIsNoDevIssuer(t *testing.T) {
 	}
 
 	tokens := testkit.NewTokens(t)
-	cfg := service.Config{HTTPAddr: testkit.FreeAddr(t), OrderTarget: "127.0.0.1:1", PaymentTarget: "127.0.0.1:1",
+	cfg := service.Config{HTTPAddr: testkit.FreeAddr(t), TLS: testkit.NewStack(t).TLS(tlsx.Gateway),
+		OrderTarget: "127.0.0.1:1", PaymentTarget: "127.0.0.1:1",
 		NotificationTarget: "127.0.0.1:1", CourseTarget: "127.0.0.1:1",
 		Auth: service.AuthConfig{JWKSFile: tokens.JWKSFile, Issuer: testkit.TestIssuer, Audience: testkit.TestAudience}}
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, cfg, testkit.Logger(t)) })

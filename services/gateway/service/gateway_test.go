@@ -8,8 +8,9 @@ import (
 	"github.com/paysuite/paysuite/pkg/testkit"
 )
 
-// TestGatewayRoutes walks every CONTRACT route through the gateway with a good and a bad
-// request, asserting what an HTTP client sees.
+// TestGatewayRoutes calls every route of the README's REST reference through the gateway with a
+// good and a bad request, asserting what an HTTP client sees (purchaseRoutes holds those that
+// need money to move); the OpenAPI check below then finds each of them in /openapi.json.
 func TestGatewayRoutes(t *testing.T) {
 	anonymous := startStack(t)
 	user := testkit.UniqueName("u")
@@ -128,7 +129,7 @@ func TestGatewayRoutes(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.Raw), &doc); err != nil {
 			t.Fatal(err)
 		}
-		for _, route := range contractRoutes {
+		for _, route := range publicRoutes {
 			methods, ok := doc.Paths[route.path]
 			if !ok {
 				t.Errorf("openapi.json lacks %s", route.path)
@@ -183,9 +184,9 @@ func TestGatewayRoutes(t *testing.T) {
 	})
 }
 
-// contractRoutes are the JSON routes of ../shared/CONTRACT.md (plus the other rules of
-// proto/gateway.yaml), as OpenAPI spells their paths.
-var contractRoutes = []struct{ method, path string }{
+// publicRoutes are the JSON routes of proto/gateway.yaml (README, "Reference: REST"), as OpenAPI
+// spells their paths.
+var publicRoutes = []struct{ method, path string }{
 	{"GET", "/v1/skus"},
 	{"POST", "/v1/orders"},
 	{"GET", "/v1/orders/{orderId}"},

@@ -49,6 +49,15 @@ func purchaseRoutes(t *testing.T, s *stack) {
 		s.expect(t, s.do(t, "GET", "/v1/payments/x1", nil), 400, "non-numeric payment id")
 	})
 
+	t.Run("GET /v1/orders/{orderId}/payments", func(t *testing.T) {
+		r := s.expect(t, s.do(t, "GET", "/v1/orders/"+orderID+"/payments", nil), 200, "list order payments")
+		list, _ := r.JSON["payments"].([]any)
+		if len(list) != 1 || list[0].(map[string]any)["paymentId"] != paymentID {
+			t.Fatalf("payments of order %s: %s", orderID, r.Raw)
+		}
+		s.expect(t, s.do(t, "GET", "/v1/orders/x1/payments", nil), 400, "non-numeric order id")
+	})
+
 	t.Run("POST /dev/sandbox/pay then the order is PAID", func(t *testing.T) {
 		s.expect(t, s.do(t, "POST", "/dev/sandbox/pay", map[string]any{"qrCode": s.sandboxURL + "/no-such-trade"}), 404, "unknown QR")
 		s.expect(t, s.do(t, "POST", "/dev/sandbox/pay", map[string]any{"qrCode": qrCode}), 200, "sandbox buyer pays")
@@ -81,6 +90,17 @@ func purchaseRoutes(t *testing.T, s *stack) {
 			return false
 		}, "no active enrolment in %s for order %s", course, orderID)
 		s.expect(t, s.do(t, "GET", "/v1/users/"+user+"/enrollments?includeRevoked=maybe", nil), 400, "bad boolean")
+	})
+
+	t.Run("GET /v1/users/{userId}/courses/{courseId}/access", func(t *testing.T) {
+		r := s.expect(t, s.do(t, "GET", "/v1/users/"+user+"/courses/"+course+"/access", nil), 200, "access to the bought course")
+		if r.JSON["hasAccess"] != true {
+			t.Fatalf("access: %s", r.Raw)
+		}
+		r = s.expect(t, s.do(t, "GET", "/v1/users/"+user+"/courses/course-never-bought/access", nil), 200, "access to another course")
+		if r.JSON["hasAccess"] == true {
+			t.Fatalf("access to a course never bought: %s", r.Raw)
+		}
 	})
 
 	t.Run("GET /v1/users/{userId}/notifications", func(t *testing.T) {
@@ -127,6 +147,13 @@ func purchaseRoutes(t *testing.T, s *stack) {
 		s.expect(t, s.do(t, "POST", "/v1/payments/"+paymentID+":refund", map[string]any{"amountFen": "99999999", "requestId": "refund-2"}), 400, "more than was paid")
 		s.expect(t, s.do(t, "POST", "/v1/payments/"+paymentID+":refund", map[string]any{"amountFen": "0", "requestId": "refund-3"}), 400, "zero amount")
 		s.expect(t, s.do(t, "POST", "/v1/payments/123456789:refund", map[string]any{"amountFen": "1", "requestId": "refund-4"}), 404, "unknown payment")
+
+		got := s.expect(t, s.do(t, "GET", "/v1/refunds/"+refundID, nil), 200, "get refund")
+		if got.str("refundId") != refundID || got.str("paymentId") != paymentID || got.str("amountFen") != "500" || got.str("status") == "" {
+			t.Fatalf("refund: %s", got.Raw)
+		}
+		s.expect(t, s.do(t, "GET", "/v1/refunds/123456789", nil), 404, "unknown refund")
+		s.expect(t, s.do(t, "GET", "/v1/refunds/abc", nil), 400, "non-numeric refund id")
 	})
 }
 

@@ -13,6 +13,9 @@ import (
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/httpserver"
+	"github.com/paysuite/paysuite/pkg/ops"
+	"github.com/paysuite/paysuite/pkg/run"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	"github.com/paysuite/paysuite/proto/gen/openapi"
 	"github.com/paysuite/paysuite/services/gateway/internal/ports/httpapi"
 	"github.com/paysuite/paysuite/services/gateway/internal/web"
@@ -21,6 +24,8 @@ import (
 // Config is every gateway setting; Run reads no environment.
 type Config struct {
 	HTTPAddr           string
+	OpsAddr            string     // GATEWAY_OPS_ADDR: /healthz, /readyz, /metrics; empty serves none
+	TLS                tlsx.Files // TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE: the gateway's client identity
 	OrderTarget        string
 	PaymentTarget      string
 	NotificationTarget string
@@ -49,6 +54,8 @@ const DevIssuerName = "paysuite-dev"
 func ConfigFromEnv(env *config.Env) Config {
 	cfg := Config{
 		HTTPAddr:           env.String("GATEWAY_HTTP_ADDR", ":8080"),
+		OpsAddr:            env.String("GATEWAY_OPS_ADDR", ops.DefaultAddr("gateway")),
+		TLS:                tlsx.FilesFromEnv(env),
 		OrderTarget:        env.String("ORDER_TARGET", "127.0.0.1:9001"),
 		PaymentTarget:      env.String("PAYMENT_TARGET", "127.0.0.1:9002"),
 		NotificationTarget: env.String("NOTIFICATION_TARGET", "127.0.0.1:9003"),
@@ -93,7 +100,8 @@ func splitList(s string) []string {
 
 // Run serves the gateway until ctx ends, then drains in-flight requests and closes the
 // client connections. The services need not be up yet: connections are lazy and a route
-// whose service is down answers 503.
+// whose service is down answers 503. Every service is called over mutual TLS with the
+// gateway's own certificate, and must present its own identity.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
@@ -105,6 +113,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	src, err := tlsx.Load(cfg.TLS, log)
+	if err != nil {
+		return err
+	}
 	var conns []*grpc.ClientConn
 	defer func() {
 		for _, c := range conns {
@@ -112,7 +124,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}()
 	dial := func(name, target string) (*grpc.ClientConn, error) {
-		c, err := grpcserver.Dial(target)
+		c, err := grpcserver.Dial(target, src, name)
 		if err != nil {
 			return nil, fmt.Errorf("dial %s at %s: %w", name, target, err)
 		}
@@ -120,16 +132,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return c, nil
 	}
 	var b httpapi.Backends
-	if b.Order, err = dial("order", cfg.OrderTarget); err != nil {
+	if b.Order, err = dial(tlsx.Order, cfg.OrderTarget); err != nil {
 		return err
 	}
-	if b.Payment, err = dial("payment", cfg.PaymentTarget); err != nil {
+	if b.Payment, err = dial(tlsx.Payment, cfg.PaymentTarget); err != nil {
 		return err
 	}
-	if b.Notification, err = dial("notification", cfg.NotificationTarget); err != nil {
+	if b.Notification, err = dial(tlsx.Notification, cfg.NotificationTarget); err != nil {
 		return err
 	}
-	if b.Course, err = dial("course", cfg.CourseTarget); err != nil {
+	if b.Course, err = dial(tlsx.Course, cfg.CourseTarget); err != nil {
 		return err
 	}
 
@@ -151,5 +163,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log.Info("gateway ready", "addr", cfg.HTTPAddr, "order", cfg.OrderTarget, "payment", cfg.PaymentTarget,
 		"notification", cfg.NotificationTarget, "course", cfg.CourseTarget, "dev_mode", cfg.DevMode,
 		"token_issuer", cfg.Auth.Issuer, "rate_per_address", cfg.AddressLimit.PerSecond, "rate_per_user", cfg.UserLimit.PerSecond)
-	return httpserver.Serve(ctx, cfg.HTTPAddr, handler, log)
+	g := run.NewGroup(ctx)
+	g.Go("http", func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTPAddr, handler, log) })
+	g.Go("ops", func(ctx context.Context) error { return ops.Serve(ctx, cfg.OpsAddr, ops.NewRegistry(), log) })
+	return g.Wait()
 }

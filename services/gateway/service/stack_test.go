@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	courseservice "github.com/paysuite/paysuite/services/course/service"
 	"github.com/paysuite/paysuite/services/gateway/service"
 	notificationservice "github.com/paysuite/paysuite/services/notification/service"
@@ -25,8 +26,10 @@ type stack struct {
 	baseURL    string // the gateway
 	sandboxURL string
 	client     *http.Client
-	tokens     *testkit.Tokens // the identity provider the gateway trusts
-	token      string          // sent as the bearer token by do, when set (see as)
+	tokens     *testkit.Tokens   // the identity provider the gateway trusts
+	token      string            // sent as the bearer token by do, when set (see as)
+	infra      *testkit.Stack    // identities, database and broker users
+	grpcAddrs  map[string]string // service name -> its gRPC address
 }
 
 // as returns the stack seen by the holder of token: do sends it on every request.
@@ -72,19 +75,21 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		opt(&o)
 	}
 	log := testkit.Logger(t)
-	dsn := testkit.MySQLDSN(t)
-	amqpURL := testkit.AMQPURL(t)
+	infra := testkit.NewStack(t) // each service with its own identity, database user and broker user
+	paymentUser := infra.BrokerUser(paymentservice.Name)
 
 	// The provider sandbox, with its notify retries compressed.
 	sandbox := emulatortest.Start(t, 0.01, log.With("svc", "sandbox"))
 
 	orderAddr, paymentAddr, paymentHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	orderCfg := orderservice.Config{
-		GRPCAddr: orderAddr, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 11, PaymentTarget: paymentAddr,
+		GRPCAddr: orderAddr, MySQLDSN: infra.MySQLDSN(orderservice.Name), AMQPURL: infra.AMQPURL(orderservice.Name),
+		TLS: infra.TLS(tlsx.Order), PaymentBrokerUser: paymentUser, SnowflakeNode: 11, PaymentTarget: paymentAddr,
 		PayTimeout: o.payTimeout, SweepInterval: o.sweepInterval, SweepGrace: o.sweepGrace, MaxPendingPerUser: o.maxPending,
 	}
 	paymentCfg := paymentservice.Config{
-		GRPCAddr: paymentAddr, HTTPAddr: paymentHTTP, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 12, OrderTarget: orderAddr,
+		GRPCAddr: paymentAddr, HTTPAddr: paymentHTTP, MySQLDSN: infra.MySQLDSN(paymentservice.Name),
+		AMQPURL: infra.AMQPURL(paymentservice.Name), TLS: infra.TLS(tlsx.Payment), SnowflakeNode: 12, OrderTarget: orderAddr,
 		OrderPayTimeout: orderCfg.PayTimeout, ProviderTradeTimeout: o.providerTradeTimeout,
 		NotifyBaseURL: "http://" + paymentHTTP, PollScale: 0.01,
 		MerchantFile: sandbox.MerchantFile(),
@@ -92,12 +97,15 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		Wechat:       paymentservice.WechatConfig{BaseURL: sandbox.URL},
 	}
 	notificationCfg := notificationservice.Config{
-		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 13,
+		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: infra.MySQLDSN(notificationservice.Name),
+		AMQPURL: infra.AMQPURL(notificationservice.Name), TLS: infra.TLS(tlsx.Notification), PaymentBrokerUser: paymentUser,
+		SnowflakeNode:    13,
 		WebhookTimeScale: 0.01, WebhookTimeout: 5 * time.Second, WatchPoll: 500 * time.Millisecond,
 		WebhookSecretKey: testkit.SecretKey(t), OrderTarget: orderAddr, WatchMaxAge: o.watchMaxAge,
 		WebhookAllowPrivate: true, // the tests' merchant endpoints listen on loopback
 	}
-	courseCfg := courseservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 14}
+	courseCfg := courseservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: infra.MySQLDSN(courseservice.Name),
+		AMQPURL: infra.AMQPURL(courseservice.Name), TLS: infra.TLS(tlsx.Course), PaymentBrokerUser: paymentUser, SnowflakeNode: 14}
 
 	testkit.Go(t, func(ctx context.Context) error { return orderservice.Run(ctx, orderCfg, log.With("svc", "order")) })
 	testkit.Go(t, func(ctx context.Context) error {
@@ -107,13 +115,20 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		return notificationservice.Run(ctx, notificationCfg, log.With("svc", "notification"))
 	})
 	testkit.Go(t, func(ctx context.Context) error { return courseservice.Run(ctx, courseCfg, log.With("svc", "course")) })
-	for _, addr := range []string{orderAddr, paymentAddr, notificationCfg.GRPCAddr, courseCfg.GRPCAddr} {
-		testkit.DialGRPC(t, addr)
+	grpcAddrs := map[string]string{tlsx.Order: orderAddr, tlsx.Payment: paymentAddr,
+		tlsx.Notification: notificationCfg.GRPCAddr, tlsx.Course: courseCfg.GRPCAddr}
+	for name, addr := range grpcAddrs {
+		infra.Dial(name, addr)
+	}
+	// Each follows the payment results fanout: bound before anything is paid, or it misses it.
+	for _, q := range []string{"paysuite.order.payment-results", "paysuite.course.payment-results", "paysuite.notification.payment-results"} {
+		testkit.WaitForConsumer(t, infra.AdminAMQPURL(), q)
 	}
 
 	tokens := testkit.NewTokens(t)
 	gwCfg := service.Config{
 		HTTPAddr:           testkit.FreeAddr(t),
+		TLS:                infra.TLS(tlsx.Gateway),
 		OrderTarget:        orderAddr,
 		PaymentTarget:      paymentAddr,
 		NotificationTarget: notificationCfg.GRPCAddr,
@@ -126,7 +141,8 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		UserLimit:          o.userLimit,
 	}
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, gwCfg, log.With("svc", "gateway")) })
-	s := &stack{baseURL: "http://" + gwCfg.HTTPAddr, sandboxURL: sandbox.URL, client: &http.Client{Timeout: 30 * time.Second}, tokens: tokens}
+	s := &stack{baseURL: "http://" + gwCfg.HTTPAddr, sandboxURL: sandbox.URL, client: &http.Client{Timeout: 30 * time.Second},
+		tokens: tokens, infra: infra, grpcAddrs: grpcAddrs}
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		resp, err := s.client.Get(s.baseURL + "/healthz")
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
 	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
@@ -27,21 +28,25 @@ const (
 )
 
 type env struct {
-	t   *testing.T
-	cfg service.Config
+	t     *testing.T
+	stack *testkit.Stack
+	cfg   service.Config
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return &env{t: t, cfg: service.Config{
-		GRPCAddr:         testkit.FreeAddr(t),
-		MySQLDSN:         testkit.MySQLDSN(t),
-		AMQPURL:          testkit.AMQPURL(t),
-		SnowflakeNode:    1,
-		WebhookTimeScale: 1,
-		WebhookTimeout:   5 * time.Second,
-		WatchPoll:        200 * time.Millisecond,
-		WebhookSecretKey: testkit.SecretKey(t),
+	stack := testkit.NewStack(t)
+	return &env{t: t, stack: stack, cfg: service.Config{
+		GRPCAddr:          testkit.FreeAddr(t),
+		TLS:               stack.TLS(tlsx.Notification),
+		MySQLDSN:          stack.MySQLDSN(service.Name),
+		AMQPURL:           stack.AMQPURL(service.Name),
+		PaymentBrokerUser: stack.BrokerUser("payment"),
+		SnowflakeNode:     1,
+		WebhookTimeScale:  1,
+		WebhookTimeout:    5 * time.Second,
+		WatchPoll:         200 * time.Millisecond,
+		WebhookSecretKey:  testkit.SecretKey(t),
 		// The receivers these tests run listen on loopback.
 		WebhookAllowPrivate: true,
 	}}
@@ -52,8 +57,14 @@ func newEnv(t *testing.T) *env {
 func (e *env) start() (notificationv1.NotificationServiceClient, func()) {
 	e.t.Helper()
 	stop := testkit.Start(e.t, func(ctx context.Context) error { return service.Run(ctx, e.cfg, testkit.Logger(e.t)) })
-	return notificationv1.NewNotificationServiceClient(testkit.DialGRPC(e.t, e.cfg.GRPCAddr)), stop
+	conn := e.stack.Dial(tlsx.Notification, e.cfg.GRPCAddr)
+	// Healthy is not yet consuming: an event published before the queue is bound is dropped.
+	testkit.WaitForConsumer(e.t, e.stack.AdminAMQPURL(), queue)
+	return notificationv1.NewNotificationServiceClient(conn), stop
 }
+
+// payment publishes to the results fanout as the payment service's broker user.
+func (e *env) payment() *publisher { return newPublisher(e.t, e.stack.AMQPURL("payment")) }
 
 // publisher sends PaymentResult events to the fanout as the payment service's relay does.
 type publisher struct{ *testkit.Publisher }

@@ -18,10 +18,11 @@ import (
 	"github.com/paysuite/paysuite/pkg/boot"
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/db"
-	"github.com/paysuite/paysuite/pkg/grpcserver"
+	"github.com/paysuite/paysuite/pkg/grpcauth"
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/principal/grpcprincipal"
 	"github.com/paysuite/paysuite/pkg/run"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
 	"github.com/paysuite/paysuite/services/notification/internal/adapters/mysql"
 	"github.com/paysuite/paysuite/services/notification/internal/adapters/mysql/migrations"
@@ -39,13 +40,19 @@ const Name = "notification"
 
 // Config is every setting of the notification service. Zero durations and scale take the defaults.
 type Config struct {
-	GRPCAddr         string        // NOTIFICATION_GRPC_ADDR
-	MySQLDSN         string        // MYSQL_DSN
-	AMQPURL          string        // AMQP_URL
-	SnowflakeNode    int64         // SNOWFLAKE_NODE
-	WebhookTimeScale float64       // WEBHOOK_TIME_SCALE: multiplies the retry schedule (default 1)
-	WebhookTimeout   time.Duration // WEBHOOK_TIMEOUT: per POST (default 10s)
-	WebhookPoll      time.Duration // longest the dispatcher sleeps between passes (default 1s)
+	GRPCAddr   string     // NOTIFICATION_GRPC_ADDR
+	OpsAddr    string     // NOTIFICATION_OPS_ADDR: /healthz, /readyz, /metrics; empty serves none
+	Reflection bool       // GRPC_REFLECTION
+	TLS        tlsx.Files // TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE: the notification identity
+	MySQLDSN   string     // NOTIFICATION_MYSQL_DSN, else MYSQL_DSN
+	AMQPURL    string     // NOTIFICATION_AMQP_URL, else AMQP_URL
+	// PaymentBrokerUser is the broker user whose payment results are believed (PAYMENT_BROKER_USER,
+	// default amqpx.PaymentBrokerUser): anything else on the results queue is parked.
+	PaymentBrokerUser string
+	SnowflakeNode     int64         // SNOWFLAKE_NODE
+	WebhookTimeScale  float64       // WEBHOOK_TIME_SCALE: multiplies the retry schedule (default 1)
+	WebhookTimeout    time.Duration // WEBHOOK_TIMEOUT: per POST (default 10s)
+	WebhookPoll       time.Duration // longest the dispatcher sleeps between passes (default 1s)
 	// WebhookSecretKey (WEBHOOK_SECRET_KEY: 32 bytes, base64 or hex) seals the subscriptions'
 	// signing secrets at rest. Required.
 	WebhookSecretKey []byte
@@ -71,12 +78,16 @@ var ErrNoSecretKey = errors.New("notification: WEBHOOK_SECRET_KEY is required (3
 // ConfigFromEnv reads the configuration; the caller checks env.Err().
 func ConfigFromEnv(env *config.Env) Config {
 	cfg := Config{
-		GRPCAddr:         env.String("NOTIFICATION_GRPC_ADDR", ":9003"),
-		MySQLDSN:         env.String("MYSQL_DSN", db.DefaultDSN),
-		AMQPURL:          env.String("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-		SnowflakeNode:    ids.NodeIDFromEnv(env),
-		WebhookTimeScale: env.Float("WEBHOOK_TIME_SCALE", 1),
-		WebhookTimeout:   env.Duration("WEBHOOK_TIMEOUT", 10*time.Second),
+		GRPCAddr:          env.String("NOTIFICATION_GRPC_ADDR", ":9003"),
+		OpsAddr:           boot.OpsAddrFromEnv(env, Name),
+		Reflection:        boot.ReflectionFromEnv(env),
+		TLS:               tlsx.FilesFromEnv(env),
+		MySQLDSN:          boot.MySQLDSNFromEnv(env, Name),
+		AMQPURL:           boot.AMQPURLFromEnv(env, Name),
+		PaymentBrokerUser: env.String("PAYMENT_BROKER_USER", amqpx.PaymentBrokerUser),
+		SnowflakeNode:     ids.NodeIDFromEnv(env),
+		WebhookTimeScale:  env.Float("WEBHOOK_TIME_SCALE", 1),
+		WebhookTimeout:    env.Duration("WEBHOOK_TIMEOUT", 10*time.Second),
 
 		WebhookAllowPrivate: env.Bool("WEBHOOK_ALLOW_PRIVATE", false),
 		WatchMaxAge:         env.Duration("NOTIFICATION_WATCH_MAX_AGE", 35*time.Minute),
@@ -108,8 +119,15 @@ func (c Config) withDefaults() Config {
 	if c.WatchPoll <= 0 {
 		c.WatchPoll = 2 * time.Second
 	}
+	if c.PaymentBrokerUser == "" {
+		c.PaymentBrokerUser = amqpx.PaymentBrokerUser
+	}
 	return c
 }
+
+// Callers is who may call each RPC of the service, besides admin (the table next to its gRPC
+// server); other modules' tests check a running service against it.
+func Callers() grpcauth.Policy { return ports.Callers() }
 
 // Run serves until ctx is done, then drains the gRPC server, the consumer and in-flight webhooks.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -119,7 +137,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return ErrNoSecretKey
 	}
 	infra, err := boot.Start(ctx, boot.Config{Service: Name, MySQLDSN: cfg.MySQLDSN, Migrations: migrations.FS,
-		AMQPURL: cfg.AMQPURL, Topology: []amqpx.Topology{amqpx.DeclarePaymentResults}, SnowflakeNode: cfg.SnowflakeNode}, log)
+		AMQPURL: cfg.AMQPURL, SnowflakeNode: cfg.SnowflakeNode, TLS: cfg.TLS}, log)
 	if err != nil {
 		return err
 	}
@@ -134,7 +152,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	var orders app.Orders
 	if cfg.OrderTarget != "" {
-		conn, err := grpcserver.Dial(cfg.OrderTarget, grpc.WithChainUnaryInterceptor(grpcprincipal.UnaryClientInterceptor()))
+		conn, err := infra.Dial(cfg.OrderTarget, tlsx.Order, grpc.WithChainUnaryInterceptor(grpcprincipal.UnaryClientInterceptor()))
 		if err != nil {
 			return fmt.Errorf("ORDER_TARGET: %w", err)
 		}
@@ -167,12 +185,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Feed:   pubsub.NewFeed(),
 		NewID:  infra.NewID,
 	}, log)
-	srv := grpcserver.New(log, grpcprincipal.ServerOptions(nil)...)
+	srv := infra.GRPCServer(Callers(), cfg.Reflection, grpcprincipal.ServerOptions(nil)...)
 	notificationv1.RegisterNotificationServiceServer(srv.GRPC(), ports.NewGRPC(a, log))
 
 	g := run.NewGroup(ctx)
 	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
-	g.Go("payment-results consumer", infra.Consumer(amqpport.PaymentResults(a)))
+	g.Go("ops", infra.Ops(cfg.OpsAddr))
+	g.Go("payment-results consumer", infra.Consumer(amqpport.PaymentResults(a, cfg.PaymentBrokerUser)))
 	g.Go("webhook dispatcher", func(ctx context.Context) error { return a.RunDispatcher(ctx, cfg.WebhookPoll) })
 	return g.Wait()
 }

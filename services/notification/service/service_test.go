@@ -20,7 +20,7 @@ import (
 func TestEachResultIsToldOnceToTheUserAndTheMerchant(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.start()
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 	hook := newReceiver(t, 200)
 	sub := subscribe(t, c, hook.URL+"/paysuite")
 
@@ -80,7 +80,7 @@ func TestWebhookRetriedUntilDelivered(t *testing.T) {
 	e := newEnv(t)
 	e.cfg.WebhookTimeScale = 0.001 // 15s, 1m … become 15ms, 60ms …
 	c, _ := e.start()
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 	hook := newReceiver(t, 500, 500, 200)
 	sub := subscribe(t, c, hook.URL)
 
@@ -118,7 +118,7 @@ func TestWebhookFailsAfterTheLastAttemptAndCanBeResent(t *testing.T) {
 	e := newEnv(t)
 	e.cfg.WebhookTimeScale = 0.00001 // the whole 8-attempt schedule in about a second
 	c, _ := e.start()
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 	hook := newReceiver(t, 503)
 	sub := subscribe(t, c, hook.URL)
 
@@ -152,7 +152,7 @@ func TestPendingWebhookResumesAfterRestart(t *testing.T) {
 	e := newEnv(t)
 	e.cfg.WebhookTimeScale = 0.2 // first retry after 3s: the restart happens before it
 	c, stop := e.start()
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 	hook := newReceiver(t, 500, 200)
 	sub := subscribe(t, c, hook.URL)
 
@@ -173,7 +173,7 @@ func TestPendingWebhookResumesAfterRestart(t *testing.T) {
 func TestUndecodableMessageIsParked(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.start()
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 
 	p.publish("garbage-1", []byte("\xff\xff\xff not protobuf"))
 	bad := succeeded("no-type", "gina", 1, 2)
@@ -191,7 +191,7 @@ func TestEventsPublishedWhileDownAreProcessedAfterStart(t *testing.T) {
 	_, stop := e.start() // declares the durable queue, as any deployed service has
 	stop()
 
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 	for i := range 5 {
 		p.event(succeeded("down-"+string(rune('a'+i)), "hank", int64(100+i), int64(200+i)))
 	}
@@ -203,7 +203,7 @@ func TestEventsPublishedWhileDownAreProcessedAfterStart(t *testing.T) {
 func TestWatchOrderStreamsTheLatestStatusThenChanges(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.start()
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 
 	closedFirst := succeeded("evt-w1", "ivy", 555, 665)
 	closedFirst.Type = eventsv1.PaymentResultType_PAYMENT_CLOSED
@@ -306,7 +306,7 @@ func TestBadRequestsAreInvalidArgumentAndChangeNothing(t *testing.T) {
 func TestListUserNotificationsPagesNewestFirst(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.start()
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 	for i := range 5 {
 		p.event(succeeded("page-"+string(rune('a'+i)), "jack", int64(300+i), int64(400+i)))
 	}

@@ -68,7 +68,7 @@ func TestWebhooksCannotBeTurnedInward(t *testing.T) {
 	// The redirector itself lives on loopback too: only its exact address is let through.
 	e.cfg.WebhookDialExempt = []string{strings.TrimPrefix(redirector.URL, "https://")}
 	c, _ := e.start()
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 
 	if _, err := c.CreateWebhookSubscription(context.Background(), &notificationv1.CreateWebhookSubscriptionRequest{
 		Url: "http://shop.example/hooks"}); status.Code(err) != codes.InvalidArgument {
@@ -131,7 +131,7 @@ func TestASlowEndpointHoldsBackOnlyItself(t *testing.T) {
 	e := newEnv(t)
 	e.cfg.WebhookTimeout = time.Minute // longer than the test waits: the old batch would stall
 	c, _ := e.start()
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 	subscribe(t, c, slow.URL)
 	subscribe(t, c, fast.URL)
 
@@ -156,7 +156,7 @@ func TestWebhookSecretsAreSealedAndShownOnce(t *testing.T) {
 	rcv := newReceiver(t, 200)
 	e := newEnv(t)
 	c, stop := e.start()
-	p := newPublisher(t, e.cfg.AMQPURL)
+	p := e.payment()
 
 	sub, err := c.CreateWebhookSubscription(context.Background(), &notificationv1.CreateWebhookSubscriptionRequest{Url: rcv.URL})
 	if err != nil {

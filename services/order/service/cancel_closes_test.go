@@ -22,7 +22,7 @@ func TestCancelWithPaymentServiceDownChangesNothing(t *testing.T) {
 	o := e.create(t, "u1", "r1", item("mug", 1))
 	_, err := e.client.CancelOrder(context.Background(), &orderv1.CancelOrderRequest{OrderId: o.GetOrderId()})
 	wantCode(t, err, codes.Unavailable)
-	got, _ := e.client.GetOrder(context.Background(), &orderv1.GetOrderRequest{OrderId: o.GetOrderId()})
+	got := e.get(t, o.GetOrderId())
 	if got.GetStatus() != orderv1.OrderStatus_PENDING_PAYMENT || e.stock(t, "mug") != 9 {
 		t.Fatalf("after a failed cancel: %s, stock %d; want PENDING_PAYMENT and 9", got.GetStatus(), e.stock(t, "mug"))
 	}

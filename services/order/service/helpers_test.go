@@ -11,6 +11,7 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	"github.com/paysuite/paysuite/services/order/service"
 )
@@ -19,15 +20,23 @@ import (
 // connection to its database for the assertions a client cannot make (stock, row counts).
 type env struct {
 	cfg    service.Config
+	stack  *testkit.Stack
 	client orderv1.OrderServiceClient
 	db     *sql.DB
 }
 
 func start(t *testing.T, tweak ...func(*service.Config)) *env {
 	t.Helper()
+	return startOn(t, testkit.NewStack(t), tweak...)
+}
+
+// startOn starts the service on stack's database, broker and identities.
+func startOn(t *testing.T, stack *testkit.Stack, tweak ...func(*service.Config)) *env {
+	t.Helper()
 	cfg := service.Config{
 		GRPCAddr:      testkit.FreeAddr(t),
-		MySQLDSN:      testkit.MySQLDSN(t),
+		TLS:           stack.TLS(tlsx.Order),
+		MySQLDSN:      stack.MySQLDSN(service.Name),
 		PayTimeout:    30 * time.Minute,
 		SweepInterval: time.Hour,
 		SweepGrace:    time.Minute,
@@ -38,7 +47,13 @@ func start(t *testing.T, tweak ...func(*service.Config)) *env {
 	}
 	log := testkit.Logger(t)
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, cfg, log) })
-	conn := testkit.DialGRPC(t, cfg.GRPCAddr)
+	conn := stack.Dial(tlsx.Order, cfg.GRPCAddr)
+	if cfg.AMQPURL != "" {
+		// Serving gRPC does not mean consuming yet: what a test publishes before the consumer
+		// queues are bound would be dropped by the exchange.
+		testkit.WaitForConsumer(t, stack.AdminAMQPURL(), deadlineQueue)
+		testkit.WaitForConsumer(t, stack.AdminAMQPURL(), resultsQueue)
+	}
 	dsn, err := db.ServiceDSN(cfg.MySQLDSN, service.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +63,7 @@ func start(t *testing.T, tweak ...func(*service.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sqlDB.Close() })
-	return &env{cfg: cfg, client: orderv1.NewOrderServiceClient(conn), db: sqlDB}
+	return &env{cfg: cfg, stack: stack, client: orderv1.NewOrderServiceClient(conn), db: sqlDB}
 }
 
 func (e *env) addSku(t *testing.T, id, kind string, price, stock int64) {

@@ -15,16 +15,17 @@ import (
 // every deadline message is delivered and every order is cancelled at (or after) its deadline
 // with its stock back. The sweeper is off, so only the broker's messages can do it.
 func TestBrokerOutageWhileOrdersAreCreatedLosesNothing(t *testing.T) {
-	amqpURL := testkit.AMQPURL(t)
+	stack := testkit.NewStack(t)
+	amqpURL := stack.AMQPURL("order")
 	u, err := url.Parse(amqpURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := testkit.NewTCPProxy(t, u.Host)
 	const timeout = 3 * time.Second
-	e := start(t, withBroker(proxy.URL(amqpURL), timeout)) // SweepInterval: an hour
+	e := startOn(t, stack, withBroker(stack, proxy.URL(amqpURL), timeout)) // SweepInterval: an hour
 	e.addSku(t, "mug", "GOODS", 4500, 20)
-	ch := testkit.AMQPChannel(t, amqpURL) // the test's own way in, around the proxy
+	ch := testkit.AMQPChannel(t, stack.AdminAMQPURL()) // the test's own way in, around the proxy
 	delayQueue := "paysuite.order.pay-timeout." + timeout.String()
 
 	proxy.Cut()

@@ -8,14 +8,15 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/boot"
 	"github.com/paysuite/paysuite/pkg/config"
-	"github.com/paysuite/paysuite/pkg/db"
-	"github.com/paysuite/paysuite/pkg/grpcserver"
+	"github.com/paysuite/paysuite/pkg/grpcauth"
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/leader"
 	"github.com/paysuite/paysuite/pkg/principal/grpcprincipal"
 	"github.com/paysuite/paysuite/pkg/run"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/events"
 	"github.com/paysuite/paysuite/services/order/internal/adapters/mysql"
@@ -32,13 +33,19 @@ const Name = "order"
 // Config is every setting of the order service.
 type Config struct {
 	GRPCAddr      string        // ORDER_GRPC_ADDR
-	MySQLDSN      string        // MYSQL_DSN
+	OpsAddr       string        // ORDER_OPS_ADDR: /healthz, /readyz, /metrics; empty serves none
+	Reflection    bool          // GRPC_REFLECTION
+	TLS           tlsx.Files    // TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE: the order identity
+	MySQLDSN      string        // ORDER_MYSQL_DSN, else MYSQL_DSN
 	PayTimeout    time.Duration // ORDER_PAY_TIMEOUT: an unpaid order is cancelled this long after creation
 	SweepInterval time.Duration // ORDER_SWEEP_INTERVAL
 	SweepGrace    time.Duration // ORDER_SWEEP_GRACE: the sweeper cancels orders this long past their deadline
 	PaymentTarget string        // PAYMENT_TARGET; empty: cancels do not close provider trades (order-only deployment)
 	SnowflakeNode int64         // SNOWFLAKE_NODE
-	AMQPURL       string        // AMQP_URL
+	AMQPURL       string        // ORDER_AMQP_URL, else AMQP_URL
+	// PaymentBrokerUser is the broker user whose payment results are believed (PAYMENT_BROKER_USER,
+	// default amqpx.PaymentBrokerUser): anything else on the results queue is parked.
+	PaymentBrokerUser string
 	// MaxPendingPerUser (ORDER_MAX_PENDING_PER_USER) is how many unpaid orders one user may hold;
 	// 0 takes the default, 10; negative: no limit.
 	MaxPendingPerUser int
@@ -50,15 +57,18 @@ const DefaultMaxPendingPerUser = 10
 // ConfigFromEnv reads the configuration; the caller checks env.Err().
 func ConfigFromEnv(env *config.Env) Config {
 	cfg := Config{
-		GRPCAddr:      env.String("ORDER_GRPC_ADDR", ":9001"),
-		MySQLDSN:      env.String("MYSQL_DSN", db.DefaultDSN),
-		PayTimeout:    env.Duration("ORDER_PAY_TIMEOUT", 30*time.Minute),
-		SweepInterval: env.Duration("ORDER_SWEEP_INTERVAL", 30*time.Second),
-		SweepGrace:    env.Duration("ORDER_SWEEP_GRACE", 30*time.Second),
-		PaymentTarget: env.String("PAYMENT_TARGET", "127.0.0.1:9002"),
-		SnowflakeNode: ids.NodeIDFromEnv(env),
-		AMQPURL:       env.String("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-
+		GRPCAddr:          env.String("ORDER_GRPC_ADDR", ":9001"),
+		OpsAddr:           boot.OpsAddrFromEnv(env, Name),
+		Reflection:        boot.ReflectionFromEnv(env),
+		TLS:               tlsx.FilesFromEnv(env),
+		MySQLDSN:          boot.MySQLDSNFromEnv(env, Name),
+		PayTimeout:        env.Duration("ORDER_PAY_TIMEOUT", 30*time.Minute),
+		SweepInterval:     env.Duration("ORDER_SWEEP_INTERVAL", 30*time.Second),
+		SweepGrace:        env.Duration("ORDER_SWEEP_GRACE", 30*time.Second),
+		PaymentTarget:     env.String("PAYMENT_TARGET", "127.0.0.1:9002"),
+		SnowflakeNode:     ids.NodeIDFromEnv(env),
+		AMQPURL:           boot.AMQPURLFromEnv(env, Name),
+		PaymentBrokerUser: env.String("PAYMENT_BROKER_USER", amqpx.PaymentBrokerUser),
 		MaxPendingPerUser: env.Int("ORDER_MAX_PENDING_PER_USER", DefaultMaxPendingPerUser),
 	}
 	env.Check(cfg.MaxPendingPerUser > 0, "ORDER_MAX_PENDING_PER_USER=%d: want at least 1", cfg.MaxPendingPerUser)
@@ -67,6 +77,10 @@ func ConfigFromEnv(env *config.Env) Config {
 	env.Check(cfg.SweepGrace >= 0, "ORDER_SWEEP_GRACE=%s: want zero or more", cfg.SweepGrace)
 	return cfg
 }
+
+// Callers is who may call each RPC of the service, besides admin (the table next to its gRPC
+// server); other modules' tests check a running service against it.
+func Callers() grpcauth.Policy { return grpcport.Callers() }
 
 // Run opens the database (creating and migrating it), connects to the broker when AMQPURL is
 // set, serves gRPC on cfg.GRPCAddr, runs the deadline and payment-result consumers, the outbox
@@ -80,8 +94,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.AMQPURL == "" {
 		log.Warn("AMQP_URL is empty: no pay-deadline messages and no payment-result consumer; the sweeper alone cancels unpaid orders")
 	}
+	if cfg.PaymentBrokerUser == "" {
+		cfg.PaymentBrokerUser = amqpx.PaymentBrokerUser
+	}
 	infra, err := boot.Start(ctx, boot.Config{Service: Name, MySQLDSN: cfg.MySQLDSN, Migrations: migrations.FS,
-		AMQPURL: cfg.AMQPURL, BrokerOptional: true, Topology: amqpport.Topology(cfg.PayTimeout), SnowflakeNode: cfg.SnowflakeNode}, log)
+		AMQPURL: cfg.AMQPURL, BrokerOptional: true, Topology: amqpport.Topology(cfg.PayTimeout), SnowflakeNode: cfg.SnowflakeNode,
+		TLS: cfg.TLS}, log)
 	if err != nil {
 		return err
 	}
@@ -91,7 +109,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.PaymentTarget == "" {
 		log.Warn("PAYMENT_TARGET is empty: cancels will not close provider trades (order-only deployment)")
 	} else {
-		c, err := paymentgrpc.Dial(cfg.PaymentTarget)
+		c, err := paymentgrpc.Dial(cfg.PaymentTarget, infra.Dial)
 		if err != nil {
 			return err
 		}
@@ -114,11 +132,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	a := app.New(mysql.NewOrderRepository(infra.DB, outbox), mysql.NewCatalogRepository(infra.DB), closer,
 		infra.NewID, app.Config{PayTimeout: cfg.PayTimeout, MaxPendingPerUser: maxPending}, log)
-	srv := grpcserver.New(log, grpcprincipal.ServerOptions(nil)...)
+	srv := infra.GRPCServer(Callers(), cfg.Reflection, grpcprincipal.ServerOptions(nil)...)
 	orderv1.RegisterOrderServiceServer(srv.GRPC(), grpcport.NewServer(a))
 
 	g := run.NewGroup(ctx)
 	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	g.Go("ops", infra.Ops(cfg.OpsAddr))
 	g.Go("sweeper", func(ctx context.Context) error {
 		sweep(ctx, a, mysql.NewSweeperStore(infra.DB), infra.LeaderLock("order_sweeper"), cfg, log)
 		return nil
@@ -126,7 +145,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if infra.Broker != nil {
 		g.Go("outbox relay", infra.Relay().Run)
 		g.Go("pay-deadline consumer", infra.Consumer(amqpport.Deadlines(a)))
-		g.Go("payment-results consumer", infra.Consumer(amqpport.PaymentResults(a)))
+		g.Go("payment-results consumer", infra.Consumer(amqpport.PaymentResults(a, cfg.PaymentBrokerUser)))
 	}
 	return g.Wait()
 }

@@ -269,7 +269,7 @@ func TestCancelReleasesStockOnce(t *testing.T) {
 		wantCode(t, err, codes.NotFound)
 		_, err = e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{OrderId: o.GetOrderId(), Reason: "BORED"})
 		wantCode(t, err, codes.InvalidArgument)
-		if got, _ := e.client.GetOrder(ctx, &orderv1.GetOrderRequest{OrderId: o.GetOrderId()}); got.GetStatus() != orderv1.OrderStatus_PENDING_PAYMENT {
+		if got := e.get(t, o.GetOrderId()); got.GetStatus() != orderv1.OrderStatus_PENDING_PAYMENT {
 			t.Fatalf("status = %s, want PENDING_PAYMENT", got.GetStatus())
 		}
 	})
@@ -368,7 +368,7 @@ func TestMarkOrderPaid(t *testing.T) {
 	wantCode(t, err, codes.FailedPrecondition)
 	_, err = e.client.MarkOrderPaid(ctx, &orderv1.MarkOrderPaidRequest{OrderId: 424242, PaymentId: 13, AmountFen: 4500})
 	wantCode(t, err, codes.NotFound)
-	if got, _ := e.client.GetOrder(ctx, &orderv1.GetOrderRequest{OrderId: c.GetOrderId()}); got.GetStatus() != orderv1.OrderStatus_CANCELLED || e.stock(t, "mug") != 8 {
+	if got := e.get(t, c.GetOrderId()); got.GetStatus() != orderv1.OrderStatus_CANCELLED || e.stock(t, "mug") != 8 {
 		t.Fatalf("cancelled order after a late payment: %s, stock %d", got.GetStatus(), e.stock(t, "mug"))
 	}
 }

@@ -19,7 +19,7 @@ func TestCancelOrderClosesProviderTradesFirst(t *testing.T) {
 	const sku = "goods-gopher-mug"
 
 	t.Run("paid at the provider, notify lost: cancel refused, order PAID, stock kept", func(t *testing.T) {
-		e.t = t
+		e := e.in(t)
 		before := e.stock(sku)
 		o := e.order(sku, 2)
 		p := e.pay(o, paymentv1.Channel_ALIPAY_QR)
@@ -43,7 +43,7 @@ func TestCancelOrderClosesProviderTradesFirst(t *testing.T) {
 	})
 
 	t.Run("unpaid, scanned attempts on both channels: closed at the provider, QR refused, stock back", func(t *testing.T) {
-		e.t = t
+		e := e.in(t)
 		before := e.stock(sku)
 		o := e.order(sku, 1)
 		ali := e.pay(o, paymentv1.Channel_ALIPAY_QR)

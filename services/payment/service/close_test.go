@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/paysuite/paysuite/pkg/testkit"
+	eventsv1 "github.com/paysuite/paysuite/proto/gen/paysuite/events/v1"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/payment/service"
@@ -13,10 +15,11 @@ import (
 func TestClosePayments(t *testing.T) {
 	// Slow polling, so only ClosePayments can find out about the unnotified payment.
 	e := start(t, func(c *service.Config) { c.PollScale = 100 })
+	events := listen(t, e.amqpURL)
 	ctx := context.Background()
 
 	t.Run("unpaid, scanned attempts are closed and can no longer be paid", func(t *testing.T) {
-		e.t = t
+		e := e.in(t)
 		o := e.order("goods-sticker-pack", 1)
 		ali := e.pay(o, paymentv1.Channel_ALIPAY_QR)
 		wx := e.pay(o, paymentv1.Channel_WECHAT_NATIVE)
@@ -29,8 +32,15 @@ func TestClosePayments(t *testing.T) {
 			if got := e.payment(p.GetPaymentId()); got.GetStatus() != paymentv1.PaymentStatus_CLOSED {
 				t.Fatalf("%s attempt is %s", p.GetChannel(), got.GetStatus())
 			}
-			if code := e.sandboxDo(http.MethodPost, "/sandbox/pay", map[string]string{"qrCode": p.GetQrCode()}); code == http.StatusOK {
-				t.Fatalf("the buyer could still pay the closed %s trade", p.GetChannel())
+			// Downstream learns of the close from the fanout.
+			testkit.Eventually(t, wait, func() bool {
+				list, _, _ := events.of(p.GetPaymentId())
+				return len(list) == 1 && list[0].GetType() == eventsv1.PaymentResultType_PAYMENT_CLOSED &&
+					list[0].GetReason() == "ORDER_CLOSING" && list[0].GetOrderId() == o.GetOrderId()
+			}, "no PAYMENT_CLOSED (ORDER_CLOSING) event for the %s attempt: %v", p.GetChannel(),
+				testkit.Lazy(func() any { list, _, _ := events.of(p.GetPaymentId()); return list }))
+			if code := e.sandboxDo(http.MethodPost, "/sandbox/pay", map[string]string{"qrCode": p.GetQrCode()}); code != http.StatusConflict {
+				t.Fatalf("paying the closed %s trade: HTTP %d, want 409", p.GetChannel(), code)
 			}
 		}
 		// A new attempt after a close is a new row with a new out_trade_no.
@@ -41,7 +51,7 @@ func TestClosePayments(t *testing.T) {
 	})
 
 	t.Run("a paid but unnotified attempt is reported paid", func(t *testing.T) {
-		e.t = t
+		e := e.in(t)
 		o := e.order("goods-sticker-pack", 2)
 		p := e.pay(o, paymentv1.Channel_WECHAT_NATIVE)
 		e.faults(map[string]int{"dropNotifies": 1})
@@ -57,7 +67,7 @@ func TestClosePayments(t *testing.T) {
 	})
 
 	t.Run("bad requests", func(t *testing.T) {
-		e.t = t
+		e := e.in(t)
 		_, err := e.payments.CreatePayment(ctx, &paymentv1.CreatePaymentRequest{OrderId: 1, Channel: paymentv1.Channel_CHANNEL_UNSPECIFIED})
 		wantCode(t, err, "InvalidArgument")
 		_, err = e.payments.CreatePayment(ctx, &paymentv1.CreatePaymentRequest{OrderId: 12345, Channel: paymentv1.Channel_ALIPAY_QR})

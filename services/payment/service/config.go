@@ -6,9 +6,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/paysuite/paysuite/pkg/boot"
 	"github.com/paysuite/paysuite/pkg/config"
-	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/ids"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	"github.com/paysuite/paysuite/services/sandbox/emulator"
 )
 
@@ -36,8 +37,11 @@ type WechatConfig struct {
 type Config struct {
 	GRPCAddr             string        // PAYMENT_GRPC_ADDR
 	HTTPAddr             string        // PAYMENT_HTTP_ADDR: provider notify endpoints
-	MySQLDSN             string        // MYSQL_DSN
-	AMQPURL              string        // AMQP_URL
+	OpsAddr              string        // PAYMENT_OPS_ADDR: /healthz, /readyz, /metrics; empty serves none
+	Reflection           bool          // GRPC_REFLECTION
+	TLS                  tlsx.Files    // TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE: the payment identity
+	MySQLDSN             string        // PAYMENT_MYSQL_DSN, else MYSQL_DSN
+	AMQPURL              string        // PAYMENT_AMQP_URL, else AMQP_URL
 	OrderTarget          string        // ORDER_TARGET
 	SnowflakeNode        int64         // SNOWFLAKE_NODE
 	OrderPayTimeout      time.Duration // ORDER_PAY_TIMEOUT (the order service's; read to check the next one)
@@ -56,8 +60,11 @@ func ConfigFromEnv(env *config.Env) Config {
 	cfg := Config{
 		GRPCAddr:             env.String("PAYMENT_GRPC_ADDR", ":9002"),
 		HTTPAddr:             env.String("PAYMENT_HTTP_ADDR", ":8082"),
-		MySQLDSN:             env.String("MYSQL_DSN", db.DefaultDSN),
-		AMQPURL:              env.String("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+		OpsAddr:              boot.OpsAddrFromEnv(env, Name),
+		Reflection:           boot.ReflectionFromEnv(env),
+		TLS:                  tlsx.FilesFromEnv(env),
+		MySQLDSN:             boot.MySQLDSNFromEnv(env, Name),
+		AMQPURL:              boot.AMQPURLFromEnv(env, Name),
 		OrderTarget:          env.String("ORDER_TARGET", "127.0.0.1:9001"),
 		SnowflakeNode:        ids.NodeIDFromEnv(env),
 		OrderPayTimeout:      env.Duration("ORDER_PAY_TIMEOUT", 30*time.Minute),

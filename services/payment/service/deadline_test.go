@@ -22,8 +22,8 @@ import (
 // its money is kept, and none may stay PENDING_PAYMENT.
 func TestPayingAtTheDeadlineNeverKeepsMoneyOfACancelledOrder(t *testing.T) {
 	const (
-		payTimeout   = 3 * time.Second
-		tradeTimeout = 2 * time.Second
+		payTimeout   = 4 * time.Second
+		tradeTimeout = 3 * time.Second // room to open all six trades before the first expires
 		notifyDelay  = 4 * time.Second // the notify arrives after the deadline has been handled
 	)
 	e := startWith(t, func(o *orderConfig) {
@@ -38,6 +38,7 @@ func TestPayingAtTheDeadlineNeverKeepsMoneyOfACancelledOrder(t *testing.T) {
 		payment *paymentv1.Payment
 		before  time.Duration
 		code    int // the sandbox's answer to the buyer
+		err     error
 	}
 	var list []*attempt
 	for _, ch := range []paymentv1.Channel{paymentv1.Channel_ALIPAY_QR, paymentv1.Channel_WECHAT_NATIVE} {
@@ -50,10 +51,26 @@ func TestPayingAtTheDeadlineNeverKeepsMoneyOfACancelledOrder(t *testing.T) {
 	for _, a := range list {
 		wg.Go(func() {
 			time.Sleep(time.Until(a.payment.GetExpireAt().AsTime().Add(-a.before)))
-			a.code = buyerTriesToPay(e.sandbox.URL, a.payment.GetQrCode())
+			a.code, a.err = buyerTriesToPay(e.sandbox.URL, a.payment.GetQrCode())
 		})
 	}
 	wg.Wait()
+	paid := 0
+	for _, a := range list {
+		switch {
+		case a.err != nil:
+			t.Fatalf("%s buyer %s before expiry: %v", a.payment.GetChannel(), a.before, a.err)
+		case a.code == http.StatusOK:
+			paid++
+		case a.code != http.StatusConflict:
+			t.Fatalf("%s buyer %s before expiry: sandbox answered HTTP %d, want 200 (paid) or 409 (expired)", a.payment.GetChannel(), a.before, a.code)
+		}
+	}
+	// A 200 means the buyer paid within `before` of the expiry (a late wake-up only moves the
+	// attempt closer to it). With nobody paid the race under test never happened.
+	if paid == 0 {
+		t.Fatal("no buyer managed to pay in the last 400 ms before the trade expired; nothing was tested")
+	}
 
 	settled := func(a *attempt) (bool, string) {
 		o := e.getOrder(a.order.GetOrderId())
@@ -78,7 +95,7 @@ func TestPayingAtTheDeadlineNeverKeepsMoneyOfACancelledOrder(t *testing.T) {
 			last = state
 			// Hold the verdict until the delayed notify of a paid trade has come in too.
 			return ok && (a.code != http.StatusOK || e.count("SELECT COUNT(*) FROM notify_log WHERE out_trade_no = ?", a.payment.GetOutTradeNo()) > 0)
-		}, "%s: never settled; last %s", name, func() any { return last }())
+		}, "%s: never settled; last %v", name, testkit.Lazy(func() any { return last }))
 		ok, state := settled(a)
 		if !ok {
 			t.Fatalf("%s: after its late notify: %s", name, state)
@@ -100,12 +117,16 @@ func TestPayingAtTheDeadlineNeverKeepsMoneyOfACancelledOrder(t *testing.T) {
 }
 
 // buyerTriesToPay pays a QR at the sandbox from any goroutine; 200 paid, 409 closed or expired.
-func buyerTriesToPay(sandboxURL, qr string) int {
-	b, _ := json.Marshal(map[string]string{"qrCode": qr})
+// A transport error is the test's failure, never "not paid".
+func buyerTriesToPay(sandboxURL, qr string) (int, error) {
+	b, err := json.Marshal(map[string]string{"qrCode": qr})
+	if err != nil {
+		return 0, err
+	}
 	resp, err := http.Post(sandboxURL+"/sandbox/pay", "application/json", bytes.NewReader(b))
 	if err != nil {
-		return 0
+		return 0, err
 	}
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }

@@ -74,3 +74,42 @@ func (r *results) count(paymentID int64, typ eventsv1.PaymentResultType) int {
 	}
 	return n
 }
+
+// outboxCount counts the payment's events of type typ in the payment database's outbox: every
+// row ever written, published or not (the relay keeps published rows for days).
+func (e *env) outboxCount(paymentID int64, typ eventsv1.PaymentResultType) int {
+	e.t.Helper()
+	rows, err := e.db.Query("SELECT body FROM outbox_messages WHERE type = ?", string(proto.MessageName(&eventsv1.PaymentResult{})))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			e.t.Fatal(err)
+		}
+		var m eventsv1.PaymentResult
+		if err := proto.Unmarshal(body, &m); err != nil {
+			e.t.Fatal(err)
+		}
+		if m.GetPaymentId() == paymentID && m.GetType() == typ {
+			n++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// waitQuiet waits until nothing more can happen to the payment on its own: no task left for it
+// (the order told, the polling ended) and every outbox row published.
+func (e *env) waitQuiet(paymentID int64) {
+	e.t.Helper()
+	testkit.Eventually(e.t, wait, func() bool {
+		return e.count("SELECT COUNT(*) FROM tasks WHERE kind IN ('mark-order-paid', 'poll-trade') AND ref_id = ?", paymentID) == 0 &&
+			e.count("SELECT COUNT(*) FROM outbox_messages WHERE published_at IS NULL") == 0
+	}, "payment %d never went quiet", paymentID)
+}

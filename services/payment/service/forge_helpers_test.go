@@ -53,15 +53,22 @@ func rsaSign(t *testing.T, k *rsa.PrivateKey, content string) string {
 	return base64.StdEncoding.EncodeToString(sig)
 }
 
-// alipayNotify is an Alipay trade_status_sync form signed by key, as the gateway sends it.
+// alipayNotify is an Alipay TRADE_SUCCESS trade_status_sync form signed by key, as the gateway
+// sends it.
 func alipayNotify(t *testing.T, key *rsa.PrivateKey, appID, outTradeNo, yuan, notifyID string) []byte {
+	t.Helper()
+	return alipayStatusNotify(t, key, appID, outTradeNo, yuan, notifyID, "TRADE_SUCCESS")
+}
+
+// alipayStatusNotify is alipayNotify with another trade_status (TRADE_FINISHED, TRADE_CLOSED…).
+func alipayStatusNotify(t *testing.T, key *rsa.PrivateKey, appID, outTradeNo, yuan, notifyID, tradeStatus string) []byte {
 	t.Helper()
 	now := time.Now().In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04:05")
 	f := map[string]string{
 		"notify_time": now, "notify_type": "trade_status_sync", "notify_id": notifyID, "charset": "utf-8",
 		"version": "1.0", "app_id": appID, "auth_app_id": appID, "trade_no": "2025" + notifyID,
 		"out_trade_no": outTradeNo, "buyer_id": "2088000000000001", "seller_id": "2088000000000002",
-		"trade_status": "TRADE_SUCCESS", "total_amount": yuan, "receipt_amount": yuan, "invoice_amount": yuan,
+		"trade_status": tradeStatus, "total_amount": yuan, "receipt_amount": yuan, "invoice_amount": yuan,
 		"buyer_pay_amount": yuan, "point_amount": "0.00", "subject": "test", "gmt_create": now, "gmt_payment": now,
 	}
 	keys := make([]string, 0, len(f))

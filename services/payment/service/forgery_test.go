@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/paysuite/paysuite/pkg/money"
@@ -17,7 +18,7 @@ func TestForgedNotifiesChangeNothing(t *testing.T) {
 	alipayKey, wechatKey := e.platformSecrets()
 
 	t.Run("alipay", func(t *testing.T) {
-		e.t = t
+		e := e.in(t)
 		o := e.order("goods-gopher-mug", 1)
 		p := e.pay(o, paymentv1.Channel_ALIPAY_QR)
 		yuan, other := money.Fen(p.GetAmountFen()).Yuan(), money.Fen(p.GetAmountFen()-1).Yuan()
@@ -67,7 +68,7 @@ func TestForgedNotifiesChangeNothing(t *testing.T) {
 	})
 
 	t.Run("wechat", func(t *testing.T) {
-		e.t = t
+		e := e.in(t)
 		o := e.order("goods-gopher-mug", 2)
 		p := e.pay(o, paymentv1.Channel_WECHAT_NATIVE)
 		w := e.creds.Wechat
@@ -98,8 +99,9 @@ func TestForgedNotifiesChangeNothing(t *testing.T) {
 		}
 		for _, c := range refused {
 			body, h := c.mk()
-			if code, _ := e.postNotify("/notify/wechat", "application/json", body, h); code < 400 {
-				t.Fatalf("%s: answered %d, want 4xx", c.name, code)
+			// Refused for good: 400 with WeChat's FAIL body (a 5xx would mean "our fault, retry").
+			if code, resp := e.postNotify("/notify/wechat", "application/json", body, h); code != http.StatusBadRequest || !strings.Contains(resp, `"code":"FAIL"`) {
+				t.Fatalf("%s: answered %d %s, want 400 with code FAIL", c.name, code, resp)
 			}
 		}
 		if got := e.payment(p.GetPaymentId()); got.GetStatus() != paymentv1.PaymentStatus_WAITING {
@@ -122,6 +124,6 @@ func TestForgedNotifiesChangeNothing(t *testing.T) {
 		testkit.Eventually(t, wait, func() bool {
 			n := e.notifies(no)
 			return n["ACCEPTED"] == 1 && n["DUPLICATE"] == 1
-		}, "want one ACCEPTED and one DUPLICATE notify: %v", e.notifies(no))
+		}, "want one ACCEPTED and one DUPLICATE notify: %v", testkit.Lazy(func() any { return e.notifies(no) }))
 	})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/testkit"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	orderservice "github.com/paysuite/paysuite/services/order/service"
@@ -37,29 +38,33 @@ type env struct {
 	orders   orderv1.OrderServiceClient
 	payments paymentv1.PaymentServiceClient
 	db       *sql.DB // the payment service's database, for what a client cannot see
-	amqpURL  string
+	orderDB  *sql.DB // the order service's database
+	amqpURL  string  // the test's vhost as the admin, for observing
+	stack    *testkit.Stack
 	orderCfg orderservice.Config
 	log      *slog.Logger
 	stopOrd  func()
+	stopPay  func()
 }
 
-// startOrders runs the order service; stopOrders stops it (as a crash or deploy would).
+// in returns the env for subtest t: helpers called in a subtest must fail that subtest, and the
+// parent's t must stay the one its cleanups report to.
+func (e *env) in(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// startOrders runs the order service; stopOrd stops it (as a crash or deploy would).
 func (e *env) startOrders() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- orderservice.Run(ctx, e.orderCfg, e.log) }()
-	var once bool
-	e.stopOrd = func() {
-		if once {
-			return
-		}
-		once = true
-		cancel()
-		if err := <-done; err != nil {
-			e.t.Errorf("order service: %v", err)
-		}
-	}
-	e.t.Cleanup(e.stopOrd)
+	e.stopOrd = testkit.Start(e.t, func(ctx context.Context) error { return orderservice.Run(ctx, e.orderCfg, e.log) })
+	e.stack.Dial(tlsx.Order, e.orderCfg.GRPCAddr)
+}
+
+// startPayments runs the payment service; stopPay stops it (as a crash or deploy would).
+func (e *env) startPayments() {
+	e.stopPay = testkit.Start(e.t, func(ctx context.Context) error { return service.Run(ctx, e.cfg, e.log) })
+	e.stack.Dial(tlsx.Payment, e.cfg.GRPCAddr)
 }
 
 type orderConfig = orderservice.Config
@@ -71,13 +76,23 @@ func start(t *testing.T, tweak ...func(*service.Config)) *env {
 
 func startWith(t *testing.T, orderTweak func(*orderConfig), tweak ...func(*service.Config)) *env {
 	t.Helper()
+	e := newEnv(t, orderTweak, tweak...)
+	e.run()
+	return e
+}
+
+// newEnv configures the services (and starts the sandbox) without starting them, so a test may
+// put something between them first; run starts them.
+func newEnv(t *testing.T, orderTweak func(*orderConfig), tweak ...func(*service.Config)) *env {
+	t.Helper()
 	log := testkit.Logger(t)
 	sb := emulatortest.Start(t, 0.001, log)
 
-	dsn, amqpURL := testkit.MySQLDSN(t), testkit.AMQPURL(t)
+	stack := testkit.NewStack(t)
 	httpAddr := testkit.FreeAddr(t)
 	cfg := service.Config{
-		GRPCAddr: testkit.FreeAddr(t), HTTPAddr: httpAddr, MySQLDSN: dsn, AMQPURL: amqpURL, SnowflakeNode: 2,
+		GRPCAddr: testkit.FreeAddr(t), HTTPAddr: httpAddr, MySQLDSN: stack.MySQLDSN(service.Name),
+		AMQPURL: stack.AMQPURL(service.Name), TLS: stack.TLS(tlsx.Payment), SnowflakeNode: 2,
 		OrderPayTimeout: 30 * time.Minute, ProviderTradeTimeout: 25 * time.Minute,
 		NotifyBaseURL: "http://" + httpAddr, PollScale: 0.01,
 		MerchantFile: sb.MerchantFile(),
@@ -85,8 +100,9 @@ func startWith(t *testing.T, orderTweak func(*orderConfig), tweak ...func(*servi
 		Wechat:       service.WechatConfig{BaseURL: sb.URL},
 	}
 	orderCfg := orderservice.Config{
-		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: dsn, PayTimeout: cfg.OrderPayTimeout, SweepInterval: time.Hour,
-		SweepGrace: time.Minute, PaymentTarget: cfg.GRPCAddr, SnowflakeNode: 1, AMQPURL: amqpURL,
+		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: stack.MySQLDSN(orderservice.Name), PayTimeout: cfg.OrderPayTimeout,
+		SweepInterval: time.Hour, SweepGrace: time.Minute, PaymentTarget: cfg.GRPCAddr, SnowflakeNode: 1,
+		AMQPURL: stack.AMQPURL(orderservice.Name), PaymentBrokerUser: stack.BrokerUser(service.Name), TLS: stack.TLS(tlsx.Order),
 	}
 	cfg.OrderTarget = orderCfg.GRPCAddr
 	for _, f := range tweak {
@@ -95,20 +111,55 @@ func startWith(t *testing.T, orderTweak func(*orderConfig), tweak ...func(*servi
 	if orderTweak != nil {
 		orderTweak(&orderCfg)
 	}
-	e := &env{t: t, cfg: cfg, orderCfg: orderCfg, sandbox: sb, keysDir: sb.KeysDir, creds: sb.Credentials(), amqpURL: amqpURL, log: log}
+	e := &env{t: t, cfg: cfg, orderCfg: orderCfg, sandbox: sb, keysDir: sb.KeysDir, creds: sb.Credentials(),
+		amqpURL: stack.AdminAMQPURL(), stack: stack, log: log}
+	e.db = openServiceDB(t, cfg.MySQLDSN, service.Name)
+	e.orderDB = openServiceDB(t, orderCfg.MySQLDSN, orderservice.Name)
+	return e
+}
+
+func (e *env) run() {
+	e.t.Helper()
 	e.startOrders()
-	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, cfg, log) })
-	e.orders = orderv1.NewOrderServiceClient(testkit.DialGRPC(t, orderCfg.GRPCAddr))
-	e.payments = paymentv1.NewPaymentServiceClient(testkit.DialGRPC(t, cfg.GRPCAddr))
-	sdsn, err := db.ServiceDSN(dsn, service.Name)
+	e.startPayments()
+	e.orders = orderv1.NewOrderServiceClient(e.stack.Dial(tlsx.Order, e.orderCfg.GRPCAddr))
+	e.payments = paymentv1.NewPaymentServiceClient(e.stack.Dial(tlsx.Payment, e.cfg.GRPCAddr))
+	// The order service follows the results fanout; it must be bound before anything is paid.
+	testkit.WaitForConsumer(e.t, e.amqpURL, orderResultsQueue)
+}
+
+// openServiceDB opens the database the named service makes from dsn (it need not exist yet:
+// the pool connects on first use).
+func openServiceDB(t *testing.T, dsn, name string) *sql.DB {
+	t.Helper()
+	sdsn, err := db.ServiceDSN(dsn, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.db, err = sql.Open("mysql", sdsn.FormatDSN()); err != nil {
+	sqlDB, err := sql.Open("mysql", sdsn.FormatDSN())
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.db.Close() })
-	return e
+	t.Cleanup(func() { sqlDB.Close() })
+	return sqlDB
+}
+
+// orderResultsQueue is the order service's queue on the results fanout, and orderResultsConsumer
+// its name in the order database's processed_messages (README, "Reference: broker").
+const (
+	orderResultsQueue    = "paysuite.order.payment-results"
+	orderResultsConsumer = "order-payment-results"
+)
+
+// orderProcessed reports whether the order service's results consumer has committed the message.
+func (e *env) orderProcessed(messageID string) bool {
+	e.t.Helper()
+	var n int
+	if err := e.orderDB.QueryRow("SELECT COUNT(*) FROM processed_messages WHERE consumer = ? AND message_id = ?",
+		orderResultsConsumer, messageID).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n == 1
 }
 
 func (e *env) order(sku string, qty int32) *orderv1.Order {
@@ -161,8 +212,14 @@ func (e *env) faults(f map[string]int) {
 
 func (e *env) sandboxDo(method, path string, body any) int {
 	e.t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, e.sandbox.URL+path, bytes.NewReader(b))
+	b, err := json.Marshal(body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req, err := http.NewRequest(method, e.sandbox.URL+path, bytes.NewReader(b))
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -197,7 +254,7 @@ func (e *env) waitPaymentStatus(id int64, want paymentv1.PaymentStatus) *payment
 	testkit.Eventually(e.t, wait, func() bool {
 		p = e.payment(id)
 		return p.GetStatus() == want
-	}, "payment %d never became %s (last %v)", id, want, func() any { return p }())
+	}, "payment %d never became %s (last %v)", id, want, testkit.Lazy(func() any { return p }))
 	return p
 }
 
@@ -207,7 +264,7 @@ func (e *env) waitOrderStatus(id int64, want orderv1.OrderStatus) *orderv1.Order
 	testkit.Eventually(e.t, wait, func() bool {
 		o = e.getOrder(id)
 		return o.GetStatus() == want
-	}, "order %d never became %s", id, want)
+	}, "order %d never became %s (last %v)", id, want, testkit.Lazy(func() any { return o }))
 	return o
 }
 
@@ -243,7 +300,10 @@ func (e *env) count(query string, args ...any) int {
 // postNotify sends a crafted notify to our endpoint and returns status and body.
 func (e *env) postNotify(path, contentType string, body []byte, headers http.Header) (int, string) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.cfg.NotifyBaseURL+path, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, e.cfg.NotifyBaseURL+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", contentType)
 	for k, v := range headers {
 		req.Header[k] = v
@@ -253,7 +313,10 @@ func (e *env) postNotify(path, contentType string, body []byte, headers http.Hea
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	return resp.StatusCode, string(b)
 }
 
@@ -276,3 +339,13 @@ func (e *env) platformSecrets() (alipayPrivatePEM, wechatPrivatePEM string) {
 }
 
 func form(v url.Values) []byte { return []byte(v.Encode()) }
+
+// hostOf returns the host:port of a URL (the broker's, to put a proxy in front of it).
+func hostOf(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}

@@ -16,7 +16,7 @@ func TestLostAndDuplicatedNotifiesRefundsAndDuplicatePayments(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("dropped notify: polling finds the payment", func(t *testing.T) {
-		e.t = t
+		e := e.in(t)
 		o := e.order("goods-sticker-pack", 1)
 		p := e.pay(o, paymentv1.Channel_ALIPAY_QR)
 		e.faults(map[string]int{"dropNotifies": 1})
@@ -29,7 +29,7 @@ func TestLostAndDuplicatedNotifiesRefundsAndDuplicatePayments(t *testing.T) {
 	})
 
 	t.Run("duplicated notifies: one state change, one event", func(t *testing.T) {
-		e.t = t
+		e := e.in(t)
 		o := e.order("goods-sticker-pack", 1)
 		p := e.pay(o, paymentv1.Channel_WECHAT_NATIVE)
 		e.faults(map[string]int{"duplicateNotifies": 1})
@@ -38,26 +38,31 @@ func TestLostAndDuplicatedNotifiesRefundsAndDuplicatePayments(t *testing.T) {
 		testkit.Eventually(t, wait, func() bool {
 			n := e.notifies(p.GetOutTradeNo())
 			return n["ACCEPTED"]+n["DUPLICATE"] >= 2
-		}, "the duplicated notify never arrived twice: %v", e.notifies(p.GetOutTradeNo()))
+		}, "the duplicated notify never arrived twice: %v", testkit.Lazy(func() any { return e.notifies(p.GetOutTradeNo()) }))
 		if n := e.notifies(p.GetOutTradeNo()); n["ACCEPTED"] != 1 {
 			t.Fatalf("notify log %v, want exactly one ACCEPTED", n)
 		}
 		e.waitOrderStatus(o.GetOrderId(), orderv1.OrderStatus_PAID)
+		// Quiet: both copies answered, the order told, the polling ended, the outbox sent.
+		e.waitQuiet(p.GetPaymentId())
+		if n := e.outboxCount(p.GetPaymentId(), eventsv1.PaymentResultType_PAYMENT_SUCCEEDED); n != 1 {
+			t.Fatalf("%d PAYMENT_SUCCEEDED rows in the outbox for one payment, want 1", n)
+		}
 		testkit.Eventually(t, wait, func() bool {
 			return events.count(p.GetPaymentId(), eventsv1.PaymentResultType_PAYMENT_SUCCEEDED) == 1
 		}, "no PAYMENT_SUCCEEDED event")
 		list, ids, hdrs := events.of(p.GetPaymentId())
 		m := list[0]
-		if ids[0] != m.GetEventId() || hdrs[0]["order_id"] != o.GetOrderId() || m.GetOrderId() != o.GetOrderId() ||
+		if len(list) != 1 || ids[0] != m.GetEventId() || hdrs[0]["order_id"] != o.GetOrderId() || m.GetOrderId() != o.GetOrderId() ||
 			m.GetAmountFen() != o.GetTotalFen() || m.GetUserId() != o.GetUserId() || m.GetProviderTradeNo() == "" ||
 			m.GetChannel() != paymentv1.Channel_WECHAT_NATIVE || len(m.GetItems()) != 1 ||
 			m.GetItems()[0].GetKind() != orderv1.SkuKind_GOODS || m.GetItems()[0].GetSkuId() != "goods-sticker-pack" {
-			t.Fatalf("event %v (message id %s, headers %v) does not describe payment %d of order %v", m, ids[0], hdrs[0], p.GetPaymentId(), o)
+			t.Fatalf("events %v (message ids %v, headers %v) are not the one event of payment %d of order %v", list, ids, hdrs, p.GetPaymentId(), o)
 		}
 	})
 
 	t.Run("refund part, then the rest; over-refund and replays change nothing", func(t *testing.T) {
-		e.t = t
+		e := e.in(t)
 		o := e.order("goods-hoodie", 1) // 168.00
 		p := e.pay(o, paymentv1.Channel_WECHAT_NATIVE)
 		e.buyerPays(p.GetQrCode())
@@ -79,7 +84,7 @@ func TestLostAndDuplicatedNotifiesRefundsAndDuplicatePayments(t *testing.T) {
 		testkit.Eventually(t, wait, func() bool {
 			o := e.getOrder(o.GetOrderId())
 			return o.GetStatus() == orderv1.OrderStatus_PAID && o.GetRefundedFen() == 3000
-		}, "order does not show the partial refund: %v", e.getOrder(o.GetOrderId()))
+		}, "order does not show the partial refund: %v", testkit.Lazy(func() any { return e.getOrder(o.GetOrderId()) }))
 		if got := e.payment(p.GetPaymentId()); got.GetStatus() != paymentv1.PaymentStatus_SUCCEEDED || got.GetRefundedFen() != 3000 {
 			t.Fatalf("after a partial refund the payment is %s with %d refunded", got.GetStatus(), got.GetRefundedFen())
 		}
@@ -113,7 +118,7 @@ func TestLostAndDuplicatedNotifiesRefundsAndDuplicatePayments(t *testing.T) {
 	})
 
 	t.Run("a second successful attempt is refunded automatically", func(t *testing.T) {
-		e.t = t
+		e := e.in(t)
 		o := e.order("course-payments-101", 1)
 		ali := e.pay(o, paymentv1.Channel_ALIPAY_QR)
 		wx := e.pay(o, paymentv1.Channel_WECHAT_NATIVE)
@@ -131,16 +136,22 @@ func TestLostAndDuplicatedNotifiesRefundsAndDuplicatePayments(t *testing.T) {
 		if n := e.count("SELECT COUNT(*) FROM refunds WHERE payment_id = ? AND auto AND reason = 'DUPLICATE_PAYMENT' AND status = 'SUCCEEDED'", dup.GetPaymentId()); n != 1 {
 			t.Fatalf("%d recorded DUPLICATE_PAYMENT refunds, want 1", n)
 		}
+		var refundEvent *eventsv1.PaymentResult
 		testkit.Eventually(t, wait, func() bool {
 			list, _, _ := events.of(dup.GetPaymentId())
 			for _, m := range list {
 				if m.GetType() == eventsv1.PaymentResultType_PAYMENT_REFUNDED && m.GetReason() == "DUPLICATE_PAYMENT" && m.GetFullRefund() {
+					refundEvent = m
 					return true
 				}
 			}
 			return false
 		}, "no DUPLICATE_PAYMENT refund event")
-		if got := e.getOrder(o.GetOrderId()); got.GetStatus() != orderv1.OrderStatus_PAID || got.GetRefundedFen() != 0 {
+		// The order service follows the fanout too: once it has consumed the duplicate's refund,
+		// that refund must not have touched the order.
+		testkit.Eventually(t, wait, func() bool { return e.orderProcessed(refundEvent.GetEventId()) },
+			"the order service never consumed the refund event %s", refundEvent.GetEventId())
+		if got := e.getOrder(o.GetOrderId()); got.GetStatus() != orderv1.OrderStatus_PAID || got.GetPaymentId() != kept.GetPaymentId() || got.GetRefundedFen() != 0 {
 			t.Fatalf("the duplicate's refund touched the order: %v", got)
 		}
 	})

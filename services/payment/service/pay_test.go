@@ -14,7 +14,7 @@ func TestPayAnOrderThroughEachChannel(t *testing.T) {
 	e := start(t)
 	for _, ch := range []paymentv1.Channel{paymentv1.Channel_ALIPAY_QR, paymentv1.Channel_WECHAT_NATIVE} {
 		t.Run(ch.String(), func(t *testing.T) {
-			e.t = t
+			e := e.in(t)
 			o := e.order("goods-sticker-pack", 3)
 			p := e.pay(o, ch)
 			if p.GetStatus() != paymentv1.PaymentStatus_WAITING || p.GetAmountFen() != o.GetTotalFen() || p.GetQrCode() == "" {

@@ -13,10 +13,11 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/boot"
-	"github.com/paysuite/paysuite/pkg/grpcserver"
+	"github.com/paysuite/paysuite/pkg/grpcauth"
 	"github.com/paysuite/paysuite/pkg/httpserver"
 	"github.com/paysuite/paysuite/pkg/principal/grpcprincipal"
 	"github.com/paysuite/paysuite/pkg/run"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/channel"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/events"
@@ -30,6 +31,10 @@ import (
 
 // Name is the service name: its database is `<MYSQL_DSN database>_payment`.
 const Name = "payment"
+
+// Callers is who may call each RPC of the service, besides admin (the table next to its gRPC
+// server); other modules' tests check a running service against it.
+func Callers() grpcauth.Policy { return grpcport.Callers() }
 
 // Run opens the database and broker, serves gRPC and the notify endpoints, runs the durable
 // task runner and the outbox relay, and blocks until ctx is done, then drains.
@@ -69,7 +74,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	infra, err := boot.Start(ctx, boot.Config{Service: Name, MySQLDSN: cfg.MySQLDSN, Migrations: mysql.Migrations(),
-		AMQPURL: cfg.AMQPURL, Topology: []amqpx.Topology{amqpx.DeclarePaymentResults}, SnowflakeNode: cfg.SnowflakeNode}, log)
+		AMQPURL: cfg.AMQPURL, Topology: []amqpx.Topology{amqpx.DeclarePaymentResults}, SnowflakeNode: cfg.SnowflakeNode,
+		TLS: cfg.TLS}, log)
 	if err != nil {
 		return err
 	}
@@ -78,7 +84,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	// Calls made for a user (CreatePayment reads the order) carry the user on, for the order
 	// service's log; the payment service decides ownership itself.
-	orderConn, err := grpcserver.Dial(cfg.OrderTarget, grpc.WithChainUnaryInterceptor(grpcprincipal.UnaryClientInterceptor()))
+	orderConn, err := infra.Dial(cfg.OrderTarget, tlsx.Order, grpc.WithChainUnaryInterceptor(grpcprincipal.UnaryClientInterceptor()))
 	if err != nil {
 		return fmt.Errorf("ORDER_TARGET: %w", err)
 	}
@@ -91,13 +97,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}, log)
 	a.OnEventsCommitted(relay.Wake)
 
-	srv := grpcserver.New(log, grpcprincipal.ServerOptions(nil)...)
+	srv := infra.GRPCServer(Callers(), cfg.Reflection, grpcprincipal.ServerOptions(nil)...)
 	paymentv1.RegisterPaymentServiceServer(srv.GRPC(), grpcport.NewServer(a))
 	log.Info("payment service starting", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr, "channels", len(channels),
 		"provider_trade_timeout", cfg.ProviderTradeTimeout.String(), "poll_scale", cfg.PollScale)
 
 	g := run.NewGroup(ctx)
 	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	g.Go("ops", infra.Ops(cfg.OpsAddr))
 	g.Go("http", func(ctx context.Context) error {
 		return httpserver.Serve(ctx, cfg.HTTPAddr, httpport.Handler(a), log)
 	})

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Trade bills (PROVIDERS.md §6), shared by both providers: the rows of one provider day
+// Trade bills (services/sandbox/README.md §6), shared by both providers: the rows of one provider day
 // (Asia/Shanghai), when a day's bill exists, fees, and the short-lived download links.
 //
 // A day's bill exists once the day is over plus Config.BillReadyDelay (SANDBOX_BILL_READY_DELAY,

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// The Alipay cashier of page pay and WAP pay (PROVIDERS.md §1). gopay signs the payUrl and makes
+// The Alipay cashier of page pay and WAP pay (services/sandbox/README.md §1). gopay signs the payUrl and makes
 // no call; the buyer's browser opens GET /gateway.do?<every param>. The sandbox verifies the
 // signature (sign_type included in the signed string, as for any request), shows its cashier and
 // keeps the trade invisible to query/close/refund until the buyer logs in (or pays). After paying,

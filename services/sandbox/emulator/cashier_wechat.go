@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// The WeChat buyer (PROVIDERS.md §2). H5: the h5_url opens the sandbox's mobile cashier (valid 5
+// The WeChat buyer (services/sandbox/README.md §2). H5: the h5_url opens the sandbox's mobile cashier (valid 5
 // minutes; &redirect_url= is where the browser goes after paying, without any parameters, as
 // WeChat does). JSAPI: POST /sandbox/pay {"prepayId", ...jsapi params} plays WeixinJSBridge
 // getBrandWCPayRequest, which checks paySign (merchant key over the four lines) before paying.

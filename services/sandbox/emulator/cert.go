@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// The WeChat Pay platform certificate (certificate mode, PROVIDERS.md §7): its own RSA key, an
+// The WeChat Pay platform certificate (certificate mode, services/sandbox/README.md §7): its own RSA key, an
 // X.509 certificate whose serial is 40 upper-case hex digits, downloaded by merchants from
 // GET /v3/certificates. Generated once and kept in sandbox.json next to the other platform keys.
 

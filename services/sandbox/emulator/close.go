@@ -2,7 +2,7 @@ package emulator
 
 import "net/http"
 
-// Closing trades (PROVIDERS.md §3). Alipay: a trade nobody scanned or logged in to does not
+// Closing trades (services/sandbox/README.md §3). Alipay: a trade nobody scanned or logged in to does not
 // exist yet, so close answers ACQ.TRADE_NOT_EXIST and closes nothing (the QR or cashier stays
 // payable until time_expire: the disputed case, taken on its harder side); a paid or closed trade
 // answers ACQ.TRADE_STATUS_ERROR ("只有等待买家付款状态下才能发起交易关闭"); only WAP sends a

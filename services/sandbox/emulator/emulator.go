@@ -1,7 +1,7 @@
 // Package emulator is a local stand-in for the Alipay classic openapi gateway and WeChat Pay API
 // v3, faithful enough that the unmodified gopay clients work against it: same paths, parameters,
 // signatures, error codes and async notifies. By default it behaves as the real providers do,
-// taking the harder side where their behaviour is disputed (PROVIDERS.md "Second wave"): closing
+// taking the harder side where their behaviour is disputed (services/sandbox/README.md): closing
 // an Alipay trade nobody has scanned (or logged in to) answers ACQ.TRADE_NOT_EXIST and closes
 // nothing, so its QR stays payable until time_expire. Other modules' tests run it in-process with
 // httptest.NewServer(e.Handler()) (or emulatortest.Start).

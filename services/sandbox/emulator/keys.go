@@ -15,7 +15,7 @@ import (
 )
 
 // MerchantCredentials is what a merchant downloads from both providers' consoles; it is the exact
-// shape of KeysDir/merchant.json (CONTRACT.md). Keys are PEM text: private keys PKCS#8
+// shape of KeysDir/merchant.json (README, "Reference: Sandbox and merchant.json"). Keys are PEM text: private keys PKCS#8
 // ("BEGIN PRIVATE KEY"), public keys PKIX ("BEGIN PUBLIC KEY").
 type MerchantCredentials struct {
 	Alipay AlipayCredentials `json:"alipay"`

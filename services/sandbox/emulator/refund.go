@@ -7,7 +7,7 @@ import "time"
 // answer's fund_change "Y" says the money moved); WeChat refunds after refundSettle × TimeScale;
 // the refundProcessingMs fault holds every following API refund of both for n real ms.
 //
-// Refund notifies (PROVIDERS.md §4): Alipay sends trade_status_sync to the trade's notify_url — a
+// Refund notifies (services/sandbox/README.md §4): Alipay sends trade_status_sync to the trade's notify_url — a
 // partial refund as TRADE_SUCCESS with refund_fee/out_biz_no/gmt_refund for every product, a
 // refund that makes the trade fully refunded as TRADE_CLOSED (+gmt_close) only for WAP. WeChat
 // sends REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED to the refund request's notify_url.

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// WeChat verification modes (SANDBOX_WECHAT_MODE, PROVIDERS.md §7): which key signs answers and
+// WeChat verification modes (SANDBOX_WECHAT_MODE, services/sandbox/README.md §7): which key signs answers and
 // notifies, and what Wechatpay-Serial names.
 const (
 	// WechatModePublicKey: the WeChat Pay public key, serial PUB_KEY_ID_… (new merchants).

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/scratch"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	"github.com/paysuite/paysuite/services/order/service"
 )
@@ -18,6 +18,11 @@ import (
 // cancelLateness leaves o.lateness orders unpaid on two more instances with short timeouts
 // and measures cancelled_at - pay_deadline once the deadline messages have cancelled them all.
 func cancelLateness(ctx context.Context, o options, dsn, amqpURL string, skus []string, sqlDB *sql.DB, log *slog.Logger) error {
+	ids, err := scratch.NewIdentities()
+	if err != nil {
+		return err
+	}
+	defer ids.Remove()
 	ctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -33,9 +38,10 @@ func cancelLateness(ctx context.Context, o options, dsn, amqpURL string, skus []
 		done := make(chan error, 1)
 		wg.Go(func() {
 			done <- service.Run(ctx, service.Config{GRPCAddr: addr, MySQLDSN: dsn, PayTimeout: timeout,
-				SweepInterval: time.Hour, SweepGrace: time.Minute, SnowflakeNode: int64(10 + i), AMQPURL: amqpURL}, log)
+				SweepInterval: time.Hour, SweepGrace: time.Minute, SnowflakeNode: int64(10 + i), AMQPURL: amqpURL,
+				TLS: ids.Files(tlsx.Order)}, log)
 		})
-		conn, err := grpcserver.Dial(addr)
+		conn, err := ids.Dial(tlsx.Admin, tlsx.Order, addr)
 		if err != nil {
 			return err
 		}

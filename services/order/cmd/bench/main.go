@@ -19,9 +19,9 @@ import (
 	"github.com/bwmarrin/snowflake"
 
 	"github.com/paysuite/paysuite/pkg/db"
-	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/logging"
 	"github.com/paysuite/paysuite/pkg/scratch"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	"github.com/paysuite/paysuite/services/order/service"
 )
@@ -98,6 +98,12 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	ids, err := scratch.NewIdentities()
+	if err != nil {
+		return err
+	}
+	defer ids.Remove()
+
 	// The real service, in-process, on a random port.
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -110,7 +116,8 @@ func run(ctx context.Context, o options) error {
 	done := make(chan error, 1)
 	go func() {
 		done <- service.Run(srvCtx, service.Config{GRPCAddr: addr, MySQLDSN: dsn, PayTimeout: 30 * time.Minute,
-			SweepInterval: time.Hour, SweepGrace: time.Minute, SnowflakeNode: 1, AMQPURL: amqpURL}, log)
+			SweepInterval: time.Hour, SweepGrace: time.Minute, SnowflakeNode: 1, AMQPURL: amqpURL,
+			TLS: ids.Files(tlsx.Order)}, log)
 	}()
 	var stopOnce sync.Once
 	stopService := func() {
@@ -124,7 +131,7 @@ func run(ctx context.Context, o options) error {
 	defer stopService()
 	var clients []orderv1.OrderServiceClient
 	for range max(o.conns, 1) {
-		conn, err := grpcserver.Dial(addr)
+		conn, err := ids.Dial(tlsx.Admin, tlsx.Order, addr)
 		if err != nil {
 			return err
 		}

@@ -26,8 +26,11 @@ import (
 	"runtime/pprof"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/scratch"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	orderservice "github.com/paysuite/paysuite/services/order/service"
@@ -100,6 +103,16 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer dropVhost()
+	ids, err := scratch.NewIdentities()
+	if err != nil {
+		return err
+	}
+	defer ids.Remove()
+	// Every service shares the admin's broker user here, so that is whose results are believed.
+	uri, err := amqp.ParseURI(amqpURL)
+	if err != nil {
+		return err
+	}
 	keys, err := os.MkdirTemp("", name)
 	if err != nil {
 		return err
@@ -151,10 +164,10 @@ func run(ctx context.Context, o options) error {
 	for i, timeout := range timeouts {
 		cfg := orderservice.Config{GRPCAddr: orderAddrs[i], MySQLDSN: dsn, PayTimeout: timeout,
 			SweepInterval: 30 * time.Second, SweepGrace: 30 * time.Second, PaymentTarget: payGRPC,
-			SnowflakeNode: int64(1 + i), AMQPURL: amqpURL}
+			SnowflakeNode: int64(1 + i), AMQPURL: amqpURL, PaymentBrokerUser: uri.Username, TLS: ids.Files(tlsx.Order)}
 		s := startService(ctx, fmt.Sprint("order-", timeout), func(ctx context.Context) error { return orderservice.Run(ctx, cfg, log) })
 		running = append(running, s)
-		conn, err := dialHealthy(ctx, s, cfg.GRPCAddr)
+		conn, err := dialHealthy(ctx, s, ids, tlsx.Order, cfg.GRPCAddr)
 		if err != nil {
 			return err
 		}
@@ -163,6 +176,7 @@ func run(ctx context.Context, o options) error {
 	}
 	pcfg := service.Config{
 		GRPCAddr: payGRPC, HTTPAddr: payHTTP, MySQLDSN: dsn, AMQPURL: amqpURL, OrderTarget: orderAddrs[0], SnowflakeNode: 9,
+		TLS: ids.Files(tlsx.Payment),
 		// The defaults: paid orders get 25m trades; a 3s or 6s order's trade ends just before its
 		// deadline (the payment service caps it there), so its deadline's ClosePayments closes it.
 		OrderPayTimeout: 30 * time.Minute, ProviderTradeTimeout: 25 * time.Minute,
@@ -172,7 +186,7 @@ func run(ctx context.Context, o options) error {
 	}
 	ps := startService(ctx, "payment", func(ctx context.Context) error { return service.Run(ctx, pcfg, log) })
 	running = append(running, ps)
-	pconn, err := dialHealthy(ctx, ps, payGRPC)
+	pconn, err := dialHealthy(ctx, ps, ids, tlsx.Payment, payGRPC)
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,8 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/scratch"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 )
 
 func freeAddr() (string, error) {
@@ -34,9 +34,9 @@ func startService(ctx context.Context, name string, run func(ctx context.Context
 	return s
 }
 
-// dialHealthy dials a gRPC service and waits until it reports SERVING.
-func dialHealthy(ctx context.Context, s *proc, addr string) (*grpc.ClientConn, error) {
-	conn, err := grpcserver.Dial(addr)
+// dialHealthy dials the gRPC service named server as admin and waits until it reports SERVING.
+func dialHealthy(ctx context.Context, s *proc, ids *scratch.Identities, server, addr string) (*grpc.ClientConn, error) {
+	conn, err := ids.Dial(tlsx.Admin, server, addr)
 	if err != nil {
 		return nil, err
 	}

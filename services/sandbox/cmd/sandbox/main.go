@@ -15,6 +15,7 @@ func main() { run.Main("sandbox", serve) }
 
 func serve(ctx context.Context, log *slog.Logger) error {
 	env := config.New()
+	run.CheckLogLevel(env)
 	addr := env.String("SANDBOX_ADDR", ":8090")
 	keysDir := env.String("SANDBOX_KEYS_DIR", ".sandbox")
 	publicURL := env.String("SANDBOX_PUBLIC_URL", "http://127.0.0.1:8090")

@@ -15,8 +15,10 @@ import (
 const PaymentResultsQueue = "paysuite.course.payment-results"
 
 // PaymentResults enrols buyers from each PaymentResult; what can never be applied is parked.
-func PaymentResults(a *app.App) (amqpx.ConsumerConfig, amqpx.Handler) {
-	return amqpx.PaymentResultsConsumer("course.payment-results", PaymentResultsQueue),
+// Only what paymentUser (the payment service's broker user) published is handled; anything
+// else on the queue is parked.
+func PaymentResults(a *app.App, paymentUser string) (amqpx.ConsumerConfig, amqpx.Handler) {
+	return amqpx.PaymentResultsConsumer("course.payment-results", PaymentResultsQueue, paymentUser),
 		amqpx.Handle(func(ctx context.Context, ev *eventsv1.PaymentResult) error {
 			return a.HandlePaymentResult(ctx, paymentResult(ev))
 		}, app.ErrInvalidEvent)

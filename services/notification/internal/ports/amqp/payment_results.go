@@ -20,8 +20,10 @@ const PaymentResultsQueue = "paysuite.notification.payment-results"
 
 // PaymentResults records each PaymentResult for users, webhooks and watchers; what can never be
 // recorded is parked.
-func PaymentResults(a *app.App) (amqpx.ConsumerConfig, amqpx.Handler) {
-	return amqpx.PaymentResultsConsumer("notification.payment-results", PaymentResultsQueue),
+// Only what paymentUser (the payment service's broker user) published is handled; anything
+// else on the queue is parked.
+func PaymentResults(a *app.App, paymentUser string) (amqpx.ConsumerConfig, amqpx.Handler) {
+	return amqpx.PaymentResultsConsumer("notification.payment-results", PaymentResultsQueue, paymentUser),
 		amqpx.Handle(func(ctx context.Context, ev *eventsv1.PaymentResult) error {
 			body, err := webhookBody(ev)
 			if err != nil {

@@ -8,8 +8,8 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/money"
+	"github.com/paysuite/paysuite/pkg/tlsx"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/order/internal/app"
 )
@@ -25,9 +25,10 @@ type Closer struct {
 	client paymentv1.PaymentServiceClient
 }
 
-// Dial connects lazily to the payment service at target (host:port).
-func Dial(target string) (*Closer, error) {
-	conn, err := grpcserver.Dial(target)
+// Dial connects lazily to the payment service at target (host:port) with dial (mutual TLS as
+// the order service, expecting the payment service's identity).
+func Dial(target string, dial func(target, server string, opts ...grpc.DialOption) (*grpc.ClientConn, error)) (*Closer, error) {
+	conn, err := dial(target, tlsx.Payment)
 	if err != nil {
 		return nil, fmt.Errorf("payment service %s: %w", target, err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/amqpx"
 )
 
-// Names (CONTRACT.md).
+// Names (README, "Reference: Broker").
 const (
 	DeadlineExchange    = "paysuite.order.pay-deadline"
 	DeadlineQueue       = "paysuite.order.pay-deadline"
@@ -25,11 +25,12 @@ func DelayQueue(timeout time.Duration) string {
 	return "paysuite.order.pay-timeout." + timeout.String()
 }
 
-// Topology declares the payment results fanout, the deadline exchange and this instance's
-// delay queue, which dead-letters into it. The consumer queues are declared by amqpx.Consume.
+// Topology declares the deadline exchange and this instance's delay queue, which dead-letters
+// into it. The consumer queues are declared by amqpx.Consume; the payment results fanout
+// belongs to the payment service (and the set-up, which declares it first): the order
+// service's broker user may bind to it but not declare it.
 func Topology(timeout time.Duration) []amqpx.Topology {
 	return []amqpx.Topology{
-		amqpx.DeclarePaymentResults,
 		amqpx.DeclareExchange(DeadlineExchange, amqp.ExchangeFanout),
 		amqpx.DeclareQueue(DelayQueue(timeout), amqp.Table{
 			"x-message-ttl":          timeout.Milliseconds(),

@@ -12,10 +12,11 @@ import (
 	"github.com/paysuite/paysuite/services/order/internal/domain/order"
 )
 
-// PaymentResults makes orders follow payment results. An amount that disagrees with the order
-// is parked for a human rather than retried.
-func PaymentResults(a *app.App) (amqpx.ConsumerConfig, amqpx.Handler) {
-	cfg := amqpx.PaymentResultsConsumer("order-payment-results", PaymentResultsQueue)
+// PaymentResults makes orders follow the payment results that paymentUser (the payment
+// service's broker user) published. An amount that disagrees with the order is parked for a
+// human rather than retried, and so is a result anyone else published.
+func PaymentResults(a *app.App, paymentUser string) (amqpx.ConsumerConfig, amqpx.Handler) {
+	cfg := amqpx.PaymentResultsConsumer("order-payment-results", PaymentResultsQueue, paymentUser)
 	cfg.Prefetch, cfg.Concurrency = 32, 4
 	return cfg, amqpx.Handle(func(ctx context.Context, m *eventsv1.PaymentResult) error {
 		if m.GetOrderId() <= 0 {

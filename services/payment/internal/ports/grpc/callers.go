@@ -1,0 +1,20 @@
+package grpc
+
+import (
+	"github.com/paysuite/paysuite/pkg/grpcauth"
+	"github.com/paysuite/paysuite/pkg/tlsx"
+	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
+)
+
+// Callers is who may call each PaymentService RPC, by the SPIFFE name of their client
+// certificate; admin may call all of them, and anyone else gets PermissionDenied.
+func Callers() grpcauth.Policy {
+	return grpcauth.Policy{
+		paymentv1.PaymentService_CreatePayment_FullMethodName:     grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_GetPayment_FullMethodName:        grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_ListOrderPayments_FullMethodName: grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_ClosePayments_FullMethodName:     grpcauth.By(tlsx.Order),
+		paymentv1.PaymentService_RefundPayment_FullMethodName:     grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_GetRefund_FullMethodName:         grpcauth.By(tlsx.Gateway),
+	}
+}
