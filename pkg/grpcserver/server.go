@@ -1,6 +1,7 @@
 // Package grpcserver is the gRPC bootstrap every paysuite service shares: mutual TLS and the
-// per-RPC callers policy (pkg/tlsx, pkg/grpcauth), health, reflection, logging and panic
-// recovery, and a graceful drain when the context ends.
+// per-RPC callers policy (pkg/tlsx, pkg/grpcauth), the end user believed from the gateway and
+// admin only (pkg/principal), health, reflection, logging and panic recovery, connection limits,
+// and a graceful drain when the context ends.
 package grpcserver
 
 import (
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/paysuite/paysuite/pkg/grpcauth"
+	"github.com/paysuite/paysuite/pkg/principal/grpcprincipal"
 	"github.com/paysuite/paysuite/pkg/tlsx"
 )
 
@@ -62,14 +64,16 @@ type Options struct {
 func New(log *slog.Logger, opts Options, grpcOpts ...grpc.ServerOption) *Server {
 	guard := grpcauth.NewGuard(opts.Callers, log)
 	guard.RequireEndUser = opts.RequireEndUser
-	// The end user's metadata (x-paysuite-user, x-paysuite-roles) is to become the handler's
-	// principal only when grpcauth.TrustsEndUser(ctx) says so: pkg/principal's server
-	// interceptor belongs right after guard in both chains, with grpcauth.TrustsEndUser as its
-	// trust hook; boot's gatewayNamesEndUser then turns RequireEndUser on for every service.
+	// After the guard has let the caller in, the end user's metadata (x-paysuite-user,
+	// x-paysuite-roles) becomes the handler's principal only from the gateway or admin
+	// (grpcauth.TrustsEndUser); from any other service it is ignored and the call is the
+	// service's own, which the callers table limits.
 	grpcOpts = append([]grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(opts.TLS.ServerConfig())),
-		grpc.ChainUnaryInterceptor(recoverUnary(log), guard.Unary(), logUnary(log)),
-		grpc.ChainStreamInterceptor(recoverStream(log), guard.Stream()),
+		grpc.ChainUnaryInterceptor(recoverUnary(log), guard.Unary(),
+			grpcprincipal.UnaryServerInterceptor(grpcauth.TrustsEndUser), logUnary(log)),
+		grpc.ChainStreamInterceptor(recoverStream(log), guard.Stream(),
+			grpcprincipal.StreamServerInterceptor(grpcauth.TrustsEndUser)),
 		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),

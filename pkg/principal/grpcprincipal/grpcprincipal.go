@@ -16,35 +16,31 @@ import (
 
 // Trust decides whether the metadata of the caller behind ctx is believed. Metadata from an
 // untrusted caller is ignored (not refused: services pass it on for audit), so the call runs as
-// a system call, which the per-RPC caller lists limit.
+// a system call, which the per-RPC caller lists limit. Every paysuite server believes only the
+// gateway and admin (grpcauth.TrustsEndUser, installed by pkg/grpcserver).
 type Trust func(ctx context.Context) bool
 
-// BelieveAnyCaller trusts every caller's metadata. It is the policy until the services check
-// their callers' certificates; then only the gateway and admin are believed.
-func BelieveAnyCaller(context.Context) bool { return true }
-
-// ServerOptions install the unary and stream interceptors that put the principal of a trusted
-// caller's metadata into the handler's context: grpcserver.New(log, ServerOptions(trust)...).
-// A nil trust believes any caller.
-func ServerOptions(trust Trust) []grpc.ServerOption {
-	if trust == nil {
-		trust = BelieveAnyCaller
-	}
-	unary := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+// UnaryServerInterceptor puts the principal of a trusted caller's metadata into the handler's
+// context. A nil trust believes nobody.
+func UnaryServerInterceptor(trust Trust) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, err := fromIncoming(ctx, trust)
 		if err != nil {
 			return nil, err
 		}
 		return handler(ctx, req)
 	}
-	stream := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+}
+
+// StreamServerInterceptor is UnaryServerInterceptor for streams.
+func StreamServerInterceptor(trust Trust) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, err := fromIncoming(ss.Context(), trust)
 		if err != nil {
 			return err
 		}
 		return handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
 	}
-	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)}
 }
 
 // fromIncoming reads the principal from a trusted caller's metadata. A user id sent more than
@@ -56,7 +52,7 @@ func fromIncoming(ctx context.Context, trust Trust) (context.Context, error) {
 	if len(users) == 0 && len(roles) == 0 {
 		return ctx, nil
 	}
-	if !trust(ctx) {
+	if trust == nil || !trust(ctx) {
 		return ctx, nil
 	}
 	if len(users) != 1 || users[0] == "" || len(roles) > 1 {

@@ -16,8 +16,8 @@ import (
 	"github.com/paysuite/paysuite/pkg/principal"
 )
 
-// serve starts a health server with ServerOptions(trust) and a last interceptor that records the
-// principal each handler would see.
+// serve starts a health server with the principal interceptors (trust as their hook) and a last
+// interceptor that records the principal each handler would see.
 func serve(t *testing.T, trust Trust) (healthpb.HealthClient, *[]*principal.Principal) {
 	t.Helper()
 	var seen []*principal.Principal
@@ -29,7 +29,8 @@ func serve(t *testing.T, trust Trust) (healthpb.HealthClient, *[]*principal.Prin
 		}
 		return h(ctx, req)
 	}
-	srv := grpc.NewServer(append(ServerOptions(trust), grpc.ChainUnaryInterceptor(record))...)
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(UnaryServerInterceptor(trust), record),
+		grpc.ChainStreamInterceptor(StreamServerInterceptor(trust)))
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -46,8 +47,11 @@ func serve(t *testing.T, trust Trust) (healthpb.HealthClient, *[]*principal.Prin
 	return healthpb.NewHealthClient(conn), &seen
 }
 
+// believeAll trusts every caller, to test the interceptors apart from any caller identity.
+func believeAll(context.Context) bool { return true }
+
 func TestThePrincipalTravelsFromATrustedCaller(t *testing.T) {
-	client, seen := serve(t, nil)
+	client, seen := serve(t, believeAll)
 	ctx := principal.NewContext(context.Background(), principal.Principal{UserID: "u1", Roles: []string{"merchant", "x"}})
 	if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatal(err)
@@ -65,18 +69,20 @@ func TestThePrincipalTravelsFromATrustedCaller(t *testing.T) {
 }
 
 func TestMetadataOfAnUntrustedCallerIsIgnored(t *testing.T) {
-	client, seen := serve(t, func(context.Context) bool { return false })
-	ctx := OutgoingContext(context.Background(), principal.Principal{UserID: "u1", Roles: []string{"merchant"}})
-	if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	if p := (*seen)[0]; p != nil {
-		t.Fatalf("untrusted caller's metadata believed: %+v", p)
+	for name, trust := range map[string]Trust{"untrusted caller": func(context.Context) bool { return false }, "no trust hook": nil} {
+		client, seen := serve(t, trust)
+		ctx := OutgoingContext(context.Background(), principal.Principal{UserID: "u1", Roles: []string{"merchant"}})
+		if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		if p := (*seen)[0]; p != nil {
+			t.Fatalf("%s: metadata believed: %+v", name, p)
+		}
 	}
 }
 
 func TestMalformedUserMetadataIsRefused(t *testing.T) {
-	client, seen := serve(t, nil)
+	client, seen := serve(t, believeAll)
 	for name, md := range map[string]metadata.MD{
 		"two users":        metadata.Pairs(principal.MetadataUser, "a", principal.MetadataUser, "b"),
 		"roles, no user":   metadata.Pairs(principal.MetadataRoles, "merchant"),

@@ -11,7 +11,6 @@ import (
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/grpcauth"
 	"github.com/paysuite/paysuite/pkg/ids"
-	"github.com/paysuite/paysuite/pkg/principal/grpcprincipal"
 	"github.com/paysuite/paysuite/pkg/run"
 	"github.com/paysuite/paysuite/pkg/tlsx"
 	coursev1 "github.com/paysuite/paysuite/proto/gen/paysuite/course/v1"
@@ -70,7 +69,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer infra.Close()
 
 	a := app.New(mysql.NewEnrollments(infra.DB, infra.NewID), log)
-	srv := infra.GRPCServer(Callers(), cfg.Reflection, grpcprincipal.ServerOptions(nil)...)
+	srv := infra.GRPCServer(Callers(), cfg.Reflection)
 	coursev1.RegisterCourseServiceServer(srv.GRPC(), ports.NewGRPC(a, log))
 
 	g := run.NewGroup(ctx)

@@ -185,7 +185,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Feed:   pubsub.NewFeed(),
 		NewID:  infra.NewID,
 	}, log)
-	srv := infra.GRPCServer(Callers(), cfg.Reflection, grpcprincipal.ServerOptions(nil)...)
+	srv := infra.GRPCServer(Callers(), cfg.Reflection)
 	notificationv1.RegisterNotificationServiceServer(srv.GRPC(), ports.NewGRPC(a, log))
 
 	g := run.NewGroup(ctx)

@@ -14,7 +14,6 @@ import (
 	"github.com/paysuite/paysuite/pkg/grpcauth"
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/leader"
-	"github.com/paysuite/paysuite/pkg/principal/grpcprincipal"
 	"github.com/paysuite/paysuite/pkg/run"
 	"github.com/paysuite/paysuite/pkg/tlsx"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
@@ -132,7 +131,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	a := app.New(mysql.NewOrderRepository(infra.DB, outbox), mysql.NewCatalogRepository(infra.DB), closer,
 		infra.NewID, app.Config{PayTimeout: cfg.PayTimeout, MaxPendingPerUser: maxPending}, log)
-	srv := infra.GRPCServer(Callers(), cfg.Reflection, grpcprincipal.ServerOptions(nil)...)
+	srv := infra.GRPCServer(Callers(), cfg.Reflection)
 	orderv1.RegisterOrderServiceServer(srv.GRPC(), grpcport.NewServer(a))
 
 	g := run.NewGroup(ctx)
