@@ -110,16 +110,11 @@ func (in *Infra) Consumer(cfg amqpx.ConsumerConfig, h amqpx.Handler) func(ctx co
 	return func(ctx context.Context) error { return amqpx.Consume(ctx, in.Broker, in.DB, cfg, h, in.log) }
 }
 
-// gatewayNamesEndUser says that the gateway sends the end user (metadata x-paysuite-user) on
-// every RPC but the public catalog, which it does once it verifies users' tokens (issue 11).
-// From then on a gateway call without one is refused (grpcauth.Guard.RequireEndUser).
-const gatewayNamesEndUser = false
-
 // GRPCServer returns the service's gRPC server: mutual TLS with its identity, callers checked
-// against the service's policy, reflection when asked for; opts come after those.
-func (in *Infra) GRPCServer(callers grpcauth.Policy, reflection bool, opts ...grpc.ServerOption) *grpcserver.Server {
-	return grpcserver.New(in.log, grpcserver.Options{TLS: in.TLS, Callers: callers, Reflection: reflection,
-		RequireEndUser: gatewayNamesEndUser}, opts...)
+// against the service's policy (the gateway naming its end user), the end user believed from
+// the gateway and admin only, reflection when asked for.
+func (in *Infra) GRPCServer(callers grpcauth.Policy, reflection bool) *grpcserver.Server {
+	return grpcserver.New(in.log, grpcserver.Options{TLS: in.TLS, Callers: callers, Reflection: reflection})
 }
 
 // Dial connects to the paysuite service named server (tlsx.Order, …) at target over mutual TLS.

@@ -70,7 +70,7 @@ type Rule struct {
 func By(callers ...string) Rule { return Rule{callers: callers} }
 
 // WithoutEndUser marks an RPC the gateway may call without an end user (the public catalog);
-// see Guard.RequireEndUser.
+// every other RPC refuses a gateway call that names none (Guard.Check).
 func (r Rule) WithoutEndUser() Rule { r.anonymous = true; return r }
 
 // Policy maps full method names ("/paysuite.order.v1.OrderService/MarkOrderPaid", the generated
@@ -126,14 +126,13 @@ func (p Policy) Covers(services map[string]grpc.ServiceInfo) error {
 	return fmt.Errorf("grpcauth: the callers policy has no rule for %v and rules for unknown RPCs %v", missing, unknown)
 }
 
-// Guard enforces a Policy on every RPC.
+// Guard enforces a Policy on every RPC, and that the gateway names the end user: the gateway
+// only ever calls for a user whose token it verified, so a gateway call without one (metadata
+// EndUserKey) is refused with Unauthenticated, except for RPCs whose Rule says WithoutEndUser
+// and for health and reflection.
 type Guard struct {
 	policy Policy
 	log    *slog.Logger
-	// RequireEndUser makes the gateway's RPCs carry an end user (HasEndUser) unless their Rule
-	// says WithoutEndUser: the gateway only ever calls for a user whose token it verified, so a
-	// gateway call without one is refused with Unauthenticated.
-	RequireEndUser bool
 }
 
 // NewGuard returns a guard for policy that logs refusals to log.
@@ -152,7 +151,7 @@ func (g *Guard) Check(ctx context.Context, method string) error {
 		g.log.Warn("rpc refused: caller not allowed", "caller", caller, "method", method)
 		return status.Errorf(codes.PermissionDenied, "%s may not call %s", caller, method)
 	}
-	if g.RequireEndUser && caller == tlsx.Gateway && !g.policy[method].anonymous && !HasEndUser(ctx) {
+	if caller == tlsx.Gateway && !isInfra(method) && !g.policy[method].anonymous && !HasEndUser(ctx) {
 		g.log.Warn("rpc refused: gateway call without an end user", "method", method)
 		return status.Errorf(codes.Unauthenticated, "%s needs the end user (%s) when the gateway calls", method, EndUserKey)
 	}

@@ -66,15 +66,14 @@ func policy() grpcauth.Policy {
 	}
 }
 
-func serve(t *testing.T, stack *testkit.Stack, requireEndUser bool) (*shop, string) {
+func serve(t *testing.T, stack *testkit.Stack) (*shop, string) {
 	t.Helper()
 	src, err := tlsx.Load(stack.TLS(tlsx.Order), testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &shop{trusted: map[string]bool{}}
-	srv := grpcserver.New(testkit.Logger(t), grpcserver.Options{TLS: src, Callers: policy(), Reflection: true,
-		RequireEndUser: requireEndUser})
+	srv := grpcserver.New(testkit.Logger(t), grpcserver.Options{TLS: src, Callers: policy(), Reflection: true})
 	srv.GRPC().RegisterService(s.desc(), s)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -93,7 +92,7 @@ func call(t *testing.T, stack *testkit.Stack, addr, caller, method string, md ..
 
 func TestEveryRPCAnswersOnlyItsCallers(t *testing.T) {
 	stack := testkit.NewStack(t)
-	s, addr := serve(t, stack, false)
+	s, addr := serve(t, stack)
 	allowed := map[string][]string{
 		markPaid: {tlsx.Payment, tlsx.Admin},
 		catalog:  {tlsx.Gateway, tlsx.Order, tlsx.Admin},
@@ -106,7 +105,8 @@ func TestEveryRPCAnswersOnlyItsCallers(t *testing.T) {
 			if contains(callers, caller) {
 				want = codes.OK
 			}
-			if got := call(t, stack, addr, caller, method); got != want {
+			// Every caller names an end user, as the gateway must (TestGatewayCallsNeedAnEndUser).
+			if got := call(t, stack, addr, caller, method, grpcauth.EndUserKey, "u1"); got != want {
 				t.Errorf("%s calling %s: %s, want %s", caller, method, got, want)
 			}
 		}
@@ -135,9 +135,9 @@ func TestEveryRPCAnswersOnlyItsCallers(t *testing.T) {
 	}
 }
 
-func TestGatewayCallsNeedAnEndUserWhenRequired(t *testing.T) {
+func TestGatewayCallsNeedAnEndUser(t *testing.T) {
 	stack := testkit.NewStack(t)
-	_, addr := serve(t, stack, true)
+	_, addr := serve(t, stack)
 	if got := call(t, stack, addr, tlsx.Gateway, buy); got != codes.Unauthenticated {
 		t.Errorf("gateway Buy without an end user: %s, want Unauthenticated", got)
 	}
@@ -149,6 +149,13 @@ func TestGatewayCallsNeedAnEndUserWhenRequired(t *testing.T) {
 	}
 	if got := call(t, stack, addr, tlsx.Admin, buy); got != codes.OK {
 		t.Errorf("admin Buy without an end user: %s", got)
+	}
+	if got := call(t, stack, addr, tlsx.Payment, markPaid); got != codes.OK {
+		t.Errorf("payment MarkPaid (a service's own call) without an end user: %s", got)
+	}
+	if _, err := healthpb.NewHealthClient(stack.DialAs(tlsx.Gateway, tlsx.Order, addr)).Check(context.Background(),
+		&healthpb.HealthCheckRequest{}); err != nil {
+		t.Errorf("gateway health check without an end user: %v", err)
 	}
 }
 

@@ -54,16 +54,12 @@ type Options struct {
 	TLS        *tlsx.Source    // the server's certificate and the CA its callers' must chain to
 	Callers    grpcauth.Policy // who may call each RPC (admin: everything)
 	Reflection bool            // GRPC_REFLECTION: serve reflection (to authenticated callers)
-	// RequireEndUser refuses the gateway's RPCs that do not name an end user, except those
-	// marked WithoutEndUser (grpcauth.Guard.RequireEndUser).
-	RequireEndUser bool
 }
 
-// New builds a server that accepts only mutual TLS callers allowed by opts.Callers, and whose
-// handlers are logged and recovered from panics.
+// New builds a server that accepts only mutual TLS callers allowed by opts.Callers (the gateway
+// naming its end user, grpcauth.Guard), and whose handlers are logged and recovered from panics.
 func New(log *slog.Logger, opts Options, grpcOpts ...grpc.ServerOption) *Server {
 	guard := grpcauth.NewGuard(opts.Callers, log)
-	guard.RequireEndUser = opts.RequireEndUser
 	// After the guard has let the caller in, the end user's metadata (x-paysuite-user,
 	// x-paysuite-roles) becomes the handler's principal only from the gateway or admin
 	// (grpcauth.TrustsEndUser); from any other service it is ignored and the call is the
