@@ -214,7 +214,7 @@ var grpcCallers = map[string]struct {
 	port    int32
 	callers []string
 }{
-	"order":        {9001, []string{"gateway", "payment", "admin"}},
+	"order":        {9001, []string{"gateway", "payment", "notification", "admin"}},
 	"payment":      {9002, []string{"gateway", "order", "admin"}},
 	"notification": {9003, []string{"gateway", "admin"}},
 	"course":       {9004, []string{"gateway", "admin"}},

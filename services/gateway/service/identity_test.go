@@ -222,6 +222,29 @@ func TestEveryRPCRefusesTheCallersItDoesNotList(t *testing.T) {
 	}
 }
 
+// The other side of the matrix: every gRPC call a service's adapters make is allowed by the
+// callee's table (else it fails at run time with PermissionDenied, as the live stream did before
+// notification was let call GetOrder). The gateway's calls are every /v1 route, walked with
+// real tokens by TestEveryRouteAgainstEveryToken.
+func TestEveryCallBetweenServicesIsAllowed(t *testing.T) {
+	policies := map[string]grpcauth.Policy{}
+	for _, a := range apis() {
+		policies[a.name] = a.callers
+	}
+	for _, c := range []struct{ caller, callee, method string }{
+		{tlsx.Order, tlsx.Payment, paymentv1.PaymentService_ClosePayments_FullMethodName}, // cancel closes trades
+		{tlsx.Payment, tlsx.Order, orderv1.OrderService_GetOrder_FullMethodName},          // CreatePayment reads the order
+		{tlsx.Payment, tlsx.Order, orderv1.OrderService_MarkOrderPaid_FullMethodName},     // a verified notify
+		{tlsx.Payment, tlsx.Order, orderv1.OrderService_BeginRefund_FullMethodName},       // a refund starts
+		{tlsx.Payment, tlsx.Order, orderv1.OrderService_FinishRefund_FullMethodName},      // a refund ends
+		{tlsx.Notification, tlsx.Order, orderv1.OrderService_GetOrder_FullMethodName},     // whose order a live stream watches
+	} {
+		if !policies[c.callee].Allows(c.method, c.caller) {
+			t.Errorf("%s calls %s, which %s's callers table refuses", c.caller, c.method, c.callee)
+		}
+	}
+}
+
 // Without a certificate of the suite's CA that is valid now, no connection gets through the
 // handshake: plaintext, no client certificate, a foreign CA's, an expired one.
 func TestServicePortsRefuseConnectionsWithoutAValidCertificate(t *testing.T) {
