@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"path"
 	"regexp"
 	"slices"
@@ -249,4 +250,38 @@ func secretValue(s *corev1.Secret, key string) string {
 		return v
 	}
 	return string(s.Data[key])
+}
+
+// checkEdgeIdentitySettings checks what the services need for end users' identity (CONTRACT
+// "Identity and access"): notification seals webhook secrets with WEBHOOK_SECRET_KEY from a
+// Secret, keeps webhooks off private addresses, and finds the order service (ORDER_TARGET, the
+// order Service's gRPC port) to check whose order a live stream watches; the gateway of an
+// environment has token keys (AUTH_JWKS_URL or AUTH_JWKS_FILE with AUTH_ISSUER) or dev mode,
+// without which it refuses to start. The base alone is no environment: it has neither.
+func checkEdgeIdentitySettings(t *testing.T, m manifests) {
+	notification := mustFind[appsv1.Deployment](t, m, "notification").Spec.Template.Spec.Containers[0]
+	if e := envVar(notification, "WEBHOOK_SECRET_KEY"); e == nil || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+		t.Error("notification WEBHOOK_SECRET_KEY must come from a Secret")
+	}
+	if v := envValue(notification, "WEBHOOK_ALLOW_PRIVATE"); v != "false" {
+		t.Errorf("notification WEBHOOK_ALLOW_PRIVATE=%q, want an explicit false", v)
+	}
+	target := envValue(notification, "ORDER_TARGET")
+	if target == "" {
+		target = mustFind[corev1.ConfigMap](t, m, configMapOf(t, m, "notification")).Data["ORDER_TARGET"]
+	}
+	host, port, _ := strings.Cut(target, ":")
+	svc := find[corev1.Service](m, host)
+	if svc == nil || !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return fmt.Sprint(p.Port) == port && p.Name == "grpc" }) ||
+		svc.Spec.Selector["app.kubernetes.io/name"] != "order" {
+		t.Errorf("notification ORDER_TARGET=%q is not the order Service's gRPC port", target)
+	}
+	if m.dir == "base" {
+		return
+	}
+	gateway := mustFind[appsv1.Deployment](t, m, "gateway").Spec.Template.Spec.Containers[0]
+	keys := envValue(gateway, "AUTH_JWKS_URL") != "" || envValue(gateway, "AUTH_JWKS_FILE") != ""
+	if !(keys && envValue(gateway, "AUTH_ISSUER") != "") && envValue(gateway, "GATEWAY_DEV_MODE") != "true" {
+		t.Error("the gateway has no token keys (AUTH_JWKS_URL or AUTH_JWKS_FILE with AUTH_ISSUER) and no dev mode: it would not start")
+	}
 }

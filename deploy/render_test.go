@@ -128,6 +128,7 @@ func TestManifests(t *testing.T) {
 		{"EachServiceHasItsOwnBrokerUser", checkEachServiceHasItsOwnBrokerUser},
 		{"NetworkPoliciesAllowOnlyTheContractsPaths", checkNetworkPoliciesAllowOnlyTheContractsPaths},
 		{"NetworkPoliciesSelectPodsThatExist", checkNetworkPoliciesSelectPodsThatExist},
+		{"EdgeIdentitySettings", checkEdgeIdentitySettings},
 	}
 	only := map[string][]check{
 		"overlays/dev": {

@@ -100,6 +100,8 @@ done
 
 echo "paysuite is up: cashier page http://localhost:8080/  sandbox http://localhost:8090/  (Ctrl-C stops)"
 echo "gRPC as admin: grpcurl -cacert $PAYSUITE_TLS_DIR/ca.pem -cert $PAYSUITE_TLS_DIR/admin.pem -key $PAYSUITE_TLS_DIR/admin-key.pem localhost:9001 list"
+[ "$GATEWAY_DEV_MODE" != true ] ||
+  echo "a user's token (dev issuer): curl -s -XPOST localhost:8080/dev/token -d '{\"userId\":\"u1\"}'  (merchant staff: add \"roles\":[\"merchant\"])"
 
 # If whoever started us goes away without a signal reaching us (make killed with SIGTERM, a
 # closed terminal), stop the services instead of leaving them running.
