@@ -15,7 +15,8 @@ import (
 // TestEveryRouteAgainstEveryToken sends every /v1 route with each kind of token a client may
 // bring (none, expired, wrong issuer, wrong audience, alg none, HS256 signed with the public
 // key, a foreign key, another user, the owner, merchant staff), checks the status each gets and
-// that the refused ones changed nothing: orders, payments, refunds, stock, webhooks.
+// that the refused ones changed nothing: orders, payments, refunds, stock, webhooks. Another
+// user's resource answers exactly as an id nobody has.
 func TestEveryRouteAgainstEveryToken(t *testing.T) {
 	base := startStack(t)
 	owner, other := testkit.UniqueName("owner"), testkit.UniqueName("other")
@@ -167,9 +168,33 @@ func TestEveryRouteAgainstEveryToken(t *testing.T) {
 				if status == http.StatusOK && tk.kind != "owner" && tk.kind != "merchant" && rt.path != "/v1/skus" {
 					t.Errorf("%s got through", tk.kind)
 				}
+				if tk.kind == "another user" && status == http.StatusNotFound {
+					// Its existence is not revealed: the same answer as for an id nobody has.
+					id := idIn(rt.path, paid, unpaid, paymentID, refundID)
+					unknown := base.as(tk.token).do(t, rt.method, strings.Replace(rt.path, id, unknownID, 1), body, headers...)
+					if rt.accept == "application/json" && unknown.JSON["error"] != nil {
+						unknown.JSON, _ = unknown.JSON["error"].(map[string]any)
+					}
+					if unknown.Status != r.Status || strings.ReplaceAll(r.str("message"), id, unknownID) != unknown.str("message") {
+						t.Errorf("another user's resource answers %d %q, an unknown one %d %q", r.Status, r.str("message"), unknown.Status, unknown.str("message"))
+					}
+				}
 			}
 		})
 	}
+}
+
+// unknownID is an id no order, payment or refund has (ids are snowflakes, far larger).
+const unknownID = "4242"
+
+// idIn returns the one of ids that path names.
+func idIn(path string, ids ...string) string {
+	for _, id := range ids {
+		if strings.Contains(path, "/"+id) {
+			return id
+		}
+	}
+	return ""
 }
 
 func order(user, request, sku string) map[string]any {

@@ -110,15 +110,17 @@ func (a *App) checkWatch(ctx context.Context, who principal.Caller, orderID int6
 	if a.orders == nil {
 		return "", fmt.Errorf("watch order %d: %w: no order service configured", orderID, ErrOrdersUnavailable)
 	}
+	// Another user's order answers exactly as an unknown one: its existence is not revealed.
+	notFound := fmt.Errorf("order %d: %w", orderID, ErrOrderNotFound)
 	owner, status, err := a.orders.Order(ctx, orderID)
 	if errors.Is(err, ErrOrderNotFound) {
-		return "", fmt.Errorf("order %d: %w", orderID, ErrOrderNotFound)
+		return "", notFound
 	}
 	if err != nil {
 		return "", fmt.Errorf("watch order %d: %w: %w", orderID, ErrOrdersUnavailable, err)
 	}
 	if !who.MayRead(owner) {
-		return "", fmt.Errorf("order %d of another user: %w", orderID, ErrOrderNotFound)
+		return "", notFound
 	}
 	return status, nil
 }

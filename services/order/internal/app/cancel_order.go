@@ -39,7 +39,7 @@ func (a *App) CancelOrder(ctx context.Context, who principal.Caller, id int64, u
 		return nil, err
 	}
 	if (userID != "" && o.UserID != userID) || !who.MayRead(o.UserID) {
-		return nil, fmt.Errorf("order %d of another user: %w", id, order.ErrNotFound) // no hint that it exists
+		return nil, order.ErrNotFound // exactly what an unknown id answers: no hint that it exists
 	}
 	if !who.MayActFor(o.UserID) {
 		return nil, fmt.Errorf("cancel order %d of user %q: %w", id, o.UserID, order.ErrNotYours)

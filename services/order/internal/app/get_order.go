@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/order/internal/domain/order"
@@ -19,7 +18,7 @@ func (a *App) GetOrder(ctx context.Context, who principal.Caller, id int64) (*or
 		return nil, err
 	}
 	if !who.MayRead(o.UserID) {
-		return nil, fmt.Errorf("order %d of another user: %w", id, order.ErrNotFound)
+		return nil, order.ErrNotFound // exactly what an unknown id answers
 	}
 	return o, nil
 }

@@ -106,14 +106,15 @@ func (a *App) GetPayment(ctx context.Context, who principal.Caller, id int64) (*
 		return nil, err
 	}
 	if !who.MayRead(p.UserID) {
-		return nil, fmt.Errorf("payment %d of another user: %w", id, payment.ErrNotFound)
+		return nil, payment.NotFoundError("payment", id) // as if it did not exist
 	}
 	return p, nil
 }
 
-// ListOrderPayments returns every attempt of an order, oldest first. Another customer's order
-// is ErrOrderNotFound; an order without attempts answers an empty list for anyone, as an
-// unknown order does, so that reveals nothing.
+// ListOrderPayments returns every attempt of an order, oldest first. For a customer, another
+// user's order and an unknown one are both ErrOrderNotFound, alike: with no attempts to name
+// the order's user, the order service says whose it is. Merchants and services get an empty
+// list for an order without attempts.
 func (a *App) ListOrderPayments(ctx context.Context, who principal.Caller, orderID int64) ([]*payment.Payment, error) {
 	if orderID <= 0 {
 		return nil, payment.ErrMissingOrderID
@@ -124,7 +125,16 @@ func (a *App) ListOrderPayments(ctx context.Context, who principal.Caller, order
 	}
 	for _, p := range list { // every attempt carries the order's user
 		if !who.MayRead(p.UserID) {
-			return nil, fmt.Errorf("order %d of another user: %w", orderID, payment.ErrOrderNotFound)
+			return nil, payment.OrderNotFoundError(orderID)
+		}
+	}
+	if len(list) == 0 && who.User != nil && !who.IsMerchant() {
+		o, err := a.orders.GetOrder(ctx, orderID)
+		if err != nil {
+			return nil, err
+		}
+		if !who.MayRead(o.UserID) {
+			return nil, payment.OrderNotFoundError(orderID)
 		}
 	}
 	return list, nil
@@ -144,7 +154,7 @@ func (a *App) GetRefund(ctx context.Context, who principal.Caller, id int64) (*p
 		return nil, err
 	}
 	if !who.MayRead(p.UserID) {
-		return nil, fmt.Errorf("refund %d of another user: %w", id, payment.ErrNotFound)
+		return nil, payment.NotFoundError("refund", id) // as if it did not exist
 	}
 	return r, nil
 }

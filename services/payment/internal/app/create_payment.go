@@ -27,7 +27,7 @@ func (a *App) CreatePayment(ctx context.Context, who principal.Caller, orderID i
 		return nil, err
 	}
 	if !who.MayRead(o.UserID) {
-		return nil, fmt.Errorf("order %d of another user: %w", orderID, payment.ErrOrderNotFound)
+		return nil, payment.OrderNotFoundError(orderID) // as if it did not exist
 	}
 	if !who.MayActFor(o.UserID) {
 		return nil, fmt.Errorf("pay order %d of user %q: %w", orderID, o.UserID, payment.ErrNotYours)

@@ -56,7 +56,7 @@ func NewRepository(gdb *gorm.DB, outbox app.Outbox) *Repository {
 
 func notFound(err error, what string, id any) error {
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return fmt.Errorf("%s %v: %w", what, id, payment.ErrNotFound)
+		return payment.NotFoundError(what, id)
 	}
 	return err
 }

@@ -44,7 +44,7 @@ func (c *Client) GetOrder(ctx context.Context, id int64) (app.Order, error) {
 	defer cancel()
 	o, err := c.c.GetOrder(ctx, &orderv1.GetOrderRequest{OrderId: id})
 	if status.Code(err) == codes.NotFound {
-		return app.Order{}, fmt.Errorf("order %d: %w", id, payment.ErrOrderNotFound)
+		return app.Order{}, payment.OrderNotFoundError(id)
 	}
 	if err != nil {
 		return app.Order{}, fmt.Errorf("get order %d: %w", id, err)

@@ -2,6 +2,7 @@ package payment
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/paysuite/paysuite/pkg/inputerr"
 )
@@ -51,3 +52,11 @@ var (
 	// ErrRefundSettled: the refund already reached a final state.
 	ErrRefundSettled = errors.New("refund already settled")
 )
+
+// NotFoundError is ErrNotFound for the kind ("payment", "refund") with id. A customer asking for
+// another user's one gets exactly this too, so the answer never tells the two apart.
+func NotFoundError(kind string, id any) error { return fmt.Errorf("%s %v: %w", kind, id, ErrNotFound) }
+
+// OrderNotFoundError is ErrOrderNotFound for the order id, whether it does not exist or is
+// another user's.
+func OrderNotFoundError(id int64) error { return fmt.Errorf("order %d: %w", id, ErrOrderNotFound) }
