@@ -25,6 +25,7 @@ const (
 	PaymentService_ClosePayments_FullMethodName     = "/paysuite.payment.v1.PaymentService/ClosePayments"
 	PaymentService_RefundPayment_FullMethodName     = "/paysuite.payment.v1.PaymentService/RefundPayment"
 	PaymentService_GetRefund_FullMethodName         = "/paysuite.payment.v1.PaymentService/GetRefund"
+	PaymentService_ListAnomalies_FullMethodName     = "/paysuite.payment.v1.PaymentService/ListAnomalies"
 )
 
 // PaymentServiceClient is the client API for PaymentService service.
@@ -45,6 +46,8 @@ type PaymentServiceClient interface {
 	// Refund refunds part or all of a succeeded payment; idempotent on request_id.
 	RefundPayment(ctx context.Context, in *RefundPaymentRequest, opts ...grpc.CallOption) (*Refund, error)
 	GetRefund(ctx context.Context, in *GetRefundRequest, opts ...grpc.CallOption) (*Refund, error)
+	// ListAnomalies lists money that needs a person (merchant staff only), newest first.
+	ListAnomalies(ctx context.Context, in *ListAnomaliesRequest, opts ...grpc.CallOption) (*ListAnomaliesResponse, error)
 }
 
 type paymentServiceClient struct {
@@ -115,6 +118,16 @@ func (c *paymentServiceClient) GetRefund(ctx context.Context, in *GetRefundReque
 	return out, nil
 }
 
+func (c *paymentServiceClient) ListAnomalies(ctx context.Context, in *ListAnomaliesRequest, opts ...grpc.CallOption) (*ListAnomaliesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAnomaliesResponse)
+	err := c.cc.Invoke(ctx, PaymentService_ListAnomalies_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentServiceServer is the server API for PaymentService service.
 // All implementations must embed UnimplementedPaymentServiceServer
 // for forward compatibility.
@@ -133,6 +146,8 @@ type PaymentServiceServer interface {
 	// Refund refunds part or all of a succeeded payment; idempotent on request_id.
 	RefundPayment(context.Context, *RefundPaymentRequest) (*Refund, error)
 	GetRefund(context.Context, *GetRefundRequest) (*Refund, error)
+	// ListAnomalies lists money that needs a person (merchant staff only), newest first.
+	ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error)
 	mustEmbedUnimplementedPaymentServiceServer()
 }
 
@@ -160,6 +175,9 @@ func (UnimplementedPaymentServiceServer) RefundPayment(context.Context, *RefundP
 }
 func (UnimplementedPaymentServiceServer) GetRefund(context.Context, *GetRefundRequest) (*Refund, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRefund not implemented")
+}
+func (UnimplementedPaymentServiceServer) ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAnomalies not implemented")
 }
 func (UnimplementedPaymentServiceServer) mustEmbedUnimplementedPaymentServiceServer() {}
 func (UnimplementedPaymentServiceServer) testEmbeddedByValue()                        {}
@@ -290,6 +308,24 @@ func _PaymentService_GetRefund_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentService_ListAnomalies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAnomaliesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).ListAnomalies(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_ListAnomalies_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).ListAnomalies(ctx, req.(*ListAnomaliesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentService_ServiceDesc is the grpc.ServiceDesc for PaymentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -320,6 +356,10 @@ var PaymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRefund",
 			Handler:    _PaymentService_GetRefund_Handler,
+		},
+		{
+			MethodName: "ListAnomalies",
+			Handler:    _PaymentService_ListAnomalies_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
