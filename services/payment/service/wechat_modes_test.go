@@ -45,7 +45,8 @@ func TestWechatVerificationModes(t *testing.T) {
 	}
 }
 
-// A probe answered like a real WeChat merchant: a 4xx with {"code":"FAIL"}, never 200/204.
+// A probe answered like a real WeChat merchant: a 4xx with {"code":"FAIL"}, never 200/204, at
+// both WeChat doors; a notify in another currency than CNY likewise.
 func TestSignatureProbeIsAnsweredAsFailure(t *testing.T) {
 	e := start(t, func(c *service.Config) { c.PollScale = 100 })
 	_, wechatKey := e.platformSecrets()
@@ -60,8 +61,13 @@ func TestSignatureProbeIsAnsweredAsFailure(t *testing.T) {
 			t.Fatalf("%s: probe answered %d %q, want 4xx/5xx FAIL", path, code, answer)
 		}
 	}
+	// Genuinely signed, but not in CNY: refused too (the domestic API only knows CNY).
+	body, h = wechatNotifyIn(t, parseKey(t, wechatKey), w.APIv3Key, w.WechatPayPublicKeyID, w.AppID, w.MchID, p.GetOutTradeNo(), p.GetAmountFen(), "USD", "ev-usd")
+	if code, answer := e.postNotify("/notify/wechat", "application/json", body, h); code != http.StatusBadRequest || !containsFail(answer) {
+		t.Fatalf("a USD notify answered %d %q, want 400 FAIL", code, answer)
+	}
 	if got := e.payment(p.GetPaymentId()); got.GetStatus() != paymentv1.PaymentStatus_WAITING {
-		t.Fatalf("a probe changed the payment to %s", got.GetStatus())
+		t.Fatalf("a probe or a USD notify changed the payment to %s", got.GetStatus())
 	}
 	// The genuine notify after it still pays.
 	body, h = wechatNotify(t, parseKey(t, wechatKey), w.APIv3Key, w.WechatPayPublicKeyID, w.AppID, w.MchID, p.GetOutTradeNo(), p.GetAmountFen(), "ev-real")
