@@ -17,6 +17,8 @@ import (
 	"github.com/pressly/goose/v3/database"
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/gorm"
+
+	"github.com/paysuite/paysuite/pkg/sqlerr"
 )
 
 // DefaultDSN is used when MYSQL_DSN is not set.
@@ -132,10 +134,7 @@ func createDatabase(ctx context.Context, cfg *mysql.Config) error {
 }
 
 // IsDuplicateKey reports whether err is a unique-index violation (MySQL error 1062).
-func IsDuplicateKey(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1062
-}
+func IsDuplicateKey(err error) bool { return sqlerr.DuplicateKey(err) }
 
 // MigrateNamed is Migrate with its own version table, for a shared package (such as the
 // outbox) that keeps its tables beside a service's own migrations.
@@ -154,3 +153,9 @@ func MigrateNamed(ctx context.Context, sqlDB *sql.DB, migrations fs.FS, versionT
 	}
 	return err
 }
+
+// IsDuplicateKeyOn reports whether err is a unique-index violation of the index named key
+// (MariaDB: "… for key 'key'"; MySQL 8: "… for key 'table.key'"). Code that reads a duplicate
+// as "already done" must name the natural key it means (a request id, an event id): a clash
+// on a generated primary key is a bug to surface, never a duplicate request.
+func IsDuplicateKeyOn(err error, key string) bool { return sqlerr.DuplicateKeyOn(err, key) }

@@ -2,11 +2,22 @@ package db
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
+
+	"github.com/paysuite/paysuite/pkg/leader"
+	"github.com/paysuite/paysuite/pkg/sqlerr"
 )
 
 type txKey struct{}
+
+// IsConflict reports whether err is the server rolling a transaction back for a conflict: a
+// deadlock or, on Galera, a certification failure (both error 1213).
+func IsConflict(err error) bool { return sqlerr.Conflict(err) }
 
 // txState is what a transaction carries in its context: the gorm handle and the work to do
 // once it has committed.
@@ -15,25 +26,84 @@ type txState struct {
 	afterCommit []func()
 }
 
+// MaxTxAttempts bounds how often WithTx runs a transaction that the server rolled back as a
+// deadlock victim or, on Galera, because it failed certification at commit.
+const MaxTxAttempts = 5
+
+// TxRetries counts the transactions WithTx ran again, by cause ("deadlock": error 1213, which
+// is also how Galera reports a certification failure at commit; "lock_wait_timeout": 1205).
+// boot registers it on every service's /metrics as paysuite_db_tx_retries_total.
+var TxRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "paysuite_db_tx_retries_total",
+	Help: "Transactions run again after the server rolled them back (deadlock or Galera certification failure, lock wait timeout).",
+}, []string{"cause"})
+
 // WithTx runs fn in one transaction; repositories called with the returned context join it.
 // It lets an adapter compose several writes (state change + outbox row) atomically without the
-// app layer ever seeing gorm. Called inside another WithTx, it joins that transaction.
+// app layer ever seeing gorm. Called inside another WithTx, it joins that transaction (and the
+// outer one owns any retry).
+//
+// A transaction the server rolled back as a deadlock victim or, on a Galera cluster, because a
+// write on another node won certification, runs again from the start, up to MaxTxAttempts times
+// with a jittered backoff, each retry counted in TxRetries. fn must therefore do nothing outside
+// the database that it cannot do twice; work for after the commit goes through AfterCommit.
 func WithTx(ctx context.Context, gdb *gorm.DB, fn func(ctx context.Context, tx *gorm.DB) error) error {
 	if st, ok := ctx.Value(txKey{}).(*txState); ok {
 		return fn(ctx, st.tx)
 	}
-	st := &txState{}
-	err := gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		st.tx = tx
-		return fn(context.WithValue(ctx, txKey{}, st), tx)
-	})
-	if err != nil {
-		return err
+	var err error
+	for attempt := 1; ; attempt++ {
+		st := &txState{}
+		err = gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			st.tx = tx
+			txctx := context.WithValue(ctx, txKey{}, st)
+			if fences := leader.Fences(ctx); len(fences) > 0 {
+				exec, ok := tx.Statement.ConnPool.(leader.Execer)
+				if !ok {
+					return fmt.Errorf("gorm transaction %T cannot run a fence", tx.Statement.ConnPool)
+				}
+				for _, f := range fences {
+					if err := f(txctx, exec); err != nil {
+						return err
+					}
+				}
+			}
+			return fn(txctx, tx)
+		})
+		if err == nil {
+			for _, f := range st.afterCommit {
+				f()
+			}
+			return nil
+		}
+		cause := sqlerr.RetryCause(err)
+		if cause == "" || attempt >= MaxTxAttempts || ctx.Err() != nil {
+			return err
+		}
+		TxRetries.WithLabelValues(cause).Inc()
+		if !pause(ctx, txBackoff(attempt)) {
+			return err
+		}
 	}
-	for _, f := range st.afterCommit {
-		f()
+}
+
+// txBackoff is the wait before retry n (n >= 1): 5ms doubling to at most 200ms, jittered over
+// [d/2, d] so two transactions that conflicted do not meet again in lockstep.
+func txBackoff(n int) time.Duration {
+	d := 5 * time.Millisecond << min(n-1, 6)
+	d = min(d, 200*time.Millisecond)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
-	return nil
 }
 
 // AfterCommit runs f once the transaction carried by ctx has committed, and never if it rolls
