@@ -50,7 +50,9 @@ func TestDialBalancesOverEveryReplica(t *testing.T) {
 	defer conn.Close()
 	served := map[string]int{}
 	client := healthpb.NewHealthClient(conn)
-	for range 20 {
+	// round_robin sends calls only to replicas whose connection is ready, and on a loaded machine
+	// the second handshake can finish after many calls; pick_first would never use it at all.
+	for i := 0; i < 5000 && len(served) < 2; i++ {
 		var p peer.Peer
 		if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Peer(&p), grpc.WaitForReady(true)); err != nil {
 			t.Fatal(err)
