@@ -202,8 +202,10 @@ var ErrOrderRefused = errors.New("order service refused")
 type Orders interface {
 	GetOrder(ctx context.Context, id int64) (Order, error) // payment.ErrOrderNotFound
 	MarkOrderPaid(ctx context.Context, orderID, paymentID int64, amount money.Fen, paidAt time.Time) error
-	BeginRefund(ctx context.Context, orderID, refundID int64, amount money.Fen) error
-	FinishRefund(ctx context.Context, orderID, refundID int64, refundedTotal money.Fen, at time.Time) error
+	// BeginRefund and FinishRefund name the payment refunded: the order refuses another one
+	// than the payment that paid it.
+	BeginRefund(ctx context.Context, orderID, refundID, paymentID int64, amount money.Fen) error
+	FinishRefund(ctx context.Context, orderID, refundID, paymentID int64, refundedTotal money.Fen, at time.Time) error
 }
 
 // ---- provider channels --------------------------------------------------------------------

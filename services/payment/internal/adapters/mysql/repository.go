@@ -251,7 +251,7 @@ func savePayment(tx *gorm.DB, p *payment.Payment, before paymentRow) error {
 	old := before.Status
 	res := tx.Model(&paymentRow{}).Where("id = ? AND status = ?", p.ID, old).Updates(map[string]any{
 		"status": row.Status, "live_key": row.LiveKey, "qr_code": row.QRCode, "provider_trade_no": row.ProviderTradeNo,
-		"paid_at": row.PaidAt, "refunded_fen": row.RefundedFen, "refunding_fen": row.RefundingFen,
+		"paid_at": row.PaidAt, "refunded_fen": row.RefundedFen, "refunding_fen": row.RefundingFen, "refund_lines": row.RefundLines,
 		"close_reason": row.CloseReason, "closed_at": row.ClosedAt, "updated_at": row.UpdatedAt,
 	})
 	if res.Error != nil {
