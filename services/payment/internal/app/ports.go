@@ -137,8 +137,11 @@ type Tasks interface {
 	DueTasks(ctx context.Context, now time.Time, limit int) ([]DueTask, error)
 	// ClaimTask moves a due task's next run to leaseUntil if nobody else did; false if taken.
 	ClaimTask(ctx context.Context, t DueTask, leaseUntil time.Time) (bool, error)
-	RetryTask(ctx context.Context, id int64, runAt time.Time, lastErr string) error
-	DeleteTask(ctx context.Context, id int64) error
+	// RetryTask and DeleteTask act on a claimed task (t.NextRunAt is its lease) only while it
+	// still holds that lease: work scheduled on it meanwhile (a notify that settled a refund
+	// mid-run, say) is neither postponed nor deleted.
+	RetryTask(ctx context.Context, t DueTask, runAt time.Time, lastErr string) error
+	DeleteTask(ctx context.Context, t DueTask) error
 }
 
 // ErrDuplicateNotify: the notify's dedupe key is already in the log (a replay).
