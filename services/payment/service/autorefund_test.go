@@ -71,6 +71,20 @@ func TestAutomaticRefundOfASecondPaymentIsNeverLost(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a merchant refund of the duplicate is the duplicate's business, never the order's", func(t *testing.T) {
+		e := e.in(t)
+		// The automatic refund is refused for good (REFUND_REFUSED), so merchant staff refund it.
+		o, dup := e.paidTwice(paymentv1.Channel_WECHAT_NATIVE, paymentv1.Channel_ALIPAY_QR, map[string]int{"refundAbnormal": 1})
+		testkit.Eventually(t, wait, func() bool { return len(e.anomalies(dup.GetPaymentId())) == 1 }, "no REFUND_REFUSED anomaly")
+		e.sandboxDo("DELETE", "/sandbox/faults", nil)
+		r := e.refund(dup, dup.GetAmountFen(), "staff-refunds-the-duplicate")
+		e.waitRefund(r.GetRefundId(), paymentv1.RefundStatus_REFUND_SUCCEEDED)
+		e.waitPaymentStatus(dup.GetPaymentId(), paymentv1.PaymentStatus_REFUNDED)
+		e.waitRefundsSettled(dup.GetPaymentId())
+		if got := e.getOrder(o.GetOrderId()); got.GetStatus() != orderv1.OrderStatus_PAID || got.GetRefundedFen() != 0 {
+			t.Fatalf("the duplicate's refund touched the order: %v", got)
+		}
+	})
 	t.Run("anomalies are merchant staff's", func(t *testing.T) {
 		ctx := grpcprincipal.OutgoingContext(context.Background(), principal.Principal{UserID: "u-customer"})
 		_, err := e.payments.ListAnomalies(ctx, &paymentv1.ListAnomaliesRequest{})

@@ -53,6 +53,9 @@ type PaymentResult struct {
 	Items      []Item
 	OccurredAt time.Time
 	FullRefund bool
+	// RefundedCourses are the COURSE lines a refund by order line gave back: revoked even when
+	// the refund is partial.
+	RefundedCourses []string
 }
 
 // Item is one line of the paid order.

@@ -12,7 +12,7 @@ import (
 const maxIDLen = 128
 
 // HandlePaymentResult enrols the buyer of every course in a succeeded payment and revokes what
-// a full refund paid back. Applying the same event twice changes nothing (grants are keyed by
+// a full refund paid back, or the course lines a refund by line gave back. Applying the same event twice changes nothing (grants are keyed by
 // payment id), so redelivery is harmless even without the consumer's message-id dedupe.
 func (a *App) HandlePaymentResult(ctx context.Context, r PaymentResult) error {
 	if err := validate(r); err != nil {
@@ -26,10 +26,13 @@ func (a *App) HandlePaymentResult(ctx context.Context, r PaymentResult) error {
 	case ResultSucceeded:
 		return a.grant(ctx, r, at)
 	case ResultRefunded:
-		if !r.FullRefund {
-			return nil // a partial refund leaves the course paid for
+		switch {
+		case r.FullRefund:
+			return a.revoke(ctx, r, at)
+		case len(r.RefundedCourses) > 0:
+			return a.revokeCourses(ctx, r, r.RefundedCourses, at)
 		}
-		return a.revoke(ctx, r, at)
+		return nil // an amount-only partial refund (goodwill) leaves the course paid for
 	default:
 		return nil // CLOSED: no money, nothing was granted
 	}
@@ -85,6 +88,22 @@ func (a *App) revoke(ctx context.Context, r PaymentResult, at time.Time) error {
 			targets = appendUnique(targets, UserCourse{UserID: r.UserID, CourseID: it.SkuID})
 		}
 	}
+	return a.revokeAll(ctx, r, targets, at)
+}
+
+// revokeCourses revokes the named courses of the payment's buyer (a refund by order line).
+func (a *App) revokeCourses(ctx context.Context, r PaymentResult, courses []string, at time.Time) error {
+	var targets []UserCourse
+	for _, c := range courses {
+		if c == "" || len(c) > maxIDLen {
+			return fmt.Errorf("%w: event %s refunds course %q", ErrInvalidEvent, r.EventID, c)
+		}
+		targets = appendUnique(targets, UserCourse{UserID: r.UserID, CourseID: c})
+	}
+	return a.revokeAll(ctx, r, targets, at)
+}
+
+func (a *App) revokeAll(ctx context.Context, r PaymentResult, targets []UserCourse, at time.Time) error {
 	for _, uc := range targets {
 		var revoked bool
 		err := a.enrollments.Update(ctx, uc.UserID, uc.CourseID, func(e *enrollment.Enrollment) error {

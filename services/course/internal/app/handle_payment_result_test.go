@@ -102,6 +102,14 @@ func TestHandlePaymentResult(t *testing.T) {
 		{name: "a partial refund keeps the course",
 			before: []PaymentResult{result("e1", ResultSucceeded, false)}, r: result("e2", ResultRefunded, false),
 			active: true, known: true, grants: 1},
+		{name: "a partial refund of the course line revokes the course",
+			before: []PaymentResult{result("e1", ResultSucceeded, false)},
+			r: func() PaymentResult {
+				r := result("e2", ResultRefunded, false)
+				r.RefundedCourses = []string{"go"}
+				return r
+			}(),
+			known: true, grants: 1},
 		{name: "a full refund revokes the course",
 			before: []PaymentResult{result("e1", ResultSucceeded, false)}, r: result("e2", ResultRefunded, true),
 			known: true, grants: 1},

@@ -58,7 +58,7 @@ func (a *App) ApplyPaymentResult(ctx context.Context, r PaymentResult) error {
 		case o.PaymentID != r.PaymentID:
 			return nil // the refund of a duplicate payment: not this order's money
 		default:
-			_, err = a.FinishRefund(ctx, r.OrderID, r.RefundID, r.RefundedTotal, r.At)
+			_, err = a.FinishRefund(ctx, r.OrderID, r.RefundID, r.PaymentID, r.RefundedTotal, r.At)
 		}
 	default:
 		return nil // CLOSED: the order side decided that itself

@@ -27,7 +27,7 @@ func (a *App) advanceRefund(ctx context.Context, refundID int64) error {
 		return err
 	}
 	if r.Status == payment.RefundProcessing && !r.Auto && !r.OrderBegun {
-		err := a.orders.BeginRefund(ctx, r.OrderID, r.ID, r.Amount)
+		err := a.orders.BeginRefund(ctx, r.OrderID, r.ID, r.PaymentID, r.Amount)
 		if errors.Is(err, ErrOrderRefused) {
 			if ferr := a.failRefund(ctx, r.ID, "order refused: "+err.Error(), false); ferr != nil {
 				return ferr
@@ -58,7 +58,7 @@ func (a *App) advanceRefund(ctx context.Context, refundID int64) error {
 		if err != nil {
 			return err
 		}
-		if err := a.orders.FinishRefund(ctx, r.OrderID, r.ID, p.RefundedFen, r.SucceededAt); err != nil {
+		if err := a.orders.FinishRefund(ctx, r.OrderID, r.ID, r.PaymentID, p.RefundedFen, r.SucceededAt); err != nil {
 			return err // refused or not, the money is back: keep telling the order until it listens
 		}
 		return a.updateRefund(ctx, r.ID, func(_ *payment.Payment, r *payment.Refund, _ *Changes) error {
@@ -72,7 +72,7 @@ func (a *App) advanceRefund(ctx context.Context, refundID int64) error {
 		if err != nil {
 			return err
 		}
-		if err := a.orders.FinishRefund(ctx, r.OrderID, r.ID, p.RefundedFen, a.now()); err != nil && !errors.Is(err, ErrOrderRefused) {
+		if err := a.orders.FinishRefund(ctx, r.OrderID, r.ID, r.PaymentID, p.RefundedFen, a.now()); err != nil && !errors.Is(err, ErrOrderRefused) {
 			return err
 		}
 		return a.updateRefund(ctx, r.ID, func(_ *payment.Payment, r *payment.Refund, _ *Changes) error {
@@ -247,6 +247,7 @@ func (a *App) failRefund(ctx context.Context, refundID int64, reason string, byP
 		if err := r.Fail(reason, now); err != nil {
 			return err
 		}
+		p.ReleaseRefundLines(r.Lines)
 		if !byProvider {
 			return p.ReleaseRefund(r.Amount, now)
 		}

@@ -346,9 +346,9 @@ func (o *fakeOrders) MarkOrderPaid(_ context.Context, _, paymentID int64, _ mone
 	return o.markErr
 }
 
-func (o *fakeOrders) BeginRefund(context.Context, int64, int64, money.Fen) error { return nil }
+func (o *fakeOrders) BeginRefund(context.Context, int64, int64, int64, money.Fen) error { return nil }
 
-func (o *fakeOrders) FinishRefund(context.Context, int64, int64, money.Fen, time.Time) error {
+func (o *fakeOrders) FinishRefund(context.Context, int64, int64, int64, money.Fen, time.Time) error {
 	return nil
 }
 

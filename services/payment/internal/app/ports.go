@@ -137,8 +137,11 @@ type Tasks interface {
 	DueTasks(ctx context.Context, now time.Time, limit int) ([]DueTask, error)
 	// ClaimTask moves a due task's next run to leaseUntil if nobody else did; false if taken.
 	ClaimTask(ctx context.Context, t DueTask, leaseUntil time.Time) (bool, error)
-	RetryTask(ctx context.Context, id int64, runAt time.Time, lastErr string) error
-	DeleteTask(ctx context.Context, id int64) error
+	// RetryTask and DeleteTask act on a claimed task (t.NextRunAt is its lease) only while it
+	// still holds that lease: work scheduled on it meanwhile (a notify that settled a refund
+	// mid-run, say) is neither postponed nor deleted.
+	RetryTask(ctx context.Context, t DueTask, runAt time.Time, lastErr string) error
+	DeleteTask(ctx context.Context, t DueTask) error
 }
 
 // ErrDuplicateNotify: the notify's dedupe key is already in the log (a replay).
@@ -202,8 +205,10 @@ var ErrOrderRefused = errors.New("order service refused")
 type Orders interface {
 	GetOrder(ctx context.Context, id int64) (Order, error) // payment.ErrOrderNotFound
 	MarkOrderPaid(ctx context.Context, orderID, paymentID int64, amount money.Fen, paidAt time.Time) error
-	BeginRefund(ctx context.Context, orderID, refundID int64, amount money.Fen) error
-	FinishRefund(ctx context.Context, orderID, refundID int64, refundedTotal money.Fen, at time.Time) error
+	// BeginRefund and FinishRefund name the payment refunded: the order refuses another one
+	// than the payment that paid it.
+	BeginRefund(ctx context.Context, orderID, refundID, paymentID int64, amount money.Fen) error
+	FinishRefund(ctx context.Context, orderID, refundID, paymentID int64, refundedTotal money.Fen, at time.Time) error
 }
 
 // ---- provider channels --------------------------------------------------------------------

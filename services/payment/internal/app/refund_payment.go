@@ -10,37 +10,63 @@ import (
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
 )
 
-// RefundPayment refunds part or all of a succeeded payment, idempotent on requestID. The amount
-// is reserved under the payment's row lock, so concurrent refunds can never together exceed
-// what was paid; the provider call and the order bookkeeping run from a durable task.
-// Refunds are merchant staff's (ErrMerchantOnly for a customer, whoever paid).
-func (a *App) RefundPayment(ctx context.Context, who principal.Caller, paymentID int64, amount money.Fen, reason, requestID string) (*payment.Refund, error) {
+// RefundPayment refunds part or all of a succeeded payment, idempotent on requestID: by order
+// lines (the amount is their price; cumulative refunds per line never exceed what was bought;
+// the event names the lines, so a COURSE line is revoked) or by amount alone (goodwill: revokes
+// nothing). The amount and lines are reserved under the payment's row lock, so concurrent
+// refunds can never together exceed what was paid; the provider call and the order bookkeeping
+// run from a durable task. A refund of a payment that is not the one that paid its order (a
+// duplicate) never touches the order. Refunds are merchant staff's (ErrMerchantOnly for a
+// customer, whoever paid).
+func (a *App) RefundPayment(ctx context.Context, who principal.Caller, paymentID int64, amount money.Fen, lines []payment.RefundLine, reason, requestID string) (*payment.Refund, error) {
 	if !who.IsMerchant() {
 		return nil, payment.ErrMerchantOnly
 	}
 	if paymentID <= 0 {
 		return nil, payment.ErrMissingPaymentID
 	}
-	if amount <= 0 {
+	if amount < 0 || amount == 0 && len(lines) == 0 {
 		return nil, payment.ErrRefundAmount
 	}
 	if requestID == "" || len(requestID) > 64 || requestID == autoRequestID {
 		return nil, payment.ErrMissingRequestID
 	}
+	stored, err := a.payments.GetPayment(ctx, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	if len(lines) > 0 {
+		sorted, sum, err := stored.LinesAmount(lines)
+		if err != nil {
+			return nil, err
+		}
+		if amount != 0 && amount != sum {
+			return nil, payment.ErrRefundLinesAmount
+		}
+		lines, amount = sorted, sum
+	}
 	if existing, err := a.findRefund(ctx, paymentID, requestID, amount); existing != nil || err != nil {
 		return existing, err
 	}
+	detached, err := a.notTheOrdersPayment(ctx, stored)
+	if err != nil {
+		return nil, err
+	}
 	now := a.now()
 	var created *payment.Refund
-	err := a.payments.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
+	err = a.payments.UpdatePayment(ctx, paymentID, func(p *payment.Payment, ch *Changes) error {
 		id := a.newID()
-		r, err := payment.NewRefund(id, p, amount, reason, requestID, fmt.Sprintf("RF%d", id), false, now)
+		r, err := payment.NewRefund(id, p, amount, reason, requestID, fmt.Sprintf("RF%d", id), detached, now)
 		if err != nil {
 			return err
 		}
 		if err := p.ReserveRefund(amount, now); err != nil {
 			return err
 		}
+		if err := p.ReserveRefundLines(lines, now); err != nil {
+			return err
+		}
+		r.Lines = lines
 		ch.NewRefund = r
 		// The task takes over if the work below is interrupted (a race with it is harmless:
 		// every step is idempotent).
@@ -68,6 +94,19 @@ func (a *App) RefundPayment(ctx context.Context, who principal.Caller, paymentID
 		}
 	}
 	return a.refunds.GetRefund(ctx, created.ID)
+}
+
+// notTheOrdersPayment reports whether p is not the payment that paid its order (a duplicate, or
+// money for a cancelled order): its refunds are never the order's business.
+func (a *App) notTheOrdersPayment(ctx context.Context, p *payment.Payment) (bool, error) {
+	o, err := a.orders.GetOrder(ctx, p.OrderID)
+	if errors.Is(err, payment.ErrOrderNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return o.PaymentID != p.ID, nil
 }
 
 // findRefund returns the refund already made for requestID, if any.

@@ -30,12 +30,13 @@ func (a *App) RunTasks(ctx context.Context, workers int) error {
 			a.log.Error("load due tasks", "err", err)
 		}
 		for _, t := range due {
-			lease := a.now().Add(time.Minute)
+			lease := a.now().Add(time.Minute).Truncate(time.Microsecond) // the column's precision
 			ok, err := a.tasks.ClaimTask(ctx, t, lease)
 			if err != nil || !ok {
 				continue
 			}
 			t.Attempt++
+			t.NextRunAt = lease
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
@@ -77,17 +78,17 @@ func (a *App) runTask(ctx context.Context, t DueTask) {
 	var again retryAt
 	switch {
 	case err == nil:
-		if derr := a.tasks.DeleteTask(ctx, t.ID); derr != nil {
+		if derr := a.tasks.DeleteTask(ctx, t); derr != nil {
 			a.log.Error("delete finished task", "kind", t.Kind, "ref", t.RefID, "err", derr)
 		}
 	case errors.As(err, &again):
-		if rerr := a.tasks.RetryTask(ctx, t.ID, again.at, ""); rerr != nil {
+		if rerr := a.tasks.RetryTask(ctx, t, again.at, ""); rerr != nil {
 			a.log.Error("reschedule task", "kind", t.Kind, "ref", t.RefID, "err", rerr)
 		}
 	default:
 		next := a.now().Add(a.backoff(t.Attempt))
 		a.log.Warn("task failed; will retry", "kind", t.Kind, "ref", t.RefID, "attempt", t.Attempt, "retry_at", next, "err", err)
-		if rerr := a.tasks.RetryTask(ctx, t.ID, next, err.Error()); rerr != nil {
+		if rerr := a.tasks.RetryTask(ctx, t, next, err.Error()); rerr != nil {
 			a.log.Error("reschedule task", "kind", t.Kind, "ref", t.RefID, "err", rerr)
 		}
 	}

@@ -97,7 +97,10 @@ type PaymentResult struct {
 	// True when refunded_total_fen equals amount_fen.
 	FullRefund bool `protobuf:"varint,14,opt,name=full_refund,json=fullRefund,proto3" json:"full_refund,omitempty"`
 	// Why, for CLOSED and REFUNDED (e.g. ORDER_CANCELLED, DUPLICATE_PAYMENT, USER_REQUEST).
-	Reason        string `protobuf:"bytes,15,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,15,opt,name=reason,proto3" json:"reason,omitempty"`
+	// For refunds by order line: the lines (and quantities) this refund gave back. A COURSE line
+	// here revokes that course even when the refund is partial.
+	RefundedItems []*PaymentResultItem `protobuf:"bytes,16,rep,name=refunded_items,json=refundedItems,proto3" json:"refunded_items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -237,6 +240,13 @@ func (x *PaymentResult) GetReason() string {
 	return ""
 }
 
+func (x *PaymentResult) GetRefundedItems() []*PaymentResultItem {
+	if x != nil {
+		return x.RefundedItems
+	}
+	return nil
+}
+
 type PaymentResultItem struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SkuId         string                 `protobuf:"bytes,1,opt,name=sku_id,json=skuId,proto3" json:"sku_id,omitempty"`
@@ -371,7 +381,7 @@ var File_paysuite_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_paysuite_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1fpaysuite/events/v1/events.proto\x12\x12paysuite.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpaysuite/order/v1/order.proto\x1a!paysuite/payment/v1/payment.proto\"\xe5\x04\n" +
+	"\x1fpaysuite/events/v1/events.proto\x12\x12paysuite.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpaysuite/order/v1/order.proto\x1a!paysuite/payment/v1/payment.proto\"\xb3\x05\n" +
 	"\rPaymentResult\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x129\n" +
 	"\x04type\x18\x02 \x01(\x0e2%.paysuite.events.v1.PaymentResultTypeR\x04type\x12\x19\n" +
@@ -392,7 +402,8 @@ const file_paysuite_events_v1_events_proto_rawDesc = "" +
 	"\x12refunded_total_fen\x18\r \x01(\x03R\x10refundedTotalFen\x12\x1f\n" +
 	"\vfull_refund\x18\x0e \x01(\bR\n" +
 	"fullRefund\x12\x16\n" +
-	"\x06reason\x18\x0f \x01(\tR\x06reason\"\xb2\x01\n" +
+	"\x06reason\x18\x0f \x01(\tR\x06reason\x12L\n" +
+	"\x0erefunded_items\x18\x10 \x03(\v2%.paysuite.events.v1.PaymentResultItemR\rrefundedItems\"\xb2\x01\n" +
 	"\x11PaymentResultItem\x12\x15\n" +
 	"\x06sku_id\x18\x01 \x01(\tR\x05skuId\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12.\n" +
@@ -436,13 +447,14 @@ var file_paysuite_events_v1_events_proto_depIdxs = []int32{
 	4, // 1: paysuite.events.v1.PaymentResult.channel:type_name -> paysuite.payment.v1.Channel
 	2, // 2: paysuite.events.v1.PaymentResult.items:type_name -> paysuite.events.v1.PaymentResultItem
 	5, // 3: paysuite.events.v1.PaymentResult.occurred_at:type_name -> google.protobuf.Timestamp
-	6, // 4: paysuite.events.v1.PaymentResultItem.kind:type_name -> paysuite.order.v1.SkuKind
-	5, // 5: paysuite.events.v1.OrderPayDeadline.pay_deadline:type_name -> google.protobuf.Timestamp
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	2, // 4: paysuite.events.v1.PaymentResult.refunded_items:type_name -> paysuite.events.v1.PaymentResultItem
+	6, // 5: paysuite.events.v1.PaymentResultItem.kind:type_name -> paysuite.order.v1.SkuKind
+	5, // 6: paysuite.events.v1.OrderPayDeadline.pay_deadline:type_name -> google.protobuf.Timestamp
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_paysuite_events_v1_events_proto_init() }

@@ -919,10 +919,13 @@ func (x *MarkOrderPaidRequest) GetAmountFen() int64 {
 }
 
 type BeginRefundRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OrderId       int64                  `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
-	RefundId      int64                  `protobuf:"varint,2,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
-	AmountFen     int64                  `protobuf:"varint,3,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	OrderId   int64                  `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	RefundId  int64                  `protobuf:"varint,2,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
+	AmountFen int64                  `protobuf:"varint,3,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	// The payment refunded: it must be the one that paid the order (a duplicate payment's refund
+	// is never the order's business).
+	PaymentId     int64 `protobuf:"varint,4,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -978,6 +981,13 @@ func (x *BeginRefundRequest) GetAmountFen() int64 {
 	return 0
 }
 
+func (x *BeginRefundRequest) GetPaymentId() int64 {
+	if x != nil {
+		return x.PaymentId
+	}
+	return 0
+}
+
 type FinishRefundRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	OrderId  int64                  `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
@@ -985,8 +995,10 @@ type FinishRefundRequest struct {
 	// Total refunded for the order so far, including this refund.
 	RefundedTotalFen int64                  `protobuf:"varint,3,opt,name=refunded_total_fen,json=refundedTotalFen,proto3" json:"refunded_total_fen,omitempty"`
 	RefundedAt       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=refunded_at,json=refundedAt,proto3" json:"refunded_at,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// As in BeginRefundRequest.
+	PaymentId     int64 `protobuf:"varint,5,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FinishRefundRequest) Reset() {
@@ -1045,6 +1057,13 @@ func (x *FinishRefundRequest) GetRefundedAt() *timestamppb.Timestamp {
 		return x.RefundedAt
 	}
 	return nil
+}
+
+func (x *FinishRefundRequest) GetPaymentId() int64 {
+	if x != nil {
+		return x.PaymentId
+	}
+	return 0
 }
 
 var File_paysuite_order_v1_order_proto protoreflect.FileDescriptor
@@ -1116,18 +1135,22 @@ const file_paysuite_order_v1_order_proto_rawDesc = "" +
 	"payment_id\x18\x02 \x01(\x03R\tpaymentId\x123\n" +
 	"\apaid_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06paidAt\x12\x1d\n" +
 	"\n" +
-	"amount_fen\x18\x04 \x01(\x03R\tamountFen\"k\n" +
+	"amount_fen\x18\x04 \x01(\x03R\tamountFen\"\x8a\x01\n" +
 	"\x12BeginRefundRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x03R\aorderId\x12\x1b\n" +
 	"\trefund_id\x18\x02 \x01(\x03R\brefundId\x12\x1d\n" +
 	"\n" +
-	"amount_fen\x18\x03 \x01(\x03R\tamountFen\"\xb8\x01\n" +
+	"amount_fen\x18\x03 \x01(\x03R\tamountFen\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x04 \x01(\x03R\tpaymentId\"\xd7\x01\n" +
 	"\x13FinishRefundRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x03R\aorderId\x12\x1b\n" +
 	"\trefund_id\x18\x02 \x01(\x03R\brefundId\x12,\n" +
 	"\x12refunded_total_fen\x18\x03 \x01(\x03R\x10refundedTotalFen\x12;\n" +
 	"\vrefunded_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"refundedAt*:\n" +
+	"refundedAt\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x05 \x01(\x03R\tpaymentId*:\n" +
 	"\aSkuKind\x12\x18\n" +
 	"\x14SKU_KIND_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +

@@ -338,9 +338,11 @@ type Refund struct {
 	RequestId string                 `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	Status    RefundStatus           `protobuf:"varint,7,opt,name=status,proto3,enum=paysuite.payment.v1.RefundStatus" json:"status,omitempty"`
 	// Our refund number at the provider (out_request_no / out_refund_no).
-	OutRefundNo   string                 `protobuf:"bytes,8,opt,name=out_refund_no,json=outRefundNo,proto3" json:"out_refund_no,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	SucceededAt   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=succeeded_at,json=succeededAt,proto3" json:"succeeded_at,omitempty"`
+	OutRefundNo string                 `protobuf:"bytes,8,opt,name=out_refund_no,json=outRefundNo,proto3" json:"out_refund_no,omitempty"`
+	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	SucceededAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=succeeded_at,json=succeededAt,proto3" json:"succeeded_at,omitempty"`
+	// The order lines this refund gives back (empty for an amount-only refund).
+	Items         []*RefundItem `protobuf:"bytes,11,rep,name=items,proto3" json:"items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -441,6 +443,13 @@ func (x *Refund) GetCreatedAt() *timestamppb.Timestamp {
 func (x *Refund) GetSucceededAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.SucceededAt
+	}
+	return nil
+}
+
+func (x *Refund) GetItems() []*RefundItem {
+	if x != nil {
+		return x.Items
 	}
 	return nil
 }
@@ -728,11 +737,15 @@ func (x *ClosePaymentsResponse) GetPaidPayment() *Payment {
 }
 
 type RefundPaymentRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PaymentId     int64                  `protobuf:"varint,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
-	AmountFen     int64                  `protobuf:"varint,2,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
-	RequestId     string                 `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PaymentId int64                  `protobuf:"varint,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	// Goodwill: an amount of goods value, revoking nothing. With items, empty or their price.
+	AmountFen int64  `protobuf:"varint,2,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	Reason    string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Order lines to refund: the amount is their price; a refunded COURSE line revokes that
+	// course. Cumulative refunds per line never exceed what was bought.
+	Items         []*RefundItem `protobuf:"bytes,5,rep,name=items,proto3" json:"items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -795,6 +808,65 @@ func (x *RefundPaymentRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *RefundPaymentRequest) GetItems() []*RefundItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type RefundItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SkuId         string                 `protobuf:"bytes,1,opt,name=sku_id,json=skuId,proto3" json:"sku_id,omitempty"`
+	Quantity      int32                  `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefundItem) Reset() {
+	*x = RefundItem{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundItem) ProtoMessage() {}
+
+func (x *RefundItem) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundItem.ProtoReflect.Descriptor instead.
+func (*RefundItem) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RefundItem) GetSkuId() string {
+	if x != nil {
+		return x.SkuId
+	}
+	return ""
+}
+
+func (x *RefundItem) GetQuantity() int32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
 type GetRefundRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RefundId      int64                  `protobuf:"varint,1,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
@@ -804,7 +876,7 @@ type GetRefundRequest struct {
 
 func (x *GetRefundRequest) Reset() {
 	*x = GetRefundRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +888,7 @@ func (x *GetRefundRequest) String() string {
 func (*GetRefundRequest) ProtoMessage() {}
 
 func (x *GetRefundRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +901,7 @@ func (x *GetRefundRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRefundRequest.ProtoReflect.Descriptor instead.
 func (*GetRefundRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{9}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetRefundRequest) GetRefundId() int64 {
@@ -872,7 +944,7 @@ type Anomaly struct {
 
 func (x *Anomaly) Reset() {
 	*x = Anomaly{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +956,7 @@ func (x *Anomaly) String() string {
 func (*Anomaly) ProtoMessage() {}
 
 func (x *Anomaly) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +969,7 @@ func (x *Anomaly) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anomaly.ProtoReflect.Descriptor instead.
 func (*Anomaly) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{10}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Anomaly) GetAnomalyId() int64 {
@@ -1026,7 +1098,7 @@ type ListAnomaliesRequest struct {
 
 func (x *ListAnomaliesRequest) Reset() {
 	*x = ListAnomaliesRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1110,7 @@ func (x *ListAnomaliesRequest) String() string {
 func (*ListAnomaliesRequest) ProtoMessage() {}
 
 func (x *ListAnomaliesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1123,7 @@ func (x *ListAnomaliesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAnomaliesRequest.ProtoReflect.Descriptor instead.
 func (*ListAnomaliesRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{11}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListAnomaliesRequest) GetState() string {
@@ -1092,7 +1164,7 @@ type ListAnomaliesResponse struct {
 
 func (x *ListAnomaliesResponse) Reset() {
 	*x = ListAnomaliesResponse{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1176,7 @@ func (x *ListAnomaliesResponse) String() string {
 func (*ListAnomaliesResponse) ProtoMessage() {}
 
 func (x *ListAnomaliesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1189,7 @@ func (x *ListAnomaliesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAnomaliesResponse.ProtoReflect.Descriptor instead.
 func (*ListAnomaliesResponse) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{12}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListAnomaliesResponse) GetAnomalies() []*Anomaly {
@@ -1158,7 +1230,7 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"outTradeNo\x12\x17\n" +
 	"\auser_id\x18\r \x01(\tR\x06userId\x129\n" +
 	"\n" +
-	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8e\x03\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xc5\x03\n" +
 	"\x06Refund\x12\x1b\n" +
 	"\trefund_id\x18\x01 \x01(\x03R\brefundId\x12\x1d\n" +
 	"\n" +
@@ -1174,7 +1246,8 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12=\n" +
 	"\fsucceeded_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\vsucceededAt\"i\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vsucceededAt\x125\n" +
+	"\x05items\x18\v \x03(\v2\x1f.paysuite.payment.v1.RefundItemR\x05items\"i\n" +
 	"\x14CreatePaymentRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x03R\aorderId\x126\n" +
 	"\achannel\x18\x02 \x01(\x0e2\x1c.paysuite.payment.v1.ChannelR\achannel\"2\n" +
@@ -1189,7 +1262,7 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\border_id\x18\x01 \x01(\x03R\aorderId\"\x8e\x01\n" +
 	"\x15ClosePaymentsResponse\x124\n" +
 	"\x06closed\x18\x01 \x03(\v2\x1c.paysuite.payment.v1.PaymentR\x06closed\x12?\n" +
-	"\fpaid_payment\x18\x02 \x01(\v2\x1c.paysuite.payment.v1.PaymentR\vpaidPayment\"\x8b\x01\n" +
+	"\fpaid_payment\x18\x02 \x01(\v2\x1c.paysuite.payment.v1.PaymentR\vpaidPayment\"\xc2\x01\n" +
 	"\x14RefundPaymentRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\x03R\tpaymentId\x12\x1d\n" +
@@ -1197,7 +1270,12 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"amount_fen\x18\x02 \x01(\x03R\tamountFen\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"/\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\x125\n" +
+	"\x05items\x18\x05 \x03(\v2\x1f.paysuite.payment.v1.RefundItemR\x05items\"?\n" +
+	"\n" +
+	"RefundItem\x12\x15\n" +
+	"\x06sku_id\x18\x01 \x01(\tR\x05skuId\x12\x1a\n" +
+	"\bquantity\x18\x02 \x01(\x05R\bquantity\"/\n" +
 	"\x10GetRefundRequest\x12\x1b\n" +
 	"\trefund_id\x18\x01 \x01(\x03R\brefundId\"\xd7\x04\n" +
 	"\aAnomaly\x12\x1d\n" +
@@ -1273,7 +1351,7 @@ func file_paysuite_payment_v1_payment_proto_rawDescGZIP() []byte {
 }
 
 var file_paysuite_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_paysuite_payment_v1_payment_proto_goTypes = []any{
 	(Channel)(0),                      // 0: paysuite.payment.v1.Channel
 	(PaymentStatus)(0),                // 1: paysuite.payment.v1.PaymentStatus
@@ -1287,49 +1365,52 @@ var file_paysuite_payment_v1_payment_proto_goTypes = []any{
 	(*ClosePaymentsRequest)(nil),      // 9: paysuite.payment.v1.ClosePaymentsRequest
 	(*ClosePaymentsResponse)(nil),     // 10: paysuite.payment.v1.ClosePaymentsResponse
 	(*RefundPaymentRequest)(nil),      // 11: paysuite.payment.v1.RefundPaymentRequest
-	(*GetRefundRequest)(nil),          // 12: paysuite.payment.v1.GetRefundRequest
-	(*Anomaly)(nil),                   // 13: paysuite.payment.v1.Anomaly
-	(*ListAnomaliesRequest)(nil),      // 14: paysuite.payment.v1.ListAnomaliesRequest
-	(*ListAnomaliesResponse)(nil),     // 15: paysuite.payment.v1.ListAnomaliesResponse
-	(*timestamppb.Timestamp)(nil),     // 16: google.protobuf.Timestamp
+	(*RefundItem)(nil),                // 12: paysuite.payment.v1.RefundItem
+	(*GetRefundRequest)(nil),          // 13: paysuite.payment.v1.GetRefundRequest
+	(*Anomaly)(nil),                   // 14: paysuite.payment.v1.Anomaly
+	(*ListAnomaliesRequest)(nil),      // 15: paysuite.payment.v1.ListAnomaliesRequest
+	(*ListAnomaliesResponse)(nil),     // 16: paysuite.payment.v1.ListAnomaliesResponse
+	(*timestamppb.Timestamp)(nil),     // 17: google.protobuf.Timestamp
 }
 var file_paysuite_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: paysuite.payment.v1.Payment.channel:type_name -> paysuite.payment.v1.Channel
 	1,  // 1: paysuite.payment.v1.Payment.status:type_name -> paysuite.payment.v1.PaymentStatus
-	16, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
-	16, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
-	16, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	17, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
+	17, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
+	17, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 5: paysuite.payment.v1.Refund.status:type_name -> paysuite.payment.v1.RefundStatus
-	16, // 6: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
-	16, // 7: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
-	0,  // 8: paysuite.payment.v1.CreatePaymentRequest.channel:type_name -> paysuite.payment.v1.Channel
-	3,  // 9: paysuite.payment.v1.ListOrderPaymentsResponse.payments:type_name -> paysuite.payment.v1.Payment
-	3,  // 10: paysuite.payment.v1.ClosePaymentsResponse.closed:type_name -> paysuite.payment.v1.Payment
-	3,  // 11: paysuite.payment.v1.ClosePaymentsResponse.paid_payment:type_name -> paysuite.payment.v1.Payment
-	0,  // 12: paysuite.payment.v1.Anomaly.channel:type_name -> paysuite.payment.v1.Channel
-	16, // 13: paysuite.payment.v1.Anomaly.created_at:type_name -> google.protobuf.Timestamp
-	16, // 14: paysuite.payment.v1.Anomaly.updated_at:type_name -> google.protobuf.Timestamp
-	16, // 15: paysuite.payment.v1.Anomaly.resolved_at:type_name -> google.protobuf.Timestamp
-	13, // 16: paysuite.payment.v1.ListAnomaliesResponse.anomalies:type_name -> paysuite.payment.v1.Anomaly
-	5,  // 17: paysuite.payment.v1.PaymentService.CreatePayment:input_type -> paysuite.payment.v1.CreatePaymentRequest
-	6,  // 18: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
-	7,  // 19: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
-	9,  // 20: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
-	11, // 21: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
-	12, // 22: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
-	14, // 23: paysuite.payment.v1.PaymentService.ListAnomalies:input_type -> paysuite.payment.v1.ListAnomaliesRequest
-	3,  // 24: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
-	3,  // 25: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
-	8,  // 26: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
-	10, // 27: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
-	4,  // 28: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
-	4,  // 29: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
-	15, // 30: paysuite.payment.v1.PaymentService.ListAnomalies:output_type -> paysuite.payment.v1.ListAnomaliesResponse
-	24, // [24:31] is the sub-list for method output_type
-	17, // [17:24] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	17, // 6: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
+	17, // 7: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
+	12, // 8: paysuite.payment.v1.Refund.items:type_name -> paysuite.payment.v1.RefundItem
+	0,  // 9: paysuite.payment.v1.CreatePaymentRequest.channel:type_name -> paysuite.payment.v1.Channel
+	3,  // 10: paysuite.payment.v1.ListOrderPaymentsResponse.payments:type_name -> paysuite.payment.v1.Payment
+	3,  // 11: paysuite.payment.v1.ClosePaymentsResponse.closed:type_name -> paysuite.payment.v1.Payment
+	3,  // 12: paysuite.payment.v1.ClosePaymentsResponse.paid_payment:type_name -> paysuite.payment.v1.Payment
+	12, // 13: paysuite.payment.v1.RefundPaymentRequest.items:type_name -> paysuite.payment.v1.RefundItem
+	0,  // 14: paysuite.payment.v1.Anomaly.channel:type_name -> paysuite.payment.v1.Channel
+	17, // 15: paysuite.payment.v1.Anomaly.created_at:type_name -> google.protobuf.Timestamp
+	17, // 16: paysuite.payment.v1.Anomaly.updated_at:type_name -> google.protobuf.Timestamp
+	17, // 17: paysuite.payment.v1.Anomaly.resolved_at:type_name -> google.protobuf.Timestamp
+	14, // 18: paysuite.payment.v1.ListAnomaliesResponse.anomalies:type_name -> paysuite.payment.v1.Anomaly
+	5,  // 19: paysuite.payment.v1.PaymentService.CreatePayment:input_type -> paysuite.payment.v1.CreatePaymentRequest
+	6,  // 20: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
+	7,  // 21: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
+	9,  // 22: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
+	11, // 23: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
+	13, // 24: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
+	15, // 25: paysuite.payment.v1.PaymentService.ListAnomalies:input_type -> paysuite.payment.v1.ListAnomaliesRequest
+	3,  // 26: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
+	3,  // 27: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
+	8,  // 28: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
+	10, // 29: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
+	4,  // 30: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
+	4,  // 31: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
+	16, // 32: paysuite.payment.v1.PaymentService.ListAnomalies:output_type -> paysuite.payment.v1.ListAnomaliesResponse
+	26, // [26:33] is the sub-list for method output_type
+	19, // [19:26] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_paysuite_payment_v1_payment_proto_init() }
@@ -1343,7 +1424,7 @@ func file_paysuite_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paysuite_payment_v1_payment_proto_rawDesc), len(file_paysuite_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

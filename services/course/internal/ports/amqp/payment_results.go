@@ -46,5 +46,10 @@ func paymentResult(ev *eventsv1.PaymentResult) app.PaymentResult {
 	for _, it := range ev.GetItems() {
 		r.Items = append(r.Items, app.Item{SkuID: it.GetSkuId(), Title: it.GetTitle(), Course: it.GetKind() == orderv1.SkuKind_COURSE})
 	}
+	for _, it := range ev.GetRefundedItems() {
+		if it.GetKind() == orderv1.SkuKind_COURSE {
+			r.RefundedCourses = append(r.RefundedCourses, it.GetSkuId())
+		}
+	}
 	return r
 }

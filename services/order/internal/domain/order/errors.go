@@ -42,6 +42,9 @@ var (
 	ErrCancelled = errors.New("order is cancelled")
 	// ErrNotRefundable: refunds start only from PAID.
 	ErrNotRefundable = errors.New("order is not paid and cannot be refunded")
+	// ErrRefundOtherPayment: a refund names a payment that is not the one that paid the order
+	// (a duplicate payment's refund is that payment's business, never the order's).
+	ErrRefundOtherPayment = errors.New("the refund is of another payment than the one that paid the order")
 	// ErrRefundInFlight: one refund at a time per order.
 	ErrRefundInFlight = errors.New("another refund of this order is in flight")
 	// ErrCourseOwned: the user already paid for a course in this request.

@@ -303,3 +303,18 @@ func TestNoteLateRefund(t *testing.T) {
 		t.Fatalf("a second late payment replaced the first: %v %+v", err, o)
 	}
 }
+
+// A refund names its payment: only the payment that paid the order may refund it (0: a caller
+// that names none, as before).
+func TestRefundsPayment(t *testing.T) {
+	o := orderIn(order.StatusPaid)
+	o.PaymentID = 7
+	for _, tc := range []struct {
+		payment int64
+		want    error
+	}{{7, nil}, {0, nil}, {8, order.ErrRefundOtherPayment}} {
+		if err := o.RefundsPayment(tc.payment); !errors.Is(err, tc.want) {
+			t.Fatalf("refund of payment %d: err = %v, want %v", tc.payment, err, tc.want)
+		}
+	}
+}

@@ -55,6 +55,15 @@ func (o *Order) MarkPaid(paymentID int64, amount money.Fen, paidAt time.Time) er
 	}
 }
 
+// RefundsPayment refuses a refund that names another payment than the one that paid the order;
+// 0 (a caller that names none) is accepted.
+func (o *Order) RefundsPayment(paymentID int64) error {
+	if paymentID != 0 && paymentID != o.PaymentID {
+		return fmt.Errorf("order %d was paid by payment %d, not %d: %w", o.ID, o.PaymentID, paymentID, ErrRefundOtherPayment)
+	}
+	return nil
+}
+
 // BeginRefund marks a refund of amount as in flight. The same refund again is a no-op.
 func (o *Order) BeginRefund(refundID int64, amount money.Fen) error {
 	if refundID <= 0 {

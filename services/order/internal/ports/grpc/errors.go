@@ -24,6 +24,7 @@ var errorCodes = []grpcserver.ErrorCode{
 	{Err: order.ErrCancelled, Code: codes.FailedPrecondition},
 	{Err: order.ErrNotRefundable, Code: codes.FailedPrecondition},
 	{Err: order.ErrRefundInFlight, Code: codes.FailedPrecondition},
+	{Err: order.ErrRefundOtherPayment, Code: codes.FailedPrecondition},
 	{Err: order.ErrCourseInPendingOrder, Code: codes.FailedPrecondition},
 	{Err: order.ErrTooManyPending, Code: codes.ResourceExhausted},
 	{Err: order.ErrNotYours, Code: codes.PermissionDenied},

@@ -74,12 +74,12 @@ func (s *Server) MarkOrderPaid(ctx context.Context, req *orderv1.MarkOrderPaidRe
 }
 
 func (s *Server) BeginRefund(ctx context.Context, req *orderv1.BeginRefundRequest) (*orderv1.Order, error) {
-	o, err := s.app.BeginRefund(ctx, req.GetOrderId(), req.GetRefundId(), money.Fen(req.GetAmountFen()))
+	o, err := s.app.BeginRefund(ctx, req.GetOrderId(), req.GetRefundId(), req.GetPaymentId(), money.Fen(req.GetAmountFen()))
 	return orderPB(o), toStatus(err)
 }
 
 func (s *Server) FinishRefund(ctx context.Context, req *orderv1.FinishRefundRequest) (*orderv1.Order, error) {
-	o, err := s.app.FinishRefund(ctx, req.GetOrderId(), req.GetRefundId(), money.Fen(req.GetRefundedTotalFen()), timeOf(req.GetRefundedAt()))
+	o, err := s.app.FinishRefund(ctx, req.GetOrderId(), req.GetRefundId(), req.GetPaymentId(), money.Fen(req.GetRefundedTotalFen()), timeOf(req.GetRefundedAt()))
 	return orderPB(o), toStatus(err)
 }
 

@@ -64,6 +64,16 @@ func Result(ev app.Event) *eventsv1.PaymentResult {
 		r.RefundId = ev.Refund.ID
 		r.RefundAmountFen = int64(ev.Refund.Amount)
 		r.FullRefund = p.RefundedFen == p.Amount
+		for _, l := range ev.Refund.Lines {
+			for _, it := range p.Items {
+				if it.SkuID == l.SkuID {
+					r.RefundedItems = append(r.RefundedItems, &eventsv1.PaymentResultItem{
+						SkuId: it.SkuID, Title: it.Title, Kind: orderv1.SkuKind(orderv1.SkuKind_value[it.Kind]),
+						Quantity: l.Quantity, UnitPriceFen: int64(it.UnitPriceFen),
+					})
+				}
+			}
+		}
 	}
 	return r
 }

@@ -25,6 +25,7 @@ type paymentRow struct {
 	PaidAt          sql.NullTime
 	RefundedFen     int64
 	RefundingFen    int64
+	RefundLines     sql.NullString
 	CloseReason     string
 	ClosedAt        sql.NullTime
 	Items           string
@@ -36,12 +37,12 @@ func (paymentRow) TableName() string { return "payments" }
 
 // selectPayment reads the columns scanPayment expects.
 const selectPayment = "SELECT id, order_id, user_id, channel, out_trade_no, live_key, amount_fen, status, qr_code, expire_at, " +
-	"provider_trade_no, paid_at, refunded_fen, refunding_fen, close_reason, closed_at, items, created_at, updated_at FROM payments"
+	"provider_trade_no, paid_at, refunded_fen, refunding_fen, refund_lines, close_reason, closed_at, items, created_at, updated_at FROM payments"
 
 func scanPayment(s interface{ Scan(...any) error }) (paymentRow, error) {
 	var r paymentRow
 	err := s.Scan(&r.ID, &r.OrderID, &r.UserID, &r.Channel, &r.OutTradeNo, &r.LiveKey, &r.AmountFen, &r.Status, &r.QRCode,
-		&r.ExpireAt, &r.ProviderTradeNo, &r.PaidAt, &r.RefundedFen, &r.RefundingFen, &r.CloseReason, &r.ClosedAt, &r.Items,
+		&r.ExpireAt, &r.ProviderTradeNo, &r.PaidAt, &r.RefundedFen, &r.RefundingFen, &r.RefundLines, &r.CloseReason, &r.ClosedAt, &r.Items,
 		&r.CreatedAt, &r.UpdatedAt)
 	return r, err
 }
@@ -50,12 +51,17 @@ func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t.UTC(), Val
 
 func toPaymentRow(p *payment.Payment) paymentRow {
 	items, _ := json.Marshal(p.Items)
+	var lines sql.NullString
+	if len(p.RefundLines) > 0 {
+		b, _ := json.Marshal(p.RefundLines) // map keys sorted: the same lines, the same text
+		lines = sql.NullString{String: string(b), Valid: true}
+	}
 	live := p.LiveKey()
 	return paymentRow{
 		ID: p.ID, OrderID: p.OrderID, UserID: p.UserID, Channel: string(p.Channel), OutTradeNo: p.OutTradeNo,
 		LiveKey: sql.NullString{String: live, Valid: live != ""}, AmountFen: int64(p.Amount), Status: string(p.Status),
 		QRCode: p.QRCode, ExpireAt: p.ExpireAt.UTC(), ProviderTradeNo: p.ProviderTradeNo, PaidAt: nullTime(p.PaidAt),
-		RefundedFen: int64(p.RefundedFen), RefundingFen: int64(p.RefundingFen), CloseReason: p.CloseReason,
+		RefundedFen: int64(p.RefundedFen), RefundingFen: int64(p.RefundingFen), RefundLines: lines, CloseReason: p.CloseReason,
 		ClosedAt: nullTime(p.ClosedAt), Items: string(items), CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
 	}
 }
@@ -63,11 +69,15 @@ func toPaymentRow(p *payment.Payment) paymentRow {
 func (r paymentRow) domain() *payment.Payment {
 	var items []payment.Item
 	_ = json.Unmarshal([]byte(r.Items), &items)
+	var lines map[string]int32
+	if r.RefundLines.Valid {
+		_ = json.Unmarshal([]byte(r.RefundLines.String), &lines)
+	}
 	return &payment.Payment{
 		ID: r.ID, OrderID: r.OrderID, UserID: r.UserID, Channel: payment.Channel(r.Channel), OutTradeNo: r.OutTradeNo,
 		Amount: money.Fen(r.AmountFen), Status: payment.Status(r.Status), QRCode: r.QRCode, ExpireAt: r.ExpireAt.UTC(),
 		ProviderTradeNo: r.ProviderTradeNo, PaidAt: r.PaidAt.Time.UTC(), RefundedFen: money.Fen(r.RefundedFen),
-		RefundingFen: money.Fen(r.RefundingFen), CloseReason: r.CloseReason, ClosedAt: r.ClosedAt.Time.UTC(),
+		RefundingFen: money.Fen(r.RefundingFen), RefundLines: lines, CloseReason: r.CloseReason, ClosedAt: r.ClosedAt.Time.UTC(),
 		Items: items, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
@@ -86,6 +96,7 @@ type refundRow struct {
 	OrderBegun    bool
 	OrderFinished bool
 	FailReason    string
+	RefundLines   sql.NullString
 	CreatedAt     time.Time `gorm:"autoCreateTime:false"`
 	SucceededAt   sql.NullTime
 	UpdatedAt     time.Time `gorm:"autoUpdateTime:false"`
@@ -94,8 +105,14 @@ type refundRow struct {
 func (refundRow) TableName() string { return "refunds" }
 
 func toRefundRow(r *payment.Refund) refundRow {
+	var lines sql.NullString
+	if len(r.Lines) > 0 {
+		b, _ := json.Marshal(r.Lines)
+		lines = sql.NullString{String: string(b), Valid: true}
+	}
 	return refundRow{
-		ID: r.ID, PaymentID: r.PaymentID, OrderID: r.OrderID, AmountFen: int64(r.Amount), Reason: r.Reason,
+		RefundLines: lines,
+		ID:          r.ID, PaymentID: r.PaymentID, OrderID: r.OrderID, AmountFen: int64(r.Amount), Reason: r.Reason,
 		RequestID: r.RequestID, OutRefundNo: r.OutRefundNo, Status: string(r.Status), Auto: r.Auto, Submitted: r.Submitted,
 		OrderBegun: r.OrderBegun, OrderFinished: r.OrderFinished, FailReason: truncate(r.FailReason, 512),
 		CreatedAt: r.CreatedAt.UTC(), SucceededAt: nullTime(r.SucceededAt), UpdatedAt: r.UpdatedAt.UTC(),
@@ -103,8 +120,13 @@ func toRefundRow(r *payment.Refund) refundRow {
 }
 
 func (r refundRow) domain() *payment.Refund {
+	var lines []payment.RefundLine
+	if r.RefundLines.Valid {
+		_ = json.Unmarshal([]byte(r.RefundLines.String), &lines)
+	}
 	return &payment.Refund{
-		ID: r.ID, PaymentID: r.PaymentID, OrderID: r.OrderID, Amount: money.Fen(r.AmountFen), Reason: r.Reason,
+		Lines: lines,
+		ID:    r.ID, PaymentID: r.PaymentID, OrderID: r.OrderID, Amount: money.Fen(r.AmountFen), Reason: r.Reason,
 		RequestID: r.RequestID, OutRefundNo: r.OutRefundNo, Status: payment.RefundStatus(r.Status), Auto: r.Auto,
 		Submitted: r.Submitted, OrderBegun: r.OrderBegun, OrderFinished: r.OrderFinished, FailReason: r.FailReason,
 		CreatedAt: r.CreatedAt.UTC(), SucceededAt: r.SucceededAt.Time.UTC(), UpdatedAt: r.UpdatedAt.UTC(),

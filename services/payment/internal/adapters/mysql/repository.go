@@ -251,7 +251,7 @@ func savePayment(tx *gorm.DB, p *payment.Payment, before paymentRow) error {
 	old := before.Status
 	res := tx.Model(&paymentRow{}).Where("id = ? AND status = ?", p.ID, old).Updates(map[string]any{
 		"status": row.Status, "live_key": row.LiveKey, "qr_code": row.QRCode, "provider_trade_no": row.ProviderTradeNo,
-		"paid_at": row.PaidAt, "refunded_fen": row.RefundedFen, "refunding_fen": row.RefundingFen,
+		"paid_at": row.PaidAt, "refunded_fen": row.RefundedFen, "refunding_fen": row.RefundingFen, "refund_lines": row.RefundLines,
 		"close_reason": row.CloseReason, "closed_at": row.ClosedAt, "updated_at": row.UpdatedAt,
 	})
 	if res.Error != nil {
@@ -414,11 +414,11 @@ func (r *Repository) ClaimTask(ctx context.Context, t app.DueTask, leaseUntil ti
 	return res.RowsAffected == 1, res.Error
 }
 
-func (r *Repository) RetryTask(ctx context.Context, id int64, runAt time.Time, lastErr string) error {
-	return db.Conn(ctx, r.gdb).Model(&taskRow{}).Where("id = ?", id).
+func (r *Repository) RetryTask(ctx context.Context, t app.DueTask, runAt time.Time, lastErr string) error {
+	return db.Conn(ctx, r.gdb).Model(&taskRow{}).Where("id = ? AND next_run_at = ?", t.ID, t.NextRunAt.UTC()).
 		Updates(map[string]any{"next_run_at": runAt.UTC(), "last_error": truncate(lastErr, 1024)}).Error
 }
 
-func (r *Repository) DeleteTask(ctx context.Context, id int64) error {
-	return db.Conn(ctx, r.gdb).Delete(&taskRow{}, id).Error
+func (r *Repository) DeleteTask(ctx context.Context, t app.DueTask) error {
+	return db.Conn(ctx, r.gdb).Where("next_run_at = ?", t.NextRunAt.UTC()).Delete(&taskRow{}, t.ID).Error
 }

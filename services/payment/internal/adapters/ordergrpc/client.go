@@ -77,20 +77,20 @@ func (c *Client) MarkOrderPaid(ctx context.Context, orderID, paymentID int64, am
 	return nil
 }
 
-func (c *Client) BeginRefund(ctx context.Context, orderID, refundID int64, amount money.Fen) error {
+func (c *Client) BeginRefund(ctx context.Context, orderID, refundID, paymentID int64, amount money.Fen) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	_, err := c.c.BeginRefund(ctx, &orderv1.BeginRefundRequest{OrderId: orderID, RefundId: refundID, AmountFen: int64(amount)})
+	_, err := c.c.BeginRefund(ctx, &orderv1.BeginRefundRequest{OrderId: orderID, RefundId: refundID, AmountFen: int64(amount), PaymentId: paymentID})
 	if err != nil {
 		return refusal("begin refund", err)
 	}
 	return nil
 }
 
-func (c *Client) FinishRefund(ctx context.Context, orderID, refundID int64, total money.Fen, at time.Time) error {
+func (c *Client) FinishRefund(ctx context.Context, orderID, refundID, paymentID int64, total money.Fen, at time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	_, err := c.c.FinishRefund(ctx, &orderv1.FinishRefundRequest{
+	_, err := c.c.FinishRefund(ctx, &orderv1.FinishRefundRequest{PaymentId: paymentID,
 		OrderId: orderID, RefundId: refundID, RefundedTotalFen: int64(total), RefundedAt: timestamppb.New(at),
 	})
 	if err != nil {

@@ -67,11 +67,13 @@ type Payment struct {
 	PaidAt          time.Time
 	RefundedFen     money.Fen // settled refunds
 	RefundingFen    money.Fen // refunds in flight, reserved so two refunds cannot both pass the limit
-	CloseReason     string
-	ClosedAt        time.Time
-	Items           []Item
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// RefundLines is, per sku, the quantity refunded or in flight by refunds by order line.
+	RefundLines map[string]int32
+	CloseReason string
+	ClosedAt    time.Time
+	Items       []Item
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // New starts a WAITING attempt.

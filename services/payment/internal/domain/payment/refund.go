@@ -56,9 +56,12 @@ type Refund struct {
 	OrderBegun    bool
 	OrderFinished bool
 	FailReason    string
-	CreatedAt     time.Time
-	SucceededAt   time.Time
-	UpdatedAt     time.Time
+	// Lines are the order lines this refund gives back (a refund by line); empty for an
+	// amount-only (goodwill) refund.
+	Lines       []RefundLine
+	CreatedAt   time.Time
+	SucceededAt time.Time
+	UpdatedAt   time.Time
 }
 
 // NewRefund validates a refund request. Reservation against the payment is ReserveRefund's job.

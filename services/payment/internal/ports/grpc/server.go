@@ -99,7 +99,12 @@ func (s *Server) ClosePayments(ctx context.Context, req *paymentv1.ClosePayments
 }
 
 func (s *Server) RefundPayment(ctx context.Context, req *paymentv1.RefundPaymentRequest) (*paymentv1.Refund, error) {
-	r, err := s.app.RefundPayment(ctx, principal.CallerFrom(ctx), req.GetPaymentId(), money.Fen(req.GetAmountFen()), req.GetReason(), req.GetRequestId())
+	var lines []payment.RefundLine
+	for _, it := range req.GetItems() {
+		lines = append(lines, payment.RefundLine{SkuID: it.GetSkuId(), Quantity: it.GetQuantity()})
+	}
+	r, err := s.app.RefundPayment(ctx, principal.CallerFrom(ctx), req.GetPaymentId(), money.Fen(req.GetAmountFen()), lines,
+		req.GetReason(), req.GetRequestId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -172,9 +177,13 @@ func paymentToProto(p *payment.Payment) *paymentv1.Payment {
 }
 
 func refundToProto(r *payment.Refund) *paymentv1.Refund {
-	return &paymentv1.Refund{
+	out := &paymentv1.Refund{
 		RefundId: r.ID, PaymentId: r.PaymentID, OrderId: r.OrderID, AmountFen: int64(r.Amount), Reason: r.Reason,
 		RequestId: r.RequestID, Status: refundStatusToProto[r.Status], OutRefundNo: r.OutRefundNo,
 		CreatedAt: ts(r.CreatedAt), SucceededAt: ts(r.SucceededAt),
 	}
+	for _, l := range r.Lines {
+		out.Items = append(out.Items, &paymentv1.RefundItem{SkuId: l.SkuID, Quantity: l.Quantity})
+	}
+	return out
 }
