@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -153,4 +154,17 @@ func MigrateNamed(ctx context.Context, sqlDB *sql.DB, migrations fs.FS, versionT
 		log.Info("migration applied", "table", versionTable, "version", r.Source.Version, "file", r.Source.Path)
 	}
 	return err
+}
+
+// IsDuplicateKeyOn reports whether err is a unique-index violation of the index named key
+// (MariaDB: "… for key 'key'"; MySQL 8: "… for key 'table.key'"). Code that reads a duplicate
+// as "already done" must name the natural key it means (a request id, an event id): a clash
+// on a generated primary key is a bug to surface, never a duplicate request.
+func IsDuplicateKeyOn(err error, key string) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1062 {
+		return false
+	}
+	msg := strings.TrimSuffix(me.Message, "'")
+	return strings.HasSuffix(msg, "'"+key) || strings.HasSuffix(msg, "."+key)
 }

@@ -2,7 +2,12 @@ package db
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
 
+	"github.com/go-sql-driver/mysql"
+	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
 )
 
@@ -15,25 +20,89 @@ type txState struct {
 	afterCommit []func()
 }
 
+// MaxTxAttempts bounds how often WithTx runs a transaction that the server rolled back as a
+// deadlock victim or, on Galera, because it failed certification at commit.
+const MaxTxAttempts = 5
+
+// TxRetries counts the transactions WithTx ran again, by cause ("deadlock": error 1213, which
+// is also how Galera reports a certification failure at commit; "lock_wait_timeout": 1205).
+// boot registers it on every service's /metrics as paysuite_db_tx_retries_total.
+var TxRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "paysuite_db_tx_retries_total",
+	Help: "Transactions run again after the server rolled them back (deadlock or Galera certification failure, lock wait timeout).",
+}, []string{"cause"})
+
+// retryCause names why err is worth running the whole transaction again, or "" when it is not.
+// Both errors mean the server rolled the work back (1205: we roll back the rest), so running it
+// again from the start is safe; any other error is the caller's.
+func retryCause(err error) string {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return ""
+	}
+	switch me.Number {
+	case 1213: // ER_LOCK_DEADLOCK; Galera: "Deadlock found … try restarting transaction" on a certification failure
+		return "deadlock"
+	case 1205: // ER_LOCK_WAIT_TIMEOUT
+		return "lock_wait_timeout"
+	}
+	return ""
+}
+
 // WithTx runs fn in one transaction; repositories called with the returned context join it.
 // It lets an adapter compose several writes (state change + outbox row) atomically without the
-// app layer ever seeing gorm. Called inside another WithTx, it joins that transaction.
+// app layer ever seeing gorm. Called inside another WithTx, it joins that transaction (and the
+// outer one owns any retry).
+//
+// A transaction the server rolled back as a deadlock victim or, on a Galera cluster, because a
+// write on another node won certification, runs again from the start, up to MaxTxAttempts times
+// with a jittered backoff, each retry counted in TxRetries. fn must therefore do nothing outside
+// the database that it cannot do twice; work for after the commit goes through AfterCommit.
 func WithTx(ctx context.Context, gdb *gorm.DB, fn func(ctx context.Context, tx *gorm.DB) error) error {
 	if st, ok := ctx.Value(txKey{}).(*txState); ok {
 		return fn(ctx, st.tx)
 	}
-	st := &txState{}
-	err := gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		st.tx = tx
-		return fn(context.WithValue(ctx, txKey{}, st), tx)
-	})
-	if err != nil {
-		return err
+	var err error
+	for attempt := 1; ; attempt++ {
+		st := &txState{}
+		err = gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			st.tx = tx
+			return fn(context.WithValue(ctx, txKey{}, st), tx)
+		})
+		if err == nil {
+			for _, f := range st.afterCommit {
+				f()
+			}
+			return nil
+		}
+		cause := retryCause(err)
+		if cause == "" || attempt >= MaxTxAttempts || ctx.Err() != nil {
+			return err
+		}
+		TxRetries.WithLabelValues(cause).Inc()
+		if !pause(ctx, txBackoff(attempt)) {
+			return err
+		}
 	}
-	for _, f := range st.afterCommit {
-		f()
+}
+
+// txBackoff is the wait before retry n (n >= 1): 5ms doubling to at most 200ms, jittered over
+// [d/2, d] so two transactions that conflicted do not meet again in lockstep.
+func txBackoff(n int) time.Duration {
+	d := 5 * time.Millisecond << min(n-1, 6)
+	d = min(d, 200*time.Millisecond)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
-	return nil
 }
 
 // AfterCommit runs f once the transaction carried by ctx has committed, and never if it rolls
