@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -18,6 +17,8 @@ import (
 	"github.com/pressly/goose/v3/database"
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/gorm"
+
+	"github.com/paysuite/paysuite/pkg/sqlerr"
 )
 
 // DefaultDSN is used when MYSQL_DSN is not set.
@@ -133,10 +134,7 @@ func createDatabase(ctx context.Context, cfg *mysql.Config) error {
 }
 
 // IsDuplicateKey reports whether err is a unique-index violation (MySQL error 1062).
-func IsDuplicateKey(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1062
-}
+func IsDuplicateKey(err error) bool { return sqlerr.DuplicateKey(err) }
 
 // MigrateNamed is Migrate with its own version table, for a shared package (such as the
 // outbox) that keeps its tables beside a service's own migrations.
@@ -160,11 +158,4 @@ func MigrateNamed(ctx context.Context, sqlDB *sql.DB, migrations fs.FS, versionT
 // (MariaDB: "… for key 'key'"; MySQL 8: "… for key 'table.key'"). Code that reads a duplicate
 // as "already done" must name the natural key it means (a request id, an event id): a clash
 // on a generated primary key is a bug to surface, never a duplicate request.
-func IsDuplicateKeyOn(err error, key string) bool {
-	var me *mysql.MySQLError
-	if !errors.As(err, &me) || me.Number != 1062 {
-		return false
-	}
-	msg := strings.TrimSuffix(me.Message, "'")
-	return strings.HasSuffix(msg, "'"+key) || strings.HasSuffix(msg, "."+key)
-}
+func IsDuplicateKeyOn(err error, key string) bool { return sqlerr.DuplicateKeyOn(err, key) }

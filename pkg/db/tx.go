@@ -2,16 +2,22 @@ package db
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
+
+	"github.com/paysuite/paysuite/pkg/leader"
+	"github.com/paysuite/paysuite/pkg/sqlerr"
 )
 
 type txKey struct{}
+
+// IsConflict reports whether err is the server rolling a transaction back for a conflict: a
+// deadlock or, on Galera, a certification failure (both error 1213).
+func IsConflict(err error) bool { return sqlerr.Conflict(err) }
 
 // txState is what a transaction carries in its context: the gorm handle and the work to do
 // once it has committed.
@@ -32,23 +38,6 @@ var TxRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Transactions run again after the server rolled them back (deadlock or Galera certification failure, lock wait timeout).",
 }, []string{"cause"})
 
-// retryCause names why err is worth running the whole transaction again, or "" when it is not.
-// Both errors mean the server rolled the work back (1205: we roll back the rest), so running it
-// again from the start is safe; any other error is the caller's.
-func retryCause(err error) string {
-	var me *mysql.MySQLError
-	if !errors.As(err, &me) {
-		return ""
-	}
-	switch me.Number {
-	case 1213: // ER_LOCK_DEADLOCK; Galera: "Deadlock found … try restarting transaction" on a certification failure
-		return "deadlock"
-	case 1205: // ER_LOCK_WAIT_TIMEOUT
-		return "lock_wait_timeout"
-	}
-	return ""
-}
-
 // WithTx runs fn in one transaction; repositories called with the returned context join it.
 // It lets an adapter compose several writes (state change + outbox row) atomically without the
 // app layer ever seeing gorm. Called inside another WithTx, it joins that transaction (and the
@@ -67,7 +56,19 @@ func WithTx(ctx context.Context, gdb *gorm.DB, fn func(ctx context.Context, tx *
 		st := &txState{}
 		err = gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			st.tx = tx
-			return fn(context.WithValue(ctx, txKey{}, st), tx)
+			txctx := context.WithValue(ctx, txKey{}, st)
+			if fences := leader.Fences(ctx); len(fences) > 0 {
+				exec, ok := tx.Statement.ConnPool.(leader.Execer)
+				if !ok {
+					return fmt.Errorf("gorm transaction %T cannot run a fence", tx.Statement.ConnPool)
+				}
+				for _, f := range fences {
+					if err := f(txctx, exec); err != nil {
+						return err
+					}
+				}
+			}
+			return fn(txctx, tx)
 		})
 		if err == nil {
 			for _, f := range st.afterCommit {
@@ -75,7 +76,7 @@ func WithTx(ctx context.Context, gdb *gorm.DB, fn func(ctx context.Context, tx *
 			}
 			return nil
 		}
-		cause := retryCause(err)
+		cause := sqlerr.RetryCause(err)
 		if cause == "" || attempt >= MaxTxAttempts || ctx.Err() != nil {
 			return err
 		}
