@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 
@@ -37,8 +38,8 @@ type Config struct {
 	AMQPURL        string
 	BrokerOptional bool
 	Topology       []amqpx.Topology // declared on every (re)connect
-	SnowflakeNode  int64
-	TLS            tlsx.Files // the service's identity for its gRPC server and clients (required)
+	SnowflakeNode  int64            // pinned 0..1023, or ids.Leased: a node id leased from the database
+	TLS            tlsx.Files       // the service's identity for its gRPC server and clients (required)
 }
 
 // Infra is a started service's infrastructure. Close it after everything using it has stopped.
@@ -48,7 +49,9 @@ type Infra struct {
 	TLS     *tlsx.Source
 	Metrics *prometheus.Registry // served at the ops port's /metrics
 	sqlDB   *sql.DB
-	node    *snowflake.Node
+	node    *snowflake.Node // a pinned node id, or
+	nodeID  int64
+	lease   *ids.Lease // a leased one
 	log     *slog.Logger
 }
 
@@ -62,9 +65,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Infra, error) {
 	if cfg.AMQPURL == "" && !cfg.BrokerOptional {
 		return nil, ErrNoBroker
 	}
-	node, err := ids.NewNode(cfg.SnowflakeNode)
-	if err != nil {
-		return nil, err
+	var node *snowflake.Node
+	if cfg.SnowflakeNode != ids.Leased {
+		var err error
+		if node, err = ids.NewNode(cfg.SnowflakeNode); err != nil {
+			return nil, err
+		}
 	}
 	src, err := tlsx.Load(cfg.TLS, log)
 	if err != nil {
@@ -78,7 +84,22 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Infra, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Infra{DB: gdb, TLS: src, Metrics: ops.NewRegistry(), sqlDB: sqlDB, node: node, log: log}
+	in := &Infra{DB: gdb, TLS: src, Metrics: ops.NewRegistry(), sqlDB: sqlDB, node: node, nodeID: cfg.SnowflakeNode, log: log}
+	in.Metrics.MustRegister(db.TxRetries)
+	if err := db.MigrateNamed(ctx, sqlDB, leader.Migrations(), leader.VersionTable, log); err != nil {
+		in.Close()
+		return nil, fmt.Errorf("migrate leader_leases: %w", err)
+	}
+	if node == nil {
+		if err := db.MigrateNamed(ctx, sqlDB, ids.Migrations(), ids.VersionTable, log); err != nil {
+			in.Close()
+			return nil, fmt.Errorf("migrate snowflake_nodes: %w", err)
+		}
+		if in.lease, err = ids.ClaimNode(ctx, sqlDB, log, ids.LeaseOptions{}); err != nil {
+			in.Close()
+			return nil, err
+		}
+	}
 	if cfg.AMQPURL == "" {
 		return in, nil
 	}
@@ -94,10 +115,24 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Infra, error) {
 }
 
 // NewID returns a new snowflake id.
-func (in *Infra) NewID() int64 { return in.node.Generate().Int64() }
+func (in *Infra) NewID() int64 {
+	if in.lease != nil {
+		return in.lease.Generate()
+	}
+	return in.node.Generate().Int64()
+}
 
-// LeaderLock returns the lock named name that one instance of the service holds at a time.
-func (in *Infra) LeaderLock(name string) leader.Lock { return leader.NewGetLock(in.sqlDB, name) }
+// NodeID is the snowflake node id the process mints with (pinned or leased).
+func (in *Infra) NodeID() int64 {
+	if in.lease != nil {
+		return in.lease.NodeID()
+	}
+	return in.nodeID
+}
+
+// LeaderLock returns the lock named name that one instance of the service holds at a time: a
+// lease row (leader.Lease), which elects one leader per database even on Galera.
+func (in *Infra) LeaderLock(name string) leader.Lock { return leader.NewLease(in.sqlDB, name) }
 
 // Relay returns the outbox relay of the service's database, publishing over its broker.
 func (in *Infra) Relay() *amqpx.Relay {
@@ -138,10 +173,13 @@ func (in *Infra) Ops(addr string) func(ctx context.Context) error {
 	return func(ctx context.Context) error { return ops.Serve(ctx, addr, in.Metrics, in.log, checks...) }
 }
 
-// Close closes the broker connection, then the database.
+// Close closes the broker connection, frees a leased node id, then closes the database.
 func (in *Infra) Close() {
 	if in.Broker != nil {
 		_ = in.Broker.Close()
+	}
+	if in.lease != nil {
+		in.lease.Close()
 	}
 	_ = in.sqlDB.Close()
 }

@@ -17,9 +17,14 @@ func NewNode(nodeID int64) (*snowflake.Node, error) {
 	return snowflake.NewNode(nodeID)
 }
 
-// NodeIDFromEnv reads SNOWFLAKE_NODE (default 1) and records an error when it is out of range.
+// NodeIDFromEnv reads SNOWFLAKE_NODE: a pinned node id 0..1023 (an error is recorded when out
+// of range), or Leased when it is unset.
 func NodeIDFromEnv(env *config.Env) int64 {
-	id := env.Int64("SNOWFLAKE_NODE", 1)
-	env.Check(id >= 0 && id <= 1023, "SNOWFLAKE_NODE=%d: want 0..1023", id)
+	id := env.Int64("SNOWFLAKE_NODE", Leased)
+	env.Check(id == Leased || id >= 0 && id <= 1023, "SNOWFLAKE_NODE=%d: want 0..1023", id)
 	return id
 }
+
+// Leased is the SNOWFLAKE_NODE value (unset) that asks for a node id leased from the service's
+// database (ClaimNode) instead of a pinned one.
+const Leased int64 = -1
