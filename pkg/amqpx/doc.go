@@ -22,12 +22,13 @@
 // waits for Consume and Relay.Run to drain (they still ack and confirm), then closes the Conn.
 //
 // Relay (relay.go). Only one relay per database publishes at a time: it holds a leader.Lock, by
-// default the MySQL advisory lock GET_LOCK('amqpx_relay_<database>') on a dedicated connection
-// (WithLeaderLock replaces it where GET_LOCK does not exclude, e.g. on Galera). MariaDB 10.6+ has
+// default the lease row "amqpx_relay" (leader.Lease, one leader per database even on Galera,
+// where GET_LOCK is node-local), and records each pass in a transaction fenced by it, so a relay
+// deposed mid-pass stops instead of recording beside the new leader. MariaDB 10.6+ has
 // SELECT … FOR UPDATE SKIP LOCKED, which would let several relays share the work, but each relay
 // would then hold a transaction open across network I/O; a single leader publishes each pass's
-// due rows in id order and the standby instances take over within one poll when the leader's
-// connection drops. Rows whose publish failed individually (nack, no confirm in time, exchange
+// due rows in id order and a standby takes over once the leader's lease expired (TTL plus
+// skew margin) or at once when the leader released it on shutdown. Rows whose publish failed individually (nack, no confirm in time, exchange
 // missing) get attempts, last_error and next_attempt_at (backoff up to 1 minute) and are skipped
 // until then, so one bad row cannot block the rest — and the rows behind it overtake it: the
 // relay guarantees at-least-once, not order. A janitor deletes rows published more than

@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/leader"
 )
 
 //go:embed migrations/*.sql
@@ -32,7 +33,8 @@ const ContentTypeProtobuf = "application/x-protobuf"
 // MaxMessageIDLen is the longest message id the outbox and the dedupe table accept.
 const MaxMessageIDLen = 64
 
-// MigrateOutbox creates or upgrades outbox_messages and processed_messages in gdb's database.
+// MigrateOutbox creates or upgrades outbox_messages, processed_messages and the relay's
+// leader_leases in gdb's database.
 // Call it right after db.Open in every service that publishes via the outbox or uses Consume.
 func MigrateOutbox(ctx context.Context, gdb *gorm.DB, log *slog.Logger) error {
 	sqlDB, err := gdb.DB()
@@ -45,6 +47,10 @@ func MigrateOutbox(ctx context.Context, gdb *gorm.DB, log *slog.Logger) error {
 	}
 	if err := db.MigrateNamed(ctx, sqlDB, files, VersionTable, log); err != nil {
 		return fmt.Errorf("migrate amqpx tables: %w", err)
+	}
+	// The relay's leader lease lives in the same database.
+	if err := db.MigrateNamed(ctx, sqlDB, leader.Migrations(), leader.VersionTable, log); err != nil {
+		return fmt.Errorf("migrate leader_leases: %w", err)
 	}
 	return nil
 }

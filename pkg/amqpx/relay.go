@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"gorm.io/gorm"
 
+	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/leader"
 )
 
@@ -55,8 +56,8 @@ func WithConfirmTimeout(d time.Duration) RelayOption {
 // (default 7 days; 0 keeps them forever).
 func WithRetention(d time.Duration) RelayOption { return func(o *relayOptions) { o.retention = d } }
 
-// WithLeaderLock sets the lock that makes one relay per database the publisher (default: GET_LOCK
-// "amqpx_relay" on gdb's database, see leader.GetLock).
+// WithLeaderLock sets the lock that makes one relay per database the publisher (default: the
+// lease row "amqpx_relay" of gdb's database, see leader.Lease; its table must be migrated).
 func WithLeaderLock(l leader.Lock) RelayOption { return func(o *relayOptions) { o.lock = l } }
 
 // NewRelay returns a relay for gdb's outbox publishing over conn. Start it with Run.
@@ -98,7 +99,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("outbox relay: %w", err)
 		}
-		r.opts.lock = leader.NewGetLock(sqlDB, "amqpx_relay")
+		r.opts.lock = leader.NewLease(sqlDB, "amqpx_relay")
 	}
 	defer r.release()
 	nextJanitor := time.Now()
@@ -264,29 +265,39 @@ func (r *Relay) record(ctx context.Context, rows []outboxRow, published []int64,
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	now := time.Now().UTC()
-	if len(published) > 0 {
-		err := r.gdb.WithContext(bctx).Model(&outboxRow{}).Where("id IN ?", published).
-			Updates(map[string]any{"published_at": now, "attempts": gorm.Expr("attempts + 1")}).Error
-		if err != nil {
-			// They will be published again: duplicates, which consumers drop by message id.
-			return fmt.Errorf("mark %d rows published: %w", len(published), err)
-		}
-	}
 	var firstFailed *outboxRow
-	for _, row := range rows {
-		reason, ok := failed[row.ID]
-		if !ok {
-			continue
+	// Fenced: a relay deposed meanwhile has its record refused and stops at its next Hold; the
+	// rows it sent stay unpublished and the new leader sends them again (consumers drop the
+	// duplicates by message id).
+	err := db.WithTx(r.opts.lock.Fenced(bctx), r.gdb, func(ctx context.Context, tx *gorm.DB) error {
+		firstFailed = nil // a retried transaction starts over
+		if len(published) > 0 {
+			err := tx.Model(&outboxRow{}).Where("id IN ?", published).
+				Updates(map[string]any{"published_at": now, "attempts": gorm.Expr("attempts + 1")}).Error
+			if err != nil {
+				// They will be published again: duplicates, which consumers drop by message id.
+				return fmt.Errorf("mark %d rows published: %w", len(published), err)
+			}
 		}
-		if firstFailed == nil {
-			firstFailed = &row
+		for _, row := range rows {
+			reason, ok := failed[row.ID]
+			if !ok {
+				continue
+			}
+			if firstFailed == nil {
+				firstFailed = &row
+			}
+			next := now.Add(Backoff(row.Attempts+1, r.opts.poll, r.opts.rowBackoffMax))
+			err := tx.Model(&outboxRow{}).Where("id = ?", row.ID).
+				Updates(map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_error": reason, "next_attempt_at": next}).Error
+			if err != nil {
+				return fmt.Errorf("record failed publish of %s: %w", row.MessageID, err)
+			}
 		}
-		next := now.Add(Backoff(row.Attempts+1, r.opts.poll, r.opts.rowBackoffMax))
-		err := r.gdb.WithContext(bctx).Model(&outboxRow{}).Where("id = ?", row.ID).
-			Updates(map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_error": reason, "next_attempt_at": next}).Error
-		if err != nil {
-			return fmt.Errorf("record failed publish of %s: %w", row.MessageID, err)
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if firstFailed != nil {
 		// One line per pass, not per row: an outage would otherwise log every pending row.

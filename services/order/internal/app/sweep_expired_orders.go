@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/leader"
@@ -24,6 +25,9 @@ func (a *App) SweepExpiredOrders(ctx context.Context, s Sweeper, lock leader.Loc
 		return 0, err
 	}
 	defer lock.Release()
+	// Every expiry commits only while this instance still leads: one deposed mid-sweep stops
+	// instead of sweeping beside the new leader.
+	ctx = lock.Fenced(ctx)
 	for {
 		ids, err := s.ExpiredOrders(ctx, a.now().Add(-grace), sweepBatch)
 		if err != nil {
@@ -32,6 +36,9 @@ func (a *App) SweepExpiredOrders(ctx context.Context, s Sweeper, lock leader.Loc
 		progress := 0
 		for _, id := range ids {
 			o, err := a.ExpireOrder(ctx, id)
+			if errors.Is(err, leader.ErrDeposed) {
+				return expired, err
+			}
 			if err != nil {
 				// One order failing (payment service down) must not stop the others.
 				a.log.Warn("sweeper could not expire order", "order_id", id, "err", err)

@@ -39,16 +39,17 @@ func (notificationRow) TableName() string { return "notifications" }
 func (r *Notifications) Add(ctx context.Context, n *notice.Notification) (bool, error) {
 	row := notificationRow{ID: n.ID, EventID: n.EventID, UserID: n.UserID, OrderID: n.OrderID, PaymentID: n.PaymentID,
 		Kind: string(n.Kind), Message: n.Message, OccurredAt: micro(n.OccurredAt), CreatedAt: micro(n.CreatedAt)}
-	// INSERT IGNORE would also hide other errors (truncation); ON DUPLICATE KEY UPDATE of a no-op
-	// reports 0 affected rows for an existing event and 1 for a new one.
-	res := db.Conn(ctx, r.db).Exec(`INSERT INTO notifications
+	// A plain INSERT whose duplicate is read as "already stored" only on the event id: INSERT
+	// IGNORE would also hide other errors (truncation), and ON DUPLICATE KEY UPDATE would also
+	// swallow a clash on the generated id (two processes minting on one snowflake node).
+	err := db.Conn(ctx, r.db).Exec(`INSERT INTO notifications
 		(id, event_id, user_id, order_id, payment_id, kind, message, occurred_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id`,
-		row.ID, row.EventID, row.UserID, row.OrderID, row.PaymentID, row.Kind, row.Message, row.OccurredAt, row.CreatedAt)
-	if res.Error != nil {
-		return false, res.Error
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		row.ID, row.EventID, row.UserID, row.OrderID, row.PaymentID, row.Kind, row.Message, row.OccurredAt, row.CreatedAt).Error
+	if db.IsDuplicateKeyOn(err, "uk_notifications_event") {
+		return false, nil
 	}
-	return res.RowsAffected == 1, nil
+	return err == nil, err
 }
 
 // ListByUser implements app.Notifications.

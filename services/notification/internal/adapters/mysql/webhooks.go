@@ -186,14 +186,18 @@ func (r *Deliveries) Enqueue(ctx context.Context, eventID string, body []byte, n
 	}
 	n := 0
 	for _, s := range subs {
-		res := conn.Exec(`INSERT INTO webhook_deliveries
+		// Already enqueued only on (subscription, event); a clashing generated id is an error.
+		err := conn.Exec(`INSERT INTO webhook_deliveries
 			(id, subscription_id, event_id, body, status, attempts, budget_start, next_attempt_at, last_error, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, 0, 0, ?, '', ?, ?) ON DUPLICATE KEY UPDATE id = id`,
-			r.newID(), s.ID, eventID, body, int(delivery.StatusPending), micro(now), micro(now), micro(now))
-		if res.Error != nil {
-			return n, res.Error
+			VALUES (?, ?, ?, ?, ?, 0, 0, ?, '', ?, ?)`,
+			r.newID(), s.ID, eventID, body, int(delivery.StatusPending), micro(now), micro(now), micro(now)).Error
+		if db.IsDuplicateKeyOn(err, "uk_deliveries_subscription_event") {
+			continue
 		}
-		n += int(res.RowsAffected)
+		if err != nil {
+			return n, err
+		}
+		n++
 	}
 	return n, nil
 }

@@ -38,7 +38,7 @@ func NewOrderRepository(gdb *gorm.DB, outbox app.Outbox) *OrderRepository {
 // last and in sku order: the hot row is held only from its UPDATE to COMMIT, and two orders
 // never wait on each other's skus in a cycle.
 func (r *OrderRepository) Create(ctx context.Context, o *order.Order, events []app.Event, maxPending int) error {
-	err := withRetry(ctx, r.gdb, func(ctx context.Context, _ *gorm.DB) error {
+	err := db.WithTx(ctx, r.gdb, func(ctx context.Context, _ *gorm.DB) error {
 		conn, err := sqlConn(ctx, r.gdb)
 		if err != nil {
 			return err
@@ -47,7 +47,9 @@ func (r *OrderRepository) Create(ctx context.Context, o *order.Order, events []a
 		_, err = conn.ExecContext(ctx, `INSERT INTO orders (order_id, user_id, request_id, status, total_fen, created_at, pay_deadline, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			o.ID, o.UserID, o.RequestID, string(o.Status), int64(o.Total), o.CreatedAt, o.PayDeadline, now)
-		if db.IsDuplicateKey(err) {
+		// Only the natural key means "this request was made before"; an order id minted twice
+		// (two processes on one snowflake node) is an error, never someone else's order.
+		if db.IsDuplicateKeyOn(err, "orders_user_request") {
 			return app.ErrDuplicateRequest
 		}
 		if err != nil {
@@ -197,7 +199,7 @@ func (r *OrderRepository) ListByUser(ctx context.Context, userID string, after *
 // and the row lock makes it happen once however many cancels race.
 func (r *OrderRepository) Update(ctx context.Context, id int64, fn func(o *order.Order) error) (*order.Order, error) {
 	var out *order.Order
-	err := withRetry(ctx, r.gdb, func(ctx context.Context, _ *gorm.DB) error {
+	err := db.WithTx(ctx, r.gdb, func(ctx context.Context, _ *gorm.DB) error {
 		orders, err := r.query(ctx, "SELECT "+orderColumns+" FROM orders WHERE order_id = ? FOR UPDATE", id)
 		if err != nil {
 			return err

@@ -3,11 +3,9 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 
 	"github.com/paysuite/paysuite/pkg/db"
@@ -45,32 +43,4 @@ func inList[T string | int64](prefix string, ids []T) (string, []any) {
 	}
 	b.WriteByte(')')
 	return b.String(), args
-}
-
-func mysqlErrno(err error) uint16 {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number
-	}
-	return 0
-}
-
-// isRetryable: a deadlock (1213) rolled the whole transaction back; running it again is safe.
-func isRetryable(err error) bool { return mysqlErrno(err) == 1213 }
-
-// withRetry runs one transaction, again up to twice when MySQL chose it as a deadlock victim.
-// Inside a caller's transaction (a consumer's) the caller owns the retry: MySQL already rolled
-// that whole transaction back.
-func withRetry(ctx context.Context, gdb *gorm.DB, fn func(ctx context.Context, tx *gorm.DB) error) error {
-	if _, nested := db.Conn(ctx, gdb).Statement.ConnPool.(gorm.TxCommitter); nested {
-		return fn(ctx, db.Conn(ctx, gdb))
-	}
-	var err error
-	for range 3 {
-		err = db.WithTx(ctx, gdb, fn)
-		if !isRetryable(err) || ctx.Err() != nil {
-			return err
-		}
-	}
-	return err
 }

@@ -73,7 +73,7 @@ func (r *Repository) CreatePayment(ctx context.Context, p *payment.Payment, ch a
 	if err == nil {
 		return p, true, nil
 	}
-	if !db.IsDuplicateKey(err) {
+	if !db.IsDuplicateKeyOn(err, "uk_payments_live") { // a clashing generated id is an error, not a live attempt
 		return nil, false, err
 	}
 	var live paymentRow
@@ -267,7 +267,7 @@ func (r *Repository) writeChanges(ctx context.Context, tx *gorm.DB, ch *app.Chan
 	if ch.Notify != nil {
 		row := toNotifyRow(*ch.Notify)
 		if err := tx.Create(&row).Error; err != nil {
-			if db.IsDuplicateKey(err) {
+			if db.IsDuplicateKeyOn(err, "uk_notify_dedupe") {
 				return errDupNotify
 			}
 			return err
@@ -332,7 +332,7 @@ func (r *Repository) writeChanges(ctx context.Context, tx *gorm.DB, ch *app.Chan
 func upsertTask(tx *gorm.DB, t app.Task) error {
 	row := taskRow{Kind: string(t.Kind), RefID: t.RefID, NextRunAt: t.RunAt.UTC(), CreatedAt: time.Now().UTC()}
 	err := tx.Create(&row).Error
-	if !db.IsDuplicateKey(err) {
+	if !db.IsDuplicateKeyOn(err, "uk_tasks_ref") {
 		return err
 	}
 	return tx.Model(&taskRow{}).Where("kind = ? AND ref_id = ?", row.Kind, row.RefID).
