@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,10 +27,12 @@ const (
 // Conn keeps one AMQP connection alive for the whole process: it reconnects with backoff
 // and re-runs every topology func on each (re)connect.
 type Conn struct {
-	url      string
-	user     string // the broker user of url: what RabbitMQ validates user_id against
-	log      *slog.Logger
-	topology []Topology
+	urls      []string // the cluster's nodes, tried in turn
+	next      int      // the node connect tries first: the last one that worked
+	user      string   // the broker user of the urls: what RabbitMQ validates user_id against
+	queueType string   // QueueClassic or QueueQuorum: how every queue is declared
+	log       *slog.Logger
+	topology  []Topology
 
 	mu    sync.Mutex
 	conn  *amqp.Connection // nil while disconnected
@@ -39,28 +42,53 @@ type Conn struct {
 	closed chan struct{} // closed when the reconnect loop has ended
 }
 
-// Dial connects to url and keeps the connection alive until Close. A broker that is down is
+// Dial connects to rawURL and keeps the connection alive until Close. rawURL may list several
+// nodes of one cluster separated by commas (amqp://u:p@node1:5672/,amqp://u:p@node2:5672/): each
+// (re)connect tries them in turn, starting with the one that last worked. A broker that is down is
 // not an error: Dial logs it and keeps trying in the background (see the package doc). It
 // returns an error only for a bad URL or a topology the broker refuses (or if ctx is already
 // done). ctx does not end the connection: consumers and the relay still need it to ack and
 // confirm while they drain after shutdown began, so close it after they have returned.
 func Dial(ctx context.Context, rawURL string, log *slog.Logger, topology ...Topology) (*Conn, error) {
-	uri, err := amqp.ParseURI(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("AMQP_URL: %w", err)
+	return DialQueues(ctx, rawURL, QueueClassic, log, topology...)
+}
+
+// DialQueues is Dial declaring every queue (topology, consumers) of the given type:
+// QueueClassic or QueueQuorum (AMQP_QUEUE_TYPE).
+func DialQueues(ctx context.Context, rawURL, queueType string, log *slog.Logger, topology ...Topology) (*Conn, error) {
+	urls := strings.Split(rawURL, ",")
+	var user string
+	for i, u := range urls {
+		urls[i] = strings.TrimSpace(u)
+		uri, err := amqp.ParseURI(urls[i])
+		if err != nil {
+			return nil, fmt.Errorf("AMQP_URL: %w", err)
+		}
+		if i > 0 && uri.Username != user {
+			return nil, fmt.Errorf("AMQP_URL: every node must be reached as the same user (%q, then %q)", user, uri.Username)
+		}
+		user = uri.Username
+	}
+	if queueType != QueueClassic && queueType != QueueQuorum {
+		return nil, fmt.Errorf("AMQP_QUEUE_TYPE=%q: want %s or %s", queueType, QueueClassic, QueueQuorum)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	redacted := make([]string, len(urls))
+	for i, u := range urls {
+		redacted[i] = redact(u)
+	}
 	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c := &Conn{
-		url:      rawURL,
-		user:     uri.Username,
-		log:      log.With("amqp", redact(rawURL)),
-		topology: topology,
-		ready:    make(chan struct{}),
-		stop:     stop,
-		closed:   make(chan struct{}),
+		urls:      urls,
+		user:      user,
+		queueType: queueType,
+		log:       log.With("amqp", strings.Join(redacted, ",")),
+		topology:  topology,
+		ready:     make(chan struct{}),
+		stop:      stop,
+		closed:    make(chan struct{}),
 	}
 	first, err := c.connect()
 	var amqpErr *amqp.Error
@@ -198,16 +226,43 @@ func (c *Conn) loop(ctx context.Context, conn *amqp.Connection) {
 	}
 }
 
-// connect dials once and runs the topology funcs on a channel of their own.
+// QueueType is how the connection declares queues: QueueClassic or QueueQuorum.
+func (c *Conn) QueueType() string { return c.queueType }
+
+// connect dials the nodes in turn, from the last one that worked, and runs the topology funcs
+// on a channel of their own on the first that answers.
 func (c *Conn) connect() (*amqp.Connection, error) {
-	conn, err := amqp.DialConfig(c.url, amqp.Config{
-		Heartbeat:  heartbeat,
-		Locale:     "en_US",
-		Dial:       amqp.DefaultDial(dialTimeout),
-		Properties: amqp.Table{"connection_name": "paysuite"},
-	})
-	if err != nil {
-		return nil, err
+	var (
+		conn *amqp.Connection
+		errs []error
+	)
+	for i := range c.urls {
+		n := (c.next + i) % len(c.urls)
+		var err error
+		conn, err = amqp.DialConfig(c.urls[n], amqp.Config{
+			Heartbeat:  heartbeat,
+			Locale:     "en_US",
+			Dial:       amqp.DefaultDial(dialTimeout),
+			Properties: amqp.Table{"connection_name": "paysuite"},
+		})
+		if err == nil {
+			if n != c.next && len(c.urls) > 1 {
+				c.log.Info("RabbitMQ: connected to another node", "node", redact(c.urls[n]))
+			}
+			c.next = n
+			break
+		}
+		var amqpErr *amqp.Error
+		if errors.As(err, &amqpErr) && isConfigError(amqpErr) {
+			return nil, err // wrong credentials or vhost: another node will say the same
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", redact(c.urls[n]), err))
+	}
+	if conn == nil {
+		if len(errs) == 1 {
+			return nil, errors.Unwrap(errs[0])
+		}
+		return nil, errors.Join(errs...)
 	}
 	if len(c.topology) == 0 {
 		return conn, nil
@@ -217,6 +272,8 @@ func (c *Conn) connect() (*amqp.Connection, error) {
 		_ = conn.Close()
 		return nil, err
 	}
+	declaring.Store(ch, c.queueType)
+	defer declaring.Delete(ch)
 	for _, declare := range c.topology {
 		if err := declare(ch); err != nil {
 			_ = conn.Close()

@@ -155,7 +155,7 @@ func (c *consumer) session(ctx context.Context) error {
 		return err
 	}
 	defer ch.Close() // unacked deliveries go back to the queue
-	if err := declareConsumer(ch, c.cfg); err != nil {
+	if err := declareConsumer(ch, c.conn.QueueType(), c.cfg); err != nil {
 		return err
 	}
 	if err := ch.Qos(c.cfg.Prefetch, 0, false); err != nil {

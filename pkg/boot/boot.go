@@ -35,7 +35,8 @@ type Config struct {
 	Migrations fs.FS // the service's own goose files
 	// AMQPURL is the broker. Empty is an error unless BrokerOptional: then the service runs
 	// without one (Infra.Broker nil, no outbox tables).
-	AMQPURL        string
+	AMQPURL        string // one broker, or several nodes of a cluster separated by commas
+	QueueType      string // amqpx.QueueClassic (default when empty) or amqpx.QueueQuorum
 	BrokerOptional bool
 	Topology       []amqpx.Topology // declared on every (re)connect
 	SnowflakeNode  int64            // pinned 0..1023, or ids.Leased: a node id leased from the database
@@ -107,7 +108,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Infra, error) {
 		in.Close()
 		return nil, err
 	}
-	if in.Broker, err = amqpx.Dial(ctx, cfg.AMQPURL, log, cfg.Topology...); err != nil {
+	queueType := cfg.QueueType
+	if queueType == "" {
+		queueType = amqpx.QueueClassic
+	}
+	if in.Broker, err = amqpx.DialQueues(ctx, cfg.AMQPURL, queueType, log, cfg.Topology...); err != nil {
 		in.Close()
 		return nil, err
 	}

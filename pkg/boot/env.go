@@ -3,6 +3,7 @@ package boot
 import (
 	"strings"
 
+	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/ops"
@@ -21,6 +22,13 @@ func MySQLDSNFromEnv(env *config.Env, service string) string {
 // shared AMQP_URL, else DefaultAMQPURL.
 func AMQPURLFromEnv(env *config.Env, service string) string {
 	return env.String(envName(service, "AMQP_URL"), env.String("AMQP_URL", DefaultAMQPURL))
+}
+
+// QueueTypeFromEnv is AMQP_QUEUE_TYPE: "classic" (default) or "quorum" (a RabbitMQ cluster).
+func QueueTypeFromEnv(env *config.Env) string {
+	t := env.String("AMQP_QUEUE_TYPE", amqpx.QueueClassic)
+	env.Check(t == amqpx.QueueClassic || t == amqpx.QueueQuorum, "AMQP_QUEUE_TYPE=%q: want classic or quorum", t)
+	return t
 }
 
 // OpsAddrFromEnv is the service's ops port: <SERVICE>_OPS_ADDR, else ops.DefaultAddr.

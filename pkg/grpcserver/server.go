@@ -39,7 +39,18 @@ const (
 	KeepaliveMinTime     = 10 * time.Second
 	keepaliveTime        = 2 * time.Minute
 	keepaliveTimeout     = 20 * time.Second
+	// MaxConnectionAge sends a client GOAWAY after this long, so it resolves the service's name
+	// again and spreads over the replicas started since: without it a long-lived client stays on
+	// the replicas it first saw. Its in-flight RPCs get MaxConnectionAgeGrace (a long watch
+	// stream is ended only then, and the client watches again).
+	MaxConnectionAge      = 5 * time.Minute
+	MaxConnectionAgeGrace = 15 * time.Minute
 )
+
+// ClientServiceConfig balances each client's calls round-robin over every address the target
+// resolves to (a Kubernetes headless Service, several A records), instead of gRPC's default of
+// the first address only.
+const ClientServiceConfig = `{"loadBalancingConfig":[{"round_robin":{}}]}`
 
 // Server wraps a grpc.Server with health and reflection registered.
 type Server struct {
@@ -72,7 +83,8 @@ func New(log *slog.Logger, opts Options, grpcOpts ...grpc.ServerOption) *Server 
 			grpcprincipal.StreamServerInterceptor(grpcauth.TrustsEndUser)),
 		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout,
+			MaxConnectionAge: MaxConnectionAge, MaxConnectionAgeGrace: MaxConnectionAgeGrace}),
 	}, grpcOpts...)
 	s := &Server{grpc: grpc.NewServer(grpcOpts...), health: health.NewServer(), log: log, callers: opts.Callers}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
@@ -132,7 +144,8 @@ func (s *Server) ServeListener(ctx context.Context, lis net.Listener) error {
 // Dial opens a client connection to the paysuite service named server (tlsx.Order, …) at addr,
 // over mutual TLS with this process's certificate; the server must present server's identity.
 func Dial(addr string, src *tlsx.Source, server string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(src.ClientConfig(server)))}, opts...)
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(src.ClientConfig(server))),
+		grpc.WithDefaultServiceConfig(ClientServiceConfig)}, opts...)
 	return grpc.NewClient(addr, opts...)
 }
 

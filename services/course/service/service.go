@@ -32,6 +32,7 @@ type Config struct {
 	TLS           tlsx.Files // TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE: the course identity
 	MySQLDSN      string     // COURSE_MYSQL_DSN, else MYSQL_DSN
 	AMQPURL       string     // COURSE_AMQP_URL, else AMQP_URL
+	QueueType     string     // AMQP_QUEUE_TYPE: classic or quorum
 	SnowflakeNode int64      // SNOWFLAKE_NODE
 	// PaymentBrokerUser is the broker user whose payment results are believed (PAYMENT_BROKER_USER,
 	// default amqpx.PaymentBrokerUser): anything else on the results queue is parked.
@@ -47,6 +48,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		TLS:               tlsx.FilesFromEnv(env),
 		MySQLDSN:          boot.MySQLDSNFromEnv(env, Name),
 		AMQPURL:           boot.AMQPURLFromEnv(env, Name),
+		QueueType:         boot.QueueTypeFromEnv(env),
 		SnowflakeNode:     ids.NodeIDFromEnv(env),
 		PaymentBrokerUser: env.String("PAYMENT_BROKER_USER", amqpx.PaymentBrokerUser),
 	}
@@ -62,7 +64,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		cfg.PaymentBrokerUser = amqpx.PaymentBrokerUser
 	}
 	infra, err := boot.Start(ctx, boot.Config{Service: Name, MySQLDSN: cfg.MySQLDSN, Migrations: migrations.FS,
-		AMQPURL: cfg.AMQPURL, SnowflakeNode: cfg.SnowflakeNode, TLS: cfg.TLS}, log)
+		AMQPURL: cfg.AMQPURL, QueueType: cfg.QueueType, SnowflakeNode: cfg.SnowflakeNode, TLS: cfg.TLS}, log)
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ type Config struct {
 	TLS        tlsx.Files // TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE: the notification identity
 	MySQLDSN   string     // NOTIFICATION_MYSQL_DSN, else MYSQL_DSN
 	AMQPURL    string     // NOTIFICATION_AMQP_URL, else AMQP_URL
+	QueueType  string     // AMQP_QUEUE_TYPE: classic or quorum
 	// PaymentBrokerUser is the broker user whose payment results are believed (PAYMENT_BROKER_USER,
 	// default amqpx.PaymentBrokerUser): anything else on the results queue is parked.
 	PaymentBrokerUser string
@@ -84,6 +85,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		TLS:               tlsx.FilesFromEnv(env),
 		MySQLDSN:          boot.MySQLDSNFromEnv(env, Name),
 		AMQPURL:           boot.AMQPURLFromEnv(env, Name),
+		QueueType:         boot.QueueTypeFromEnv(env),
 		PaymentBrokerUser: env.String("PAYMENT_BROKER_USER", amqpx.PaymentBrokerUser),
 		SnowflakeNode:     ids.NodeIDFromEnv(env),
 		WebhookTimeScale:  env.Float("WEBHOOK_TIME_SCALE", 1),
@@ -137,7 +139,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return ErrNoSecretKey
 	}
 	infra, err := boot.Start(ctx, boot.Config{Service: Name, MySQLDSN: cfg.MySQLDSN, Migrations: migrations.FS,
-		AMQPURL: cfg.AMQPURL, SnowflakeNode: cfg.SnowflakeNode, TLS: cfg.TLS}, log)
+		AMQPURL: cfg.AMQPURL, QueueType: cfg.QueueType, SnowflakeNode: cfg.SnowflakeNode, TLS: cfg.TLS}, log)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,7 @@ type Config struct {
 	PaymentTarget string        // PAYMENT_TARGET; empty: cancels do not close provider trades (order-only deployment)
 	SnowflakeNode int64         // SNOWFLAKE_NODE
 	AMQPURL       string        // ORDER_AMQP_URL, else AMQP_URL
+	QueueType     string        // AMQP_QUEUE_TYPE: classic or quorum
 	// PaymentBrokerUser is the broker user whose payment results are believed (PAYMENT_BROKER_USER,
 	// default amqpx.PaymentBrokerUser): anything else on the results queue is parked.
 	PaymentBrokerUser string
@@ -67,6 +68,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		PaymentTarget:     env.String("PAYMENT_TARGET", "127.0.0.1:9002"),
 		SnowflakeNode:     ids.NodeIDFromEnv(env),
 		AMQPURL:           boot.AMQPURLFromEnv(env, Name),
+		QueueType:         boot.QueueTypeFromEnv(env),
 		PaymentBrokerUser: env.String("PAYMENT_BROKER_USER", amqpx.PaymentBrokerUser),
 		MaxPendingPerUser: env.Int("ORDER_MAX_PENDING_PER_USER", DefaultMaxPendingPerUser),
 	}
@@ -97,7 +99,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		cfg.PaymentBrokerUser = amqpx.PaymentBrokerUser
 	}
 	infra, err := boot.Start(ctx, boot.Config{Service: Name, MySQLDSN: cfg.MySQLDSN, Migrations: migrations.FS,
-		AMQPURL: cfg.AMQPURL, BrokerOptional: true, Topology: amqpport.Topology(cfg.PayTimeout), SnowflakeNode: cfg.SnowflakeNode,
+		AMQPURL: cfg.AMQPURL, QueueType: cfg.QueueType, BrokerOptional: true, Topology: amqpport.Topology(cfg.PayTimeout), SnowflakeNode: cfg.SnowflakeNode,
 		TLS: cfg.TLS}, log)
 	if err != nil {
 		return err

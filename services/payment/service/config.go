@@ -46,6 +46,7 @@ type Config struct {
 	TLS                  tlsx.Files    // TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE: the payment identity
 	MySQLDSN             string        // PAYMENT_MYSQL_DSN, else MYSQL_DSN
 	AMQPURL              string        // PAYMENT_AMQP_URL, else AMQP_URL
+	QueueType            string        // AMQP_QUEUE_TYPE: classic or quorum
 	OrderTarget          string        // ORDER_TARGET
 	SnowflakeNode        int64         // SNOWFLAKE_NODE
 	OrderPayTimeout      time.Duration // ORDER_PAY_TIMEOUT (the order service's; read to check the next one)
@@ -69,6 +70,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		TLS:                  tlsx.FilesFromEnv(env),
 		MySQLDSN:             boot.MySQLDSNFromEnv(env, Name),
 		AMQPURL:              boot.AMQPURLFromEnv(env, Name),
+		QueueType:            boot.QueueTypeFromEnv(env),
 		OrderTarget:          env.String("ORDER_TARGET", "127.0.0.1:9001"),
 		SnowflakeNode:        ids.NodeIDFromEnv(env),
 		OrderPayTimeout:      env.Duration("ORDER_PAY_TIMEOUT", 30*time.Minute),
