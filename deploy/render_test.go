@@ -129,6 +129,8 @@ func TestManifests(t *testing.T) {
 		{"NetworkPoliciesAllowOnlyTheContractsPaths", checkNetworkPoliciesAllowOnlyTheContractsPaths},
 		{"NetworkPoliciesSelectPodsThatExist", checkNetworkPoliciesSelectPodsThatExist},
 		{"EdgeIdentitySettings", checkEdgeIdentitySettings},
+		{"GRPCTargetsReachEveryReplica", checkGRPCTargetsReachEveryReplica},
+		{"NoPinnedSnowflakeNode", checkNoPinnedSnowflakeNode},
 	}
 	only := map[string][]check{
 		"overlays/dev": {
