@@ -18,7 +18,7 @@ import (
 )
 
 // A client from Dial spreads its calls over every address its target resolves to (two
-// replicas behind one name), not only the first.
+// replicas behind one name), not only the first, and over a comma-separated list of replicas.
 func TestDialBalancesOverEveryReplica(t *testing.T) {
 	stack := testkit.NewStack(t)
 	serverTLS, err := tlsx.Load(stack.TLS(tlsx.Order), testkit.Logger(t))
@@ -43,21 +43,28 @@ func TestDialBalancesOverEveryReplica(t *testing.T) {
 	}
 	r := manual.NewBuilderWithScheme("replicas")
 	r.InitialState(resolver.State{Addresses: addrs})
-	conn, err := grpcserver.Dial("replicas:///order", clientTLS, tlsx.Order, grpc.WithResolvers(r))
+	byName, err := grpcserver.Dial("replicas:///order", clientTLS, tlsx.Order, grpc.WithResolvers(r))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	served := map[string]int{}
-	client := healthpb.NewHealthClient(conn)
-	for range 20 {
-		var p peer.Peer
-		if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Peer(&p), grpc.WaitForReady(true)); err != nil {
-			t.Fatal(err)
-		}
-		served[p.Addr.String()]++
+	defer byName.Close()
+	byList, err := grpcserver.Dial(addrs[0].Addr+","+addrs[1].Addr, clientTLS, tlsx.Order)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(served) != 2 {
-		t.Fatalf("calls per replica = %v; want both replicas to serve", served)
+	defer byList.Close()
+	for what, conn := range map[string]*grpc.ClientConn{"a name with two addresses": byName, "a list of two": byList} {
+		served := map[string]int{}
+		client := healthpb.NewHealthClient(conn)
+		for range 20 {
+			var p peer.Peer
+			if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Peer(&p), grpc.WaitForReady(true)); err != nil {
+				t.Fatal(err)
+			}
+			served[p.Addr.String()]++
+		}
+		if len(served) != 2 {
+			t.Errorf("%s: calls per replica = %v; want both replicas to serve", what, served)
+		}
 	}
 }
