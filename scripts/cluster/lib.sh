@@ -13,6 +13,14 @@ sql_port() { echo $((P + 10 + $1)); }
 amqp_port() { echo $((P + 50 + $1)); }
 HAPROXY_SQL=$((P + 1))
 HAPROXY_AMQP=$((P + 2))
+HAPROXY_NOTIFY=$((P + 3))
+# The services' replicas r = 1, 2 (scripts/cluster-test.sh).
+port_of() { # service r what: the port of replica r of service for grpc|http|ops
+  local base
+  case $1 in order) base=100 ;; payment) base=120 ;; notification) base=140 ;; course) base=160 ;; gateway) base=180 ;; esac
+  case $3 in grpc) echo $((P + base + $2)) ;; http) echo $((P + base + 5 + $2)) ;; ops) echo $((P + base + 10 + $2)) ;; esac
+}
+SANDBOX_PORT=$((P + 200))
 
 log() { printf '%s cluster: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
@@ -180,9 +188,16 @@ backend rabbit
   server rabbit1 127.0.0.1:$(amqp_port 1) check
   server rabbit2 127.0.0.1:$(amqp_port 2) check
   server rabbit3 127.0.0.1:$(amqp_port 3) check
+frontend notify
+  bind 127.0.0.1:$HAPROXY_NOTIFY
+  default_backend payment_http
+backend payment_http
+  default-server inter 500ms fall 2 rise 2
+  server payment1 127.0.0.1:$(port_of payment 1 http) check
+  server payment2 127.0.0.1:$(port_of payment 2 http) check
 CFG
   haproxy -f "$d/haproxy.cfg" || return 1
-  log "haproxy: SQL on $HAPROXY_SQL, AMQP on $HAPROXY_AMQP"
+  log "haproxy: SQL on $HAPROXY_SQL, AMQP on $HAPROXY_AMQP, payment notify on $HAPROXY_NOTIFY"
 }
 
 haproxy_down() {
