@@ -27,7 +27,7 @@ cleanup() {
   trap - EXIT INT TERM
   log "stopping the replicas and the clusters"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  wait 2>/dev/null
+  wait "${pids[@]}" 2>/dev/null # not a bare wait: the database servers are our children too
   cluster_down
   if [ "${KEEP_CLUSTER:-}" = 1 ]; then log "kept $CLUSTER_DIR"; else rm -rf "$CLUSTER_DIR"; fi
 }

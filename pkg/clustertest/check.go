@@ -19,7 +19,9 @@ type Report struct {
 	Failed []string
 }
 
-func (r *Report) fact(format string, args ...any) { r.Facts = append(r.Facts, fmt.Sprintf(format, args...)) }
+func (r *Report) fact(format string, args ...any) {
+	r.Facts = append(r.Facts, fmt.Sprintf(format, args...))
+}
 func (r *Report) fail(format string, args ...any) {
 	r.Failed = append(r.Failed, fmt.Sprintf(format, args...))
 }
