@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -54,17 +55,17 @@ func TestDialBalancesOverEveryReplica(t *testing.T) {
 	}
 	defer byList.Close()
 	for what, conn := range map[string]*grpc.ClientConn{"a name with two addresses": byName, "a list of two": byList} {
+		// round_robin uses a replica once its connection is ready: call until both answered
+		// (pick_first, gRPC's default, never would).
 		served := map[string]int{}
 		client := healthpb.NewHealthClient(conn)
-		for range 20 {
+		testkit.Eventually(t, 20*time.Second, func() bool {
 			var p peer.Peer
 			if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Peer(&p), grpc.WaitForReady(true)); err != nil {
 				t.Fatal(err)
 			}
 			served[p.Addr.String()]++
-		}
-		if len(served) != 2 {
-			t.Errorf("%s: calls per replica = %v; want both replicas to serve", what, served)
-		}
+			return len(served) == 2
+		}, "%s: calls per replica = %v; want both replicas to serve", what, testkit.Lazy(func() any { return served }))
 	}
 }
