@@ -105,9 +105,20 @@ func GaleraChecks(ctx context.Context, dsn1, dsn2 string, log *slog.Logger) (fac
 		})
 	}
 	wg.Wait()
+	// A commit on one node is certified everywhere before it returns, but applied on the others
+	// a moment later: read causally (wsrep_sync_wait), or node A may not show node B's last one.
 	var n int64
-	if err := s1.QueryRowContext(ctx, "SELECT n FROM hot WHERE id = 1").Scan(&n); err != nil {
+	if conn, err := s1.Conn(ctx); err != nil {
 		errs = append(errs, err)
+	} else {
+		if _, err := conn.ExecContext(ctx, "SET SESSION wsrep_sync_wait = 1"); err != nil {
+			errs = append(errs, err)
+		}
+		if err := conn.QueryRowContext(ctx, "SELECT n FROM hot WHERE id = 1").Scan(&n); err != nil {
+			errs = append(errs, err)
+		}
+		_, _ = conn.ExecContext(ctx, "SET SESSION wsrep_sync_wait = 0")
+		conn.Close()
 	}
 	retries := testutil.ToFloat64(db.TxRetries.WithLabelValues("deadlock")) - before
 	if n != 2*rounds {
