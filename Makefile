@@ -30,7 +30,7 @@ BENCH_ORDER  := go run ./services/order/cmd/bench -duration 10s -concurrency 64 
 BENCH_NOTIFY := go run ./services/payment/cmd/bench -n 2000 -c 16 -rounds 3 -stats
 BENCH_E2E    := go run ./services/payment/cmd/e2ebench -orders 300 -rate 30 -cancel 10000 -cancel-rate 100 -attempt-every 4
 
-.PHONY: run test bench deps build vet fmt generate tools grpcurl lint compose-check demo clean
+.PHONY: run test cluster-test bench deps build vet fmt generate tools grpcurl lint compose-check demo clean
 
 ## run: build and start every service in this terminal (Ctrl-C stops all)
 run: build
@@ -40,6 +40,12 @@ run: build
 test:
 	$(WITH_DEPS) go test $(TEST_FLAGS) $(PACKAGES)
 	go test -count=1 $(DEPLOY_PACKAGES)
+
+## cluster-test: two replicas of every service on private 3-node Galera and RabbitMQ clusters
+## behind HAProxy, a purchase load while a database node, a broker node and a replica go down,
+## then the books checked (README, "Outgrowing one machine"; root, several minutes)
+cluster-test:
+	./scripts/cluster-test.sh
 
 ## bench: the benchmarks that print the README's "Performance" figures (not tests; several minutes)
 bench:

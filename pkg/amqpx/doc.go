@@ -28,7 +28,8 @@
 // SELECT … FOR UPDATE SKIP LOCKED, which would let several relays share the work, but each relay
 // would then hold a transaction open across network I/O; a single leader publishes each pass's
 // due rows in id order and a standby takes over once the leader's lease expired (TTL plus
-// skew margin) or at once when the leader released it on shutdown. Rows whose publish failed individually (nack, no confirm in time, exchange
+// skew margin) or at once when the leader released it on shutdown. Rows whose publish failed
+// individually (nack, no confirm in time, exchange
 // missing) get attempts, last_error and next_attempt_at (backoff up to 1 minute) and are skipped
 // until then, so one bad row cannot block the rest — and the rows behind it overtake it: the
 // relay guarantees at-least-once, not order. A janitor deletes rows published more than

@@ -52,3 +52,15 @@ func TestCISaysExactlyWhatIsMissing(t *testing.T) {
 			"packages (no root, no passwordless sudo to install them): sudo apt-get install -y gcc libc6-dev mariadb-server mariadb-client rabbitmq-server").
 		neverRan("make", "apt-get")
 }
+
+func TestCIWithClusterTestInstallsTheClusterPackagesAndRunsIt(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	m.commands("go", "make", "apt-get", "gcc", "chromium", "mariadbd", "rabbitmq-server")
+	m.env["CLUSTER_TEST"] = "1"
+	m.env["GALERA_PROVIDER"] = filepath.Join(m.dir, "no-galera-here.so")
+	m.ci().ok().
+		ran("apt-get -q -o DPkg::Lock::Timeout=300 update",
+			"apt-get -q -o DPkg::Lock::Timeout=300 install -y galera-4 haproxy rsync",
+			"make test", "make cluster-test")
+}

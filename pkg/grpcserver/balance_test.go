@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -18,7 +19,7 @@ import (
 )
 
 // A client from Dial spreads its calls over every address its target resolves to (two
-// replicas behind one name), not only the first.
+// replicas behind one name), not only the first, and over a comma-separated list of replicas.
 func TestDialBalancesOverEveryReplica(t *testing.T) {
 	stack := testkit.NewStack(t)
 	serverTLS, err := tlsx.Load(stack.TLS(tlsx.Order), testkit.Logger(t))
@@ -43,23 +44,28 @@ func TestDialBalancesOverEveryReplica(t *testing.T) {
 	}
 	r := manual.NewBuilderWithScheme("replicas")
 	r.InitialState(resolver.State{Addresses: addrs})
-	conn, err := grpcserver.Dial("replicas:///order", clientTLS, tlsx.Order, grpc.WithResolvers(r))
+	byName, err := grpcserver.Dial("replicas:///order", clientTLS, tlsx.Order, grpc.WithResolvers(r))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	served := map[string]int{}
-	client := healthpb.NewHealthClient(conn)
-	// round_robin sends calls only to replicas whose connection is ready, and on a loaded machine
-	// the second handshake can finish after many calls; pick_first would never use it at all.
-	for i := 0; i < 5000 && len(served) < 2; i++ {
-		var p peer.Peer
-		if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Peer(&p), grpc.WaitForReady(true)); err != nil {
-			t.Fatal(err)
-		}
-		served[p.Addr.String()]++
+	defer byName.Close()
+	byList, err := grpcserver.Dial(addrs[0].Addr+","+addrs[1].Addr, clientTLS, tlsx.Order)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(served) != 2 {
-		t.Fatalf("calls per replica = %v; want both replicas to serve", served)
+	defer byList.Close()
+	for what, conn := range map[string]*grpc.ClientConn{"a name with two addresses": byName, "a list of two": byList} {
+		// round_robin uses a replica once its connection is ready: call until both answered
+		// (pick_first, gRPC's default, never would).
+		served := map[string]int{}
+		client := healthpb.NewHealthClient(conn)
+		testkit.Eventually(t, 20*time.Second, func() bool {
+			var p peer.Peer
+			if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Peer(&p), grpc.WaitForReady(true)); err != nil {
+				t.Fatal(err)
+			}
+			served[p.Addr.String()]++
+			return len(served) == 2
+		}, "%s: calls per replica = %v; want both replicas to serve", what, testkit.Lazy(func() any { return served }))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -20,6 +21,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
 
 	"github.com/paysuite/paysuite/pkg/grpcauth"
@@ -143,9 +146,21 @@ func (s *Server) ServeListener(ctx context.Context, lis net.Listener) error {
 
 // Dial opens a client connection to the paysuite service named server (tlsx.Order, …) at addr,
 // over mutual TLS with this process's certificate; the server must present server's identity.
+// Calls are balanced round-robin over every address addr resolves to (a headless Service's
+// pods), or over a fixed list "host:port,host:port" (replicas on one machine).
 func Dial(addr string, src *tlsx.Source, server string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(src.ClientConfig(server))),
 		grpc.WithDefaultServiceConfig(ClientServiceConfig)}, opts...)
+	if strings.Contains(addr, ",") {
+		var list []resolver.Address
+		for _, a := range strings.Split(addr, ",") {
+			list = append(list, resolver.Address{Addr: strings.TrimSpace(a)})
+		}
+		r := manual.NewBuilderWithScheme("paysuite-list")
+		r.InitialState(resolver.State{Addresses: list})
+		opts = append(opts, grpc.WithResolvers(r))
+		addr = "paysuite-list:///" + server
+	}
 	return grpc.NewClient(addr, opts...)
 }
 

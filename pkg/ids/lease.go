@@ -14,6 +14,7 @@ import (
 	"github.com/bwmarrin/snowflake"
 
 	"github.com/paysuite/paysuite/pkg/leader"
+	"github.com/paysuite/paysuite/pkg/sqlerr"
 )
 
 //go:embed migrations/*.sql
@@ -140,8 +141,20 @@ func (l *Lease) set(node *snowflake.Node, id int64, until time.Time) {
 	l.changed = make(chan struct{})
 }
 
-// claim takes the lowest free node id: expired by more than the skew margin.
+// claim takes the lowest free node id: expired by more than the skew margin. Two processes
+// claiming at once on two Galera nodes pick the same row and one fails certification at commit:
+// it claims again, a bounded number of times.
 func (l *Lease) claim(ctx context.Context) error {
+	var err error
+	for range 10 {
+		if err = l.claimOnce(ctx); !sqlerr.Conflict(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func (l *Lease) claimOnce(ctx context.Context) error {
 	start := l.now()
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {

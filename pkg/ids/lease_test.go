@@ -5,32 +5,17 @@ import (
 	"database/sql"
 	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/bwmarrin/snowflake"
 
-	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/testkit"
 )
 
 func openNodesDB(t *testing.T) *sql.DB {
 	t.Helper()
-	ctx := context.Background()
-	none := fstest.MapFS{"00001_none.sql": {Data: []byte("-- +goose Up\nSELECT 1;\n")}}
-	gdb, err := db.Open(ctx, testkit.MySQLDSN(t), "ids", none, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := gdb.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	if err := db.MigrateNamed(ctx, d, ids.Migrations(), ids.VersionTable, testkit.Logger(t)); err != nil {
-		t.Fatal(err)
-	}
+	_, d := testkit.OpenDB(t, "ids", ids.Migrations())
 	return d
 }
 

@@ -157,6 +157,9 @@ func (l *Lease) takeOver(ctx context.Context) (int64, error) {
 	if err == nil {
 		return 1, nil
 	}
+	if sqlerr.Conflict(err) {
+		return 0, nil // on Galera: another node's INSERT of the role won certification
+	}
 	if !sqlerr.DuplicateKeyOn(err, "PRIMARY") { // the role is the natural key: the row exists
 		return 0, err
 	}

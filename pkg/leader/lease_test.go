@@ -19,18 +19,9 @@ import (
 // openLeaseDB opens a throw-away database with leader_leases and a table a leader writes to.
 func openLeaseDB(t *testing.T) (*gorm.DB, *sql.DB) {
 	t.Helper()
-	ctx := context.Background()
 	jobs := fstest.MapFS{"00001_jobs.sql": {Data: []byte("-- +goose Up\nCREATE TABLE jobs_done (id BIGINT AUTO_INCREMENT PRIMARY KEY, by_holder VARCHAR(128) NOT NULL);\n")}}
-	gdb, err := db.Open(ctx, testkit.MySQLDSN(t), "lease", jobs, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := gdb.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	if err := db.MigrateNamed(ctx, d, leader.Migrations(), leader.VersionTable, testkit.Logger(t)); err != nil {
+	gdb, d := testkit.OpenDB(t, "lease", jobs)
+	if err := db.MigrateNamed(context.Background(), d, leader.Migrations(), leader.VersionTable, testkit.Logger(t)); err != nil {
 		t.Fatal(err)
 	}
 	return gdb, d

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/principal"
@@ -94,8 +95,16 @@ func (a *App) Wake() {
 	}
 }
 
+// event is the result event of p's change. Its id names the change itself (each happens once: a
+// payment succeeds or closes once, a refund succeeds once), not a freshly minted number: two
+// processes that ever shared a snowflake node could not give two events one id, and the same
+// change recorded twice would collide in the outbox instead of going out as two events.
 func (a *App) event(t EventType, p *payment.Payment, r *payment.Refund, reason string) Event {
-	return Event{ID: strconv.FormatInt(a.newID(), 10), Type: t, Payment: *p, Refund: r, Reason: reason, OccurredAt: a.now()}
+	id := fmt.Sprintf("payment-%d-%s", p.ID, strings.ToLower(string(t)))
+	if r != nil {
+		id += "-" + strconv.FormatInt(r.ID, 10)
+	}
+	return Event{ID: id, Type: t, Payment: *p, Refund: r, Reason: reason, OccurredAt: a.now()}
 }
 
 // GetPayment returns one attempt the caller may see (another customer's is ErrNotFound).

@@ -340,3 +340,23 @@ func TestPendingCapHoldsUnderABurst(t *testing.T) {
 		t.Fatalf("a cancel frees a place: %v", err)
 	}
 }
+
+// An order id minted twice (two processes on one snowflake node) is an error, never read as the
+// other user's earlier request: only (user, request id) makes a duplicate request.
+func TestCreateWithAClashingOrderIDIsNotADuplicateRequest(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	first := f.newOrder(t, "u1", "r1", order.Line{SkuID: "go", Quantity: 1})
+	if err := f.orders.Create(ctx, first, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	clash := f.newOrder(t, "u2", "r9", order.Line{SkuID: "mug", Quantity: 1})
+	clash.ID = first.ID
+	err := f.orders.Create(ctx, clash, nil, 0)
+	if err == nil || errors.Is(err, app.ErrDuplicateRequest) {
+		t.Fatalf("clashing order id: err = %v, want an error that is not ErrDuplicateRequest", err)
+	}
+	if got := f.stock(t, "mug"); got != 10 {
+		t.Fatalf("mug stock = %d after the refused order, want 10", got)
+	}
+}

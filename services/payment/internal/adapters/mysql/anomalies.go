@@ -61,7 +61,7 @@ func (r anomalyRow) domain() payment.Anomaly {
 func raiseAnomaly(tx *gorm.DB, a payment.Anomaly) error {
 	row := toAnomalyRow(a)
 	err := tx.Create(&row).Error
-	if !db.IsDuplicateKeyOn(err, "uk_anomalies_ref") {
+	if !db.IsDuplicateKeyOn(err, "uk_anomalies_ref") { // a clashing generated id is an error
 		return err
 	}
 	return tx.Model(&anomalyRow{}).Where("ref = ?", row.Ref).Updates(map[string]any{
