@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/tracing"
 )
 
 //go:embed migrations/*.sql
@@ -95,6 +96,7 @@ type outboxRow struct {
 	Attempts      int
 	LastError     *string
 	NextAttemptAt *time.Time
+	TraceContext  *string // W3C traceparent of the span that wrote the row
 }
 
 func (outboxRow) TableName() string { return "outbox_messages" }
@@ -110,10 +112,14 @@ func AddToOutbox(ctx context.Context, gdb *gorm.DB, msgs ...Message) error {
 		return nil
 	}
 	now := time.Now().UTC()
-	const cols = 8
+	var trace any // NULL outside a span
+	if tp := tracing.Traceparent(ctx); tp != "" {
+		trace = tp
+	}
+	const cols = 9
 	args := make([]any, 0, len(msgs)*cols)
 	var q strings.Builder
-	q.Grow(len(outboxInsert) + len(msgs)*len(",(?,?,?,?,?,?,?,?)"))
+	q.Grow(len(outboxInsert) + len(msgs)*len(",(?,?,?,?,?,?,?,?,?)"))
 	q.WriteString(outboxInsert)
 	for i, m := range msgs {
 		if m.ID == "" || len(m.ID) > MaxMessageIDLen {
@@ -133,17 +139,17 @@ func AddToOutbox(ctx context.Context, gdb *gorm.DB, msgs ...Message) error {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString("(?,?,?,?,?,?,?,?)")
+		q.WriteString("(?,?,?,?,?,?,?,?,?)")
 		var h any // NULL when there are no headers
 		if headers != nil {
 			h = *headers
 		}
-		args = append(args, m.ID, m.Exchange, m.RoutingKey, m.Type, m.ContentType, h, body, now)
+		args = append(args, m.ID, m.Exchange, m.RoutingKey, m.Type, m.ContentType, h, body, now, trace)
 	}
 	return db.Conn(ctx, gdb).Exec(q.String(), args...).Error
 }
 
-const outboxInsert = "INSERT INTO outbox_messages (message_id, exchange, routing_key, type, content_type, headers, body, created_at) VALUES "
+const outboxInsert = "INSERT INTO outbox_messages (message_id, exchange, routing_key, type, content_type, headers, body, created_at, trace_context) VALUES "
 
 // headerValue keeps a header's AMQP type through JSON, which alone would turn int64 into float64.
 type headerValue struct {

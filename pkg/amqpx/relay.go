@@ -28,6 +28,7 @@ type Relay struct {
 }
 
 type relayOptions struct {
+	metrics        *Metrics
 	poll           time.Duration
 	batch          int
 	confirmTimeout time.Duration
@@ -58,6 +59,9 @@ func WithRetention(d time.Duration) RelayOption { return func(o *relayOptions) {
 // WithLeaderLock sets the lock that makes one relay per database the publisher (default: GET_LOCK
 // "amqpx_relay" on gdb's database, see leader.GetLock).
 func WithLeaderLock(l leader.Lock) RelayOption { return func(o *relayOptions) { o.lock = l } }
+
+// WithRelayMetrics counts published rows on m.
+func WithRelayMetrics(m *Metrics) RelayOption { return func(o *relayOptions) { o.metrics = m } }
 
 // NewRelay returns a relay for gdb's outbox publishing over conn. Start it with Run.
 func NewRelay(gdb *gorm.DB, conn *Conn, log *slog.Logger, opts ...RelayOption) *Relay {
@@ -226,7 +230,9 @@ func (r *Relay) publish(ctx, pctx context.Context, ch *amqp.Channel, rows []outb
 			failed[row.ID] = err.Error()
 			continue
 		}
+		span := startPublishSpan(row, &msg)
 		dc, err := ch.PublishWithDeferredConfirmWithContext(pctx, row.Exchange, row.RoutingKey, false, false, msg)
+		endSpan(span, err)
 		if err != nil {
 			// The channel or connection is gone; the rest of the batch waits for the next pass.
 			failed[row.ID] = "publish: " + err.Error()
@@ -271,6 +277,7 @@ func (r *Relay) record(ctx context.Context, rows []outboxRow, published []int64,
 			// They will be published again: duplicates, which consumers drop by message id.
 			return fmt.Errorf("mark %d rows published: %w", len(published), err)
 		}
+		r.opts.metrics.publishedRows(len(published))
 	}
 	var firstFailed *outboxRow
 	for _, row := range rows {

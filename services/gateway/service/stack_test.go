@@ -30,6 +30,8 @@ type stack struct {
 	token      string            // sent as the bearer token by do, when set (see as)
 	infra      *testkit.Stack    // identities, database and broker users
 	grpcAddrs  map[string]string // service name -> its gRPC address
+	opsAddrs   map[string]string // service name (and "gateway") -> its ops port
+	notifyURL  string            // the payment service's notify endpoints (http://host:port)
 }
 
 // as returns the stack seen by the holder of token: do sends it on every request.
@@ -82,13 +84,17 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	sandbox := emulatortest.Start(t, 0.01, log.With("svc", "sandbox"))
 
 	orderAddr, paymentAddr, paymentHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
+	opsAddrs := map[string]string{}
+	for _, name := range []string{tlsx.Order, tlsx.Payment, tlsx.Notification, tlsx.Course, tlsx.Gateway} {
+		opsAddrs[name] = testkit.FreeAddr(t)
+	}
 	orderCfg := orderservice.Config{
-		GRPCAddr: orderAddr, MySQLDSN: infra.MySQLDSN(orderservice.Name), AMQPURL: infra.AMQPURL(orderservice.Name),
+		GRPCAddr: orderAddr, OpsAddr: opsAddrs[tlsx.Order], MySQLDSN: infra.MySQLDSN(orderservice.Name), AMQPURL: infra.AMQPURL(orderservice.Name),
 		TLS: infra.TLS(tlsx.Order), PaymentBrokerUser: paymentUser, SnowflakeNode: 11, PaymentTarget: paymentAddr,
 		PayTimeout: o.payTimeout, SweepInterval: o.sweepInterval, SweepGrace: o.sweepGrace, MaxPendingPerUser: o.maxPending,
 	}
 	paymentCfg := paymentservice.Config{
-		GRPCAddr: paymentAddr, HTTPAddr: paymentHTTP, MySQLDSN: infra.MySQLDSN(paymentservice.Name),
+		GRPCAddr: paymentAddr, OpsAddr: opsAddrs[tlsx.Payment], HTTPAddr: paymentHTTP, MySQLDSN: infra.MySQLDSN(paymentservice.Name),
 		AMQPURL: infra.AMQPURL(paymentservice.Name), TLS: infra.TLS(tlsx.Payment), SnowflakeNode: 12, OrderTarget: orderAddr,
 		OrderPayTimeout: orderCfg.PayTimeout, ProviderTradeTimeout: o.providerTradeTimeout,
 		NotifyBaseURL: "http://" + paymentHTTP, PollScale: 0.01,
@@ -97,14 +103,14 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		Wechat:       paymentservice.WechatConfig{BaseURL: sandbox.URL},
 	}
 	notificationCfg := notificationservice.Config{
-		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: infra.MySQLDSN(notificationservice.Name),
+		GRPCAddr: testkit.FreeAddr(t), OpsAddr: opsAddrs[tlsx.Notification], MySQLDSN: infra.MySQLDSN(notificationservice.Name),
 		AMQPURL: infra.AMQPURL(notificationservice.Name), TLS: infra.TLS(tlsx.Notification), PaymentBrokerUser: paymentUser,
 		SnowflakeNode:    13,
 		WebhookTimeScale: 0.01, WebhookTimeout: 5 * time.Second, WatchPoll: 500 * time.Millisecond,
 		WebhookSecretKey: testkit.SecretKey(t), OrderTarget: orderAddr, WatchMaxAge: o.watchMaxAge,
 		WebhookAllowPrivate: true, // the tests' merchant endpoints listen on loopback
 	}
-	courseCfg := courseservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: infra.MySQLDSN(courseservice.Name),
+	courseCfg := courseservice.Config{GRPCAddr: testkit.FreeAddr(t), OpsAddr: opsAddrs[tlsx.Course], MySQLDSN: infra.MySQLDSN(courseservice.Name),
 		AMQPURL: infra.AMQPURL(courseservice.Name), TLS: infra.TLS(tlsx.Course), PaymentBrokerUser: paymentUser, SnowflakeNode: 14}
 
 	testkit.Go(t, func(ctx context.Context) error { return orderservice.Run(ctx, orderCfg, log.With("svc", "order")) })
@@ -128,6 +134,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	tokens := testkit.NewTokens(t)
 	gwCfg := service.Config{
 		HTTPAddr:           testkit.FreeAddr(t),
+		OpsAddr:            opsAddrs[tlsx.Gateway],
 		TLS:                infra.TLS(tlsx.Gateway),
 		OrderTarget:        orderAddr,
 		PaymentTarget:      paymentAddr,
@@ -142,7 +149,8 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	}
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, gwCfg, log.With("svc", "gateway")) })
 	s := &stack{baseURL: "http://" + gwCfg.HTTPAddr, sandboxURL: sandbox.URL, client: &http.Client{Timeout: 30 * time.Second},
-		tokens: tokens, infra: infra, grpcAddrs: grpcAddrs}
+		tokens: tokens, infra: infra, grpcAddrs: grpcAddrs, opsAddrs: opsAddrs,
+		notifyURL: "http://" + paymentHTTP}
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		resp, err := s.client.Get(s.baseURL + "/healthz")
 		if err != nil {
