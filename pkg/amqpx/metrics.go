@@ -10,22 +10,17 @@ import (
 	"github.com/paysuite/paysuite/pkg/metrics"
 )
 
-// The broker and outbox series (metrics.Catalog lists them).
+// The broker and outbox series (pkg/metrics names them, for its Catalog).
 const (
-	MetricDeliveries   = metrics.Namespace + "_amqp_deliveries_total"
-	MetricRedeliveries = metrics.Namespace + "_amqp_redeliveries_total"
-	MetricRetries      = metrics.Namespace + "_amqp_retries_total"
-	MetricParked       = metrics.Namespace + "_amqp_parked_total"
-	MetricParkedNow    = metrics.Namespace + "_amqp_parked_messages"
-	MetricPublished    = metrics.Namespace + "_outbox_published_total"
-	MetricBacklog      = metrics.Namespace + "_outbox_backlog"
-	MetricOldestAge    = metrics.Namespace + "_outbox_oldest_age_seconds"
+	MetricDeliveries   = metrics.AMQPDeliveries
+	MetricRedeliveries = metrics.AMQPRedeliveries
+	MetricRetries      = metrics.AMQPRetries
+	MetricParked       = metrics.AMQPParked
+	MetricParkedNow    = metrics.AMQPParkedNow
+	MetricPublished    = metrics.OutboxPublished
+	MetricBacklog      = metrics.OutboxBacklog
+	MetricOldestAge    = metrics.OutboxOldestAge
 )
-
-func init() {
-	metrics.Declare(MetricDeliveries, MetricRedeliveries, MetricRetries, MetricParked, MetricParkedNow,
-		MetricPublished, MetricBacklog, MetricOldestAge)
-}
 
 // Metrics are a process's broker series: per consumer queue, deliveries, redeliveries (the
 // broker's redelivered flag or a retry copy), retries, messages parked and the parking queue's

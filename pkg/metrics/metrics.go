@@ -81,7 +81,7 @@ func (r *Registry) Names() []string {
 }
 
 // Catalog is the name of every paysuite series a service may register (the RED, leader,
-// broker, outbox and SQL gauge series defined in this package and pkg/amqpx's), sorted. It
+// broker, outbox, table gauge and feature series, all named in this package), sorted. It
 // does not list the Go runtime and process series, which come with every registry.
 func Catalog() []string {
 	catalogMu.Lock()
@@ -109,8 +109,22 @@ func declare(names ...string) {
 	}
 }
 
-// Declare adds the names of series defined outside this package (pkg/amqpx) to the Catalog.
-func Declare(names ...string) { declare(names...) }
+// The broker and outbox series pkg/amqpx defines.
+const (
+	AMQPDeliveries   = Namespace + "_amqp_deliveries_total"
+	AMQPRedeliveries = Namespace + "_amqp_redeliveries_total"
+	AMQPRetries      = Namespace + "_amqp_retries_total"
+	AMQPParked       = Namespace + "_amqp_parked_total"
+	AMQPParkedNow    = Namespace + "_amqp_parked_messages"
+	OutboxPublished  = Namespace + "_outbox_published_total"
+	OutboxBacklog    = Namespace + "_outbox_backlog"
+	OutboxOldestAge  = Namespace + "_outbox_oldest_age_seconds"
+)
+
+func init() {
+	declare(AMQPDeliveries, AMQPRedeliveries, AMQPRetries, AMQPParked, AMQPParkedNow, OutboxPublished, OutboxBacklog,
+		OutboxOldestAge)
+}
 
 // descName is the fully-qualified name of d (client_golang does not export it).
 func descName(d *prometheus.Desc) string {
