@@ -2,13 +2,12 @@ package metrics
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Series of features that run inside shared code or are still being built: they are process
-// wide (one process is one service; an in-process test suite shares them) and registered on
+// Series of features that run inside shared code or are still being built (transaction
+// retries in pkg/db, reconciliation): they are process wide (one process is one service; an in-process test suite shares them) and registered on
 // every Registry. Call them from anywhere:
 //
 //	metrics.TxRetries.WithLabelValues(metrics.CauseDeadlock).Inc()
 //	metrics.ReconDiscrepancies.WithLabelValues("amount_mismatch").Add(n)
-//	metrics.AnomaliesOpen.Set(float64(open))
 var (
 	// TxRetries counts database transactions retried, by cause (deadlock, lock_wait_timeout,
 	// galera_conflict, connection).
@@ -20,9 +19,6 @@ var (
 	// ReconRuns counts reconciliation runs, by result (ok, failed).
 	ReconRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "recon_runs_total",
 		Help: "Reconciliation runs, by result."}, []string{"result"})
-	// AnomaliesOpen is the number of anomalies recorded and not yet resolved.
-	AnomaliesOpen = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "anomalies_open",
-		Help: "Anomalies recorded and not yet resolved by an operator."})
 )
 
 // Causes of a transaction retry (TxRetries' label values).
@@ -41,7 +37,7 @@ const (
 	ReconStatusMismatch  = "status_mismatch"
 )
 
-var features = []prometheus.Collector{TxRetries, ReconDiscrepancies, ReconRuns, AnomaliesOpen}
+var features = []prometheus.Collector{TxRetries, ReconDiscrepancies, ReconRuns}
 
 func init() {
 	for _, c := range []string{CauseDeadlock, CauseLockWaitTimeout, CauseGaleraConflict, CauseConnection} {
@@ -53,8 +49,7 @@ func init() {
 	for _, r := range []string{"ok", "failed"} {
 		ReconRuns.WithLabelValues(r)
 	}
-	declare(Namespace+"_tx_retries_total", Namespace+"_recon_discrepancies_total", Namespace+"_recon_runs_total",
-		Namespace+"_anomalies_open")
+	declare(Namespace+"_tx_retries_total", Namespace+"_recon_discrepancies_total", Namespace+"_recon_runs_total")
 }
 
 // NotifiesName is the provider notify series: notifies received, by channel and result

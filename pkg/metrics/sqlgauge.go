@@ -43,13 +43,17 @@ var (
 		Known: known("PROCESSING", "SUCCEEDED", "FAILED")}
 	RefundsStuck = Gauge{Name: Namespace + "_refunds_stuck",
 		Help: "Refunds not finished (succeeded or failed) an hour after they were asked for."}
+	AnomaliesOpen = Gauge{Name: Namespace + "_anomalies_open", Help: "Anomalies recorded and not yet resolved, by kind.",
+		Labels: []string{"kind"}, Known: known("REFUND_ABNORMAL", "REFUND_CLOSED", "REFUND_REFUSED", "REFUND_STUCK",
+			"AMOUNT_MISMATCH")}
 	// notification
 	WebhookDeliveries = Gauge{Name: Namespace + "_webhook_deliveries", Help: "Merchant webhook deliveries by status.",
 		Labels: []string{"status"}, Known: known("pending", "delivered", "failed")}
 )
 
 func init() {
-	for _, g := range []Gauge{Orders, Payments, PaymentsWaitingExpired, PollTasks, Refunds, RefundsStuck, WebhookDeliveries} {
+	for _, g := range []Gauge{Orders, Payments, PaymentsWaitingExpired, PollTasks, Refunds, RefundsStuck, AnomaliesOpen,
+		WebhookDeliveries} {
 		declare(g.Name)
 	}
 }
