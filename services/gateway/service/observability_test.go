@@ -1,7 +1,9 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"sort"
@@ -15,6 +17,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/paysuite/paysuite/pkg/amqpx"
+	"github.com/paysuite/paysuite/pkg/cli"
 	"github.com/paysuite/paysuite/pkg/metrics"
 	"github.com/paysuite/paysuite/pkg/testkit"
 	"github.com/paysuite/paysuite/pkg/tlsx"
@@ -135,6 +138,8 @@ func TestMetricsShowAPurchaseARefusedNotifyAndAParkedMessage(t *testing.T) {
 		t.Errorf("payment published %v outbox rows, want at least the SUCCEEDED result", got)
 	}
 
+	t.Run("the paysuite CLI as admin", func(t *testing.T) { cliAgainstTheSuite(t, s, orderID, pay.str("paymentId")) })
+
 	served := map[string]bool{}
 	for _, name := range []string{tlsx.Order, tlsx.Payment, tlsx.Notification, tlsx.Course, tlsx.Gateway} {
 		for n := range s.scrape(t, name) {
@@ -151,5 +156,37 @@ func TestMetricsShowAPurchaseARefusedNotifyAndAParkedMessage(t *testing.T) {
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Fatalf("series in metrics.Catalog that no service serves: %v", missing)
+	}
+}
+
+// cliAgainstTheSuite runs bin/paysuite's commands against the running services over mutual TLS
+// as admin: what it shows is what the services hold, and a missing or malformed id says so with
+// the documented exit code.
+func cliAgainstTheSuite(t *testing.T, s *stack, orderID, paymentID string) {
+	paysuite := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		args = append([]string{"--tls-dir", s.infra.TLSDir(), "--order-addr", s.grpcAddrs[tlsx.Order],
+			"--payment-addr", s.grpcAddrs[tlsx.Payment], "--notification-addr", s.grpcAddrs[tlsx.Notification]}, args...)
+		code := cli.Execute(args, strings.NewReader(""), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	var got map[string]any
+	code, out, errOut := paysuite("order", "get", orderID, "-o", "json")
+	if code != 0 || json.Unmarshal([]byte(out), &got) != nil || got["status"] != "PAID" || got["paymentId"] != paymentID {
+		t.Fatalf("order get: exit %d: %s %s", code, out, errOut)
+	}
+	code, out, errOut = paysuite("payment", "get", paymentID)
+	if code != 0 || !strings.Contains(out, "SUCCEEDED") || !strings.Contains(out, "ALIPAY_QR") {
+		t.Fatalf("payment get: exit %d: %s %s", code, out, errOut)
+	}
+	if code, _, errOut := paysuite("order", "get", "123456789"); code != 1 || !strings.Contains(errOut, "NotFound") {
+		t.Fatalf("order get of an unknown order: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := paysuite("payment", "get", "x1"); code != 2 {
+		t.Fatalf("payment get x1: exit %d: %s", code, errOut)
+	}
+	code, out, errOut = paysuite("anomalies", "-o", "json")
+	if code != 0 || json.Unmarshal([]byte(out), &got) != nil {
+		t.Fatalf("anomalies: exit %d: %s %s", code, out, errOut)
 	}
 }
