@@ -116,6 +116,7 @@ func AddToOutbox(ctx context.Context, gdb *gorm.DB, msgs ...Message) error {
 	if tp := tracing.Traceparent(ctx); tp != "" {
 		trace = tp
 	}
+	perMessage, _ := ctx.Value(messageTracesKey{}).(map[string]string)
 	const cols = 9
 	args := make([]any, 0, len(msgs)*cols)
 	var q strings.Builder
@@ -144,9 +145,22 @@ func AddToOutbox(ctx context.Context, gdb *gorm.DB, msgs ...Message) error {
 		if headers != nil {
 			h = *headers
 		}
-		args = append(args, m.ID, m.Exchange, m.RoutingKey, m.Type, m.ContentType, h, body, now, trace)
+		rowTrace := trace
+		if tp := perMessage[m.ID]; tp != "" {
+			rowTrace = tp
+		}
+		args = append(args, m.ID, m.Exchange, m.RoutingKey, m.Type, m.ContentType, h, body, now, rowTrace)
 	}
 	return db.Conn(ctx, gdb).Exec(q.String(), args...).Error
+}
+
+type messageTracesKey struct{}
+
+// WithMessageTraces returns ctx telling AddToOutbox the W3C traceparent of each message id
+// written under it, instead of ctx's own span: for a batch that writes, in one transaction, the
+// events of several requests, each of which belongs to its own trace.
+func WithMessageTraces(ctx context.Context, traces map[string]string) context.Context {
+	return context.WithValue(ctx, messageTracesKey{}, traces)
 }
 
 const outboxInsert = "INSERT INTO outbox_messages (message_id, exchange, routing_key, type, content_type, headers, body, created_at, trace_context) VALUES "
