@@ -73,7 +73,7 @@ func sample(mfs map[string]*dto.MetricFamily, name string, labels ...string) flo
 // (parsed, not grepped) shows them; and every series paysuite defines (metrics.Catalog, what
 // the alert rules may name) is served by some service.
 func TestMetricsShowAPurchaseARefusedNotifyAndAParkedMessage(t *testing.T) {
-	s := startStack(t)
+	s := startStack(t, withOps())
 	user := testkit.UniqueName("buyer")
 	b := s.asUser(user)
 	order := b.expect(t, b.do(t, "POST", "/v1/orders", map[string]any{"userId": user, "requestId": "m-1",
