@@ -59,6 +59,7 @@ build:
 	@mkdir -p bin
 	@for s in $(SERVICES); do echo "build $$s"; go build -o bin/$$s ./services/$$s/cmd/$$s || exit 1; done
 	@go build -o bin/devenv ./pkg/cmd/devenv
+	@go build -o bin/paysuite ./pkg/cmd/paysuite
 
 vet:
 	go vet $(PACKAGES) $(DEPLOY_PACKAGES)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/codes"
 	"gorm.io/gorm"
 
 	"github.com/paysuite/paysuite/pkg/db"
@@ -65,6 +66,8 @@ type ConsumerConfig struct {
 	RetryBackoff    time.Duration // first retry delay, doubling up to 5s (default 200ms)
 	HandlerTimeout  time.Duration // bound on one handler+commit (default 30s)
 	DedupeRetention time.Duration // processed ids kept this long (default 30 days)
+
+	Metrics *Metrics // the process's broker series (nil: none)
 }
 
 const publishTimeout = 10 * time.Second
@@ -90,6 +93,10 @@ func Consume(ctx context.Context, conn *Conn, gdb *gorm.DB, cfg ConsumerConfig, 
 
 	var wg sync.WaitGroup
 	wg.Go(func() { c.janitor(ctx) })
+	if cfg.Metrics != nil {
+		cfg.Metrics.queue(cfg.Queue)
+		wg.Go(func() { c.watchParking(ctx) })
+	}
 	defer wg.Wait()
 
 	failures := 0
@@ -223,7 +230,10 @@ func (c *consumer) handle(ctx context.Context, pub *amqp.Channel, d amqp.Deliver
 	// In-flight work finishes on shutdown: only the timeout cuts it short.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.HandlerTimeout)
 	defer cancel()
+	hctx, span := startConsumeSpan(hctx, c.cfg.Queue, d)
+	defer span.End()
 	attempts := headerInt(d.Headers, HeaderAttempts)
+	c.cfg.Metrics.delivered(c.cfg.Queue, d.Redelivered || attempts > 0)
 	log := c.log.With("message_id", d.MessageId, "type", d.Type)
 	if d.MessageId == "" {
 		c.park(hctx, pub, d, attempts, "missing message id", log)
@@ -251,24 +261,27 @@ func (c *consumer) handle(ctx context.Context, pub *amqp.Channel, d amqp.Deliver
 		handlerOK = true
 		return nil
 	})
+	if err != nil && !errors.Is(err, errAlreadyProcessed) {
+		span.SetStatus(codes.Error, err.Error())
+	}
 	switch {
 	case err == nil:
 		_ = d.Ack(false)
 	case errors.Is(err, errAlreadyProcessed):
-		log.Debug("duplicate delivery skipped")
+		log.DebugContext(hctx, "duplicate delivery skipped")
 		_ = d.Ack(false)
 	case errors.Is(err, ErrPoison):
 		c.park(hctx, pub, d, attempts+1, err.Error(), log)
 	case handlerOK || !c.handlerRan(err):
 		// Our own bookkeeping (dedupe insert or commit) failed, not the handler: most likely the
 		// database is down. Do not spend the message's attempts on it; wait and hand it back.
-		log.Warn("consumer could not commit; requeueing", "err", err)
+		log.WarnContext(hctx, "consumer could not commit; requeueing", "err", err)
 		sleep(ctx, Backoff(attempts+1, c.cfg.RetryBackoff, reconnectMax))
 		_ = d.Nack(false, true)
 	case attempts+1 >= c.cfg.MaxAttempts:
 		c.park(hctx, pub, d, attempts+1, fmt.Sprintf("gave up after %d attempts: %v", attempts+1, err), log)
 	default:
-		log.Warn("handler failed; will retry", "attempt", attempts+1, "err", err)
+		log.WarnContext(hctx, "handler failed; will retry", "attempt", attempts+1, "err", err)
 		sleep(ctx, Backoff(attempts+1, c.cfg.RetryBackoff, reconnectMax))
 		c.retry(hctx, pub, d, attempts+1, err.Error(), log)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/leader"
+	"github.com/paysuite/paysuite/pkg/tracing"
 )
 
 //go:embed migrations/*.sql
@@ -101,6 +102,7 @@ type outboxRow struct {
 	Attempts      int
 	LastError     *string
 	NextAttemptAt *time.Time
+	TraceContext  *string // W3C traceparent of the span that wrote the row
 }
 
 func (outboxRow) TableName() string { return "outbox_messages" }
@@ -116,10 +118,15 @@ func AddToOutbox(ctx context.Context, gdb *gorm.DB, msgs ...Message) error {
 		return nil
 	}
 	now := time.Now().UTC()
-	const cols = 8
+	var trace any // NULL outside a span
+	if tp := tracing.Traceparent(ctx); tp != "" {
+		trace = tp
+	}
+	perMessage, _ := ctx.Value(messageTracesKey{}).(map[string]string)
+	const cols = 9
 	args := make([]any, 0, len(msgs)*cols)
 	var q strings.Builder
-	q.Grow(len(outboxInsert) + len(msgs)*len(",(?,?,?,?,?,?,?,?)"))
+	q.Grow(len(outboxInsert) + len(msgs)*len(",(?,?,?,?,?,?,?,?,?)"))
 	q.WriteString(outboxInsert)
 	for i, m := range msgs {
 		if m.ID == "" || len(m.ID) > MaxMessageIDLen {
@@ -139,17 +146,30 @@ func AddToOutbox(ctx context.Context, gdb *gorm.DB, msgs ...Message) error {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString("(?,?,?,?,?,?,?,?)")
+		q.WriteString("(?,?,?,?,?,?,?,?,?)")
 		var h any // NULL when there are no headers
 		if headers != nil {
 			h = *headers
 		}
-		args = append(args, m.ID, m.Exchange, m.RoutingKey, m.Type, m.ContentType, h, body, now)
+		rowTrace := trace
+		if tp := perMessage[m.ID]; tp != "" {
+			rowTrace = tp
+		}
+		args = append(args, m.ID, m.Exchange, m.RoutingKey, m.Type, m.ContentType, h, body, now, rowTrace)
 	}
 	return db.Conn(ctx, gdb).Exec(q.String(), args...).Error
 }
 
-const outboxInsert = "INSERT INTO outbox_messages (message_id, exchange, routing_key, type, content_type, headers, body, created_at) VALUES "
+type messageTracesKey struct{}
+
+// WithMessageTraces returns ctx telling AddToOutbox the W3C traceparent of each message id
+// written under it, instead of ctx's own span: for a batch that writes, in one transaction, the
+// events of several requests, each of which belongs to its own trace.
+func WithMessageTraces(ctx context.Context, traces map[string]string) context.Context {
+	return context.WithValue(ctx, messageTracesKey{}, traces)
+}
+
+const outboxInsert = "INSERT INTO outbox_messages (message_id, exchange, routing_key, type, content_type, headers, body, created_at, trace_context) VALUES "
 
 // headerValue keeps a header's AMQP type through JSON, which alone would turn int64 into float64.
 type headerValue struct {

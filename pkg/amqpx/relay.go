@@ -29,6 +29,7 @@ type Relay struct {
 }
 
 type relayOptions struct {
+	metrics        *Metrics
 	poll           time.Duration
 	batch          int
 	confirmTimeout time.Duration
@@ -59,6 +60,9 @@ func WithRetention(d time.Duration) RelayOption { return func(o *relayOptions) {
 // WithLeaderLock sets the lock that makes one relay per database the publisher (default: the
 // lease row "amqpx_relay" of gdb's database, see leader.Lease; its table must be migrated).
 func WithLeaderLock(l leader.Lock) RelayOption { return func(o *relayOptions) { o.lock = l } }
+
+// WithRelayMetrics counts published rows on m.
+func WithRelayMetrics(m *Metrics) RelayOption { return func(o *relayOptions) { o.metrics = m } }
 
 // NewRelay returns a relay for gdb's outbox publishing over conn. Start it with Run.
 func NewRelay(gdb *gorm.DB, conn *Conn, log *slog.Logger, opts ...RelayOption) *Relay {
@@ -227,7 +231,9 @@ func (r *Relay) publish(ctx, pctx context.Context, ch *amqp.Channel, rows []outb
 			failed[row.ID] = err.Error()
 			continue
 		}
+		span := startPublishSpan(row, &msg)
 		dc, err := ch.PublishWithDeferredConfirmWithContext(pctx, row.Exchange, row.RoutingKey, false, false, msg)
+		endSpan(span, err)
 		if err != nil {
 			// The channel or connection is gone; the rest of the batch waits for the next pass.
 			failed[row.ID] = "publish: " + err.Error()
@@ -299,6 +305,7 @@ func (r *Relay) record(ctx context.Context, rows []outboxRow, published []int64,
 	if err != nil {
 		return err
 	}
+	r.opts.metrics.publishedRows(len(published))
 	if firstFailed != nil {
 		// One line per pass, not per row: an outage would otherwise log every pending row.
 		r.log.Warn("outbox publish failed; will retry", "rows", len(failed), "first_message_id", firstFailed.MessageID,

@@ -17,10 +17,11 @@ func (c *consumer) retry(ctx context.Context, pub *amqp.Channel, d amqp.Delivery
 	headers[HeaderAttempts] = int64(attempts)
 	headers[HeaderLastError] = truncate(lastErr, 1000)
 	if err := publishConfirmed(ctx, pub, c.cfg.Queue, c.copyOf(d, headers)); err != nil {
-		log.Error("retry copy not confirmed; requeueing the original", "err", err)
+		log.ErrorContext(ctx, "retry copy not confirmed; requeueing the original", "err", err)
 		_ = d.Nack(false, true)
 		return
 	}
+	c.cfg.Metrics.retried(c.cfg.Queue)
 	_ = d.Ack(false)
 }
 
@@ -31,11 +32,12 @@ func (c *consumer) park(ctx context.Context, pub *amqp.Channel, d amqp.Delivery,
 	headers[HeaderParkReason] = truncate(reason, 1000)
 	headers[HeaderOriginalQueue] = c.cfg.Queue
 	if err := publishConfirmed(ctx, pub, ParkingQueue(c.cfg.Queue), c.copyOf(d, headers)); err != nil {
-		log.Error("parked copy not confirmed; requeueing the original", "err", err)
+		log.ErrorContext(ctx, "parked copy not confirmed; requeueing the original", "err", err)
 		_ = d.Nack(false, true)
 		return
 	}
-	log.Error("message parked", "queue", ParkingQueue(c.cfg.Queue), "reason", reason, "attempts", attempts)
+	log.ErrorContext(ctx, "message parked", "queue", ParkingQueue(c.cfg.Queue), "reason", reason, "attempts", attempts)
+	c.cfg.Metrics.parkedOne(c.cfg.Queue)
 	_ = d.Ack(false)
 }
 

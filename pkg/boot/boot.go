@@ -14,7 +14,6 @@ import (
 	"log/slog"
 
 	"github.com/bwmarrin/snowflake"
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"gorm.io/gorm"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/leader"
+	"github.com/paysuite/paysuite/pkg/metrics"
 	"github.com/paysuite/paysuite/pkg/ops"
 	"github.com/paysuite/paysuite/pkg/tlsx"
 )
@@ -48,8 +48,9 @@ type Infra struct {
 	DB      *gorm.DB
 	Broker  *amqpx.Conn // nil without a broker
 	TLS     *tlsx.Source
-	Metrics *prometheus.Registry // served at the ops port's /metrics
+	Metrics *metrics.Registry // served at the ops port's /metrics
 	sqlDB   *sql.DB
+	series  series
 	node    *snowflake.Node // a pinned node id, or
 	nodeID  int64
 	lease   *ids.Lease // a leased one
@@ -86,7 +87,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Infra, error) {
 		return nil, err
 	}
 	in := &Infra{DB: gdb, TLS: src, Metrics: ops.NewRegistry(), sqlDB: sqlDB, node: node, nodeID: cfg.SnowflakeNode, log: log}
-	in.Metrics.MustRegister(db.TxRetries)
+	in.series = newSeries(in.Metrics)
 	if err := db.MigrateNamed(ctx, sqlDB, leader.Migrations(), leader.VersionTable, log); err != nil {
 		in.Close()
 		return nil, fmt.Errorf("migrate leader_leases: %w", err)
@@ -104,6 +105,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Infra, error) {
 	if cfg.AMQPURL == "" {
 		return in, nil
 	}
+	in.series.amqp = amqpx.NewMetrics(in.Metrics)
+	in.Metrics.MustRegister(amqpx.OutboxCollector(gdb))
 	if err := amqpx.MigrateOutbox(ctx, gdb, log); err != nil {
 		in.Close()
 		return nil, err
@@ -136,17 +139,24 @@ func (in *Infra) NodeID() int64 {
 }
 
 // LeaderLock returns the lock named name that one instance of the service holds at a time: a
-// lease row (leader.Lease), which elects one leader per database even on Galera.
-func (in *Infra) LeaderLock(name string) leader.Lock { return leader.NewLease(in.sqlDB, name) }
+// lease row (leader.Lease), which elects one leader per database even on Galera. Whether this
+// process holds it is the series paysuite_leader{lock=name}.
+func (in *Infra) LeaderLock(name string) leader.Lock {
+	return in.series.leader.Watch(name, leader.NewLease(in.sqlDB, name))
+}
 
 // Relay returns the outbox relay of the service's database, publishing over its broker.
 func (in *Infra) Relay() *amqpx.Relay {
-	return amqpx.NewRelay(in.DB, in.Broker, in.log, amqpx.WithLeaderLock(in.LeaderLock("amqpx_relay")))
+	return amqpx.NewRelay(in.DB, in.Broker, in.log, amqpx.WithLeaderLock(in.LeaderLock("amqpx_relay")),
+		amqpx.WithRelayMetrics(in.series.amqp))
 }
 
 // Consumer returns a run.Group part that consumes with h (amqpx.Consume on the service's broker
 // and database) until its ctx is done.
 func (in *Infra) Consumer(cfg amqpx.ConsumerConfig, h amqpx.Handler) func(ctx context.Context) error {
+	if cfg.Metrics == nil {
+		cfg.Metrics = in.series.amqp
+	}
 	return func(ctx context.Context) error { return amqpx.Consume(ctx, in.Broker, in.DB, cfg, h, in.log) }
 }
 
@@ -154,12 +164,43 @@ func (in *Infra) Consumer(cfg amqpx.ConsumerConfig, h amqpx.Handler) func(ctx co
 // against the service's policy (the gateway naming its end user), the end user believed from
 // the gateway and admin only, reflection when asked for.
 func (in *Infra) GRPCServer(callers grpcauth.Policy, reflection bool) *grpcserver.Server {
-	return grpcserver.New(in.log, grpcserver.Options{TLS: in.TLS, Callers: callers, Reflection: reflection})
+	return grpcserver.New(in.log, grpcserver.Options{TLS: in.TLS, Callers: callers, Reflection: reflection,
+		Metrics: in.series.grpcServer})
 }
 
 // Dial connects to the paysuite service named server (tlsx.Order, …) at target over mutual TLS.
 func (in *Infra) Dial(target, server string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	opts = append([]grpc.DialOption{grpc.WithChainUnaryInterceptor(in.series.grpcClient.UnaryClient())}, opts...)
 	return grpcserver.Dial(target, in.TLS, server, opts...)
+}
+
+// SQLGauges returns a collector of gauges read from the service's database at scrape time,
+// registered on the service's registry; add the service's gauges to it.
+func (in *Infra) SQLGauges() *metrics.SQLCollector {
+	c := metrics.NewSQLCollector(in.sqlDB, in.log)
+	in.Metrics.MustRegister(c)
+	return c
+}
+
+// HTTPMetrics is the service's HTTP RED series: wrap each HTTP server's handler with its Handler.
+func (in *Infra) HTTPMetrics() *metrics.HTTP {
+	if in.series.http == nil {
+		in.series.http = metrics.NewHTTP(in.Metrics)
+	}
+	return in.series.http
+}
+
+// series are the service's shared series, registered once on its registry.
+type series struct {
+	grpcServer, grpcClient *metrics.GRPC
+	http                   *metrics.HTTP
+	leader                 *metrics.Leader
+	amqp                   *amqpx.Metrics // nil without a broker
+}
+
+func newSeries(reg *metrics.Registry) series {
+	return series{grpcServer: metrics.NewGRPCServer(reg), grpcClient: metrics.NewGRPCClient(reg),
+		leader: metrics.NewLeader(reg)}
 }
 
 // Ops returns a run.Group part serving the ops port on addr (nothing when addr is empty):

@@ -32,9 +32,9 @@ const MaxTxAttempts = 5
 
 // TxRetries counts the transactions WithTx ran again, by cause ("deadlock": error 1213, which
 // is also how Galera reports a certification failure at commit; "lock_wait_timeout": 1205).
-// boot registers it on every service's /metrics as paysuite_db_tx_retries_total.
+// pkg/metrics registers it on every service's /metrics as paysuite_tx_retries_total.
 var TxRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
-	Name: "paysuite_db_tx_retries_total",
+	Name: "paysuite_tx_retries_total",
 	Help: "Transactions run again after the server rolled them back (deadlock or Galera certification failure, lock wait timeout).",
 }, []string{"cause"})
 

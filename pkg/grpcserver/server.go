@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -26,8 +27,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/paysuite/paysuite/pkg/grpcauth"
+	"github.com/paysuite/paysuite/pkg/metrics"
 	"github.com/paysuite/paysuite/pkg/principal/grpcprincipal"
 	"github.com/paysuite/paysuite/pkg/tlsx"
+	"github.com/paysuite/paysuite/pkg/tracing"
 )
 
 // DrainTimeout bounds how long in-flight RPCs may run after shutdown starts.
@@ -68,6 +71,7 @@ type Options struct {
 	TLS        *tlsx.Source    // the server's certificate and the CA its callers' must chain to
 	Callers    grpcauth.Policy // who may call each RPC (admin: everything)
 	Reflection bool            // GRPC_REFLECTION: serve reflection (to authenticated callers)
+	Metrics    *metrics.GRPC   // the server's RED series (nil: none)
 }
 
 // New builds a server that accepts only mutual TLS callers allowed by opts.Callers (the gateway
@@ -78,12 +82,21 @@ func New(log *slog.Logger, opts Options, grpcOpts ...grpc.ServerOption) *Server 
 	// x-paysuite-roles) becomes the handler's principal only from the gateway or admin
 	// (grpcauth.TrustsEndUser); from any other service it is ignored and the call is the
 	// service's own, which the callers table limits.
+	unary := []grpc.UnaryServerInterceptor{recoverUnary(log), guard.Unary(),
+		grpcprincipal.UnaryServerInterceptor(grpcauth.TrustsEndUser), logUnary(log)}
+	stream := []grpc.StreamServerInterceptor{recoverStream(log), guard.Stream(),
+		grpcprincipal.StreamServerInterceptor(grpcauth.TrustsEndUser)}
+	if opts.Metrics != nil {
+		// Outermost: the series count refusals by the guard and recovered panics too.
+		unary = append([]grpc.UnaryServerInterceptor{opts.Metrics.UnaryServer()}, unary...)
+		stream = append([]grpc.StreamServerInterceptor{opts.Metrics.StreamServer()}, stream...)
+	}
 	grpcOpts = append([]grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(opts.TLS.ServerConfig())),
-		grpc.ChainUnaryInterceptor(recoverUnary(log), guard.Unary(),
-			grpcprincipal.UnaryServerInterceptor(grpcauth.TrustsEndUser), logUnary(log)),
-		grpc.ChainStreamInterceptor(recoverStream(log), guard.Stream(),
-			grpcprincipal.StreamServerInterceptor(grpcauth.TrustsEndUser)),
+		// The server span continues the caller's trace (W3C traceparent in the metadata).
+		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithPropagators(tracing.Propagator))),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout,
@@ -150,7 +163,9 @@ func (s *Server) ServeListener(ctx context.Context, lis net.Listener) error {
 // pods), or over a fixed list "host:port,host:port" (replicas on one machine).
 func Dial(addr string, src *tlsx.Source, server string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(src.ClientConfig(server))),
-		grpc.WithDefaultServiceConfig(ClientServiceConfig)}, opts...)
+		grpc.WithDefaultServiceConfig(ClientServiceConfig),
+		// Each call is a client span whose context travels in the metadata.
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithPropagators(tracing.Propagator)))}, opts...)
 	if strings.Contains(addr, ",") {
 		var list []resolver.Address
 		for _, a := range strings.Split(addr, ",") {

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/paysuite/paysuite/pkg/httpserver"
+	"github.com/paysuite/paysuite/pkg/metrics"
 )
 
 // Check reports whether one dependency is reachable now.
@@ -27,16 +27,12 @@ type Check struct {
 // checkTimeout bounds each readiness check, so a hung dependency answers 503, not a timeout.
 const checkTimeout = 2 * time.Second
 
-// NewRegistry returns a metrics registry with the Go runtime and process collectors; a service
-// registers its own metrics on it.
-func NewRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
-}
+// NewRegistry returns a metrics registry with the Go runtime and process collectors and the
+// shared feature series (pkg/metrics); a service registers its own metrics on it.
+func NewRegistry() *metrics.Registry { return metrics.NewRegistry() }
 
 // Handler serves /healthz, /readyz (running checks) and /metrics (reg).
-func Handler(reg *prometheus.Registry, checks ...Check) http.Handler {
+func Handler(reg prometheus.Gatherer, checks ...Check) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -56,7 +52,11 @@ func Handler(reg *prometheus.Registry, checks ...Check) http.Handler {
 		}
 		writeJSON(w, code, map[string]string{"status": "ready"})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	opts := promhttp.HandlerOpts{}
+	if r, ok := reg.(prometheus.Registerer); ok {
+		opts.Registry = r // the handler's own error count
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, opts))
 	return mux
 }
 
@@ -68,7 +68,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // Serve serves Handler(reg, checks...) on addr until ctx ends; an empty addr serves nothing
 // (in-process tests that do not look at it).
-func Serve(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger, checks ...Check) error {
+func Serve(ctx context.Context, addr string, reg prometheus.Gatherer, log *slog.Logger, checks ...Check) error {
 	if addr == "" {
 		<-ctx.Done()
 		return nil

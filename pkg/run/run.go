@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/logging"
 	"github.com/paysuite/paysuite/pkg/ops"
+	"github.com/paysuite/paysuite/pkg/tracing"
 )
 
 // Main runs fn with a context cancelled on SIGINT or SIGTERM and exits 1 if it fails.
@@ -29,7 +31,17 @@ func Main(service string, fn func(ctx context.Context, log *slog.Logger) error) 
 	log := logging.New(service)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log.Info("starting")
+	log.Info("starting", "otlp_export", tracing.Exporting())
+	shutdownTracing, err := tracing.Setup(ctx, service)
+	if err != nil {
+		log.Error("exiting", "err", err)
+		os.Exit(1)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(sctx) // flush the last spans
+	}()
 	if err := fn(ctx, log); err != nil {
 		log.Error("exiting", "err", err)
 		stop()

@@ -13,9 +13,11 @@ import (
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/grpcserver"
 	"github.com/paysuite/paysuite/pkg/httpserver"
+	"github.com/paysuite/paysuite/pkg/metrics"
 	"github.com/paysuite/paysuite/pkg/ops"
 	"github.com/paysuite/paysuite/pkg/run"
 	"github.com/paysuite/paysuite/pkg/tlsx"
+	"github.com/paysuite/paysuite/pkg/tracing"
 	"github.com/paysuite/paysuite/proto/gen/openapi"
 	"github.com/paysuite/paysuite/services/gateway/internal/ports/httpapi"
 	"github.com/paysuite/paysuite/services/gateway/internal/web"
@@ -117,6 +119,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	reg := ops.NewRegistry()
+	clientRED := metrics.NewGRPCClient(reg)
 	var conns []*grpc.ClientConn
 	defer func() {
 		for _, c := range conns {
@@ -124,7 +128,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}()
 	dial := func(name, target string) (*grpc.ClientConn, error) {
-		c, err := grpcserver.Dial(target, src, name)
+		c, err := grpcserver.Dial(target, src, name, grpc.WithChainUnaryInterceptor(clientRED.UnaryClient()))
 		if err != nil {
 			return nil, fmt.Errorf("dial %s at %s: %w", name, target, err)
 		}
@@ -164,7 +168,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		"notification", cfg.NotificationTarget, "course", cfg.CourseTarget, "dev_mode", cfg.DevMode,
 		"token_issuer", cfg.Auth.Issuer, "rate_per_address", cfg.AddressLimit.PerSecond, "rate_per_user", cfg.UserLimit.PerSecond)
 	g := run.NewGroup(ctx)
-	g.Go("http", func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTPAddr, handler, log) })
-	g.Go("ops", func(ctx context.Context) error { return ops.Serve(ctx, cfg.OpsAddr, ops.NewRegistry(), log) })
+	// Every request is counted (route: the path with its ids as {id}) and is the root span of
+	// its trace, which the gRPC calls behind it continue.
+	served := metrics.NewHTTP(reg).Handler("gateway", tracing.Handler(handler, "gateway"), metrics.PathRoute)
+	g.Go("http", func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTPAddr, served, log) })
+	g.Go("ops", func(ctx context.Context) error { return ops.Serve(ctx, cfg.OpsAddr, reg, log) })
 	return g.Wait()
 }

@@ -30,6 +30,8 @@ type stack struct {
 	token      string            // sent as the bearer token by do, when set (see as)
 	infra      *testkit.Stack    // identities, database and broker users
 	grpcAddrs  map[string]string // service name -> its gRPC address
+	opsAddrs   map[string]string // service name (and "gateway") -> its ops port
+	notifyURL  string            // the payment service's notify endpoints (http://host:port)
 }
 
 // as returns the stack seen by the holder of token: do sends it on every request.
@@ -51,10 +53,14 @@ type stackOptions struct {
 	maxPending           int           // ORDER_MAX_PENDING_PER_USER (default 10)
 	watchMaxAge          time.Duration // NOTIFICATION_WATCH_MAX_AGE (default 35m)
 	userLimit            service.RateLimit
+	ops                  bool // serve every process's ops port (/metrics), on addresses in stack.opsAddrs
 	addressLimit         service.RateLimit
 }
 
 type stackOption func(*stackOptions)
+
+// withOps serves every process's ops port (/metrics), at stack.opsAddrs.
+func withOps() stackOption { return func(o *stackOptions) { o.ops = true } }
 
 type stackRateLimit = service.RateLimit
 
@@ -81,14 +87,30 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	// The provider sandbox, with its notify retries compressed.
 	sandbox := emulatortest.Start(t, 0.01, log.With("svc", "sandbox"))
 
-	orderAddr, paymentAddr, paymentHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
+	// Each address once: FreeAddr may hand out a port it handed out a moment ago.
+	used := map[string]bool{}
+	free := func() string {
+		for {
+			if a := testkit.FreeAddr(t); !used[a] {
+				used[a] = true
+				return a
+			}
+		}
+	}
+	orderAddr, paymentAddr, paymentHTTP := free(), free(), free()
+	opsAddrs := map[string]string{}
+	for _, name := range []string{tlsx.Order, tlsx.Payment, tlsx.Notification, tlsx.Course, tlsx.Gateway} {
+		if o.ops {
+			opsAddrs[name] = free()
+		}
+	}
 	orderCfg := orderservice.Config{
-		GRPCAddr: orderAddr, MySQLDSN: infra.MySQLDSN(orderservice.Name), AMQPURL: infra.AMQPURL(orderservice.Name),
+		GRPCAddr: orderAddr, OpsAddr: opsAddrs[tlsx.Order], MySQLDSN: infra.MySQLDSN(orderservice.Name), AMQPURL: infra.AMQPURL(orderservice.Name),
 		TLS: infra.TLS(tlsx.Order), PaymentBrokerUser: paymentUser, SnowflakeNode: 11, PaymentTarget: paymentAddr,
 		PayTimeout: o.payTimeout, SweepInterval: o.sweepInterval, SweepGrace: o.sweepGrace, MaxPendingPerUser: o.maxPending,
 	}
 	paymentCfg := paymentservice.Config{
-		GRPCAddr: paymentAddr, HTTPAddr: paymentHTTP, MySQLDSN: infra.MySQLDSN(paymentservice.Name),
+		GRPCAddr: paymentAddr, OpsAddr: opsAddrs[tlsx.Payment], HTTPAddr: paymentHTTP, MySQLDSN: infra.MySQLDSN(paymentservice.Name),
 		AMQPURL: infra.AMQPURL(paymentservice.Name), TLS: infra.TLS(tlsx.Payment), SnowflakeNode: 12, OrderTarget: orderAddr,
 		OrderPayTimeout: orderCfg.PayTimeout, ProviderTradeTimeout: o.providerTradeTimeout,
 		NotifyBaseURL: "http://" + paymentHTTP, PollScale: 0.01,
@@ -97,14 +119,14 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		Wechat:       paymentservice.WechatConfig{BaseURL: sandbox.URL},
 	}
 	notificationCfg := notificationservice.Config{
-		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: infra.MySQLDSN(notificationservice.Name),
+		GRPCAddr: free(), OpsAddr: opsAddrs[tlsx.Notification], MySQLDSN: infra.MySQLDSN(notificationservice.Name),
 		AMQPURL: infra.AMQPURL(notificationservice.Name), TLS: infra.TLS(tlsx.Notification), PaymentBrokerUser: paymentUser,
 		SnowflakeNode:    13,
 		WebhookTimeScale: 0.01, WebhookTimeout: 5 * time.Second, WatchPoll: 500 * time.Millisecond,
 		WebhookSecretKey: testkit.SecretKey(t), OrderTarget: orderAddr, WatchMaxAge: o.watchMaxAge,
 		WebhookAllowPrivate: true, // the tests' merchant endpoints listen on loopback
 	}
-	courseCfg := courseservice.Config{GRPCAddr: testkit.FreeAddr(t), MySQLDSN: infra.MySQLDSN(courseservice.Name),
+	courseCfg := courseservice.Config{GRPCAddr: free(), OpsAddr: opsAddrs[tlsx.Course], MySQLDSN: infra.MySQLDSN(courseservice.Name),
 		AMQPURL: infra.AMQPURL(courseservice.Name), TLS: infra.TLS(tlsx.Course), PaymentBrokerUser: paymentUser, SnowflakeNode: 14}
 
 	testkit.Go(t, func(ctx context.Context) error { return orderservice.Run(ctx, orderCfg, log.With("svc", "order")) })
@@ -127,7 +149,8 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 
 	tokens := testkit.NewTokens(t)
 	gwCfg := service.Config{
-		HTTPAddr:           testkit.FreeAddr(t),
+		HTTPAddr:           free(),
+		OpsAddr:            opsAddrs[tlsx.Gateway],
 		TLS:                infra.TLS(tlsx.Gateway),
 		OrderTarget:        orderAddr,
 		PaymentTarget:      paymentAddr,
@@ -142,7 +165,8 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	}
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, gwCfg, log.With("svc", "gateway")) })
 	s := &stack{baseURL: "http://" + gwCfg.HTTPAddr, sandboxURL: sandbox.URL, client: &http.Client{Timeout: 30 * time.Second},
-		tokens: tokens, infra: infra, grpcAddrs: grpcAddrs}
+		tokens: tokens, infra: infra, grpcAddrs: grpcAddrs, opsAddrs: opsAddrs,
+		notifyURL: "http://" + paymentHTTP}
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		resp, err := s.client.Get(s.baseURL + "/healthz")
 		if err != nil {

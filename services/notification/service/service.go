@@ -192,6 +192,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	g := run.NewGroup(ctx)
 	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	mysql.Gauges(infra.SQLGauges())
 	g.Go("ops", infra.Ops(cfg.OpsAddr))
 	g.Go("payment-results consumer", infra.Consumer(amqpport.PaymentResults(a, cfg.PaymentBrokerUser)))
 	g.Go("webhook dispatcher", func(ctx context.Context) error { return a.RunDispatcher(ctx, cfg.WebhookPoll) })

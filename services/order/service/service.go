@@ -138,6 +138,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	g := run.NewGroup(ctx)
 	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	mysql.Gauges(infra.SQLGauges())
 	g.Go("ops", infra.Ops(cfg.OpsAddr))
 	g.Go("sweeper", func(ctx context.Context) error {
 		sweep(ctx, a, mysql.NewSweeperStore(infra.DB), infra.LeaderLock("order_sweeper"), cfg, log)

@@ -18,6 +18,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/principal/grpcprincipal"
 	"github.com/paysuite/paysuite/pkg/run"
 	"github.com/paysuite/paysuite/pkg/tlsx"
+	"github.com/paysuite/paysuite/pkg/tracing"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/channel"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/events"
@@ -105,9 +106,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	g := run.NewGroup(ctx)
 	g.Go("grpc", func(ctx context.Context) error { return srv.Serve(ctx, cfg.GRPCAddr) })
+	mysql.Gauges(infra.SQLGauges())
+	notify := httpport.Handler(a, httpport.WithMetrics(httpport.NewMetrics(infra.Metrics)))
+	notify = infra.HTTPMetrics().Handler("notify", tracing.Handler(notify, "notify"), nil)
 	g.Go("ops", infra.Ops(cfg.OpsAddr))
 	g.Go("http", func(ctx context.Context) error {
-		return httpserver.Serve(ctx, cfg.HTTPAddr, httpport.Handler(a), log)
+		return httpserver.Serve(ctx, cfg.HTTPAddr, notify, log)
 	})
 	g.Go("tasks", func(ctx context.Context) error { return a.RunTasks(ctx, cfg.TaskWorkers) })
 	g.Go("relay", relay.Run)

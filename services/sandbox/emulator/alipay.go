@@ -59,8 +59,9 @@ var alipayPageMethods = map[string]string{
 
 // alipayRequest is a verified gateway call.
 type alipayRequest struct {
-	params map[string]string // public parameters
-	biz    map[string]any    // biz_content
+	params      map[string]string // public parameters
+	biz         map[string]any    // biz_content
+	traceparent string            // the caller's W3C trace context (see Trade.Traceparent)
 }
 
 func (r alipayRequest) str(key string) string {
@@ -112,6 +113,7 @@ func (e *Emulator) alipayGateway(w http.ResponseWriter, r *http.Request) {
 		e.writeAlipay(w, respKey, *failure)
 		return
 	}
+	req.traceparent = r.Header.Get("traceparent")
 	e.writeAlipay(w, respKey, handler(e, req))
 }
 

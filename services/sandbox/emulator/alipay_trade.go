@@ -37,6 +37,7 @@ func (e *Emulator) alipayPrecreate(req alipayRequest) alipayAnswer {
 		return precreateAnswer{alipaySuccess: ok10000, OutTradeNo: o.outTradeNo, QRCode: e.qrURL(t.Token)}
 	}
 	t := e.newAlipayTrade(ProductPrecreate, o, req.params)
+	t.Traceparent = req.traceparent
 	e.st.add(t)
 	e.changedLocked(t)
 	return precreateAnswer{alipaySuccess: ok10000, OutTradeNo: o.outTradeNo, QRCode: e.qrURL(t.Token)}

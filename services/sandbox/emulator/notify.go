@@ -272,6 +272,9 @@ func (e *Emulator) post(t *Trade, url string, body []byte, header http.Header) b
 	for k, v := range header {
 		req.Header[k] = v
 	}
+	if t.Traceparent != "" {
+		req.Header.Set("traceparent", t.Traceparent)
+	}
 	resp, err := e.client.Do(req)
 	if err != nil {
 		e.log.Info("notify not delivered", "out_trade_no", t.OutTradeNo, "err", err)

@@ -46,9 +46,13 @@ type Trade struct {
 	Subject    string `json:"subject"`
 	Attach     string `json:"attach,omitempty"`
 	NotifyURL  string `json:"notifyUrl"`
-	ReturnURL  string `json:"returnUrl,omitempty"` // Alipay page/WAP: where the buyer's browser goes after paying
-	Token      string `json:"token"`
-	State      string `json:"state"`
+	// Traceparent is the W3C trace context of the call that made the trade. A sandbox extra:
+	// its notifies carry it, so a development trace runs from the purchase through the notify.
+	// The real providers send none.
+	Traceparent string `json:"traceparent,omitempty"`
+	ReturnURL   string `json:"returnUrl,omitempty"` // Alipay page/WAP: where the buyer's browser goes after paying
+	Token       string `json:"token"`
+	State       string `json:"state"`
 	// Scanned: the trade exists at the provider. An Alipay trade is invisible to query, close and
 	// refund until the buyer scans its QR (precreate) or logs in on the cashier (page, WAP).
 	Scanned   bool      `json:"scanned"`

@@ -19,6 +19,7 @@ type wxAmountIn struct {
 }
 
 type prepayRequest struct {
+	traceparent string      // the caller's W3C trace context (see Trade.Traceparent)
 	AppID       string      `json:"appid"`
 	MchID       string      `json:"mchid"`
 	Description string      `json:"description"`
@@ -43,12 +44,13 @@ type prepayRequest struct {
 // code_url, prepay_id (valid 2 h) or h5_url (valid 5 min); the same order sent again gets the same
 // code_url, or a fresh prepay_id / h5_url.
 func (e *Emulator) wechatPrepay(product string) wechatHandler {
-	return func(w http.ResponseWriter, _ *http.Request, body []byte) {
+	return func(w http.ResponseWriter, r *http.Request, body []byte) {
 		var in prepayRequest
 		if err := decodeBody(body, &in); err != nil {
 			e.wechatError(w, http.StatusBadRequest, "PARAM_ERROR", "请求体不是合法的JSON: "+err.Error())
 			return
 		}
+		in.traceparent = r.Header.Get("traceparent")
 		now := e.now()
 		expires, status, code, msg := e.checkPrepay(product, in, now)
 		if code != "" {
@@ -127,7 +129,7 @@ func (e *Emulator) prepayLocked(product string, in prepayRequest, now, expires t
 			Provider: ProviderWechat, Product: product, OutTradeNo: in.OutTradeNo, TradeNo: wechatTransactionID(),
 			AppID: in.AppID, MchID: in.MchID, AmountFen: fen, Subject: in.Description, Attach: in.Attach,
 			NotifyURL: in.NotifyURL, Token: randHex(16), State: StateNotPaid, CreatedAt: now, ExpiresAt: expires,
-			BuyerID: openID,
+			BuyerID: openID, Traceparent: in.traceparent,
 		}
 		e.st.add(t)
 	}

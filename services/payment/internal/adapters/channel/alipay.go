@@ -20,6 +20,7 @@ import (
 	"github.com/go-pay/gopay/pkg/xhttp"
 
 	"github.com/paysuite/paysuite/pkg/money"
+	"github.com/paysuite/paysuite/pkg/tracing"
 	"github.com/paysuite/paysuite/services/payment/internal/app"
 )
 
@@ -66,7 +67,9 @@ func NewAlipay(cfg AlipayConfig) (*Alipay, error) {
 		if err != nil || base.Host == "" {
 			return nil, fmt.Errorf("ALIPAY_BASE_URL %q: want scheme://host[:port]", cfg.BaseURL)
 		}
-		hc.SetTransport(hostRewrite{base: base, next: http.DefaultTransport})
+		hc.SetTransport(hostRewrite{base: base, next: tracing.Transport(http.DefaultTransport)})
+	} else {
+		hc.SetTransport(tracing.Transport(http.DefaultTransport))
 	}
 	c.SetHttpClient(hc)
 	key, err := parseRSAPublicKey(pemBody(pub))

@@ -12,9 +12,11 @@ import (
 
 	"github.com/go-pay/crypto/xpem"
 	"github.com/go-pay/gopay"
+	"github.com/go-pay/gopay/pkg/xhttp"
 	wechat "github.com/go-pay/gopay/wechat/v3"
 
 	"github.com/paysuite/paysuite/pkg/money"
+	"github.com/paysuite/paysuite/pkg/tracing"
 	"github.com/paysuite/paysuite/services/payment/internal/app"
 )
 
@@ -82,6 +84,13 @@ func NewWechat(cfg WechatConfig) (*Wechat, error) {
 	if cfg.BaseURL != "" {
 		c.SetProxyHost(cfg.BaseURL)
 	}
+	// Each provider call is a client span (of the purchase's trace); set before AutoVerifySign,
+	// which already calls the provider.
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	c.SetHttpClient(xhttp.NewClient().SetTimeout(timeout).SetTransport(tracing.Transport(http.DefaultTransport)))
 	if cfg.VerifyMode != VerifyPublicKey {
 		// Both: without the 12 h refresher, which would point WxSerialNo back at the certificate;
 		// the public key id set below names the key we want answers signed with (PROVIDERS.md §7).

@@ -9,7 +9,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/tracing"
 	"github.com/paysuite/paysuite/services/payment/internal/app"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
 )
@@ -87,6 +89,7 @@ type paidReq struct {
 	changed bool
 	err     error
 	done    chan struct{}
+	trace   string // the caller's traceparent: its events' outbox rows continue its trace
 }
 
 // batchable: the changes a success writes (notify log row, tasks, events); anything else takes
@@ -99,7 +102,7 @@ func (b *paidBatcher) do(ctx context.Context, p *payment.Payment, ch app.Changes
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	q := &paidReq{p: p, ch: ch, done: make(chan struct{})}
+	q := &paidReq{p: p, ch: ch, done: make(chan struct{}), trace: tracing.Traceparent(ctx)}
 	b.g.add(q)
 	// Not abandoned on ctx: once queued, the caller learns whether it committed.
 	<-q.done
@@ -131,7 +134,7 @@ func (b *paidBatcher) flush(batch []*paidReq) {
 		}
 	}
 	for _, q := range append(first, later...) {
-		q.changed, q.err = b.r.markSucceededOne(ctx, q.p, q.ch)
+		q.changed, q.err = b.r.markSucceededOne(tracing.WithTraceparent(ctx, q.trace), q.p, q.ch)
 		close(q.done)
 	}
 }
@@ -145,6 +148,7 @@ func (r *Repository) markSucceededBatch(ctx context.Context, qs []*paidReq) erro
 	var (
 		notes, tasks insertSQL
 		evs          []app.Event
+		traces       = map[string]string{} // event id -> its request's traceparent
 	)
 	notes.start("INSERT INTO notify_log (channel, out_trade_no, notify_id, dedupe_key, verified, outcome, refuse_reason, headers, body, body_sha256, received_at) VALUES ", 11, len(qs))
 	tasks.start("INSERT INTO tasks (kind, ref_id, next_run_at, created_at) VALUES ", 4, len(qs))
@@ -163,7 +167,11 @@ func (r *Repository) markSucceededBatch(ctx context.Context, qs []*paidReq) erro
 			tasks.row(string(t.Kind), t.RefID, t.RunAt.UTC(), now)
 		}
 		evs = append(evs, q.ch.Events...)
+		for _, ev := range q.ch.Events {
+			traces[ev.ID] = q.trace
+		}
 	}
+	ctx = amqpx.WithMessageTraces(ctx, traces)
 	stmt, args := batchSucceedSQL(qs)
 	return db.WithTx(ctx, r.gdb, func(ctx context.Context, tx *gorm.DB) error {
 		res := tx.Exec(stmt, args...)

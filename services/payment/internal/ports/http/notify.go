@@ -7,6 +7,9 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/paysuite/paysuite/pkg/metrics"
 	"github.com/paysuite/paysuite/services/payment/internal/app"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
 )
@@ -15,18 +18,76 @@ import (
 // 64 KiB is refused with 413 (and logged, see app.RefuseOversizeNotify).
 const MaxNotifyBody = 64 << 10
 
+// Notify results (the result label of paysuite_notifies_total).
+const (
+	ResultAccepted   = "accepted"
+	ResultRefused    = "refused"
+	ResultOversize   = "oversize"
+	ResultUnreadable = "unreadable"
+	ResultFailed     = "failed"
+)
+
+// Metrics counts notifies by channel and result (pkg/metrics.NotifiesName).
+type Metrics struct{ c *prometheus.CounterVec }
+
+// NewMetrics registers the notify series on reg, every channel and result at 0.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{c: metrics.NewNotifies(reg)}
+	for _, ch := range []payment.Channel{payment.ChannelAlipayQR, payment.ChannelWechatNative} {
+		for _, r := range []string{ResultAccepted, ResultRefused, ResultOversize, ResultUnreadable, ResultFailed} {
+			m.c.WithLabelValues(string(ch), r)
+		}
+	}
+	return m
+}
+
+func (m *Metrics) count(ch payment.Channel, result string) {
+	if m != nil {
+		m.c.WithLabelValues(string(ch), result).Inc()
+	}
+}
+
+// Option tunes Handler.
+type Option func(**Metrics)
+
+// WithMetrics counts every notify on m.
+func WithMetrics(m *Metrics) Option { return func(p **Metrics) { *p = m } }
+
+func statusResult(status int) string {
+	if status == http.StatusRequestEntityTooLarge {
+		return ResultOversize
+	}
+	return ResultUnreadable
+}
+
+func answerResult(ans app.NotifyAnswer) string {
+	switch {
+	case ans.OK:
+		return ResultAccepted
+	case ans.Refused:
+		return ResultRefused
+	}
+	return ResultFailed
+}
+
 // Handler routes POST /notify/alipay, POST /notify/wechat and POST /notify/wechat/refund.
-func Handler(a *app.App) http.Handler {
+func Handler(a *app.App, opts ...Option) http.Handler {
+	var m *Metrics // nil counts nothing
+	for _, o := range opts {
+		o(&m)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /notify/alipay", func(w http.ResponseWriter, r *http.Request) {
 		body, status := readBody(r, a, payment.ChannelAlipayQR)
 		if status != 0 {
+			m.count(payment.ChannelAlipayQR, statusResult(status))
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(status)
 			_, _ = io.WriteString(w, "failure")
 			return
 		}
 		ans := a.HandleNotify(r.Context(), payment.ChannelAlipayQR, app.NotifyMessage{Header: r.Header, Body: body})
+		m.count(payment.ChannelAlipayQR, answerResult(ans))
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if ans.OK {
 			_, _ = io.WriteString(w, "success")
@@ -38,10 +99,12 @@ func Handler(a *app.App) http.Handler {
 	wechatDoor := func(w http.ResponseWriter, r *http.Request) {
 		body, status := readBody(r, a, payment.ChannelWechatNative)
 		if status != 0 {
+			m.count(payment.ChannelWechatNative, statusResult(status))
 			wechatFail(w, status, "body too large or unreadable")
 			return
 		}
 		ans := a.HandleNotify(r.Context(), payment.ChannelWechatNative, app.NotifyMessage{Header: r.Header, Body: body})
+		m.count(payment.ChannelWechatNative, answerResult(ans))
 		switch {
 		case ans.OK:
 			w.WriteHeader(http.StatusNoContent)

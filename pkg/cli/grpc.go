@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/paysuite/paysuite/pkg/tlsx"
+	notificationv1 "github.com/paysuite/paysuite/proto/gen/paysuite/notification/v1"
+	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
+	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
+)
+
+func ts(t *timestamppb.Timestamp) string {
+	if t == nil || !t.IsValid() || t.AsTime().IsZero() {
+		return "-"
+	}
+	return t.AsTime().UTC().Format(time.RFC3339)
+}
+
+func fen(v int64) string { return fmt.Sprintf("%d.%02d", v/100, v%100) }
+
+func i64(v int64) string { return strconv.FormatInt(v, 10) }
+
+func orderCmd(o *Options) *cobra.Command {
+	c := &cobra.Command{Use: "order", Short: "Orders (order service)"}
+	c.AddCommand(&cobra.Command{
+		Use: "get ORDER_ID", Short: "Show one order", Args: args(1, "an order id"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			oid, err := id("order id", a[0])
+			if err != nil {
+				return err
+			}
+			ord, err := call(cmd, o, tlsx.Order, func(ctx context.Context, cc *grpc.ClientConn) (*orderv1.Order, error) {
+				return orderv1.NewOrderServiceClient(cc).GetOrder(ctx, &orderv1.GetOrderRequest{OrderId: oid})
+			})
+			if err != nil {
+				return fmt.Errorf("order %d: %w", oid, err)
+			}
+			return o.print(ord, []string{"ORDER", "USER", "STATUS", "TOTAL", "PAYMENT", "CREATED", "PAY_DEADLINE", "PAID"},
+				[][]string{{i64(ord.GetOrderId()), ord.GetUserId(), ord.GetStatus().String(), fen(ord.GetTotalFen()),
+					i64(ord.GetPaymentId()), ts(ord.GetCreatedAt()), ts(ord.GetPayDeadline()), ts(ord.GetPaidAt())}})
+		},
+	})
+	return c
+}
+
+func paymentCmd(o *Options) *cobra.Command {
+	c := &cobra.Command{Use: "payment", Short: "Payments (payment service)"}
+	c.AddCommand(&cobra.Command{
+		Use: "get PAYMENT_ID", Short: "Show one payment", Args: args(1, "a payment id"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			pid, err := id("payment id", a[0])
+			if err != nil {
+				return err
+			}
+			p, err := call(cmd, o, tlsx.Payment, func(ctx context.Context, cc *grpc.ClientConn) (*paymentv1.Payment, error) {
+				return paymentv1.NewPaymentServiceClient(cc).GetPayment(ctx, &paymentv1.GetPaymentRequest{PaymentId: pid})
+			})
+			if err != nil {
+				return fmt.Errorf("payment %d: %w", pid, err)
+			}
+			return o.print(p, []string{"PAYMENT", "ORDER", "CHANNEL", "STATUS", "AMOUNT", "REFUNDED", "OUT_TRADE_NO",
+				"PROVIDER_TRADE_NO", "EXPIRES", "PAID"},
+				[][]string{{i64(p.GetPaymentId()), i64(p.GetOrderId()), p.GetChannel().String(), p.GetStatus().String(),
+					fen(p.GetAmountFen()), fen(p.GetRefundedFen()), p.GetOutTradeNo(), p.GetProviderTradeNo(),
+					ts(p.GetExpireAt()), ts(p.GetPaidAt())}})
+		},
+	})
+	return c
+}
+
+func anomaliesCmd(o *Options) *cobra.Command {
+	var state, kind string
+	c := &cobra.Command{
+		Use: "anomalies", Short: "List payment anomalies waiting for an operator (default: OPEN)", Args: args(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var all []*paymentv1.Anomaly
+			page := ""
+			for {
+				resp, err := call(cmd, o, tlsx.Payment, func(ctx context.Context, cc *grpc.ClientConn) (*paymentv1.ListAnomaliesResponse, error) {
+					return paymentv1.NewPaymentServiceClient(cc).ListAnomalies(ctx, &paymentv1.ListAnomaliesRequest{
+						State: state, Kind: kind, PageSize: 100, PageToken: page})
+				})
+				if err != nil {
+					return fmt.Errorf("list anomalies: %w", err)
+				}
+				all = append(all, resp.GetAnomalies()...)
+				if page = resp.GetNextPageToken(); page == "" {
+					break
+				}
+			}
+			rows := make([][]string, 0, len(all))
+			for _, a := range all {
+				rows = append(rows, []string{i64(a.GetAnomalyId()), a.GetKind(), a.GetState(), i64(a.GetPaymentId()),
+					i64(a.GetRefundId()), fen(a.GetAmountFen()), fen(a.GetProviderAmountFen()), ts(a.GetCreatedAt()), a.GetDetail()})
+			}
+			return o.print(&paymentv1.ListAnomaliesResponse{Anomalies: all},
+				[]string{"ANOMALY", "KIND", "STATE", "PAYMENT", "REFUND", "AMOUNT", "PROVIDER_AMOUNT", "CREATED", "DETAIL"}, rows)
+		},
+	}
+	c.Flags().StringVar(&state, "state", "OPEN", "OPEN, RESOLVED, or empty for both")
+	c.Flags().StringVar(&kind, "kind", "", "one kind (REFUND_STUCK, AMOUNT_MISMATCH, ...); empty for all")
+	return c
+}
+
+func webhooksCmd(o *Options) *cobra.Command {
+	c := &cobra.Command{
+		Use: "webhooks SUBSCRIPTION_ID", Short: "List a webhook subscription's deliveries (notification service)",
+		Args: args(1, "a subscription id"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			sid, err := id("subscription id", a[0])
+			if err != nil {
+				return err
+			}
+			resp, err := call(cmd, o, tlsx.Notification, func(ctx context.Context, cc *grpc.ClientConn) (*notificationv1.ListDeliveriesResponse, error) {
+				return notificationv1.NewNotificationServiceClient(cc).ListDeliveries(ctx,
+					&notificationv1.ListDeliveriesRequest{SubscriptionId: sid, PageSize: 100})
+			})
+			if err != nil {
+				return fmt.Errorf("deliveries of subscription %d: %w", sid, err)
+			}
+			var rows [][]string
+			for _, d := range resp.GetDeliveries() {
+				last := "-"
+				if n := len(d.GetAttemptLog()); n > 0 {
+					l := d.GetAttemptLog()[n-1]
+					last = fmt.Sprintf("%d %s", l.GetHttpStatus(), l.GetError())
+				}
+				rows = append(rows, []string{i64(d.GetDeliveryId()), d.GetEventId(), d.GetStatus().String(),
+					strconv.Itoa(int(d.GetAttempts())), ts(d.GetNextAttemptAt()), ts(d.GetDeliveredAt()), last})
+			}
+			return o.print(resp, []string{"DELIVERY", "EVENT", "STATUS", "ATTEMPTS", "NEXT_ATTEMPT", "DELIVERED", "LAST_ATTEMPT"}, rows)
+		},
+	}
+	c.AddCommand(&cobra.Command{
+		Use: "resend DELIVERY_ID", Short: "Queue a delivery again with a fresh attempt budget", Args: args(1, "a delivery id"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			did, err := id("delivery id", a[0])
+			if err != nil {
+				return err
+			}
+			if !o.confirm(fmt.Sprintf("resend delivery %d?", did)) {
+				return fmt.Errorf("not confirmed")
+			}
+			d, err := call(cmd, o, tlsx.Notification, func(ctx context.Context, cc *grpc.ClientConn) (*notificationv1.Delivery, error) {
+				return notificationv1.NewNotificationServiceClient(cc).ResendDelivery(ctx, &notificationv1.ResendDeliveryRequest{DeliveryId: did})
+			})
+			if err != nil {
+				return fmt.Errorf("resend delivery %d: %w", did, err)
+			}
+			return o.print(d, []string{"DELIVERY", "STATUS", "NEXT_ATTEMPT"},
+				[][]string{{i64(d.GetDeliveryId()), d.GetStatus().String(), ts(d.GetNextAttemptAt())}})
+		},
+	})
+	return c
+}
