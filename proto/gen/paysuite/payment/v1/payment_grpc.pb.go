@@ -25,6 +25,7 @@ const (
 	PaymentService_ClosePayments_FullMethodName     = "/paysuite.payment.v1.PaymentService/ClosePayments"
 	PaymentService_RefundPayment_FullMethodName     = "/paysuite.payment.v1.PaymentService/RefundPayment"
 	PaymentService_GetRefund_FullMethodName         = "/paysuite.payment.v1.PaymentService/GetRefund"
+	PaymentService_VerifyReturn_FullMethodName      = "/paysuite.payment.v1.PaymentService/VerifyReturn"
 )
 
 // PaymentServiceClient is the client API for PaymentService service.
@@ -45,6 +46,12 @@ type PaymentServiceClient interface {
 	// Refund refunds part or all of a succeeded payment; idempotent on request_id.
 	RefundPayment(ctx context.Context, in *RefundPaymentRequest, opts ...grpc.CallOption) (*Refund, error)
 	GetRefund(ctx context.Context, in *GetRefundRequest, opts ...grpc.CallOption) (*Refund, error)
+	// VerifyReturn checks the signed parameters a provider put on the buyer's return URL (Alipay
+	// page/WAP pay) and answers the payment they name, as the payment service knows it. The
+	// parameters never change state: a valid signature only proves the provider sent the buyer
+	// back, so the provider is asked about the trade now (a query), and a paid answer is recorded
+	// as any poll would. A signature that does not verify is InvalidArgument.
+	VerifyReturn(ctx context.Context, in *VerifyReturnRequest, opts ...grpc.CallOption) (*Payment, error)
 }
 
 type paymentServiceClient struct {
@@ -115,6 +122,16 @@ func (c *paymentServiceClient) GetRefund(ctx context.Context, in *GetRefundReque
 	return out, nil
 }
 
+func (c *paymentServiceClient) VerifyReturn(ctx context.Context, in *VerifyReturnRequest, opts ...grpc.CallOption) (*Payment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Payment)
+	err := c.cc.Invoke(ctx, PaymentService_VerifyReturn_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentServiceServer is the server API for PaymentService service.
 // All implementations must embed UnimplementedPaymentServiceServer
 // for forward compatibility.
@@ -133,6 +150,12 @@ type PaymentServiceServer interface {
 	// Refund refunds part or all of a succeeded payment; idempotent on request_id.
 	RefundPayment(context.Context, *RefundPaymentRequest) (*Refund, error)
 	GetRefund(context.Context, *GetRefundRequest) (*Refund, error)
+	// VerifyReturn checks the signed parameters a provider put on the buyer's return URL (Alipay
+	// page/WAP pay) and answers the payment they name, as the payment service knows it. The
+	// parameters never change state: a valid signature only proves the provider sent the buyer
+	// back, so the provider is asked about the trade now (a query), and a paid answer is recorded
+	// as any poll would. A signature that does not verify is InvalidArgument.
+	VerifyReturn(context.Context, *VerifyReturnRequest) (*Payment, error)
 	mustEmbedUnimplementedPaymentServiceServer()
 }
 
@@ -160,6 +183,9 @@ func (UnimplementedPaymentServiceServer) RefundPayment(context.Context, *RefundP
 }
 func (UnimplementedPaymentServiceServer) GetRefund(context.Context, *GetRefundRequest) (*Refund, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRefund not implemented")
+}
+func (UnimplementedPaymentServiceServer) VerifyReturn(context.Context, *VerifyReturnRequest) (*Payment, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyReturn not implemented")
 }
 func (UnimplementedPaymentServiceServer) mustEmbedUnimplementedPaymentServiceServer() {}
 func (UnimplementedPaymentServiceServer) testEmbeddedByValue()                        {}
@@ -290,6 +316,24 @@ func _PaymentService_GetRefund_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentService_VerifyReturn_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyReturnRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).VerifyReturn(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_VerifyReturn_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).VerifyReturn(ctx, req.(*VerifyReturnRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentService_ServiceDesc is the grpc.ServiceDesc for PaymentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -320,6 +364,10 @@ var PaymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRefund",
 			Handler:    _PaymentService_GetRefund_Handler,
+		},
+		{
+			MethodName: "VerifyReturn",
+			Handler:    _PaymentService_VerifyReturn_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

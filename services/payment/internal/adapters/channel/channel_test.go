@@ -46,8 +46,8 @@ func TestAlipayChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	qr, err := good.Prepay(ctx, prepay("PSA000001"))
-	if err != nil || !strings.HasPrefix(qr, srv.URL) {
-		t.Fatalf("precreate = %q, %v", qr, err)
+	if err != nil || !strings.HasPrefix(qr.QRCode, srv.URL) {
+		t.Fatalf("precreate = %+v, %v", qr, err)
 	}
 	// Unscanned: invisible to trade.query, which must read as "not paid yet".
 	if tr, err := good.Query(ctx, "PSA000001"); err != nil || tr.State != app.TradeWaiting {
@@ -85,8 +85,8 @@ func TestWechatChannel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if qr, err := good.Prepay(ctx, prepay("PSW000001")); err != nil || qr == "" {
-		t.Fatalf("native = %q, %v", qr, err)
+	if qr, err := good.Prepay(ctx, prepay("PSW000001")); err != nil || qr.QRCode == "" {
+		t.Fatalf("native = %+v, %v", qr, err)
 	}
 	if tr, err := good.Query(ctx, "PSW000001"); err != nil || tr.State != app.TradeWaiting {
 		t.Fatalf("query = %+v, %v", tr, err)
