@@ -319,7 +319,9 @@ func (c *fakeChannel) Prepay(_ context.Context, req PrepayRequest) (Checkout, er
 	return Checkout{QRCode: "qr://" + req.OutTradeNo}, nil
 }
 
-func (c *fakeChannel) VerifyReturn(string) (ReturnClaim, error) { return ReturnClaim{}, ErrNoSignedReturn }
+func (c *fakeChannel) VerifyReturn(string) (ReturnClaim, error) {
+	return ReturnClaim{}, ErrNoSignedReturn
+}
 
 func (c *fakeChannel) Query(context.Context, string) (Trade, error) { return Trade{}, nil }
 func (c *fakeChannel) Close(context.Context, string) error          { return nil }
