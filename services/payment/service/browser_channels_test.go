@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -181,6 +182,7 @@ func TestForgedAlipayReturnChangesNothing(t *testing.T) {
 	unpaidOrder := e.order("goods-sticker-pack", 2)
 	unpaid := e.payOn(unpaidOrder, paymentv1.Channel_ALIPAY_PAGE)
 
+	alipayKey, _ := e.platformSecrets()
 	tamper := func(f func(url.Values)) string {
 		v := url.Values{}
 		for k, vs := range genuine {
@@ -197,6 +199,9 @@ func TestForgedAlipayReturnChangesNothing(t *testing.T) {
 		"sign_type downgraded": tamper(func(v url.Values) { v.Set("sign_type", "RSA") }),
 		"signature of another": tamper(func(v url.Values) { v.Set("sign", strings.Repeat("A", 344)) }),
 		"empty":                "",
+		// Alipay's own signature, but over an async notify, not a return to this product.
+		"a signed notify passed off as a return": string(alipayNotify(t, parseKey(t, alipayKey), e.creds.Alipay.AppID,
+			paid.GetOutTradeNo(), fmt.Sprintf("%d.%02d", paid.GetAmountFen()/100, paid.GetAmountFen()%100), "forged-1")),
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, err := e.payments.VerifyReturn(ctx, &paymentv1.VerifyReturnRequest{Query: q})
