@@ -81,7 +81,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	// The provider sandbox, with its notify retries compressed.
 	sandbox := emulatortest.Start(t, 0.01, log.With("svc", "sandbox"))
 
-	orderAddr, paymentAddr, paymentHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
+	orderAddr, paymentAddr, paymentHTTP, gatewayAddr := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	orderCfg := orderservice.Config{
 		GRPCAddr: orderAddr, MySQLDSN: infra.MySQLDSN(orderservice.Name), AMQPURL: infra.AMQPURL(orderservice.Name),
 		TLS: infra.TLS(tlsx.Order), PaymentBrokerUser: paymentUser, SnowflakeNode: 11, PaymentTarget: paymentAddr,
@@ -95,6 +95,8 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		MerchantFile: sandbox.MerchantFile(),
 		Alipay:       paymentservice.AlipayConfig{BaseURL: sandbox.URL},
 		Wechat:       paymentservice.WechatConfig{BaseURL: sandbox.URL},
+		// The cashier page's return page, as make run allows it.
+		ReturnURLAllowlist: "http://" + gatewayAddr + "/result",
 	}
 	notificationCfg := notificationservice.Config{
 		GRPCAddr: testkit.FreeAddr(t), MySQLDSN: infra.MySQLDSN(notificationservice.Name),
@@ -127,7 +129,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 
 	tokens := testkit.NewTokens(t)
 	gwCfg := service.Config{
-		HTTPAddr:           testkit.FreeAddr(t),
+		HTTPAddr:           gatewayAddr,
 		TLS:                infra.TLS(tlsx.Gateway),
 		OrderTarget:        orderAddr,
 		PaymentTarget:      paymentAddr,
