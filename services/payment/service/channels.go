@@ -14,7 +14,7 @@ func newChannels(cfg Config, notifyBase string) (map[payment.Channel]app.Channel
 	if cfg.Alipay.AppID != "" {
 		ac := channel.AlipayConfig{
 			AppID: cfg.Alipay.AppID, AppPrivateKey: cfg.Alipay.AppPrivateKey, AlipayPublicKey: cfg.Alipay.PublicKey,
-			BaseURL: cfg.Alipay.BaseURL, NotifyURL: notifyBase + "/notify/alipay",
+			BaseURL: cfg.Alipay.BaseURL, CashierBaseURL: cfg.Alipay.CashierURL, NotifyURL: notifyBase + "/notify/alipay",
 		}
 		for ch, build := range map[payment.Channel]func(channel.AlipayConfig) (*channel.Alipay, error){
 			payment.ChannelAlipayQR: channel.NewAlipay, payment.ChannelAlipayPage: channel.NewAlipayPage,

@@ -20,6 +20,7 @@ type AlipayConfig struct {
 	AppPrivateKey string // ALIPAY_APP_PRIVATE_KEY (PEM)
 	PublicKey     string // ALIPAY_PUBLIC_KEY: Alipay's public key (PEM)
 	BaseURL       string // ALIPAY_BASE_URL: empty = the real gateway
+	CashierURL    string // ALIPAY_CASHIER_BASE_URL: where buyers' browsers open page/WAP pay; empty = BaseURL
 }
 
 // WechatConfig are the WECHAT_* settings.
@@ -80,6 +81,7 @@ func ConfigFromEnv(env *config.Env) Config {
 			AppPrivateKey: env.String("ALIPAY_APP_PRIVATE_KEY", ""),
 			PublicKey:     env.String("ALIPAY_PUBLIC_KEY", ""),
 			BaseURL:       env.String("ALIPAY_BASE_URL", ""),
+			CashierURL:    env.String("ALIPAY_CASHIER_BASE_URL", ""),
 		},
 		Wechat: WechatConfig{
 			MchID:       env.String("WECHAT_MCH_ID", ""),

@@ -30,8 +30,11 @@ type AlipayConfig struct {
 	AppPrivateKey   string // PEM or bare base64 (PKCS#1 or PKCS#8)
 	AlipayPublicKey string // PEM or bare base64
 	BaseURL         string // e.g. the sandbox; empty = https://openapi.alipay.com
-	NotifyURL       string // our /notify/alipay
-	Timeout         time.Duration
+	// CashierBaseURL is where the buyer's browser opens page/WAP pay URLs; empty = BaseURL. Differs
+	// only where the service and the browser reach the gateway by different names (compose).
+	CashierBaseURL string
+	NotifyURL      string // our /notify/alipay
+	Timeout        time.Duration
 }
 
 // Alipay is one Alipay channel over the classic gateway: face-to-face QR
@@ -41,7 +44,7 @@ type Alipay struct {
 	cfg     AlipayConfig
 	product alipayProduct
 	client  *alipay.Client
-	base    *url.URL // ALIPAY_BASE_URL, nil for the real gateway
+	cashier *url.URL // where page/WAP pay URLs point: CashierBaseURL or BaseURL; nil for the real gateway
 	// Parsed once: alipay.VerifySign re-decodes the PEM and re-parses the key on every notify.
 	publicKey *rsa.PublicKey
 }
@@ -77,11 +80,17 @@ func NewAlipay(cfg AlipayConfig) (*Alipay, error) {
 		hc.SetTransport(hostRewrite{base: base, next: http.DefaultTransport})
 	}
 	c.SetHttpClient(hc)
+	cashier := base
+	if cfg.CashierBaseURL != "" {
+		if cashier, err = url.Parse(cfg.CashierBaseURL); err != nil || cashier.Host == "" {
+			return nil, fmt.Errorf("ALIPAY_CASHIER_BASE_URL %q: want scheme://host[:port]", cfg.CashierBaseURL)
+		}
+	}
 	key, err := parseRSAPublicKey(pemBody(pub))
 	if err != nil {
 		return nil, fmt.Errorf("ALIPAY_PUBLIC_KEY: %w", err)
 	}
-	return &Alipay{cfg: cfg, client: c, base: base, publicKey: key}, nil
+	return &Alipay{cfg: cfg, client: c, cashier: cashier, publicKey: key}, nil
 }
 
 // parseRSAPublicKey reads a bare base64 SubjectPublicKeyInfo, as gopay's VerifySign does after

@@ -46,7 +46,7 @@ func newAlipayProduct(cfg AlipayConfig, p alipayProduct) (*Alipay, error) {
 
 // prepayPage signs the page/WAP pay request. gopay makes no call: it returns the gateway URL the
 // buyer's browser opens with every parameter in the query; its host is the real gateway's, so
-// it is moved onto ALIPAY_BASE_URL (the sandbox in dev) here. The trade appears at Alipay only
+// it is moved onto ALIPAY_CASHIER_BASE_URL or ALIPAY_BASE_URL (the sandbox in dev) here. The trade appears at Alipay only
 // when the buyer logs in (until then query and close answer ACQ.TRADE_NOT_EXIST, read as
 // "waiting" and "nothing to close", exactly as for an unscanned QR).
 func (a *Alipay) prepayPage(ctx context.Context, req app.PrepayRequest) (app.Checkout, error) {
@@ -80,17 +80,17 @@ func (a *Alipay) prepayPage(ctx context.Context, req app.PrepayRequest) (app.Che
 	return app.Checkout{PayURL: payURL}, nil
 }
 
-// rebase moves a gateway URL gopay built for the real host onto ALIPAY_BASE_URL.
+// rebase moves a gateway URL gopay built for the real host onto the configured cashier base.
 func (a *Alipay) rebase(raw string) (string, error) {
-	if a.base == nil {
+	if a.cashier == nil {
 		return raw, nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("alipay payUrl from gopay: %w", err)
 	}
-	u.Scheme, u.Host = a.base.Scheme, a.base.Host
-	if p := strings.TrimSuffix(a.base.Path, "/"); p != "" {
+	u.Scheme, u.Host = a.cashier.Scheme, a.cashier.Host
+	if p := strings.TrimSuffix(a.cashier.Path, "/"); p != "" {
 		u.Path = p + u.Path
 	}
 	return u.String(), nil

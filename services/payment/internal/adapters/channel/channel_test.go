@@ -111,3 +111,33 @@ func TestWechatChannel(t *testing.T) {
 		t.Fatalf("a request signed with a wrong merchant key = %v, want SIGN_ERROR", err)
 	}
 }
+
+// TestAlipayPagePayURLHost: gopay signs page/WAP pay URLs for the real gateway without calling
+// it; the buyer's browser must be sent to the configured one instead (the sandbox in dev, or
+// the name the browser knows it by).
+func TestAlipayPagePayURLHost(t *testing.T) {
+	srv, creds := sandbox(t)
+	cfg := channel.AlipayConfig{AppID: creds.Alipay.AppID, AppPrivateKey: creds.Alipay.AppPrivateKey,
+		AlipayPublicKey: creds.Alipay.AlipayPublicKey, BaseURL: srv.URL, NotifyURL: "http://127.0.0.1:1/notify/alipay"}
+	for name, tc := range map[string]struct {
+		cashier, want string
+	}{
+		"ALIPAY_BASE_URL":         {"", srv.URL + "/gateway.do?"},
+		"ALIPAY_CASHIER_BASE_URL": {"http://localhost:18090", "http://localhost:18090/gateway.do?"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := cfg
+			c.CashierBaseURL = tc.cashier
+			for _, build := range []func(channel.AlipayConfig) (*channel.Alipay, error){channel.NewAlipayPage, channel.NewAlipayWap} {
+				a, err := build(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				co, err := a.Prepay(context.Background(), prepay("PSP000001"))
+				if err != nil || !strings.HasPrefix(co.PayURL, tc.want) || co.QRCode != "" {
+					t.Fatalf("payUrl %q, %v; want it under %s", co.PayURL, err, tc.want)
+				}
+			}
+		})
+	}
+}
