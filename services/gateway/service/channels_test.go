@@ -61,6 +61,35 @@ func TestPaymentChannelsThroughTheGateway(t *testing.T) {
 		return buyer.do(t, http.MethodGet, "/v1/orders/"+o.str("orderId"), nil).str("status") == "PAID"
 	}, "the JSAPI payment never made the order PAID")
 
+	// Each new channel buys a course end to end: paid through the sandbox (the dev shortcut plays
+	// the browser or the WeChat client), order PAID, course enrolled.
+	for _, ch := range []string{"ALIPAY_PAGE", "ALIPAY_WAP", "WECHAT_JSAPI", "WECHAT_H5"} {
+		t.Run(ch+" enrols the course", func(t *testing.T) {
+			user := testkit.UniqueName("rest-course")
+			buyer := s.asUser(user)
+			o := s.expect(t, buyer.do(t, http.MethodPost, "/v1/orders", order(user, testkit.UniqueName("r"), "course-go-concurrency")),
+				http.StatusOK, "create order")
+			req := map[string]any{"channel": ch, "returnUrl": returnURL}
+			if ch == "WECHAT_JSAPI" {
+				req = map[string]any{"channel": ch, "openId": "oDevOpenId0000000000000000002"}
+			}
+			p := s.expect(t, buyer.do(t, http.MethodPost, "/v1/orders/"+o.str("orderId")+"/payments", req), http.StatusOK, "pay "+ch)
+			body := map[string]any{"payUrl": p.str("payUrl")}
+			if j, ok := p.JSON["jsapiParams"].(map[string]any); ok && ch == "WECHAT_JSAPI" {
+				body = map[string]any{"prepayId": strings.TrimPrefix(j["package"].(string), "prepay_id=")}
+				for k, v := range j {
+					body[k] = v
+				}
+			}
+			s.expect(t, buyer.do(t, http.MethodPost, "/dev/sandbox/pay", body), http.StatusOK, "the buyer pays")
+			testkit.Eventually(t, 30*time.Second, func() bool {
+				r := buyer.do(t, http.MethodGet, "/v1/users/"+user+"/enrollments", nil)
+				return buyer.do(t, http.MethodGet, "/v1/orders/"+o.str("orderId"), nil).str("status") == "PAID" &&
+					strings.Contains(r.Raw, "course-go-concurrency") && strings.Contains(r.Raw, o.str("orderId"))
+			}, "%s: the order never became PAID with the course enrolled", ch)
+		})
+	}
+
 	// A forged return for somebody's payment is a 400 with nothing in it.
 	r := s.expect(t, buyer.do(t, http.MethodPost, "/v1/payments:verifyReturn", map[string]any{"query": "out_trade_no=" + page.str("outTradeNo") + "&sign=AAAA&sign_type=RSA2"}),
 		http.StatusBadRequest, "forged return")
