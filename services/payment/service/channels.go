@@ -8,41 +8,34 @@ import (
 
 // newChannels builds every channel of each configured provider: ALIPAY_* gives ALIPAY_QR,
 // ALIPAY_PAGE and ALIPAY_WAP; WECHAT_* gives WECHAT_NATIVE, WECHAT_JSAPI and WECHAT_H5. A
-// provider's channels share its keys and its notify endpoint.
+// provider's channels share one gopay client, its keys and its notify endpoints.
 func newChannels(cfg Config, notifyBase string) (map[payment.Channel]app.Channel, error) {
 	channels := map[payment.Channel]app.Channel{}
 	if cfg.Alipay.AppID != "" {
-		ac := channel.AlipayConfig{
+		a, err := channel.NewAlipay(channel.AlipayConfig{
 			AppID: cfg.Alipay.AppID, AppPrivateKey: cfg.Alipay.AppPrivateKey, AlipayPublicKey: cfg.Alipay.PublicKey,
 			BaseURL: cfg.Alipay.BaseURL, CashierBaseURL: cfg.Alipay.CashierURL, NotifyURL: notifyBase + "/notify/alipay",
+		})
+		if err != nil {
+			return nil, err
 		}
-		for ch, build := range map[payment.Channel]func(channel.AlipayConfig) (*channel.Alipay, error){
-			payment.ChannelAlipayQR: channel.NewAlipay, payment.ChannelAlipayPage: channel.NewAlipayPage,
-			payment.ChannelAlipayWap: channel.NewAlipayWap,
-		} {
-			c, err := build(ac)
-			if err != nil {
-				return nil, err
-			}
-			channels[ch] = c
-		}
+		channels[payment.ChannelAlipayQR] = a
+		channels[payment.ChannelAlipayPage] = a.Page()
+		channels[payment.ChannelAlipayWap] = a.Wap()
 	}
 	if cfg.Wechat.MchID != "" {
 		w := cfg.Wechat
-		wc := channel.WechatConfig{
+		c, err := channel.NewWechat(channel.WechatConfig{
 			MchID: w.MchID, AppID: w.AppID, SerialNo: w.SerialNo, PrivateKey: w.PrivateKey, APIv3Key: w.APIv3Key,
 			PublicKeyID: w.PublicKeyID, PublicKey: w.PublicKey, BaseURL: w.BaseURL, NotifyURL: notifyBase + "/notify/wechat",
+			RefundNotifyURL: notifyBase + "/notify/wechat/refund", VerifyMode: w.VerifyMode,
+		})
+		if err != nil {
+			return nil, err
 		}
-		for ch, build := range map[payment.Channel]func(channel.WechatConfig) (*channel.Wechat, error){
-			payment.ChannelWechatNative: channel.NewWechat, payment.ChannelWechatJSAPI: channel.NewWechatJSAPI,
-			payment.ChannelWechatH5: channel.NewWechatH5,
-		} {
-			c, err := build(wc)
-			if err != nil {
-				return nil, err
-			}
-			channels[ch] = c
-		}
+		channels[payment.ChannelWechatNative] = c
+		channels[payment.ChannelWechatJSAPI] = c.JSAPI()
+		channels[payment.ChannelWechatH5] = c.H5()
 	}
 	return channels, nil
 }

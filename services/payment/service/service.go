@@ -77,7 +77,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	repo := mysql.NewRepository(infra.DB, events.NewOutbox(infra.DB))
 	a := app.New(app.Config{ProviderTradeTimeout: cfg.ProviderTradeTimeout, PollScale: cfg.PollScale, ReturnURLs: returnURLs}, app.Deps{
-		Payments: repo, Refunds: repo, Notifies: repo, Tasks: repo,
+		Payments: repo, Refunds: repo, Notifies: repo, Tasks: repo, Anomalies: repo,
 		Orders: ordergrpc.New(orderConn), Channels: channels, NewID: infra.NewID,
 	}, log)
 	a.OnEventsCommitted(relay.Wake)

@@ -29,6 +29,7 @@ type App struct {
 	refunds  Refunds
 	notifies NotifyLog
 	tasks    Tasks
+	anomal   Anomalies
 	orders   Orders
 	channels map[payment.Channel]Channel
 	newID    func() int64 // snowflake ids
@@ -41,13 +42,14 @@ type App struct {
 
 // Deps are the adapters the use cases run on.
 type Deps struct {
-	Payments Payments
-	Refunds  Refunds
-	Notifies NotifyLog
-	Tasks    Tasks
-	Orders   Orders
-	Channels map[payment.Channel]Channel // the configured ones
-	NewID    func() int64
+	Payments  Payments
+	Refunds   Refunds
+	Notifies  NotifyLog
+	Tasks     Tasks
+	Anomalies Anomalies
+	Orders    Orders
+	Channels  map[payment.Channel]Channel // the configured ones
+	NewID     func() int64
 }
 
 // OnEventsCommitted sets what to call after a transaction that wrote events committed.
@@ -71,7 +73,7 @@ func New(cfg Config, d Deps, log *slog.Logger) *App {
 		cfg.Subject = "paysuite order"
 	}
 	return &App{
-		cfg: cfg, payments: d.Payments, refunds: d.Refunds, notifies: d.Notifies, tasks: d.Tasks, orders: d.Orders,
+		cfg: cfg, payments: d.Payments, refunds: d.Refunds, notifies: d.Notifies, tasks: d.Tasks, anomal: d.Anomalies, orders: d.Orders,
 		channels: d.Channels, newID: d.NewID, log: log,
 		now: func() time.Time { return time.Now().UTC() }, wake: make(chan struct{}, 1),
 	}

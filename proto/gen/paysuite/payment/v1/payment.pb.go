@@ -1034,6 +1034,301 @@ func (x *GetRefundRequest) GetRefundId() int64 {
 	return 0
 }
 
+// Anomaly is money paysuite cannot settle by itself: a refund the provider refused for good or
+// reports ABNORMAL, a refund not through after two days, an amount the provider reports
+// differently. Kept until settled, never dropped.
+type Anomaly struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AnomalyId int64                  `protobuf:"varint,1,opt,name=anomaly_id,json=anomalyId,proto3" json:"anomaly_id,omitempty"`
+	// REFUND_ABNORMAL, REFUND_CLOSED, REFUND_REFUSED, REFUND_STUCK, AMOUNT_MISMATCH.
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// OPEN or RESOLVED.
+	State       string  `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	PaymentId   int64   `protobuf:"varint,4,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	RefundId    int64   `protobuf:"varint,5,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
+	OrderId     int64   `protobuf:"varint,6,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	Channel     Channel `protobuf:"varint,7,opt,name=channel,proto3,enum=paysuite.payment.v1.Channel" json:"channel,omitempty"`
+	OutTradeNo  string  `protobuf:"bytes,8,opt,name=out_trade_no,json=outTradeNo,proto3" json:"out_trade_no,omitempty"`
+	OutRefundNo string  `protobuf:"bytes,9,opt,name=out_refund_no,json=outRefundNo,proto3" json:"out_refund_no,omitempty"`
+	// Ours: the trade's or the refund's amount.
+	AmountFen int64 `protobuf:"varint,10,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	// What the provider reports, where it differs from ours.
+	ProviderAmountFen int64 `protobuf:"varint,11,opt,name=provider_amount_fen,json=providerAmountFen,proto3" json:"provider_amount_fen,omitempty"`
+	// What happened, in the provider's words where there are some.
+	Detail string `protobuf:"bytes,12,opt,name=detail,proto3" json:"detail,omitempty"`
+	// What paysuite did about it.
+	Tried         string                 `protobuf:"bytes,13,opt,name=tried,proto3" json:"tried,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	ResolvedAt    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=resolved_at,json=resolvedAt,proto3" json:"resolved_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Anomaly) Reset() {
+	*x = Anomaly{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Anomaly) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Anomaly) ProtoMessage() {}
+
+func (x *Anomaly) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Anomaly.ProtoReflect.Descriptor instead.
+func (*Anomaly) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Anomaly) GetAnomalyId() int64 {
+	if x != nil {
+		return x.AnomalyId
+	}
+	return 0
+}
+
+func (x *Anomaly) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Anomaly) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Anomaly) GetPaymentId() int64 {
+	if x != nil {
+		return x.PaymentId
+	}
+	return 0
+}
+
+func (x *Anomaly) GetRefundId() int64 {
+	if x != nil {
+		return x.RefundId
+	}
+	return 0
+}
+
+func (x *Anomaly) GetOrderId() int64 {
+	if x != nil {
+		return x.OrderId
+	}
+	return 0
+}
+
+func (x *Anomaly) GetChannel() Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return Channel_CHANNEL_UNSPECIFIED
+}
+
+func (x *Anomaly) GetOutTradeNo() string {
+	if x != nil {
+		return x.OutTradeNo
+	}
+	return ""
+}
+
+func (x *Anomaly) GetOutRefundNo() string {
+	if x != nil {
+		return x.OutRefundNo
+	}
+	return ""
+}
+
+func (x *Anomaly) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *Anomaly) GetProviderAmountFen() int64 {
+	if x != nil {
+		return x.ProviderAmountFen
+	}
+	return 0
+}
+
+func (x *Anomaly) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *Anomaly) GetTried() string {
+	if x != nil {
+		return x.Tried
+	}
+	return ""
+}
+
+func (x *Anomaly) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Anomaly) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Anomaly) GetResolvedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResolvedAt
+	}
+	return nil
+}
+
+type ListAnomaliesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// OPEN or RESOLVED; empty for both.
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	// One kind; empty for all.
+	Kind          string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAnomaliesRequest) Reset() {
+	*x = ListAnomaliesRequest{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAnomaliesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAnomaliesRequest) ProtoMessage() {}
+
+func (x *ListAnomaliesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAnomaliesRequest.ProtoReflect.Descriptor instead.
+func (*ListAnomaliesRequest) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListAnomaliesRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListAnomaliesRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ListAnomaliesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAnomaliesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListAnomaliesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Anomalies     []*Anomaly             `protobuf:"bytes,1,rep,name=anomalies,proto3" json:"anomalies,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAnomaliesResponse) Reset() {
+	*x = ListAnomaliesResponse{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAnomaliesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAnomaliesResponse) ProtoMessage() {}
+
+func (x *ListAnomaliesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAnomaliesResponse.ProtoReflect.Descriptor instead.
+func (*ListAnomaliesResponse) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListAnomaliesResponse) GetAnomalies() []*Anomaly {
+	if x != nil {
+		return x.Anomalies
+	}
+	return nil
+}
+
+func (x *ListAnomaliesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_paysuite_payment_v1_payment_proto protoreflect.FileDescriptor
 
 const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
@@ -1115,7 +1410,41 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\"/\n" +
 	"\x10GetRefundRequest\x12\x1b\n" +
-	"\trefund_id\x18\x01 \x01(\x03R\brefundId*\x86\x01\n" +
+	"\trefund_id\x18\x01 \x01(\x03R\brefundId\"\xd7\x04\n" +
+	"\aAnomaly\x12\x1d\n" +
+	"\n" +
+	"anomaly_id\x18\x01 \x01(\x03R\tanomalyId\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x04 \x01(\x03R\tpaymentId\x12\x1b\n" +
+	"\trefund_id\x18\x05 \x01(\x03R\brefundId\x12\x19\n" +
+	"\border_id\x18\x06 \x01(\x03R\aorderId\x126\n" +
+	"\achannel\x18\a \x01(\x0e2\x1c.paysuite.payment.v1.ChannelR\achannel\x12 \n" +
+	"\fout_trade_no\x18\b \x01(\tR\n" +
+	"outTradeNo\x12\"\n" +
+	"\rout_refund_no\x18\t \x01(\tR\voutRefundNo\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\n" +
+	" \x01(\x03R\tamountFen\x12.\n" +
+	"\x13provider_amount_fen\x18\v \x01(\x03R\x11providerAmountFen\x12\x16\n" +
+	"\x06detail\x18\f \x01(\tR\x06detail\x12\x14\n" +
+	"\x05tried\x18\r \x01(\tR\x05tried\x129\n" +
+	"\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12;\n" +
+	"\vresolved_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"resolvedAt\"|\n" +
+	"\x14ListAnomaliesRequest\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"{\n" +
+	"\x15ListAnomaliesResponse\x12:\n" +
+	"\tanomalies\x18\x01 \x03(\v2\x1c.paysuite.payment.v1.AnomalyR\tanomalies\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x86\x01\n" +
 	"\aChannel\x12\x17\n" +
 	"\x13CHANNEL_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tALIPAY_QR\x10\x01\x12\x11\n" +
@@ -1136,7 +1465,7 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\x19REFUND_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11REFUND_PROCESSING\x10\x01\x12\x14\n" +
 	"\x10REFUND_SUCCEEDED\x10\x02\x12\x11\n" +
-	"\rREFUND_FAILED\x10\x032\x9c\x05\n" +
+	"\rREFUND_FAILED\x10\x032\x84\x06\n" +
 	"\x0ePaymentService\x12X\n" +
 	"\rCreatePayment\x12).paysuite.payment.v1.CreatePaymentRequest\x1a\x1c.paysuite.payment.v1.Payment\x12R\n" +
 	"\n" +
@@ -1144,7 +1473,8 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\x11ListOrderPayments\x12-.paysuite.payment.v1.ListOrderPaymentsRequest\x1a..paysuite.payment.v1.ListOrderPaymentsResponse\x12f\n" +
 	"\rClosePayments\x12).paysuite.payment.v1.ClosePaymentsRequest\x1a*.paysuite.payment.v1.ClosePaymentsResponse\x12W\n" +
 	"\rRefundPayment\x12).paysuite.payment.v1.RefundPaymentRequest\x1a\x1b.paysuite.payment.v1.Refund\x12O\n" +
-	"\tGetRefund\x12%.paysuite.payment.v1.GetRefundRequest\x1a\x1b.paysuite.payment.v1.Refund\x12V\n" +
+	"\tGetRefund\x12%.paysuite.payment.v1.GetRefundRequest\x1a\x1b.paysuite.payment.v1.Refund\x12f\n" +
+	"\rListAnomalies\x12).paysuite.payment.v1.ListAnomaliesRequest\x1a*.paysuite.payment.v1.ListAnomaliesResponse\x12V\n" +
 	"\fVerifyReturn\x12(.paysuite.payment.v1.VerifyReturnRequest\x1a\x1c.paysuite.payment.v1.PaymentBFZDgithub.com/paysuite/paysuite/proto/gen/paysuite/payment/v1;paymentv1b\x06proto3"
 
 var (
@@ -1160,7 +1490,7 @@ func file_paysuite_payment_v1_payment_proto_rawDescGZIP() []byte {
 }
 
 var file_paysuite_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_paysuite_payment_v1_payment_proto_goTypes = []any{
 	(Channel)(0),                      // 0: paysuite.payment.v1.Channel
 	(PaymentStatus)(0),                // 1: paysuite.payment.v1.PaymentStatus
@@ -1177,41 +1507,51 @@ var file_paysuite_payment_v1_payment_proto_goTypes = []any{
 	(*ClosePaymentsResponse)(nil),     // 12: paysuite.payment.v1.ClosePaymentsResponse
 	(*RefundPaymentRequest)(nil),      // 13: paysuite.payment.v1.RefundPaymentRequest
 	(*GetRefundRequest)(nil),          // 14: paysuite.payment.v1.GetRefundRequest
-	(*timestamppb.Timestamp)(nil),     // 15: google.protobuf.Timestamp
+	(*Anomaly)(nil),                   // 15: paysuite.payment.v1.Anomaly
+	(*ListAnomaliesRequest)(nil),      // 16: paysuite.payment.v1.ListAnomaliesRequest
+	(*ListAnomaliesResponse)(nil),     // 17: paysuite.payment.v1.ListAnomaliesResponse
+	(*timestamppb.Timestamp)(nil),     // 18: google.protobuf.Timestamp
 }
 var file_paysuite_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: paysuite.payment.v1.Payment.channel:type_name -> paysuite.payment.v1.Channel
 	1,  // 1: paysuite.payment.v1.Payment.status:type_name -> paysuite.payment.v1.PaymentStatus
-	15, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
-	15, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
-	15, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	18, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
+	18, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
+	18, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
 	4,  // 5: paysuite.payment.v1.Payment.jsapi_params:type_name -> paysuite.payment.v1.JsapiParams
 	2,  // 6: paysuite.payment.v1.Refund.status:type_name -> paysuite.payment.v1.RefundStatus
-	15, // 7: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
-	15, // 8: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
+	18, // 7: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
+	18, // 8: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
 	0,  // 9: paysuite.payment.v1.CreatePaymentRequest.channel:type_name -> paysuite.payment.v1.Channel
 	3,  // 10: paysuite.payment.v1.ListOrderPaymentsResponse.payments:type_name -> paysuite.payment.v1.Payment
 	3,  // 11: paysuite.payment.v1.ClosePaymentsResponse.closed:type_name -> paysuite.payment.v1.Payment
 	3,  // 12: paysuite.payment.v1.ClosePaymentsResponse.paid_payment:type_name -> paysuite.payment.v1.Payment
-	6,  // 13: paysuite.payment.v1.PaymentService.CreatePayment:input_type -> paysuite.payment.v1.CreatePaymentRequest
-	8,  // 14: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
-	9,  // 15: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
-	11, // 16: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
-	13, // 17: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
-	14, // 18: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
-	7,  // 19: paysuite.payment.v1.PaymentService.VerifyReturn:input_type -> paysuite.payment.v1.VerifyReturnRequest
-	3,  // 20: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
-	3,  // 21: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
-	10, // 22: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
-	12, // 23: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
-	5,  // 24: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
-	5,  // 25: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
-	3,  // 26: paysuite.payment.v1.PaymentService.VerifyReturn:output_type -> paysuite.payment.v1.Payment
-	20, // [20:27] is the sub-list for method output_type
-	13, // [13:20] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	0,  // 13: paysuite.payment.v1.Anomaly.channel:type_name -> paysuite.payment.v1.Channel
+	18, // 14: paysuite.payment.v1.Anomaly.created_at:type_name -> google.protobuf.Timestamp
+	18, // 15: paysuite.payment.v1.Anomaly.updated_at:type_name -> google.protobuf.Timestamp
+	18, // 16: paysuite.payment.v1.Anomaly.resolved_at:type_name -> google.protobuf.Timestamp
+	15, // 17: paysuite.payment.v1.ListAnomaliesResponse.anomalies:type_name -> paysuite.payment.v1.Anomaly
+	6,  // 18: paysuite.payment.v1.PaymentService.CreatePayment:input_type -> paysuite.payment.v1.CreatePaymentRequest
+	8,  // 19: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
+	9,  // 20: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
+	11, // 21: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
+	13, // 22: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
+	14, // 23: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
+	16, // 24: paysuite.payment.v1.PaymentService.ListAnomalies:input_type -> paysuite.payment.v1.ListAnomaliesRequest
+	7,  // 25: paysuite.payment.v1.PaymentService.VerifyReturn:input_type -> paysuite.payment.v1.VerifyReturnRequest
+	3,  // 26: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
+	3,  // 27: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
+	10, // 28: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
+	12, // 29: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
+	5,  // 30: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
+	5,  // 31: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
+	17, // 32: paysuite.payment.v1.PaymentService.ListAnomalies:output_type -> paysuite.payment.v1.ListAnomaliesResponse
+	3,  // 33: paysuite.payment.v1.PaymentService.VerifyReturn:output_type -> paysuite.payment.v1.Payment
+	26, // [26:34] is the sub-list for method output_type
+	18, // [18:26] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_paysuite_payment_v1_payment_proto_init() }
@@ -1225,7 +1565,7 @@ func file_paysuite_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paysuite_payment_v1_payment_proto_rawDesc), len(file_paysuite_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const (
 	PaymentService_ClosePayments_FullMethodName     = "/paysuite.payment.v1.PaymentService/ClosePayments"
 	PaymentService_RefundPayment_FullMethodName     = "/paysuite.payment.v1.PaymentService/RefundPayment"
 	PaymentService_GetRefund_FullMethodName         = "/paysuite.payment.v1.PaymentService/GetRefund"
+	PaymentService_ListAnomalies_FullMethodName     = "/paysuite.payment.v1.PaymentService/ListAnomalies"
 	PaymentService_VerifyReturn_FullMethodName      = "/paysuite.payment.v1.PaymentService/VerifyReturn"
 )
 
@@ -46,6 +47,8 @@ type PaymentServiceClient interface {
 	// Refund refunds part or all of a succeeded payment; idempotent on request_id.
 	RefundPayment(ctx context.Context, in *RefundPaymentRequest, opts ...grpc.CallOption) (*Refund, error)
 	GetRefund(ctx context.Context, in *GetRefundRequest, opts ...grpc.CallOption) (*Refund, error)
+	// ListAnomalies lists money that needs a person (merchant staff only), newest first.
+	ListAnomalies(ctx context.Context, in *ListAnomaliesRequest, opts ...grpc.CallOption) (*ListAnomaliesResponse, error)
 	// VerifyReturn checks the signed parameters a provider put on the buyer's return URL (Alipay
 	// page/WAP pay) and answers the payment they name, as the payment service knows it. The
 	// parameters never change state: a valid signature only proves the provider sent the buyer
@@ -122,6 +125,16 @@ func (c *paymentServiceClient) GetRefund(ctx context.Context, in *GetRefundReque
 	return out, nil
 }
 
+func (c *paymentServiceClient) ListAnomalies(ctx context.Context, in *ListAnomaliesRequest, opts ...grpc.CallOption) (*ListAnomaliesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAnomaliesResponse)
+	err := c.cc.Invoke(ctx, PaymentService_ListAnomalies_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *paymentServiceClient) VerifyReturn(ctx context.Context, in *VerifyReturnRequest, opts ...grpc.CallOption) (*Payment, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Payment)
@@ -150,6 +163,8 @@ type PaymentServiceServer interface {
 	// Refund refunds part or all of a succeeded payment; idempotent on request_id.
 	RefundPayment(context.Context, *RefundPaymentRequest) (*Refund, error)
 	GetRefund(context.Context, *GetRefundRequest) (*Refund, error)
+	// ListAnomalies lists money that needs a person (merchant staff only), newest first.
+	ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error)
 	// VerifyReturn checks the signed parameters a provider put on the buyer's return URL (Alipay
 	// page/WAP pay) and answers the payment they name, as the payment service knows it. The
 	// parameters never change state: a valid signature only proves the provider sent the buyer
@@ -183,6 +198,9 @@ func (UnimplementedPaymentServiceServer) RefundPayment(context.Context, *RefundP
 }
 func (UnimplementedPaymentServiceServer) GetRefund(context.Context, *GetRefundRequest) (*Refund, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRefund not implemented")
+}
+func (UnimplementedPaymentServiceServer) ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAnomalies not implemented")
 }
 func (UnimplementedPaymentServiceServer) VerifyReturn(context.Context, *VerifyReturnRequest) (*Payment, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyReturn not implemented")
@@ -316,6 +334,24 @@ func _PaymentService_GetRefund_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentService_ListAnomalies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAnomaliesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).ListAnomalies(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_ListAnomalies_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).ListAnomalies(ctx, req.(*ListAnomaliesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PaymentService_VerifyReturn_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(VerifyReturnRequest)
 	if err := dec(in); err != nil {
@@ -364,6 +400,10 @@ var PaymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRefund",
 			Handler:    _PaymentService_GetRefund_Handler,
+		},
+		{
+			MethodName: "ListAnomalies",
+			Handler:    _PaymentService_ListAnomalies_Handler,
 		},
 		{
 			MethodName: "VerifyReturn",

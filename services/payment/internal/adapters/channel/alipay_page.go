@@ -28,20 +28,18 @@ var returnMethod = map[alipayProduct]string{
 	alipayWap:  "alipay.trade.wap.pay.return",
 }
 
-// NewAlipayPage is ALIPAY_PAGE: PC web page pay. Query, close, refund and notify are the QR
-// channel's: the trade is an ordinary Alipay trade once the buyer logged in on the cashier.
-func NewAlipayPage(cfg AlipayConfig) (*Alipay, error) { return newAlipayProduct(cfg, alipayPage) }
+// Page is ALIPAY_PAGE on a's client and keys: PC web page pay. Query, close, refund and notify
+// are the QR channel's: the trade is an ordinary Alipay trade once the buyer logged in on the
+// cashier.
+func (a *Alipay) Page() *Alipay { return a.as(alipayPage) }
 
-// NewAlipayWap is ALIPAY_WAP: mobile web WAP pay.
-func NewAlipayWap(cfg AlipayConfig) (*Alipay, error) { return newAlipayProduct(cfg, alipayWap) }
+// Wap is ALIPAY_WAP on a's client and keys: mobile web WAP pay.
+func (a *Alipay) Wap() *Alipay { return a.as(alipayWap) }
 
-func newAlipayProduct(cfg AlipayConfig, p alipayProduct) (*Alipay, error) {
-	a, err := NewAlipay(cfg)
-	if err != nil {
-		return nil, err
-	}
-	a.product = p
-	return a, nil
+func (a *Alipay) as(p alipayProduct) *Alipay {
+	c := *a
+	c.product = p
+	return &c
 }
 
 // prepayPage signs the page/WAP pay request. gopay makes no call: it returns the gateway URL the

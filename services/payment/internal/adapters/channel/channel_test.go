@@ -128,11 +128,11 @@ func TestAlipayPagePayURLHost(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := cfg
 			c.CashierBaseURL = tc.cashier
-			for _, build := range []func(channel.AlipayConfig) (*channel.Alipay, error){channel.NewAlipayPage, channel.NewAlipayWap} {
-				a, err := build(c)
-				if err != nil {
-					t.Fatal(err)
-				}
+			qr, err := channel.NewAlipay(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range []*channel.Alipay{qr.Page(), qr.Wap()} {
 				co, err := a.Prepay(context.Background(), prepay("PSP000001"))
 				if err != nil || !strings.HasPrefix(co.PayURL, tc.want) || co.QRCode != "" {
 					t.Fatalf("payUrl %q, %v; want it under %s", co.PayURL, err, tc.want)

@@ -21,20 +21,17 @@ const (
 	wechatH5                          // WECHAT_H5: h5_url, the mobile cashier
 )
 
-// NewWechatJSAPI is WECHAT_JSAPI: payment inside WeChat for the payer's openid. Query, close,
-// refund and notify are Native's (its notifies say trade_type JSAPI).
-func NewWechatJSAPI(cfg WechatConfig) (*Wechat, error) { return newWechatProduct(cfg, wechatJSAPI) }
+// JSAPI is WECHAT_JSAPI on w's client and keys: payment inside WeChat for the payer's openid.
+// Query, close, refund and notify are Native's (its notifies say trade_type JSAPI).
+func (w *Wechat) JSAPI() *Wechat { return w.as(wechatJSAPI) }
 
-// NewWechatH5 is WECHAT_H5: payment from a phone's browser (notifies say trade_type MWEB).
-func NewWechatH5(cfg WechatConfig) (*Wechat, error) { return newWechatProduct(cfg, wechatH5) }
+// H5 is WECHAT_H5 on w's client and keys: payment from a phone's browser (trade_type MWEB).
+func (w *Wechat) H5() *Wechat { return w.as(wechatH5) }
 
-func newWechatProduct(cfg WechatConfig, p wechatProduct) (*Wechat, error) {
-	w, err := NewWechat(cfg)
-	if err != nil {
-		return nil, err
-	}
-	w.product = p
-	return w, nil
+func (w *Wechat) as(p wechatProduct) *Wechat {
+	c := *w
+	c.product = p
+	return &c
 }
 
 // prepayJSAPI orders for payer.openid and signs the front-end parameters with the merchant key
