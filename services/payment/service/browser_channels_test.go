@@ -387,12 +387,3 @@ func jsapiBody(j *paymentv1.JsapiParams) map[string]string {
 		"timeStamp": j.GetTimeStamp(), "nonceStr": j.GetNonceStr(), "package": j.GetPackage(), "signType": j.GetSignType(),
 		"paySign": j.GetPaySign()}
 }
-
-func queryOf(t *testing.T, raw string) string {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.RawQuery
-}
