@@ -71,7 +71,12 @@ func (l ReturnURLAllowlist) Allows(raw string) bool {
 	if err != nil || u.User != nil || u.Fragment != "" || u.Opaque != "" || strings.ContainsAny(raw, " \t\r\n\\") {
 		return false
 	}
-	p := u.EscapedPath()
+	// Browsers read %2e as a dot and some servers %2f as a slash: such a path is refused, not
+	// decoded, and what is left must already be clean.
+	if ep := strings.ToLower(u.EscapedPath()); strings.Contains(ep, "%2e") || strings.Contains(ep, "%2f") || strings.Contains(ep, "%5c") {
+		return false
+	}
+	p := u.Path
 	if p == "" {
 		p = "/"
 	}
@@ -82,7 +87,7 @@ func (l ReturnURLAllowlist) Allows(raw string) bool {
 		if u.Scheme != e.Scheme || strings.ToLower(u.Host) != e.Host {
 			continue
 		}
-		prefix := e.EscapedPath()
+		prefix := e.Path
 		if prefix == "" || prefix == "/" || p == prefix || strings.HasPrefix(p, strings.TrimSuffix(prefix, "/")+"/") {
 			return true
 		}
