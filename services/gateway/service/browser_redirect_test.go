@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/paysuite/paysuite/pkg/testkit"
@@ -150,4 +151,40 @@ func TestCashierPagePaysWithWechatH5OnAPhone(t *testing.T) {
 		t.Fatalf("returned to %s, want %s/result", returnURL, s.baseURL)
 	}
 	shot("wechat-h5-result.png")
+}
+
+// TestCashierPagePaysWithJSAPIInsideWeChat: inside WeChat (told by the user agent) the page
+// offers JSAPI only; the signed parameters go to the WeChat client, here the sandbox playing it
+// (dev mode, no WeixinJSBridge), which checks paySign before paying; the order turns PAID live.
+func TestCashierPagePaysWithJSAPIInsideWeChat(t *testing.T) {
+	chromium := findChromium(t)
+	s := startStack(t)
+	user := testkit.UniqueName("web-jsapi")
+	const sku = "goods-sticker-pack"
+
+	ctx := browser(t, chromium)
+	shot := screenshotter(t, ctx)
+	step := stepper(t, ctx, shot)
+
+	const weChatUA = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) " +
+		"Chrome/120.0.0.0 Mobile Safari/537.36 MicroMessenger/8.0.47.2560(0x28002F35) NetType/WIFI Language/zh_CN"
+	step("open the page inside WeChat as "+user, append(chromedp.Tasks{emulation.SetUserAgentOverride(weChatUA)},
+		openPageAs(s.baseURL, user, sku)...)...)
+	step("order; WeChat is offered JSAPI only",
+		chromedp.Click(`#sku-list [data-sku-id="`+sku+`"]`),
+		chromedp.Click(`#place-order`),
+		chromedp.WaitVisible(`#order-status.PENDING_PAYMENT`),
+		chromedp.WaitVisible(`#pay-wechat-jsapi`),
+		chromedp.WaitNotVisible(`#pay-alipay-page`), chromedp.WaitNotVisible(`#pay-alipay-wap`), chromedp.WaitNotVisible(`#pay-wechat-h5`),
+		chromedp.WaitNotVisible(`#pay-wechat`), chromedp.WaitNotVisible(`#pay-alipay`),
+	)
+	step("pay with JSAPI through the WeChat client (the sandbox) and watch the order turn PAID",
+		chromedp.Click(`#pay-wechat-jsapi`),
+		chromedp.WaitVisible(`#payment-status.WAITING`),
+		chromedp.WaitNotVisible(`#qr-figure`),
+		chromedp.Click(`#sandbox-pay`),
+		chromedp.WaitVisible(`#order-status.PAID`),
+		chromedp.WaitVisible(`#payment-status.SUCCEEDED`),
+	)
+	shot("wechat-jsapi-paid.png")
 }
