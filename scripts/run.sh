@@ -17,6 +17,8 @@ export SANDBOX_URL=${SANDBOX_URL:-"http://127.0.0.1:8090"}
 export ALIPAY_BASE_URL=${ALIPAY_BASE_URL:-$SANDBOX_URL}
 export WECHAT_BASE_URL=${WECHAT_BASE_URL:-$SANDBOX_URL}
 export PAYMENT_MERCHANT_FILE=${PAYMENT_MERCHANT_FILE:-"$SANDBOX_KEYS_DIR/merchant.json"}
+# The cashier page's return page (page/WAP/H5 pay send the buyer's browser back there).
+export PAYMENT_RETURN_URL_ALLOWLIST=${PAYMENT_RETURN_URL_ALLOWLIST:-"http://localhost:8080/result,http://127.0.0.1:8080/result"}
 # Dev identity: the gateway's dev issuer (its key kept under .paysuite/), webhooks allowed to
 # reach this machine, and a webhook secret key made once and kept (README, "Authentication").
 export GATEWAY_DEV_MODE=${GATEWAY_DEV_MODE:-true} WEBHOOK_ALLOW_PRIVATE=${WEBHOOK_ALLOW_PRIVATE:-true}

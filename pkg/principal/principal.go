@@ -13,6 +13,9 @@ import (
 const (
 	MetadataUser  = "x-paysuite-user"
 	MetadataRoles = "x-paysuite-roles" // comma-separated
+	// MetadataClientIP is the end user's address as the gateway saw it (WeChat H5 needs the
+	// payer's IP). Set by the gateway on every call; a browser cannot send it.
+	MetadataClientIP = "x-paysuite-client-ip"
 )
 
 // RoleMerchant is merchant staff or the merchant's own backend: reads anyone's resources,

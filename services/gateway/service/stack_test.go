@@ -97,7 +97,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 			}
 		}
 	}
-	orderAddr, paymentAddr, paymentHTTP := free(), free(), free()
+	orderAddr, paymentAddr, paymentHTTP, gatewayAddr := free(), free(), free(), free()
 	opsAddrs := map[string]string{}
 	for _, name := range []string{tlsx.Order, tlsx.Payment, tlsx.Notification, tlsx.Course, tlsx.Gateway} {
 		if o.ops {
@@ -117,6 +117,8 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		MerchantFile: sandbox.MerchantFile(),
 		Alipay:       paymentservice.AlipayConfig{BaseURL: sandbox.URL},
 		Wechat:       paymentservice.WechatConfig{BaseURL: sandbox.URL},
+		// The cashier page's return page, as make run allows it.
+		ReturnURLAllowlist: "http://" + gatewayAddr + "/result",
 	}
 	notificationCfg := notificationservice.Config{
 		GRPCAddr: free(), OpsAddr: opsAddrs[tlsx.Notification], MySQLDSN: infra.MySQLDSN(notificationservice.Name),
@@ -149,7 +151,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 
 	tokens := testkit.NewTokens(t)
 	gwCfg := service.Config{
-		HTTPAddr:           free(),
+		HTTPAddr:           gatewayAddr,
 		OpsAddr:            opsAddrs[tlsx.Gateway],
 		TLS:                infra.TLS(tlsx.Gateway),
 		OrderTarget:        orderAddr,

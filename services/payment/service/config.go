@@ -11,6 +11,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/tlsx"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/channel"
+	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
 	"github.com/paysuite/paysuite/services/sandbox/emulator"
 )
 
@@ -20,6 +21,7 @@ type AlipayConfig struct {
 	AppPrivateKey string // ALIPAY_APP_PRIVATE_KEY (PEM)
 	PublicKey     string // ALIPAY_PUBLIC_KEY: Alipay's public key (PEM)
 	BaseURL       string // ALIPAY_BASE_URL: empty = the real gateway
+	CashierURL    string // ALIPAY_CASHIER_BASE_URL: where buyers' browsers open page/WAP pay; empty = BaseURL
 }
 
 // WechatConfig are the WECHAT_* settings.
@@ -54,6 +56,7 @@ type Config struct {
 	NotifyBaseURL        string        // PAYMENT_NOTIFY_BASE_URL: where providers reach /notify/…
 	PollScale            float64       // PAYMENT_POLL_SCALE: multiplies the poll backoff schedule
 	MerchantFile         string        // PAYMENT_MERCHANT_FILE: sandbox merchant.json filling unset ALIPAY_*/WECHAT_*
+	ReturnURLAllowlist   string        // PAYMENT_RETURN_URL_ALLOWLIST: comma-separated http(s)://host[:port][/path] a returnUrl must be under
 	Alipay               AlipayConfig
 	Wechat               WechatConfig
 	TaskWorkers          int           // concurrent durable tasks (default 8)
@@ -78,11 +81,13 @@ func ConfigFromEnv(env *config.Env) Config {
 		NotifyBaseURL:        env.String("PAYMENT_NOTIFY_BASE_URL", "http://127.0.0.1:8082"),
 		PollScale:            env.Float("PAYMENT_POLL_SCALE", 1),
 		MerchantFile:         env.String("PAYMENT_MERCHANT_FILE", ""),
+		ReturnURLAllowlist:   env.String("PAYMENT_RETURN_URL_ALLOWLIST", ""),
 		Alipay: AlipayConfig{
 			AppID:         env.String("ALIPAY_APP_ID", ""),
 			AppPrivateKey: env.String("ALIPAY_APP_PRIVATE_KEY", ""),
 			PublicKey:     env.String("ALIPAY_PUBLIC_KEY", ""),
 			BaseURL:       env.String("ALIPAY_BASE_URL", ""),
+			CashierURL:    env.String("ALIPAY_CASHIER_BASE_URL", ""),
 		},
 		Wechat: WechatConfig{
 			MchID:       env.String("WECHAT_MCH_ID", ""),
@@ -114,6 +119,9 @@ func (c Config) validate() error {
 	}
 	if c.NotifyBaseURL == "" {
 		errs = append(errs, errors.New("PAYMENT_NOTIFY_BASE_URL is required"))
+	}
+	if _, err := payment.ParseReturnURLAllowlist(c.ReturnURLAllowlist); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -349,9 +349,20 @@ func form(v url.Values) []byte { return []byte(v.Encode()) }
 // hostOf returns the host:port of a URL (the broker's, to put a proxy in front of it).
 func hostOf(t *testing.T, raw string) string {
 	t.Helper()
+	return mustURL(t, raw).Host
+}
+
+// queryOf returns the raw query of a URL (the parameters a provider put on a return URL).
+func queryOf(t *testing.T, raw string) string {
+	t.Helper()
+	return mustURL(t, raw).RawQuery
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
 	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return u.Host
+	return u
 }

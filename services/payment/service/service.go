@@ -20,7 +20,6 @@ import (
 	"github.com/paysuite/paysuite/pkg/tlsx"
 	"github.com/paysuite/paysuite/pkg/tracing"
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
-	"github.com/paysuite/paysuite/services/payment/internal/adapters/channel"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/events"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/mysql"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/ordergrpc"
@@ -48,28 +47,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	notifyBase := strings.TrimSuffix(cfg.NotifyBaseURL, "/")
-	channels := map[payment.Channel]app.Channel{}
-	if cfg.Alipay.AppID != "" {
-		c, err := channel.NewAlipay(channel.AlipayConfig{
-			AppID: cfg.Alipay.AppID, AppPrivateKey: cfg.Alipay.AppPrivateKey, AlipayPublicKey: cfg.Alipay.PublicKey,
-			BaseURL: cfg.Alipay.BaseURL, NotifyURL: notifyBase + "/notify/alipay",
-		})
-		if err != nil {
-			return err
-		}
-		channels[payment.ChannelAlipayQR] = c
+	channels, err := newChannels(cfg, notifyBase)
+	if err != nil {
+		return err
 	}
-	if cfg.Wechat.MchID != "" {
-		w := cfg.Wechat
-		c, err := channel.NewWechat(channel.WechatConfig{
-			MchID: w.MchID, AppID: w.AppID, SerialNo: w.SerialNo, PrivateKey: w.PrivateKey, APIv3Key: w.APIv3Key,
-			PublicKeyID: w.PublicKeyID, PublicKey: w.PublicKey, BaseURL: w.BaseURL, NotifyURL: notifyBase + "/notify/wechat",
-			RefundNotifyURL: notifyBase + "/notify/wechat/refund", VerifyMode: w.VerifyMode,
-		})
-		if err != nil {
-			return err
-		}
-		channels[payment.ChannelWechatNative] = c
+	returnURLs, err := payment.ParseReturnURLAllowlist(cfg.ReturnURLAllowlist)
+	if err != nil {
+		return err
 	}
 	if len(channels) == 0 {
 		return errors.New("no payment channel configured: set ALIPAY_* and/or WECHAT_* (or PAYMENT_MERCHANT_FILE)")
@@ -93,7 +77,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer orderConn.Close()
 
 	repo := mysql.NewRepository(infra.DB, events.NewOutbox(infra.DB))
-	a := app.New(app.Config{ProviderTradeTimeout: cfg.ProviderTradeTimeout, PollScale: cfg.PollScale}, app.Deps{
+	a := app.New(app.Config{ProviderTradeTimeout: cfg.ProviderTradeTimeout, PollScale: cfg.PollScale, ReturnURLs: returnURLs}, app.Deps{
 		Payments: repo, Refunds: repo, Notifies: repo, Tasks: repo, Anomalies: repo,
 		Orders: ordergrpc.New(orderConn), Channels: channels, NewID: infra.NewID,
 	}, log)

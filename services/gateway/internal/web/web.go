@@ -13,7 +13,8 @@ import (
 //go:embed static
 var static embed.FS
 
-// Handler serves GET / (the page), GET /assets/* and GET /ui/config.json, which tells the
+// Handler serves GET / (the page), GET /result (the page, as the return page after a
+// provider's cashier), GET /assets/* and GET /ui/config.json, which tells the
 // page whether to show the sandbox pay button.
 func Handler(devMode bool) http.Handler {
 	assets, _ := fs.Sub(static, "static")
@@ -21,10 +22,14 @@ func Handler(devMode bool) http.Handler {
 	config, _ := json.Marshal(map[string]bool{"devMode": devMode})
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	page := func(w http.ResponseWriter, r *http.Request) {
 		secure(w)
 		http.ServeFileFS(w, r, assets, "index.html")
-	})
+	}
+	mux.HandleFunc("GET /{$}", page)
+	// The return page: where the provider's cashier sends the buyer back (a returnUrl on
+	// PAYMENT_RETURN_URL_ALLOWLIST); the same page, showing what the server knows.
+	mux.HandleFunc("GET /result", page)
 	mux.Handle("GET /assets/", http.StripPrefix("/assets", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secure(w)
 		files.ServeHTTP(w, r)

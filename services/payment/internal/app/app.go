@@ -16,10 +16,11 @@ import (
 
 // Config tunes the use cases.
 type Config struct {
-	ProviderTradeTimeout time.Duration // how long a provider trade stays payable (< the order's pay timeout)
-	PollScale            float64       // multiplies the polling backoff schedule (tests: small)
-	TaskRetryMax         time.Duration // cap of the retry backoff of durable tasks
-	Subject              string        // trade subject shown to the buyer
+	ProviderTradeTimeout time.Duration              // how long a provider trade stays payable (< the order's pay timeout)
+	PollScale            float64                    // multiplies the polling backoff schedule (tests: small)
+	TaskRetryMax         time.Duration              // cap of the retry backoff of durable tasks
+	Subject              string                     // trade subject shown to the buyer
+	ReturnURLs           payment.ReturnURLAllowlist // PAYMENT_RETURN_URL_ALLOWLIST
 }
 
 // App is the payment service's use cases.

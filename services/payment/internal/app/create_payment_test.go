@@ -87,7 +87,7 @@ func TestCreatePayment(t *testing.T) {
 			}
 			a := newTestApp(store, orders, alipay)
 
-			p, err := a.CreatePayment(context.Background(), tc.who, tc.orderID, ch)
+			p, _, err := a.CreatePayment(context.Background(), tc.who, tc.orderID, ch, payment.Payer{})
 
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)

@@ -365,12 +365,16 @@ type fakeChannel struct {
 }
 
 // Prepay answers a QR code naming the trade, so a test sees which attempt was prepaid.
-func (c *fakeChannel) Prepay(_ context.Context, req PrepayRequest) (string, error) {
+func (c *fakeChannel) Prepay(_ context.Context, req PrepayRequest) (Checkout, error) {
 	c.prepays = append(c.prepays, req)
 	if c.prepayErr != nil {
-		return "", c.prepayErr
+		return Checkout{}, c.prepayErr
 	}
-	return "qr://" + req.OutTradeNo, nil
+	return Checkout{QRCode: "qr://" + req.OutTradeNo}, nil
+}
+
+func (c *fakeChannel) VerifyReturn(string) (ReturnClaim, error) {
+	return ReturnClaim{}, ErrNoSignedReturn
 }
 
 func (c *fakeChannel) Query(context.Context, string) (Trade, error) { return Trade{}, nil }

@@ -46,7 +46,9 @@ func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, msg Noti
 	if err != nil {
 		return a.failNotify(ctx, rec, err)
 	}
-	if p.Channel != chName {
+	// Every channel of a provider notifies the one endpoint (chName is that endpoint's channel):
+	// a trade of another provider's channel is not this notify's.
+	if p.Channel.Provider() != chName.Provider() {
 		return a.refuseNotify(ctx, rec, fmt.Sprintf("out_trade_no %s belongs to %s", n.OutTradeNo, p.Channel))
 	}
 	if n.Refund != nil {

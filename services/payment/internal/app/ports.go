@@ -264,7 +264,37 @@ type PrepayRequest struct {
 	Subject    string
 	ExpireAt   time.Time
 	NotifyURL  string
+	Payer      payment.Payer // checked by payment.Channel.CheckPayer before any prepay
 }
+
+// Checkout is what the buyer opens to pay a trade; exactly one field is set, by channel.
+type Checkout struct {
+	// QRCode (ALIPAY_QR, WECHAT_NATIVE) is the provider's code URL. It stays valid for the
+	// trade's life, so it is stored and handed out again for the live attempt.
+	QRCode string
+	// PayURL (ALIPAY_PAGE, ALIPAY_WAP, WECHAT_H5) is where the buyer's browser goes.
+	PayURL string
+	// JSAPI (WECHAT_JSAPI) are the signed getBrandWCPayRequest parameters.
+	JSAPI *JSAPIParams
+}
+
+// JSAPIParams are the parameters of WeixinJSBridge getBrandWCPayRequest: paySign is the
+// merchant key's RSA-SHA256 over appId, timeStamp, nonceStr and package, one per line.
+type JSAPIParams struct {
+	AppID, TimeStamp, NonceStr, Package, SignType, PaySign string
+}
+
+// ReturnClaim is what a verified return URL says: the provider sent the buyer back from this
+// trade. It proves nothing about payment (the buyer may have given up, or the redirect may be
+// replayed); only a notify or a query does.
+type ReturnClaim struct {
+	OutTradeNo      string
+	ProviderTradeNo string
+	Amount          money.Fen
+}
+
+// ErrNoSignedReturn: the channel's provider sends the buyer back without signed parameters.
+var ErrNoSignedReturn = errors.New("this channel's return carries no signed parameters")
 
 // RefundRequest refunds part of a trade; OutRefundNo makes it idempotent at the provider.
 type RefundRequest struct {
@@ -302,9 +332,10 @@ func (e *NotifyRefusedError) Error() string { return "notify refused: " + e.Reas
 
 // Channel is a payment provider.
 type Channel interface {
-	// Prepay creates the provider trade and returns what the buyer opens to pay it (the QR
-	// code's content for the QR channels).
-	Prepay(ctx context.Context, req PrepayRequest) (qrCode string, err error)
+	// Prepay creates the provider trade (or, for the same OutTradeNo and order again, answers
+	// what the provider answers for it: the same QR code, a fresh payUrl or prepay_id) and
+	// returns what the buyer opens to pay it.
+	Prepay(ctx context.Context, req PrepayRequest) (Checkout, error)
 	// Query returns the trade's state; a trade the provider does not know is TradeWaiting.
 	Query(ctx context.Context, outTradeNo string) (Trade, error)
 	// Close closes an unpaid trade; ErrTradePaid if it was paid.
@@ -314,4 +345,7 @@ type Channel interface {
 	// ParseNotify verifies an async notify (signature, our app/merchant id) and decodes it;
 	// *NotifyRefusedError when it cannot be trusted.
 	ParseNotify(msg NotifyMessage) (Notify, error)
+	// VerifyReturn verifies the signed parameters the provider put on the buyer's return URL;
+	// ErrNoSignedReturn for providers that sign none, another error when they do not verify.
+	VerifyReturn(query string) (ReturnClaim, error)
 }

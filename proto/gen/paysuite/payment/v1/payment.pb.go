@@ -28,6 +28,14 @@ const (
 	Channel_CHANNEL_UNSPECIFIED Channel = 0
 	Channel_ALIPAY_QR           Channel = 1
 	Channel_WECHAT_NATIVE       Channel = 2
+	// Alipay PC web (alipay.trade.page.pay, FAST_INSTANT_TRADE_PAY): pay_url.
+	Channel_ALIPAY_PAGE Channel = 3
+	// Alipay mobile web (alipay.trade.wap.pay, QUICK_WAP_WAY): pay_url.
+	Channel_ALIPAY_WAP Channel = 4
+	// WeChat Pay inside WeChat (JSAPI, needs open_id): jsapi_params.
+	Channel_WECHAT_JSAPI Channel = 5
+	// WeChat Pay in a phone browser (H5, needs the buyer's client_ip): pay_url.
+	Channel_WECHAT_H5 Channel = 6
 )
 
 // Enum value maps for Channel.
@@ -36,11 +44,19 @@ var (
 		0: "CHANNEL_UNSPECIFIED",
 		1: "ALIPAY_QR",
 		2: "WECHAT_NATIVE",
+		3: "ALIPAY_PAGE",
+		4: "ALIPAY_WAP",
+		5: "WECHAT_JSAPI",
+		6: "WECHAT_H5",
 	}
 	Channel_value = map[string]int32{
 		"CHANNEL_UNSPECIFIED": 0,
 		"ALIPAY_QR":           1,
 		"WECHAT_NATIVE":       2,
+		"ALIPAY_PAGE":         3,
+		"ALIPAY_WAP":          4,
+		"WECHAT_JSAPI":        5,
+		"WECHAT_H5":           6,
 	}
 )
 
@@ -193,9 +209,15 @@ type Payment struct {
 	PaidAt          *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=paid_at,json=paidAt,proto3" json:"paid_at,omitempty"`
 	RefundedFen     int64                  `protobuf:"varint,11,opt,name=refunded_fen,json=refundedFen,proto3" json:"refunded_fen,omitempty"`
 	// Our trade number at the provider (out_trade_no); one per attempt.
-	OutTradeNo    string                 `protobuf:"bytes,12,opt,name=out_trade_no,json=outTradeNo,proto3" json:"out_trade_no,omitempty"`
-	UserId        string                 `protobuf:"bytes,13,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	OutTradeNo string                 `protobuf:"bytes,12,opt,name=out_trade_no,json=outTradeNo,proto3" json:"out_trade_no,omitempty"`
+	UserId     string                 `protobuf:"bytes,13,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	CreatedAt  *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// ALIPAY_PAGE, ALIPAY_WAP, WECHAT_H5: where the buyer's browser goes to pay. Made fresh by each
+	// CreatePayment (an h5_url lives 5 minutes); GetPayment leaves it empty.
+	PayUrl string `protobuf:"bytes,15,opt,name=pay_url,json=payUrl,proto3" json:"pay_url,omitempty"`
+	// WECHAT_JSAPI: the parameters of WeixinJSBridge getBrandWCPayRequest, signed with the merchant
+	// key. Made fresh by each CreatePayment; GetPayment leaves them empty.
+	JsapiParams   *JsapiParams `protobuf:"bytes,16,opt,name=jsapi_params,json=jsapiParams,proto3" json:"jsapi_params,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -328,6 +350,105 @@ func (x *Payment) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Payment) GetPayUrl() string {
+	if x != nil {
+		return x.PayUrl
+	}
+	return ""
+}
+
+func (x *Payment) GetJsapiParams() *JsapiParams {
+	if x != nil {
+		return x.JsapiParams
+	}
+	return nil
+}
+
+// JsapiParams are what the page inside WeChat passes to getBrandWCPayRequest, all strings.
+type JsapiParams struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AppId         string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	TimeStamp     string                 `protobuf:"bytes,2,opt,name=time_stamp,json=timeStamp,proto3" json:"time_stamp,omitempty"`
+	NonceStr      string                 `protobuf:"bytes,3,opt,name=nonce_str,json=nonceStr,proto3" json:"nonce_str,omitempty"`
+	Package       string                 `protobuf:"bytes,4,opt,name=package,proto3" json:"package,omitempty"`
+	SignType      string                 `protobuf:"bytes,5,opt,name=sign_type,json=signType,proto3" json:"sign_type,omitempty"`
+	PaySign       string                 `protobuf:"bytes,6,opt,name=pay_sign,json=paySign,proto3" json:"pay_sign,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JsapiParams) Reset() {
+	*x = JsapiParams{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JsapiParams) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JsapiParams) ProtoMessage() {}
+
+func (x *JsapiParams) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JsapiParams.ProtoReflect.Descriptor instead.
+func (*JsapiParams) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *JsapiParams) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+func (x *JsapiParams) GetTimeStamp() string {
+	if x != nil {
+		return x.TimeStamp
+	}
+	return ""
+}
+
+func (x *JsapiParams) GetNonceStr() string {
+	if x != nil {
+		return x.NonceStr
+	}
+	return ""
+}
+
+func (x *JsapiParams) GetPackage() string {
+	if x != nil {
+		return x.Package
+	}
+	return ""
+}
+
+func (x *JsapiParams) GetSignType() string {
+	if x != nil {
+		return x.SignType
+	}
+	return ""
+}
+
+func (x *JsapiParams) GetPaySign() string {
+	if x != nil {
+		return x.PaySign
+	}
+	return ""
+}
+
 type Refund struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	RefundId  int64                  `protobuf:"varint,1,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
@@ -349,7 +470,7 @@ type Refund struct {
 
 func (x *Refund) Reset() {
 	*x = Refund{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[1]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +482,7 @@ func (x *Refund) String() string {
 func (*Refund) ProtoMessage() {}
 
 func (x *Refund) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[1]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +495,7 @@ func (x *Refund) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refund.ProtoReflect.Descriptor instead.
 func (*Refund) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{1}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Refund) GetRefundId() int64 {
@@ -455,16 +576,24 @@ func (x *Refund) GetItems() []*RefundItem {
 }
 
 type CreatePaymentRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OrderId       int64                  `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
-	Channel       Channel                `protobuf:"varint,2,opt,name=channel,proto3,enum=paysuite.payment.v1.Channel" json:"channel,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	OrderId int64                  `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	Channel Channel                `protobuf:"varint,2,opt,name=channel,proto3,enum=paysuite.payment.v1.Channel" json:"channel,omitempty"`
+	// Where the buyer's browser lands after paying (ALIPAY_PAGE, ALIPAY_WAP, WECHAT_H5); must match
+	// PAYMENT_RETURN_URL_ALLOWLIST. What arrives there is never trusted for the payment's state.
+	ReturnUrl string `protobuf:"bytes,3,opt,name=return_url,json=returnUrl,proto3" json:"return_url,omitempty"`
+	// WECHAT_JSAPI: the payer's openid under the merchant's app id. Required there.
+	OpenId string `protobuf:"bytes,4,opt,name=open_id,json=openId,proto3" json:"open_id,omitempty"`
+	// WECHAT_H5: the buyer's IP address as the gateway saw it. Required there; through the gateway
+	// it is always the address the gateway saw, whatever the body says.
+	ClientIp      string `protobuf:"bytes,5,opt,name=client_ip,json=clientIp,proto3" json:"client_ip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreatePaymentRequest) Reset() {
 	*x = CreatePaymentRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[2]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -476,7 +605,7 @@ func (x *CreatePaymentRequest) String() string {
 func (*CreatePaymentRequest) ProtoMessage() {}
 
 func (x *CreatePaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[2]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -489,7 +618,7 @@ func (x *CreatePaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePaymentRequest.ProtoReflect.Descriptor instead.
 func (*CreatePaymentRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{2}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreatePaymentRequest) GetOrderId() int64 {
@@ -506,6 +635,72 @@ func (x *CreatePaymentRequest) GetChannel() Channel {
 	return Channel_CHANNEL_UNSPECIFIED
 }
 
+func (x *CreatePaymentRequest) GetReturnUrl() string {
+	if x != nil {
+		return x.ReturnUrl
+	}
+	return ""
+}
+
+func (x *CreatePaymentRequest) GetOpenId() string {
+	if x != nil {
+		return x.OpenId
+	}
+	return ""
+}
+
+func (x *CreatePaymentRequest) GetClientIp() string {
+	if x != nil {
+		return x.ClientIp
+	}
+	return ""
+}
+
+type VerifyReturnRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The query string the provider put on the return URL, as received (without the leading "?").
+	Query         string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyReturnRequest) Reset() {
+	*x = VerifyReturnRequest{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyReturnRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyReturnRequest) ProtoMessage() {}
+
+func (x *VerifyReturnRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyReturnRequest.ProtoReflect.Descriptor instead.
+func (*VerifyReturnRequest) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *VerifyReturnRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
 type GetPaymentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PaymentId     int64                  `protobuf:"varint,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
@@ -515,7 +710,7 @@ type GetPaymentRequest struct {
 
 func (x *GetPaymentRequest) Reset() {
 	*x = GetPaymentRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[3]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +722,7 @@ func (x *GetPaymentRequest) String() string {
 func (*GetPaymentRequest) ProtoMessage() {}
 
 func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[3]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +735,7 @@ func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentRequest.ProtoReflect.Descriptor instead.
 func (*GetPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{3}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetPaymentRequest) GetPaymentId() int64 {
@@ -559,7 +754,7 @@ type ListOrderPaymentsRequest struct {
 
 func (x *ListOrderPaymentsRequest) Reset() {
 	*x = ListOrderPaymentsRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[4]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +766,7 @@ func (x *ListOrderPaymentsRequest) String() string {
 func (*ListOrderPaymentsRequest) ProtoMessage() {}
 
 func (x *ListOrderPaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[4]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +779,7 @@ func (x *ListOrderPaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrderPaymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListOrderPaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{4}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListOrderPaymentsRequest) GetOrderId() int64 {
@@ -603,7 +798,7 @@ type ListOrderPaymentsResponse struct {
 
 func (x *ListOrderPaymentsResponse) Reset() {
 	*x = ListOrderPaymentsResponse{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[5]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +810,7 @@ func (x *ListOrderPaymentsResponse) String() string {
 func (*ListOrderPaymentsResponse) ProtoMessage() {}
 
 func (x *ListOrderPaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[5]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +823,7 @@ func (x *ListOrderPaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrderPaymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListOrderPaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{5}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListOrderPaymentsResponse) GetPayments() []*Payment {
@@ -647,7 +842,7 @@ type ClosePaymentsRequest struct {
 
 func (x *ClosePaymentsRequest) Reset() {
 	*x = ClosePaymentsRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[6]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -659,7 +854,7 @@ func (x *ClosePaymentsRequest) String() string {
 func (*ClosePaymentsRequest) ProtoMessage() {}
 
 func (x *ClosePaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[6]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -672,7 +867,7 @@ func (x *ClosePaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClosePaymentsRequest.ProtoReflect.Descriptor instead.
 func (*ClosePaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{6}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ClosePaymentsRequest) GetOrderId() int64 {
@@ -694,7 +889,7 @@ type ClosePaymentsResponse struct {
 
 func (x *ClosePaymentsResponse) Reset() {
 	*x = ClosePaymentsResponse{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[7]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +901,7 @@ func (x *ClosePaymentsResponse) String() string {
 func (*ClosePaymentsResponse) ProtoMessage() {}
 
 func (x *ClosePaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[7]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,7 +914,7 @@ func (x *ClosePaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClosePaymentsResponse.ProtoReflect.Descriptor instead.
 func (*ClosePaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{7}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ClosePaymentsResponse) GetClosed() []*Payment {
@@ -752,7 +947,7 @@ type RefundPaymentRequest struct {
 
 func (x *RefundPaymentRequest) Reset() {
 	*x = RefundPaymentRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[8]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -764,7 +959,7 @@ func (x *RefundPaymentRequest) String() string {
 func (*RefundPaymentRequest) ProtoMessage() {}
 
 func (x *RefundPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[8]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -777,7 +972,7 @@ func (x *RefundPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundPaymentRequest.ProtoReflect.Descriptor instead.
 func (*RefundPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{8}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RefundPaymentRequest) GetPaymentId() int64 {
@@ -825,7 +1020,7 @@ type RefundItem struct {
 
 func (x *RefundItem) Reset() {
 	*x = RefundItem{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +1032,7 @@ func (x *RefundItem) String() string {
 func (*RefundItem) ProtoMessage() {}
 
 func (x *RefundItem) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +1045,7 @@ func (x *RefundItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundItem.ProtoReflect.Descriptor instead.
 func (*RefundItem) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{9}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RefundItem) GetSkuId() string {
@@ -876,7 +1071,7 @@ type GetRefundRequest struct {
 
 func (x *GetRefundRequest) Reset() {
 	*x = GetRefundRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1083,7 @@ func (x *GetRefundRequest) String() string {
 func (*GetRefundRequest) ProtoMessage() {}
 
 func (x *GetRefundRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1096,7 @@ func (x *GetRefundRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRefundRequest.ProtoReflect.Descriptor instead.
 func (*GetRefundRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{10}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetRefundRequest) GetRefundId() int64 {
@@ -944,7 +1139,7 @@ type Anomaly struct {
 
 func (x *Anomaly) Reset() {
 	*x = Anomaly{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1151,7 @@ func (x *Anomaly) String() string {
 func (*Anomaly) ProtoMessage() {}
 
 func (x *Anomaly) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1164,7 @@ func (x *Anomaly) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anomaly.ProtoReflect.Descriptor instead.
 func (*Anomaly) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{11}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Anomaly) GetAnomalyId() int64 {
@@ -1098,7 +1293,7 @@ type ListAnomaliesRequest struct {
 
 func (x *ListAnomaliesRequest) Reset() {
 	*x = ListAnomaliesRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1305,7 @@ func (x *ListAnomaliesRequest) String() string {
 func (*ListAnomaliesRequest) ProtoMessage() {}
 
 func (x *ListAnomaliesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1318,7 @@ func (x *ListAnomaliesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAnomaliesRequest.ProtoReflect.Descriptor instead.
 func (*ListAnomaliesRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{12}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListAnomaliesRequest) GetState() string {
@@ -1164,7 +1359,7 @@ type ListAnomaliesResponse struct {
 
 func (x *ListAnomaliesResponse) Reset() {
 	*x = ListAnomaliesResponse{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1371,7 @@ func (x *ListAnomaliesResponse) String() string {
 func (*ListAnomaliesResponse) ProtoMessage() {}
 
 func (x *ListAnomaliesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1384,7 @@ func (x *ListAnomaliesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAnomaliesResponse.ProtoReflect.Descriptor instead.
 func (*ListAnomaliesResponse) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{13}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListAnomaliesResponse) GetAnomalies() []*Anomaly {
@@ -1210,7 +1405,7 @@ var File_paysuite_payment_v1_payment_proto protoreflect.FileDescriptor
 
 const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
-	"!paysuite/payment/v1/payment.proto\x12\x13paysuite.payment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc6\x04\n" +
+	"!paysuite/payment/v1/payment.proto\x12\x13paysuite.payment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x05\n" +
 	"\aPayment\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\x03R\tpaymentId\x12\x19\n" +
@@ -1230,7 +1425,17 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"outTradeNo\x12\x17\n" +
 	"\auser_id\x18\r \x01(\tR\x06userId\x129\n" +
 	"\n" +
-	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xc5\x03\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x17\n" +
+	"\apay_url\x18\x0f \x01(\tR\x06payUrl\x12C\n" +
+	"\fjsapi_params\x18\x10 \x01(\v2 .paysuite.payment.v1.JsapiParamsR\vjsapiParams\"\xb2\x01\n" +
+	"\vJsapiParams\x12\x15\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x1d\n" +
+	"\n" +
+	"time_stamp\x18\x02 \x01(\tR\ttimeStamp\x12\x1b\n" +
+	"\tnonce_str\x18\x03 \x01(\tR\bnonceStr\x12\x18\n" +
+	"\apackage\x18\x04 \x01(\tR\apackage\x12\x1b\n" +
+	"\tsign_type\x18\x05 \x01(\tR\bsignType\x12\x19\n" +
+	"\bpay_sign\x18\x06 \x01(\tR\apaySign\"\xc5\x03\n" +
 	"\x06Refund\x12\x1b\n" +
 	"\trefund_id\x18\x01 \x01(\x03R\brefundId\x12\x1d\n" +
 	"\n" +
@@ -1247,10 +1452,16 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12=\n" +
 	"\fsucceeded_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\vsucceededAt\x125\n" +
-	"\x05items\x18\v \x03(\v2\x1f.paysuite.payment.v1.RefundItemR\x05items\"i\n" +
+	"\x05items\x18\v \x03(\v2\x1f.paysuite.payment.v1.RefundItemR\x05items\"\xbe\x01\n" +
 	"\x14CreatePaymentRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x03R\aorderId\x126\n" +
-	"\achannel\x18\x02 \x01(\x0e2\x1c.paysuite.payment.v1.ChannelR\achannel\"2\n" +
+	"\achannel\x18\x02 \x01(\x0e2\x1c.paysuite.payment.v1.ChannelR\achannel\x12\x1d\n" +
+	"\n" +
+	"return_url\x18\x03 \x01(\tR\treturnUrl\x12\x17\n" +
+	"\aopen_id\x18\x04 \x01(\tR\x06openId\x12\x1b\n" +
+	"\tclient_ip\x18\x05 \x01(\tR\bclientIp\"+\n" +
+	"\x13VerifyReturnRequest\x12\x14\n" +
+	"\x05query\x18\x01 \x01(\tR\x05query\"2\n" +
 	"\x11GetPaymentRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\x03R\tpaymentId\"5\n" +
@@ -1311,11 +1522,16 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"{\n" +
 	"\x15ListAnomaliesResponse\x12:\n" +
 	"\tanomalies\x18\x01 \x03(\v2\x1c.paysuite.payment.v1.AnomalyR\tanomalies\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*D\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x86\x01\n" +
 	"\aChannel\x12\x17\n" +
 	"\x13CHANNEL_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tALIPAY_QR\x10\x01\x12\x11\n" +
-	"\rWECHAT_NATIVE\x10\x02*e\n" +
+	"\rWECHAT_NATIVE\x10\x02\x12\x0f\n" +
+	"\vALIPAY_PAGE\x10\x03\x12\x0e\n" +
+	"\n" +
+	"ALIPAY_WAP\x10\x04\x12\x10\n" +
+	"\fWECHAT_JSAPI\x10\x05\x12\r\n" +
+	"\tWECHAT_H5\x10\x06*e\n" +
 	"\rPaymentStatus\x12\x1e\n" +
 	"\x1aPAYMENT_STATUS_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aWAITING\x10\x01\x12\r\n" +
@@ -1327,7 +1543,7 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\x19REFUND_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11REFUND_PROCESSING\x10\x01\x12\x14\n" +
 	"\x10REFUND_SUCCEEDED\x10\x02\x12\x11\n" +
-	"\rREFUND_FAILED\x10\x032\xac\x05\n" +
+	"\rREFUND_FAILED\x10\x032\x84\x06\n" +
 	"\x0ePaymentService\x12X\n" +
 	"\rCreatePayment\x12).paysuite.payment.v1.CreatePaymentRequest\x1a\x1c.paysuite.payment.v1.Payment\x12R\n" +
 	"\n" +
@@ -1336,7 +1552,8 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\rClosePayments\x12).paysuite.payment.v1.ClosePaymentsRequest\x1a*.paysuite.payment.v1.ClosePaymentsResponse\x12W\n" +
 	"\rRefundPayment\x12).paysuite.payment.v1.RefundPaymentRequest\x1a\x1b.paysuite.payment.v1.Refund\x12O\n" +
 	"\tGetRefund\x12%.paysuite.payment.v1.GetRefundRequest\x1a\x1b.paysuite.payment.v1.Refund\x12f\n" +
-	"\rListAnomalies\x12).paysuite.payment.v1.ListAnomaliesRequest\x1a*.paysuite.payment.v1.ListAnomaliesResponseBFZDgithub.com/paysuite/paysuite/proto/gen/paysuite/payment/v1;paymentv1b\x06proto3"
+	"\rListAnomalies\x12).paysuite.payment.v1.ListAnomaliesRequest\x1a*.paysuite.payment.v1.ListAnomaliesResponse\x12V\n" +
+	"\fVerifyReturn\x12(.paysuite.payment.v1.VerifyReturnRequest\x1a\x1c.paysuite.payment.v1.PaymentBFZDgithub.com/paysuite/paysuite/proto/gen/paysuite/payment/v1;paymentv1b\x06proto3"
 
 var (
 	file_paysuite_payment_v1_payment_proto_rawDescOnce sync.Once
@@ -1351,66 +1568,71 @@ func file_paysuite_payment_v1_payment_proto_rawDescGZIP() []byte {
 }
 
 var file_paysuite_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_paysuite_payment_v1_payment_proto_goTypes = []any{
 	(Channel)(0),                      // 0: paysuite.payment.v1.Channel
 	(PaymentStatus)(0),                // 1: paysuite.payment.v1.PaymentStatus
 	(RefundStatus)(0),                 // 2: paysuite.payment.v1.RefundStatus
 	(*Payment)(nil),                   // 3: paysuite.payment.v1.Payment
-	(*Refund)(nil),                    // 4: paysuite.payment.v1.Refund
-	(*CreatePaymentRequest)(nil),      // 5: paysuite.payment.v1.CreatePaymentRequest
-	(*GetPaymentRequest)(nil),         // 6: paysuite.payment.v1.GetPaymentRequest
-	(*ListOrderPaymentsRequest)(nil),  // 7: paysuite.payment.v1.ListOrderPaymentsRequest
-	(*ListOrderPaymentsResponse)(nil), // 8: paysuite.payment.v1.ListOrderPaymentsResponse
-	(*ClosePaymentsRequest)(nil),      // 9: paysuite.payment.v1.ClosePaymentsRequest
-	(*ClosePaymentsResponse)(nil),     // 10: paysuite.payment.v1.ClosePaymentsResponse
-	(*RefundPaymentRequest)(nil),      // 11: paysuite.payment.v1.RefundPaymentRequest
-	(*RefundItem)(nil),                // 12: paysuite.payment.v1.RefundItem
-	(*GetRefundRequest)(nil),          // 13: paysuite.payment.v1.GetRefundRequest
-	(*Anomaly)(nil),                   // 14: paysuite.payment.v1.Anomaly
-	(*ListAnomaliesRequest)(nil),      // 15: paysuite.payment.v1.ListAnomaliesRequest
-	(*ListAnomaliesResponse)(nil),     // 16: paysuite.payment.v1.ListAnomaliesResponse
-	(*timestamppb.Timestamp)(nil),     // 17: google.protobuf.Timestamp
+	(*JsapiParams)(nil),               // 4: paysuite.payment.v1.JsapiParams
+	(*Refund)(nil),                    // 5: paysuite.payment.v1.Refund
+	(*CreatePaymentRequest)(nil),      // 6: paysuite.payment.v1.CreatePaymentRequest
+	(*VerifyReturnRequest)(nil),       // 7: paysuite.payment.v1.VerifyReturnRequest
+	(*GetPaymentRequest)(nil),         // 8: paysuite.payment.v1.GetPaymentRequest
+	(*ListOrderPaymentsRequest)(nil),  // 9: paysuite.payment.v1.ListOrderPaymentsRequest
+	(*ListOrderPaymentsResponse)(nil), // 10: paysuite.payment.v1.ListOrderPaymentsResponse
+	(*ClosePaymentsRequest)(nil),      // 11: paysuite.payment.v1.ClosePaymentsRequest
+	(*ClosePaymentsResponse)(nil),     // 12: paysuite.payment.v1.ClosePaymentsResponse
+	(*RefundPaymentRequest)(nil),      // 13: paysuite.payment.v1.RefundPaymentRequest
+	(*RefundItem)(nil),                // 14: paysuite.payment.v1.RefundItem
+	(*GetRefundRequest)(nil),          // 15: paysuite.payment.v1.GetRefundRequest
+	(*Anomaly)(nil),                   // 16: paysuite.payment.v1.Anomaly
+	(*ListAnomaliesRequest)(nil),      // 17: paysuite.payment.v1.ListAnomaliesRequest
+	(*ListAnomaliesResponse)(nil),     // 18: paysuite.payment.v1.ListAnomaliesResponse
+	(*timestamppb.Timestamp)(nil),     // 19: google.protobuf.Timestamp
 }
 var file_paysuite_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: paysuite.payment.v1.Payment.channel:type_name -> paysuite.payment.v1.Channel
 	1,  // 1: paysuite.payment.v1.Payment.status:type_name -> paysuite.payment.v1.PaymentStatus
-	17, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
-	17, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
-	17, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 5: paysuite.payment.v1.Refund.status:type_name -> paysuite.payment.v1.RefundStatus
-	17, // 6: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
-	17, // 7: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
-	12, // 8: paysuite.payment.v1.Refund.items:type_name -> paysuite.payment.v1.RefundItem
-	0,  // 9: paysuite.payment.v1.CreatePaymentRequest.channel:type_name -> paysuite.payment.v1.Channel
-	3,  // 10: paysuite.payment.v1.ListOrderPaymentsResponse.payments:type_name -> paysuite.payment.v1.Payment
-	3,  // 11: paysuite.payment.v1.ClosePaymentsResponse.closed:type_name -> paysuite.payment.v1.Payment
-	3,  // 12: paysuite.payment.v1.ClosePaymentsResponse.paid_payment:type_name -> paysuite.payment.v1.Payment
-	12, // 13: paysuite.payment.v1.RefundPaymentRequest.items:type_name -> paysuite.payment.v1.RefundItem
-	0,  // 14: paysuite.payment.v1.Anomaly.channel:type_name -> paysuite.payment.v1.Channel
-	17, // 15: paysuite.payment.v1.Anomaly.created_at:type_name -> google.protobuf.Timestamp
-	17, // 16: paysuite.payment.v1.Anomaly.updated_at:type_name -> google.protobuf.Timestamp
-	17, // 17: paysuite.payment.v1.Anomaly.resolved_at:type_name -> google.protobuf.Timestamp
-	14, // 18: paysuite.payment.v1.ListAnomaliesResponse.anomalies:type_name -> paysuite.payment.v1.Anomaly
-	5,  // 19: paysuite.payment.v1.PaymentService.CreatePayment:input_type -> paysuite.payment.v1.CreatePaymentRequest
-	6,  // 20: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
-	7,  // 21: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
-	9,  // 22: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
-	11, // 23: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
-	13, // 24: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
-	15, // 25: paysuite.payment.v1.PaymentService.ListAnomalies:input_type -> paysuite.payment.v1.ListAnomaliesRequest
-	3,  // 26: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
-	3,  // 27: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
-	8,  // 28: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
-	10, // 29: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
-	4,  // 30: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
-	4,  // 31: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
-	16, // 32: paysuite.payment.v1.PaymentService.ListAnomalies:output_type -> paysuite.payment.v1.ListAnomaliesResponse
-	26, // [26:33] is the sub-list for method output_type
-	19, // [19:26] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	19, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
+	19, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
+	19, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	4,  // 5: paysuite.payment.v1.Payment.jsapi_params:type_name -> paysuite.payment.v1.JsapiParams
+	2,  // 6: paysuite.payment.v1.Refund.status:type_name -> paysuite.payment.v1.RefundStatus
+	19, // 7: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
+	19, // 8: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
+	14, // 9: paysuite.payment.v1.Refund.items:type_name -> paysuite.payment.v1.RefundItem
+	0,  // 10: paysuite.payment.v1.CreatePaymentRequest.channel:type_name -> paysuite.payment.v1.Channel
+	3,  // 11: paysuite.payment.v1.ListOrderPaymentsResponse.payments:type_name -> paysuite.payment.v1.Payment
+	3,  // 12: paysuite.payment.v1.ClosePaymentsResponse.closed:type_name -> paysuite.payment.v1.Payment
+	3,  // 13: paysuite.payment.v1.ClosePaymentsResponse.paid_payment:type_name -> paysuite.payment.v1.Payment
+	14, // 14: paysuite.payment.v1.RefundPaymentRequest.items:type_name -> paysuite.payment.v1.RefundItem
+	0,  // 15: paysuite.payment.v1.Anomaly.channel:type_name -> paysuite.payment.v1.Channel
+	19, // 16: paysuite.payment.v1.Anomaly.created_at:type_name -> google.protobuf.Timestamp
+	19, // 17: paysuite.payment.v1.Anomaly.updated_at:type_name -> google.protobuf.Timestamp
+	19, // 18: paysuite.payment.v1.Anomaly.resolved_at:type_name -> google.protobuf.Timestamp
+	16, // 19: paysuite.payment.v1.ListAnomaliesResponse.anomalies:type_name -> paysuite.payment.v1.Anomaly
+	6,  // 20: paysuite.payment.v1.PaymentService.CreatePayment:input_type -> paysuite.payment.v1.CreatePaymentRequest
+	8,  // 21: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
+	9,  // 22: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
+	11, // 23: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
+	13, // 24: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
+	15, // 25: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
+	17, // 26: paysuite.payment.v1.PaymentService.ListAnomalies:input_type -> paysuite.payment.v1.ListAnomaliesRequest
+	7,  // 27: paysuite.payment.v1.PaymentService.VerifyReturn:input_type -> paysuite.payment.v1.VerifyReturnRequest
+	3,  // 28: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
+	3,  // 29: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
+	10, // 30: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
+	12, // 31: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
+	5,  // 32: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
+	5,  // 33: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
+	18, // 34: paysuite.payment.v1.PaymentService.ListAnomalies:output_type -> paysuite.payment.v1.ListAnomaliesResponse
+	3,  // 35: paysuite.payment.v1.PaymentService.VerifyReturn:output_type -> paysuite.payment.v1.Payment
+	28, // [28:36] is the sub-list for method output_type
+	20, // [20:28] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_paysuite_payment_v1_payment_proto_init() }
@@ -1424,7 +1646,7 @@ func file_paysuite_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paysuite_payment_v1_payment_proto_rawDesc), len(file_paysuite_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

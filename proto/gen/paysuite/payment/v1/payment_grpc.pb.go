@@ -26,6 +26,7 @@ const (
 	PaymentService_RefundPayment_FullMethodName     = "/paysuite.payment.v1.PaymentService/RefundPayment"
 	PaymentService_GetRefund_FullMethodName         = "/paysuite.payment.v1.PaymentService/GetRefund"
 	PaymentService_ListAnomalies_FullMethodName     = "/paysuite.payment.v1.PaymentService/ListAnomalies"
+	PaymentService_VerifyReturn_FullMethodName      = "/paysuite.payment.v1.PaymentService/VerifyReturn"
 )
 
 // PaymentServiceClient is the client API for PaymentService service.
@@ -48,6 +49,12 @@ type PaymentServiceClient interface {
 	GetRefund(ctx context.Context, in *GetRefundRequest, opts ...grpc.CallOption) (*Refund, error)
 	// ListAnomalies lists money that needs a person (merchant staff only), newest first.
 	ListAnomalies(ctx context.Context, in *ListAnomaliesRequest, opts ...grpc.CallOption) (*ListAnomaliesResponse, error)
+	// VerifyReturn checks the signed parameters a provider put on the buyer's return URL (Alipay
+	// page/WAP pay) and answers the payment they name, as the payment service knows it. The
+	// parameters never change state: a valid signature only proves the provider sent the buyer
+	// back, so the provider is asked about the trade now (a query), and a paid answer is recorded
+	// as any poll would. A signature that does not verify is InvalidArgument.
+	VerifyReturn(ctx context.Context, in *VerifyReturnRequest, opts ...grpc.CallOption) (*Payment, error)
 }
 
 type paymentServiceClient struct {
@@ -128,6 +135,16 @@ func (c *paymentServiceClient) ListAnomalies(ctx context.Context, in *ListAnomal
 	return out, nil
 }
 
+func (c *paymentServiceClient) VerifyReturn(ctx context.Context, in *VerifyReturnRequest, opts ...grpc.CallOption) (*Payment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Payment)
+	err := c.cc.Invoke(ctx, PaymentService_VerifyReturn_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentServiceServer is the server API for PaymentService service.
 // All implementations must embed UnimplementedPaymentServiceServer
 // for forward compatibility.
@@ -148,6 +165,12 @@ type PaymentServiceServer interface {
 	GetRefund(context.Context, *GetRefundRequest) (*Refund, error)
 	// ListAnomalies lists money that needs a person (merchant staff only), newest first.
 	ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error)
+	// VerifyReturn checks the signed parameters a provider put on the buyer's return URL (Alipay
+	// page/WAP pay) and answers the payment they name, as the payment service knows it. The
+	// parameters never change state: a valid signature only proves the provider sent the buyer
+	// back, so the provider is asked about the trade now (a query), and a paid answer is recorded
+	// as any poll would. A signature that does not verify is InvalidArgument.
+	VerifyReturn(context.Context, *VerifyReturnRequest) (*Payment, error)
 	mustEmbedUnimplementedPaymentServiceServer()
 }
 
@@ -178,6 +201,9 @@ func (UnimplementedPaymentServiceServer) GetRefund(context.Context, *GetRefundRe
 }
 func (UnimplementedPaymentServiceServer) ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAnomalies not implemented")
+}
+func (UnimplementedPaymentServiceServer) VerifyReturn(context.Context, *VerifyReturnRequest) (*Payment, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyReturn not implemented")
 }
 func (UnimplementedPaymentServiceServer) mustEmbedUnimplementedPaymentServiceServer() {}
 func (UnimplementedPaymentServiceServer) testEmbeddedByValue()                        {}
@@ -326,6 +352,24 @@ func _PaymentService_ListAnomalies_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentService_VerifyReturn_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyReturnRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).VerifyReturn(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_VerifyReturn_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).VerifyReturn(ctx, req.(*VerifyReturnRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentService_ServiceDesc is the grpc.ServiceDesc for PaymentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -360,6 +404,10 @@ var PaymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAnomalies",
 			Handler:    _PaymentService_ListAnomalies_Handler,
+		},
+		{
+			MethodName: "VerifyReturn",
+			Handler:    _PaymentService_VerifyReturn_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

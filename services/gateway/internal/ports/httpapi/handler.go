@@ -70,6 +70,11 @@ func New(ctx context.Context, b Backends, opts Options, log *slog.Logger) (http.
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithMetadata(func(ctx context.Context, r *http.Request) metadata.MD {
 			md := metadata.Pairs("x-request-id", RequestID(ctx))
+			// The buyer's address as this gateway saw it (WeChat H5 needs it); a request body
+			// cannot claim another, nor can a header (forwardedHeader passes none on).
+			if ip := clientIP(r.RemoteAddr); ip != "" {
+				md.Set(principal.MetadataClientIP, ip)
+			}
 			if p, ok := principal.FromContext(r.Context()); ok {
 				md.Set(principal.MetadataUser, p.UserID)
 				if len(p.Roles) > 0 {
@@ -121,6 +126,7 @@ func New(ctx context.Context, b Backends, opts Options, log *slog.Logger) (http.
 	})
 	if opts.Page != nil {
 		mux.Handle("GET /{$}", opts.Page)
+		mux.Handle("GET /result", opts.Page)
 		mux.Handle("GET /assets/", opts.Page)
 		mux.Handle("GET /ui/config.json", opts.Page)
 	}

@@ -103,16 +103,33 @@ func limitByUser(l *limiters, next http.Handler) http.Handler {
 	})
 }
 
-func clientKey(remoteAddr string) string {
+// peer splits a request's RemoteAddr into its host and, when that is an IP, the address with
+// IPv4-mapped IPv6 unmapped.
+func peer(remoteAddr string) (string, netip.Addr, bool) {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
 		host = remoteAddr
 	}
 	addr, err := netip.ParseAddr(host)
 	if err != nil {
+		return host, netip.Addr{}, false
+	}
+	return host, addr.Unmap(), true
+}
+
+// clientIP is the address of the peer ("" if it is none).
+func clientIP(remoteAddr string) string {
+	if _, addr, ok := peer(remoteAddr); ok {
+		return addr.String()
+	}
+	return ""
+}
+
+func clientKey(remoteAddr string) string {
+	host, addr, ok := peer(remoteAddr)
+	if !ok {
 		return host
 	}
-	addr = addr.Unmap()
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)
 		return p.String()

@@ -7,6 +7,9 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const TERMINAL = new Set(['PAID', 'CANCELLED', 'REFUNDED']);
+  // Channels whose buyer leaves the page for the provider's cashier and comes back to /result.
+  const REDIRECT = new Set(['ALIPAY_PAGE', 'ALIPAY_WAP', 'WECHAT_H5']);
+  const RETURN_KEY = 'paysuite.return'; // sessionStorage: the payment the buyer left to pay
   const state = {
     devMode: false, skus: [], sku: null, order: null, payment: null,
     orderRequestId: null, stream: null, poll: null, tick: null, history: null,
@@ -98,6 +101,25 @@
 
   function userId() { return $('user-id').value.trim(); }
 
+  // device picks the channels offered: inside WeChat (JSAPI), a phone's browser (WAP, H5) or a
+  // PC (page pay and the two QR codes). ?device=pc|mobile|wechat overrides it (demos, tests).
+  function device() {
+    const forced = new URLSearchParams(location.search).get('device');
+    if (['pc', 'mobile', 'wechat'].includes(forced)) return forced;
+    const ua = navigator.userAgent;
+    if (/MicroMessenger/i.test(ua)) return 'wechat';
+    if (/Mobi|Android|iPhone|iPad|iPod/i.test(ua)) return 'mobile';
+    return 'pc';
+  }
+
+  // openId is the payer's openid under the merchant's official account. A real page gets it from
+  // WeChat's OAuth redirect (?openid= here); in dev mode the sandbox accepts a made-up one.
+  function openId() {
+    const q = new URLSearchParams(location.search).get('openid');
+    if (q) return q;
+    return state.devMode ? ('o' + userId().replace(/[^0-9A-Za-z_-]/g, '')).slice(0, 28) : '';
+  }
+
   // ---- catalog ----------------------------------------------------------
   async function loadSkus() {
     const list = $('sku-list');
@@ -185,8 +207,7 @@
     badge($('order-status'), o.status);
     const open = o.status === 'PENDING_PAYMENT';
     const live = state.payment && state.payment.status === 'WAITING' && !expired();
-    $('pay-alipay').disabled = !open || live;
-    $('pay-wechat').disabled = !open || live;
+    for (const b of $('channels').querySelectorAll('.channel')) b.disabled = !open || live;
     $('cancel-order').hidden = !open;
     $('channels').hidden = !open;
     if (TERMINAL.has(o.status)) {
@@ -202,9 +223,22 @@
 
   async function pay(channel) {
     showError(null);
+    const body = { channel };
+    // The gateway fills the buyer's address (H5) itself; the return URL must be on the payment
+    // service's PAYMENT_RETURN_URL_ALLOWLIST.
+    if (REDIRECT.has(channel)) body.returnUrl = location.origin + '/result';
+    if (channel === 'WECHAT_JSAPI') body.openId = openId();
     try {
-      const p = await api('POST', `/v1/orders/${state.order.orderId}/payments`, { channel });
+      const p = await api('POST', `/v1/orders/${state.order.orderId}/payments`, body);
+      if (p.payUrl) {
+        // Off to the provider's cashier; /result picks the payment up from here.
+        sessionStorage.setItem(RETURN_KEY, JSON.stringify({ orderId: state.order.orderId, paymentId: p.paymentId }));
+        stopWatch();
+        location.assign(p.payUrl);
+        return;
+      }
       state.payment = p;
+      state.jsapi = p.jsapiParams || null;
       $('sandbox-pay').disabled = false;
       $('sandbox-pay').textContent = 'Pay with sandbox';
       renderPayment();
@@ -222,11 +256,13 @@
     const p = state.payment;
     $('payment-panel').hidden = false;
     if (p.qrPngBase64) $('qr-img').src = 'data:image/png;base64,' + p.qrPngBase64;
+    $('qr-figure').hidden = !p.qrCode;
     $('payment-channel').textContent = p.channel === 'WECHAT_NATIVE' ? 'WeChat' : 'Alipay';
-    $('qr-code').textContent = p.qrCode;
-    $('qr-code').href = p.qrCode;
+    $('qr-code').textContent = p.qrCode || '';
+    if (p.qrCode) $('qr-code').href = p.qrCode; else $('qr-code').removeAttribute('href');
+    if (p.jsapiParams) state.jsapi = p.jsapiParams; // GetPayment does not repeat them
     badge($('payment-status'), p.status);
-    const canSandbox = state.devMode && p.status === 'WAITING' && !expired();
+    const canSandbox = state.devMode && p.status === 'WAITING' && !expired() && (!!p.qrCode || !!state.jsapi);
     $('sandbox-pay').hidden = !canSandbox;
     $('sandbox-note').hidden = !canSandbox;
     tickCountdown();
@@ -245,12 +281,30 @@
     }
   }
 
+  // jsapiPay hands the signed parameters to the WeChat client (getBrandWCPayRequest). Its "ok"
+  // is not proof of payment: the page keeps asking the server, as for every channel.
+  function jsapiPay(params) {
+    return new Promise((resolve, reject) => {
+      window.WeixinJSBridge.invoke('getBrandWCPayRequest', params, (res) => {
+        if (res && res.err_msg === 'get_brand_wcpay_request:ok') resolve(); else reject(new Error(res ? res.err_msg : 'WeChat refused'));
+      });
+    });
+  }
+
   async function sandboxPay() {
     const btn = $('sandbox-pay');
     btn.disabled = true;
     showError(null);
     try {
-      await api('POST', '/dev/sandbox/pay', { qrCode: state.payment.qrCode, buyerId: 'sandbox-buyer' });
+      const j = state.payment.channel === 'WECHAT_JSAPI' ? state.jsapi : null;
+      if (j && window.WeixinJSBridge) {
+        await jsapiPay(j);
+      } else if (j) {
+        // Dev: the sandbox plays the WeChat client, which checks paySign before paying.
+        await api('POST', '/dev/sandbox/pay', { prepayId: j.package.replace(/^prepay_id=/, ''), ...j });
+      } else {
+        await api('POST', '/dev/sandbox/pay', { qrCode: state.payment.qrCode, buyerId: 'sandbox-buyer' });
+      }
       btn.textContent = 'Paid in sandbox — waiting for the notify…';
       refresh();
     } catch (err) {
@@ -401,6 +455,55 @@
     list.replaceChildren(...(items.length ? items.map(render) : [el('li', { class: 'empty', textContent: emptyText })]));
   }
 
+  // ---- the return page (/result) -------------------------------------------
+  // The provider sends the buyer's browser here after its cashier. Alipay adds signed
+  // parameters: the payment service verifies them and asks Alipay about the trade at once, so a
+  // paid order shows sooner; WeChat H5 adds nothing (and also comes here on cancel). Either way
+  // the page shows only what the server knows, polling until the order settles.
+  async function showReturn() {
+    $('return-panel').hidden = false;
+    let saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(RETURN_KEY) || 'null'); } catch { saved = null; }
+    const query = location.search.slice(1);
+    let paymentId = saved && saved.paymentId;
+    const check = $('return-check');
+    if (new URLSearchParams(query).has('sign')) {
+      try {
+        const p = await api('POST', '/v1/payments:verifyReturn', { query });
+        paymentId = p.paymentId;
+        check.className = 'small verified';
+        check.textContent = 'Back from the provider; the payment is confirmed with the provider itself, not by this link.';
+      } catch (err) {
+        check.className = 'small forged';
+        check.textContent = 'This return link could not be verified: it proves nothing. Showing what the server knows.';
+      }
+    } else {
+      check.className = 'small unverified';
+      check.textContent = 'Back from the provider. Arriving here says nothing about payment: checking with the server…';
+    }
+    if (!paymentId) {
+      $('return-payment-status').textContent = 'no payment to show';
+      return;
+    }
+    let timer = null;
+    const update = async () => {
+      try {
+        const p = await api('GET', `/v1/payments/${paymentId}`);
+        const o = await api('GET', `/v1/orders/${p.orderId}`);
+        $('return-order-id').textContent = o.orderId;
+        $('return-channel').textContent = p.channel;
+        badge($('return-payment-status'), p.status);
+        badge($('return-order-status'), o.status);
+        if (TERMINAL.has(o.status) && timer) { clearInterval(timer); timer = null; }
+      } catch (err) {
+        showError(err);
+      }
+    };
+    $('return-refresh').addEventListener('click', update);
+    await update();
+    if (!TERMINAL.has($('return-order-status').textContent)) timer = setInterval(update, 2000);
+  }
+
   // ---- start ------------------------------------------------------------
   async function init() {
     const input = $('user-id');
@@ -412,12 +515,17 @@
       refreshHistory();
     });
     $('place-order').addEventListener('click', placeOrder);
-    $('pay-alipay').addEventListener('click', () => pay('ALIPAY_QR'));
-    $('pay-wechat').addEventListener('click', () => pay('WECHAT_NATIVE'));
+    const dev = device();
+    $('device').textContent = { pc: 'a computer', mobile: "a phone's browser", wechat: 'WeChat' }[dev];
+    for (const b of $('channels').querySelectorAll('.channel')) {
+      b.hidden = !b.dataset.devices.split(' ').includes(dev);
+      b.addEventListener('click', () => pay(b.dataset.channel));
+    }
     $('sandbox-pay').addEventListener('click', sandboxPay);
     $('cancel-order').addEventListener('click', cancelOrder);
     $('refresh-history').addEventListener('click', refreshHistory);
     try { state.devMode = !!(await api('GET', '/ui/config.json')).devMode; } catch { state.devMode = false; }
+    if (location.pathname === '/result') showReturn();
     await loadSkus();
     refreshHistory();
   }

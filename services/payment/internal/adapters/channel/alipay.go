@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	_ "time/tzdata" // Asia/Shanghai for gopay's SetLocation on hosts without a zoneinfo database
 
 	"github.com/go-pay/gopay"
 	"github.com/go-pay/gopay/alipay"
@@ -30,14 +31,21 @@ type AlipayConfig struct {
 	AppPrivateKey   string // PEM or bare base64 (PKCS#1 or PKCS#8)
 	AlipayPublicKey string // PEM or bare base64
 	BaseURL         string // e.g. the sandbox; empty = https://openapi.alipay.com
-	NotifyURL       string // our /notify/alipay
-	Timeout         time.Duration
+	// CashierBaseURL is where the buyer's browser opens page/WAP pay URLs; empty = BaseURL. Differs
+	// only where the service and the browser reach the gateway by different names (compose).
+	CashierBaseURL string
+	NotifyURL      string // our /notify/alipay
+	Timeout        time.Duration
 }
 
-// Alipay is the face-to-face QR channel (alipay.trade.precreate) over the classic gateway.
+// Alipay is one Alipay channel over the classic gateway: face-to-face QR
+// (alipay.trade.precreate, NewAlipay), page pay or WAP pay (its Page and Wap, in
+// alipay_page.go). They share query, close, refund and notify.
 type Alipay struct {
-	cfg    AlipayConfig
-	client *alipay.Client
+	cfg     AlipayConfig
+	product alipayProduct
+	client  *alipay.Client
+	cashier *url.URL // where page/WAP pay URLs point: CashierBaseURL or BaseURL; nil for the real gateway
 	// Parsed once: alipay.VerifySign re-decodes the PEM and re-parses the key on every notify.
 	publicKey *rsa.PublicKey
 }
@@ -57,13 +65,16 @@ func NewAlipay(cfg AlipayConfig) (*Alipay, error) {
 	c.AutoVerifySign([]byte(pub))
 	// notify_url is a public request parameter; the client adds it to every request.
 	c.NotifyUrl = cfg.NotifyURL
+	// timestamp in the providers' clock, whatever TZ the process runs in.
+	c.SetLocation("Asia/Shanghai")
 	timeout := cfg.Timeout
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
 	hc := xhttp.NewClient().SetTimeout(timeout)
+	var base *url.URL
 	if cfg.BaseURL != "" {
-		base, err := url.Parse(cfg.BaseURL)
+		base, err = url.Parse(cfg.BaseURL)
 		if err != nil || base.Host == "" {
 			return nil, fmt.Errorf("ALIPAY_BASE_URL %q: want scheme://host[:port]", cfg.BaseURL)
 		}
@@ -72,11 +83,17 @@ func NewAlipay(cfg AlipayConfig) (*Alipay, error) {
 		hc.SetTransport(tracing.Transport(http.DefaultTransport))
 	}
 	c.SetHttpClient(hc)
+	cashier := base
+	if cfg.CashierBaseURL != "" {
+		if cashier, err = url.Parse(cfg.CashierBaseURL); err != nil || cashier.Host == "" {
+			return nil, fmt.Errorf("ALIPAY_CASHIER_BASE_URL %q: want scheme://host[:port]", cfg.CashierBaseURL)
+		}
+	}
 	key, err := parseRSAPublicKey(pemBody(pub))
 	if err != nil {
 		return nil, fmt.Errorf("ALIPAY_PUBLIC_KEY: %w", err)
 	}
-	return &Alipay{cfg: cfg, client: c, publicKey: key}, nil
+	return &Alipay{cfg: cfg, client: c, cashier: cashier, publicKey: key}, nil
 }
 
 // parseRSAPublicKey reads a bare base64 SubjectPublicKeyInfo, as gopay's VerifySign does after
@@ -97,7 +114,10 @@ func parseRSAPublicKey(body string) (*rsa.PublicKey, error) {
 	return key, nil
 }
 
-func (a *Alipay) Prepay(ctx context.Context, req app.PrepayRequest) (string, error) {
+func (a *Alipay) Prepay(ctx context.Context, req app.PrepayRequest) (app.Checkout, error) {
+	if a.product != alipayPrecreate {
+		return a.prepayPage(ctx, req)
+	}
 	bm := gopay.BodyMap{}
 	bm.Set("out_trade_no", req.OutTradeNo).
 		Set("total_amount", req.Amount.Yuan()).
@@ -105,12 +125,12 @@ func (a *Alipay) Prepay(ctx context.Context, req app.PrepayRequest) (string, err
 		Set("time_expire", req.ExpireAt.In(cst).Format(shanghaiLayout))
 	rsp, err := a.client.TradePrecreate(ctx, bm)
 	if err != nil {
-		return "", fmt.Errorf("alipay precreate %s: %w", req.OutTradeNo, err)
+		return app.Checkout{}, fmt.Errorf("alipay precreate %s: %w", req.OutTradeNo, err)
 	}
 	if rsp.Response.QrCode == "" {
-		return "", fmt.Errorf("alipay precreate %s: no qr_code in the answer", req.OutTradeNo)
+		return app.Checkout{}, fmt.Errorf("alipay precreate %s: no qr_code in the answer", req.OutTradeNo)
 	}
-	return rsp.Response.QrCode, nil
+	return app.Checkout{QRCode: rsp.Response.QrCode}, nil
 }
 
 func (a *Alipay) Query(ctx context.Context, outTradeNo string) (app.Trade, error) {
@@ -304,13 +324,18 @@ func notifyForm(r *http.Request) (map[string]string, error) {
 	if err := r.ParseForm(); err != nil {
 		return nil, err
 	}
-	f := make(map[string]string, len(r.Form))
-	for k, v := range r.Form {
+	return singleValues(r.Form), nil
+}
+
+// singleValues keeps every field given exactly once.
+func singleValues(vals url.Values) map[string]string {
+	f := make(map[string]string, len(vals))
+	for k, v := range vals {
 		if len(v) == 1 {
 			f[k] = v[0]
 		}
 	}
-	return f, nil
+	return f
 }
 
 // verify is alipay.VerifySign (RSA2) with the key parsed once: SHA-256, PKCS#1 v1.5 over

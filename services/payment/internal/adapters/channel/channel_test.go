@@ -46,8 +46,8 @@ func TestAlipayChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	qr, err := good.Prepay(ctx, prepay("PSA000001"))
-	if err != nil || !strings.HasPrefix(qr, srv.URL) {
-		t.Fatalf("precreate = %q, %v", qr, err)
+	if err != nil || !strings.HasPrefix(qr.QRCode, srv.URL) {
+		t.Fatalf("precreate = %+v, %v", qr, err)
 	}
 	// Unscanned: invisible to trade.query, which must read as "not paid yet".
 	if tr, err := good.Query(ctx, "PSA000001"); err != nil || tr.State != app.TradeWaiting {
@@ -85,8 +85,8 @@ func TestWechatChannel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if qr, err := good.Prepay(ctx, prepay("PSW000001")); err != nil || qr == "" {
-		t.Fatalf("native = %q, %v", qr, err)
+	if qr, err := good.Prepay(ctx, prepay("PSW000001")); err != nil || qr.QRCode == "" {
+		t.Fatalf("native = %+v, %v", qr, err)
 	}
 	if tr, err := good.Query(ctx, "PSW000001"); err != nil || tr.State != app.TradeWaiting {
 		t.Fatalf("query = %+v, %v", tr, err)
@@ -109,5 +109,35 @@ func TestWechatChannel(t *testing.T) {
 	}
 	if _, err := wrongKey.Prepay(ctx, prepay("PSW000002")); err == nil || !strings.Contains(err.Error(), "SIGN_ERROR") {
 		t.Fatalf("a request signed with a wrong merchant key = %v, want SIGN_ERROR", err)
+	}
+}
+
+// TestAlipayPagePayURLHost: gopay signs page/WAP pay URLs for the real gateway without calling
+// it; the buyer's browser must be sent to the configured one instead (the sandbox in dev, or
+// the name the browser knows it by).
+func TestAlipayPagePayURLHost(t *testing.T) {
+	srv, creds := sandbox(t)
+	cfg := channel.AlipayConfig{AppID: creds.Alipay.AppID, AppPrivateKey: creds.Alipay.AppPrivateKey,
+		AlipayPublicKey: creds.Alipay.AlipayPublicKey, BaseURL: srv.URL, NotifyURL: "http://127.0.0.1:1/notify/alipay"}
+	for name, tc := range map[string]struct {
+		cashier, want string
+	}{
+		"ALIPAY_BASE_URL":         {"", srv.URL + "/gateway.do?"},
+		"ALIPAY_CASHIER_BASE_URL": {"http://localhost:18090", "http://localhost:18090/gateway.do?"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := cfg
+			c.CashierBaseURL = tc.cashier
+			qr, err := channel.NewAlipay(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range []*channel.Alipay{qr.Page(), qr.Wap()} {
+				co, err := a.Prepay(context.Background(), prepay("PSP000001"))
+				if err != nil || !strings.HasPrefix(co.PayURL, tc.want) || co.QRCode != "" {
+					t.Fatalf("payUrl %q, %v; want it under %s", co.PayURL, err, tc.want)
+				}
+			}
+		})
 	}
 }

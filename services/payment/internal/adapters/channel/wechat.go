@@ -51,11 +51,13 @@ type WechatConfig struct {
 	Timeout         time.Duration
 }
 
-// Wechat is the Native (QR code) channel of WeChat Pay v3.
+// Wechat is one WeChat Pay v3 channel: Native (a QR code, NewWechat), JSAPI or H5
+// (its JSAPI and H5, in wechat_jsapi_h5.go). They share query, close, refund and notify.
 type Wechat struct {
-	cfg    WechatConfig
-	client *wechat.ClientV3
-	pub    *rsa.PublicKey // publicKey mode: the one key
+	cfg     WechatConfig
+	product wechatProduct
+	client  *wechat.ClientV3
+	pub     *rsa.PublicKey // publicKey mode: the one key
 }
 
 var _ app.Channel = (*Wechat)(nil)
@@ -133,9 +135,31 @@ func (w *Wechat) ctx(ctx context.Context) (context.Context, context.CancelFunc) 
 	return context.WithTimeout(ctx, w.cfg.Timeout)
 }
 
-func (w *Wechat) Prepay(ctx context.Context, req app.PrepayRequest) (string, error) {
+func (w *Wechat) Prepay(ctx context.Context, req app.PrepayRequest) (app.Checkout, error) {
 	ctx, cancel := w.ctx(ctx)
 	defer cancel()
+	bm := w.orderBody(req)
+	switch w.product {
+	case wechatJSAPI:
+		return w.prepayJSAPI(ctx, req, bm)
+	case wechatH5:
+		return w.prepayH5(ctx, req, bm)
+	}
+	rsp, err := w.client.V3TransactionNative(ctx, bm)
+	if err != nil {
+		return app.Checkout{}, fmt.Errorf("wechat native %s: %w", req.OutTradeNo, err)
+	}
+	if rsp.Code != wechat.Success {
+		return app.Checkout{}, fmt.Errorf("wechat native %s: HTTP %d %s %s", req.OutTradeNo, rsp.Code, rsp.ErrResponse.Code, rsp.ErrResponse.Message)
+	}
+	if rsp.Response.CodeUrl == "" {
+		return app.Checkout{}, fmt.Errorf("wechat native %s: no code_url in the answer", req.OutTradeNo)
+	}
+	return app.Checkout{QRCode: rsp.Response.CodeUrl}, nil
+}
+
+// orderBody is what every v3 order request carries.
+func (w *Wechat) orderBody(req app.PrepayRequest) gopay.BodyMap {
 	bm := gopay.BodyMap{}
 	bm.Set("appid", w.cfg.AppID).
 		Set("mchid", w.cfg.MchID).
@@ -146,17 +170,7 @@ func (w *Wechat) Prepay(ctx context.Context, req app.PrepayRequest) (string, err
 		SetBodyMap("amount", func(b gopay.BodyMap) {
 			b.Set("total", int64(req.Amount)).Set("currency", "CNY")
 		})
-	rsp, err := w.client.V3TransactionNative(ctx, bm)
-	if err != nil {
-		return "", fmt.Errorf("wechat native %s: %w", req.OutTradeNo, err)
-	}
-	if rsp.Code != wechat.Success {
-		return "", fmt.Errorf("wechat native %s: HTTP %d %s %s", req.OutTradeNo, rsp.Code, rsp.ErrResponse.Code, rsp.ErrResponse.Message)
-	}
-	if rsp.Response.CodeUrl == "" {
-		return "", fmt.Errorf("wechat native %s: no code_url in the answer", req.OutTradeNo)
-	}
-	return rsp.Response.CodeUrl, nil
+	return bm
 }
 
 func (w *Wechat) Query(ctx context.Context, outTradeNo string) (app.Trade, error) {

@@ -13,12 +13,39 @@ import (
 type Channel string
 
 const (
-	ChannelAlipayQR     Channel = "ALIPAY_QR"
-	ChannelWechatNative Channel = "WECHAT_NATIVE"
+	ChannelAlipayQR     Channel = "ALIPAY_QR"     // face-to-face precreate: a QR code
+	ChannelAlipayPage   Channel = "ALIPAY_PAGE"   // PC web page pay: a payUrl
+	ChannelAlipayWap    Channel = "ALIPAY_WAP"    // mobile web WAP pay: a payUrl
+	ChannelWechatNative Channel = "WECHAT_NATIVE" // Native: a QR code
+	ChannelWechatJSAPI  Channel = "WECHAT_JSAPI"  // inside WeChat: signed JSAPI parameters, needs the payer's openid
+	ChannelWechatH5     Channel = "WECHAT_H5"     // phone browser: a payUrl, needs the payer's client IP
 )
 
+// Provider names whose keys sign a channel's trades and notifies.
+type Provider string
+
+const (
+	ProviderAlipay Provider = "alipay"
+	ProviderWechat Provider = "wechat"
+)
+
+// Channels are the channels paysuite offers, in the order they are listed to people.
+var Channels = []Channel{ChannelAlipayQR, ChannelAlipayPage, ChannelAlipayWap, ChannelWechatNative, ChannelWechatJSAPI, ChannelWechatH5}
+
 // Valid reports whether c is a channel paysuite offers.
-func (c Channel) Valid() bool { return c == ChannelAlipayQR || c == ChannelWechatNative }
+func (c Channel) Valid() bool { return c.Provider() != "" }
+
+// Provider is the provider behind c ("" for an unknown channel). Every channel of a provider
+// shares its notify endpoint: the notify names the trade, the trade names its channel.
+func (c Channel) Provider() Provider {
+	switch c {
+	case ChannelAlipayQR, ChannelAlipayPage, ChannelAlipayWap:
+		return ProviderAlipay
+	case ChannelWechatNative, ChannelWechatJSAPI, ChannelWechatH5:
+		return ProviderWechat
+	}
+	return ""
+}
 
 // Status of a payment attempt. WAITING → SUCCEEDED | CLOSED; SUCCEEDED → REFUNDED once fully
 // refunded (partial refunds keep SUCCEEDED with RefundedFen).

@@ -17,5 +17,6 @@ func Callers() grpcauth.Policy {
 		paymentv1.PaymentService_RefundPayment_FullMethodName:     grpcauth.By(tlsx.Gateway),
 		paymentv1.PaymentService_GetRefund_FullMethodName:         grpcauth.By(tlsx.Gateway),
 		paymentv1.PaymentService_ListAnomalies_FullMethodName:     grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_VerifyReturn_FullMethodName:      grpcauth.By(tlsx.Gateway),
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/skip2/go-qrcode"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/paysuite/paysuite/pkg/grpcserver"
@@ -48,11 +49,20 @@ var errorCodes = []grpcserver.ErrorCode{
 func toStatus(err error) error { return grpcserver.ToStatus(errorCodes, err) }
 
 func (s *Server) CreatePayment(ctx context.Context, req *paymentv1.CreatePaymentRequest) (*paymentv1.Payment, error) {
-	p, err := s.app.CreatePayment(ctx, principal.CallerFrom(ctx), req.GetOrderId(), channelFromProto(req.GetChannel()))
+	payer := payment.Payer{OpenID: req.GetOpenId(), ClientIP: req.GetClientIp(), ReturnURL: req.GetReturnUrl()}
+	if ip := metadata.ValueFromIncomingContext(ctx, principal.MetadataClientIP); len(ip) > 0 {
+		payer.ClientIP = ip[len(ip)-1] // the gateway's word on where the buyer is, over the body's
+	}
+	p, c, err := s.app.CreatePayment(ctx, principal.CallerFrom(ctx), req.GetOrderId(), pbconv.ChannelFromProto(req.GetChannel()), payer)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	out := paymentToProto(p)
+	out.PayUrl = c.PayURL
+	if j := c.JSAPI; j != nil {
+		out.JsapiParams = &paymentv1.JsapiParams{AppId: j.AppID, TimeStamp: j.TimeStamp, NonceStr: j.NonceStr,
+			Package: j.Package, SignType: j.SignType, PaySign: j.PaySign}
+	}
 	if p.Status == payment.StatusWaiting && p.QRCode != "" {
 		png, err := qrcode.Encode(p.QRCode, qrcode.Medium, 256)
 		if err != nil {
@@ -111,6 +121,14 @@ func (s *Server) RefundPayment(ctx context.Context, req *paymentv1.RefundPayment
 	return refundToProto(r), nil
 }
 
+func (s *Server) VerifyReturn(ctx context.Context, req *paymentv1.VerifyReturnRequest) (*paymentv1.Payment, error) {
+	p, err := s.app.VerifyReturn(ctx, principal.CallerFrom(ctx), req.GetQuery())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return paymentToProto(p), nil
+}
+
 func (s *Server) GetRefund(ctx context.Context, req *paymentv1.GetRefundRequest) (*paymentv1.Refund, error) {
 	r, err := s.app.GetRefund(ctx, principal.CallerFrom(ctx), req.GetRefundId())
 	if err != nil {
@@ -135,16 +153,6 @@ func (s *Server) ListAnomalies(ctx context.Context, req *paymentv1.ListAnomalies
 		})
 	}
 	return out, nil
-}
-
-func channelFromProto(c paymentv1.Channel) payment.Channel {
-	switch c {
-	case paymentv1.Channel_ALIPAY_QR:
-		return payment.ChannelAlipayQR
-	case paymentv1.Channel_WECHAT_NATIVE:
-		return payment.ChannelWechatNative
-	}
-	return ""
 }
 
 func ts(t time.Time) *timestamppb.Timestamp {
