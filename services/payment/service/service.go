@@ -48,6 +48,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	notifyBase := strings.TrimSuffix(cfg.NotifyBaseURL, "/")
 	channels := map[payment.Channel]app.Channel{}
+	bills := map[payment.Channel]app.BillSource{}
 	if cfg.Alipay.AppID != "" {
 		c, err := channel.NewAlipay(channel.AlipayConfig{
 			AppID: cfg.Alipay.AppID, AppPrivateKey: cfg.Alipay.AppPrivateKey, AlipayPublicKey: cfg.Alipay.PublicKey,
@@ -56,7 +57,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		channels[payment.ChannelAlipayQR] = c
+		channels[payment.ChannelAlipayQR], bills[payment.ChannelAlipayQR] = c, c
 	}
 	if cfg.Wechat.MchID != "" {
 		w := cfg.Wechat
@@ -67,7 +68,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		channels[payment.ChannelWechatNative] = c
+		channels[payment.ChannelWechatNative], bills[payment.ChannelWechatNative] = c, c
 	}
 	if len(channels) == 0 {
 		return errors.New("no payment channel configured: set ALIPAY_* and/or WECHAT_* (or PAYMENT_MERCHANT_FILE)")
@@ -91,9 +92,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer orderConn.Close()
 
 	repo := mysql.NewRepository(infra.DB, events.NewOutbox(infra.DB))
-	a := app.New(app.Config{ProviderTradeTimeout: cfg.ProviderTradeTimeout, PollScale: cfg.PollScale}, app.Deps{
+	a := app.New(app.Config{ProviderTradeTimeout: cfg.ProviderTradeTimeout, PollScale: cfg.PollScale,
+		Recon: app.ReconConfig{ReadyAfter: cfg.ReconReadyAfter, Every: cfg.ReconEvery}}, app.Deps{
 		Payments: repo, Refunds: repo, Notifies: repo, Tasks: repo,
 		Orders: ordergrpc.New(orderConn), Channels: channels, NewID: infra.NewID,
+		Bills: bills, Recons: repo, Anomalies: repo,
 	}, log)
 	a.OnEventsCommitted(relay.Wake)
 
@@ -110,5 +113,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	})
 	g.Go("tasks", func(ctx context.Context) error { return a.RunTasks(ctx, cfg.TaskWorkers) })
 	g.Go("relay", relay.Run)
+	g.Go("reconciliation", func(ctx context.Context) error {
+		return a.RunDailyReconciliation(ctx, infra.LeaderLock("payment-reconciliation"))
+	})
 	return g.Wait()
 }

@@ -36,7 +36,10 @@ type LedgerPayment struct {
 	Status  payment.Status
 	Amount  money.Fen
 	PaidAt  time.Time
-	Refunds map[string]LedgerRefund // by out_refund_no
+	Refunds map[string]*LedgerRefund // by out_refund_no
+
+	seen    bool // a payment row of the bill named it
+	outside bool // looked up for a bill row: not a movement of the day
 }
 
 // LedgerRefund is what reconciliation compares of a refund.
@@ -45,6 +48,8 @@ type LedgerRefund struct {
 	Status      payment.RefundStatus
 	Amount      money.Fen
 	SucceededAt time.Time
+
+	seen bool
 }
 
 // Reconciliations stores reconciliation runs and reads the ledger for them.
@@ -53,7 +58,7 @@ type Reconciliations interface {
 	// those with a refund settled within it, each with all its refunds.
 	LedgerDay(ctx context.Context, ch payment.Channel, from, to time.Time) (map[string]*LedgerPayment, error)
 	// LedgerTrades returns the payments (with refunds) of the out_trade_nos that exist.
-	LedgerTrades(ctx context.Context, outTradeNos []string) (map[string]*LedgerPayment, error)
+	LedgerTrades(ctx context.Context, ch payment.Channel, outTradeNos []string) (map[string]*LedgerPayment, error)
 	// FirstPaymentAt is when the first payment attempt was created (zero: none yet).
 	FirstPaymentAt(ctx context.Context) (time.Time, error)
 	// ReconciliationOf returns the run of channel and day (payment.ErrNotFound if none).

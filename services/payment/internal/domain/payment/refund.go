@@ -22,6 +22,7 @@ const (
 	ReasonDuplicatePayment = "DUPLICATE_PAYMENT" // the order was paid by another attempt
 	ReasonOrderCancelled   = "ORDER_CANCELLED"   // the payment arrived for a cancelled order
 	ReasonOrderRefused     = "ORDER_REFUSED"     // the order, still unpaid, refused it (e.g. its amount)
+	ReasonProviderConsole  = "PROVIDER_CONSOLE"  // made in the provider's console, found in its bill
 )
 
 // Refund is one refund of a payment, idempotent on (payment, request id), with its own

@@ -4,6 +4,7 @@
 package recon
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -53,6 +54,15 @@ var (
 	ErrMissingID     = inputerr.New("reconciliation_id is required")
 )
 
+// ErrMerchantOnly: reconciliations are merchant staff's and operators' (PermissionDenied).
+var ErrMerchantOnly = errors.New("reconciliations need the merchant role")
+
+// Sentinels the error types below match (errors.Is), for mapping to codes.
+var (
+	ErrBillNotReady = errors.New("bill not ready")
+	ErrBadBill      = errors.New("bill rejected")
+)
+
 // BillNotReadyError: the provider has no bill for the day yet (FailedPrecondition).
 type BillNotReadyError struct {
 	Day        Day
@@ -65,11 +75,15 @@ func (e *BillNotReadyError) Error() string {
 		e.RetryAfter.UTC().Format(time.RFC3339))
 }
 
+func (e *BillNotReadyError) Unwrap() error { return ErrBillNotReady }
+
 // BadBillError: the file is corrupt, its hash or its totals do not hold. The run fails with it
 // and changes nothing.
 type BadBillError struct{ Reason string }
 
 func (e *BadBillError) Error() string { return "bill rejected: " + e.Reason }
+
+func (e *BadBillError) Unwrap() error { return ErrBadBill }
 
 // RowKind is what a bill row records.
 type RowKind int

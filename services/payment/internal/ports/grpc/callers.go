@@ -16,5 +16,8 @@ func Callers() grpcauth.Policy {
 		paymentv1.PaymentService_ClosePayments_FullMethodName:     grpcauth.By(tlsx.Order),
 		paymentv1.PaymentService_RefundPayment_FullMethodName:     grpcauth.By(tlsx.Gateway),
 		paymentv1.PaymentService_GetRefund_FullMethodName:         grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_RunReconciliation_FullMethodName: grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_GetReconciliation_FullMethodName: grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_ListReconciliations_FullMethodName: grpcauth.By(tlsx.Gateway),
 	}
 }
