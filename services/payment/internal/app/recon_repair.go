@@ -19,9 +19,12 @@ import (
 // run finds the same difference and tries again: every door is idempotent).
 func (a *App) repair(ctx context.Context, c *comparer) error {
 	for _, fix := range c.repairs {
-		d := &c.found[fix.index]
+		d := &recon.Discrepancy{Kind: fix.kind, OutTradeNo: fix.row.OutTradeNo, OutRefundNo: fix.row.OutRefundNo}
+		if fix.index >= 0 {
+			d = &c.found[fix.index]
+		}
 		var err error
-		switch d.Kind {
+		switch fix.kind {
 		case recon.PaidNotRecorded:
 			err = a.repairPaid(ctx, fix.row)
 		case recon.ConsoleRefund:

@@ -214,7 +214,8 @@ type comparer struct {
 
 // repair is a discrepancy the run fixes, with what it needs.
 type repair struct {
-	index int // in found
+	index int // in found; -1 when an earlier run reported it
+	kind  recon.Kind
 	row   recon.Row
 	lp    *LedgerPayment
 }
@@ -241,12 +242,21 @@ func (c *comparer) row(r recon.Row) error {
 	return nil
 }
 
+// add records a discrepancy and its repair. A trade an earlier run of the day already reported
+// keeps that report (the rerun's answer is the same); its repair is still retried until the
+// ledger agrees (each door is idempotent).
 func (c *comparer) add(d recon.Discrepancy, fix *repair) {
+	reported := c.stored[tradeKey(d.OutTradeNo, d.OutRefundNo)]
 	if fix != nil {
-		fix.index = len(c.found)
+		fix.index, fix.kind = -1, d.Kind
+		if !reported {
+			fix.index = len(c.found)
+		}
 		c.repairs = append(c.repairs, *fix)
 	}
-	c.found = append(c.found, d)
+	if !reported {
+		c.found = append(c.found, d)
+	}
 }
 
 // compare one bill row with the ledger's payment of its trade.

@@ -57,16 +57,21 @@ func billOf(t *testing.T, sb *emulatortest.Sandbox, ch app.Channel, src app.Bill
 	}
 	post(t, sb, "/sandbox/console/refund", map[string]any{"outTradeNo": prefix + "1", "amountFen": 234, "outRefundNo": prefix + "R1"})
 	post(t, sb, "/sandbox/console/trade", map[string]any{"provider": provider, "amountFen": 777, "outTradeNo": prefix + "X"})
-	raw, err := src.FetchBill(ctx, recon.DayOf(time.Now()))
-	if err != nil {
-		t.Fatal(err)
+	// A WeChat refund settles a moment after it is accepted; the bill lists settled ones.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		raw, err := src.FetchBill(ctx, recon.DayOf(time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []recon.Row
+		totals, err := src.ParseBill(raw, func(r recon.Row) error { rows = append(rows, r); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if totals.Refunds == 1 || time.Now().After(deadline) {
+			return rows, totals, raw
+		}
 	}
-	var rows []recon.Row
-	totals, err := src.ParseBill(raw, func(r recon.Row) error { rows = append(rows, r); return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rows, totals, raw
 }
 
 func checkRows(t *testing.T, rows []recon.Row, totals recon.Totals, prefix string) {
