@@ -67,9 +67,19 @@ type Reconciliations interface {
 	// ListReconciliations returns the newest runs first (ch "" for all channels).
 	ListReconciliations(ctx context.Context, ch payment.Channel, limit int) ([]*recon.Reconciliation, error)
 	// SaveReconciliation writes the run (one per channel and day: a rerun updates it), adds the
-	// discrepancies not stored yet (one stored keeps its first action), upserts the fees and
-	// keeps the raw file, in one transaction.
-	SaveReconciliation(ctx context.Context, r *recon.Reconciliation, raw RawBill, fees []recon.Fee) error
+	// discrepancies not stored yet (one stored keeps its first action) and keeps the raw file,
+	// in one transaction.
+	SaveReconciliation(ctx context.Context, r *recon.Reconciliation, raw RawBill) error
+	// WriteFees starts storing the fees of channel and day as the bill streams (a rerun
+	// overwrites them); nothing is visible before Commit.
+	WriteFees(ctx context.Context, ch payment.Channel, day recon.Day) (FeeWriter, error)
+}
+
+// FeeWriter takes the fees of one run as the bill is read.
+type FeeWriter interface {
+	Add(recon.Fee) error
+	Commit() error
+	Abort()
 }
 
 // Anomaly is money that needs a person.

@@ -128,14 +128,24 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 	if err != nil {
 		return nil, err
 	}
-	c := &comparer{ledger: ledger, stored: stored, day: day}
+	fees, err := a.recons.WriteFees(ctx, ch, day)
+	if err != nil {
+		return nil, err
+	}
+	c := &comparer{ledger: ledger, stored: stored, day: day, fees: fees}
 	if _, err := src.ParseBill(raw, c.row); err != nil {
+		fees.Abort()
 		if errors.Is(err, recon.ErrBadBill) {
 			return nil, a.failRun(ctx, r, raw, err)
 		}
 		return nil, err
 	}
 	if err := c.resolveDeferred(ctx, a.recons, ch); err != nil {
+		fees.Abort()
+		return nil, err
+	}
+	// The whole file was read and its totals hold: its fees are facts now.
+	if err := fees.Commit(); err != nil {
 		return nil, err
 	}
 	c.leftovers()
@@ -151,7 +161,7 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 			return nil, err
 		}
 	}
-	if err := a.recons.SaveReconciliation(ctx, r, raw, c.fees); err != nil {
+	if err := a.recons.SaveReconciliation(ctx, r, raw); err != nil {
 		return nil, err
 	}
 	a.log.Info("reconciled", "channel", ch, "bill_date", day.String(), "run", r.Runs, "rows", c.rows, "matched", c.matched,
@@ -163,7 +173,7 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 func (a *App) failRun(ctx context.Context, r *recon.Reconciliation, raw RawBill, err error) error {
 	r.Status, r.FailReason, r.Discrepancies = recon.StatusFailed, err.Error(), nil
 	a.log.Error("reconciliation failed", "channel", r.Channel, "bill_date", r.Day.String(), "err", err)
-	if serr := a.recons.SaveReconciliation(ctx, r, raw, nil); serr != nil {
+	if serr := a.recons.SaveReconciliation(ctx, r, raw); serr != nil {
 		return errors.Join(err, serr)
 	}
 	return err
@@ -204,7 +214,7 @@ type comparer struct {
 	deferred []recon.Row // rows whose trade is not in the day's ledger: looked up in batches
 	found    []recon.Discrepancy
 	repairs  []repair
-	fees     []recon.Fee
+	fees     FeeWriter
 	rows     int
 	matched  int
 	gross    money.Fen
@@ -232,7 +242,9 @@ func (c *comparer) row(r recon.Row) error {
 		gross = -r.Amount
 	}
 	c.fee += r.Fee
-	c.fees = append(c.fees, recon.Fee{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, GrossFen: gross, FeeFen: r.Fee})
+	if err := c.fees.Add(recon.Fee{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, GrossFen: gross, FeeFen: r.Fee}); err != nil {
+		return err
+	}
 	lp := c.ledger[r.OutTradeNo]
 	if lp == nil {
 		c.deferred = append(c.deferred, r)

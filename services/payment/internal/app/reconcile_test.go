@@ -100,7 +100,28 @@ func (m *memRecons) ListReconciliations(context.Context, payment.Channel, int) (
 	return nil, nil
 }
 
-func (m *memRecons) SaveReconciliation(_ context.Context, r *recon.Reconciliation, _ RawBill, fees []recon.Fee) error {
+// memFees are the fees of one run, visible in memRecons.fees once committed.
+type memFees struct {
+	m    *memRecons
+	fees []recon.Fee
+}
+
+func (f *memFees) Add(fee recon.Fee) error { f.fees = append(f.fees, fee); return nil }
+func (f *memFees) Abort()                  { f.fees = nil }
+func (f *memFees) Commit() error {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	for _, fee := range f.fees {
+		f.m.fees[fee.OutTradeNo+"|"+fee.OutRefundNo] = fee
+	}
+	return nil
+}
+
+func (m *memRecons) WriteFees(context.Context, payment.Channel, recon.Day) (FeeWriter, error) {
+	return &memFees{m: m}, nil
+}
+
+func (m *memRecons) SaveReconciliation(_ context.Context, r *recon.Reconciliation, _ RawBill) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := *r
@@ -120,9 +141,6 @@ func (m *memRecons) SaveReconciliation(_ context.Context, r *recon.Reconciliatio
 		}
 	}
 	m.runs[r.ID] = &c
-	for _, f := range fees {
-		m.fees[f.OutTradeNo+"|"+f.OutRefundNo] = f
-	}
 	return nil
 }
 

@@ -1,13 +1,18 @@
 package mysql
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	gomysql "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 
 	"github.com/paysuite/paysuite/pkg/db"
@@ -22,13 +27,13 @@ var _ app.Reconciliations = (*Repository)(nil)
 
 const ledgerPaymentCols = "p.id, p.out_trade_no, p.status, p.amount_fen, p.paid_at"
 
-// LedgerDay implements app.Reconciliations.
+// LedgerDay implements app.Reconciliations: the payments paid within the day (index on
+// channel, paid_at) with their refunds, plus the payments of refunds settled within it.
 func (r *Repository) LedgerDay(ctx context.Context, ch payment.Channel, from, to time.Time) (map[string]*app.LedgerPayment, error) {
 	from, to = from.UTC(), to.UTC()
 	conn := db.Conn(ctx, r.gdb)
-	rows, err := conn.Raw("SELECT "+ledgerPaymentCols+" FROM payments p WHERE p.channel = ? AND p.paid_at >= ? AND p.paid_at < ? "+
-		"UNION SELECT "+ledgerPaymentCols+" FROM payments p JOIN refunds r ON r.payment_id = p.id "+
-		"WHERE p.channel = ? AND r.succeeded_at >= ? AND r.succeeded_at < ?", ch, from, to, ch, from, to).Rows()
+	rows, err := conn.Raw("SELECT "+ledgerPaymentCols+" FROM payments p WHERE p.channel = ? AND p.paid_at >= ? AND p.paid_at < ?",
+		ch, from, to).Rows()
 	if err != nil {
 		return nil, err
 	}
@@ -36,13 +41,44 @@ func (r *Repository) LedgerDay(ctx context.Context, ch payment.Channel, from, to
 	if err != nil {
 		return nil, err
 	}
-	refunds, err := conn.Raw("SELECT r.id, r.payment_id, r.out_refund_no, r.status, r.amount_fen, r.succeeded_at FROM refunds r "+
-		"JOIN payments p ON p.id = r.payment_id WHERE p.channel = ? AND (p.paid_at >= ? AND p.paid_at < ? OR r.payment_id IN "+
-		"(SELECT payment_id FROM refunds WHERE succeeded_at >= ? AND succeeded_at < ?))", ch, from, to, from, to).Rows()
+	refunds, err := conn.Raw("SELECT r.id, r.payment_id, r.out_refund_no, r.status, r.amount_fen, r.succeeded_at FROM payments p "+
+		"JOIN refunds r ON r.payment_id = p.id WHERE p.channel = ? AND p.paid_at >= ? AND p.paid_at < ?", ch, from, to).Rows()
 	if err != nil {
 		return nil, err
 	}
-	return out, scanLedgerRefunds(refunds, byID)
+	if err := scanLedgerRefunds(refunds, byID); err != nil {
+		return nil, err
+	}
+	// Refunds settled within the day of payments paid before it.
+	var older []string
+	settled, err := conn.Raw("SELECT DISTINCT p.out_trade_no FROM refunds r JOIN payments p ON p.id = r.payment_id "+
+		"WHERE r.succeeded_at >= ? AND r.succeeded_at < ? AND p.channel = ?", from, to, ch).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer settled.Close()
+	for settled.Next() {
+		var no string
+		if err := settled.Scan(&no); err != nil {
+			return nil, err
+		}
+		if out[no] == nil {
+			older = append(older, no)
+		}
+	}
+	if err := settled.Err(); err != nil {
+		return nil, err
+	}
+	for start := 0; start < len(older); start += insertBatch {
+		more, err := r.LedgerTrades(ctx, ch, older[start:min(start+insertBatch, len(older))])
+		if err != nil {
+			return nil, err
+		}
+		for no, lp := range more {
+			out[no] = lp
+		}
+	}
+	return out, nil
 }
 
 // LedgerTrades implements app.Reconciliations.
@@ -194,7 +230,7 @@ func (r *Repository) ListReconciliations(ctx context.Context, ch payment.Channel
 
 // SaveReconciliation implements app.Reconciliations. A FAILED run keeps the figures of an
 // earlier successful one and only says it failed and why.
-func (r *Repository) SaveReconciliation(ctx context.Context, rc *recon.Reconciliation, raw app.RawBill, fees []recon.Fee) error {
+func (r *Repository) SaveReconciliation(ctx context.Context, rc *recon.Reconciliation, raw app.RawBill) error {
 	now := time.Now().UTC()
 	return db.WithTx(ctx, r.gdb, func(ctx context.Context, tx *gorm.DB) error {
 		update := "status = VALUES(status), fail_reason = VALUES(fail_reason), runs = VALUES(runs), updated_at = VALUES(updated_at)"
@@ -215,9 +251,6 @@ func (r *Repository) SaveReconciliation(ctx context.Context, rc *recon.Reconcili
 			return err
 		}
 		if err := insertDiscrepancies(tx, rc.ID, rc.Discrepancies, now); err != nil {
-			return err
-		}
-		if err := upsertFees(tx, rc.Channel, rc.Day, fees); err != nil {
 			return err
 		}
 		return tx.Exec("REPLACE INTO recon_files (recon_id, name, hash, body) VALUES (?,?,?,?)",
@@ -243,20 +276,122 @@ func insertDiscrepancies(tx *gorm.DB, reconID int64, ds []recon.Discrepancy, now
 	return nil
 }
 
-func upsertFees(tx *gorm.DB, ch string, day recon.Day, fees []recon.Fee) error {
-	for start := 0; start < len(fees); start += insertBatch {
-		part := fees[start:min(start+insertBatch, len(fees))]
-		args := make([]any, 0, len(part)*6)
-		for _, f := range part {
-			args = append(args, ch, f.OutTradeNo, f.OutRefundNo, day.String(), int64(f.GrossFen), int64(f.FeeFen))
-		}
-		if err := tx.Exec("INSERT INTO recon_fees (channel, out_trade_no, out_refund_no, bill_date, gross_fen, fee_fen) VALUES "+
-			placeholders(len(part), 6)+" ON DUPLICATE KEY UPDATE bill_date = VALUES(bill_date), gross_fen = VALUES(gross_fen), "+
-			"fee_fen = VALUES(fee_fen)", args...).Error; err != nil {
-			return err
-		}
+// WriteFees implements app.Reconciliations: the fees stream into one transaction with LOAD
+// DATA LOCAL INFILE (REPLACE: a rerun overwrites) while the bill is parsed, so they are neither
+// held in memory nor written after it; Commit makes them visible, Abort leaves nothing. A
+// server that does not allow local_infile (MariaDB allows it by default) gets batches of
+// INSERT … ON DUPLICATE KEY UPDATE in the same transaction instead.
+func (r *Repository) WriteFees(ctx context.Context, ch payment.Channel, day recon.Day) (app.FeeWriter, error) {
+	sqlDB, err := r.gdb.DB()
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	var localInfile bool
+	if err := sqlDB.QueryRowContext(ctx, "SELECT @@local_infile").Scan(&localInfile); err != nil {
+		return nil, err
+	}
+	tx, err := sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	w := &feeWriter{ctx: ctx, tx: tx, ch: string(ch), date: day.String()}
+	if !localInfile {
+		return w, nil
+	}
+	w.name = fmt.Sprintf("recon-fees-%d", loadSeq.Add(1))
+	pr, pw := io.Pipe()
+	gomysql.RegisterReaderHandler(w.name, func() io.Reader { return pr })
+	w.pw, w.bw, w.done = pw, bufio.NewWriterSize(pw, 64<<10), make(chan error, 1)
+	go func() {
+		_, err := tx.ExecContext(ctx, "LOAD DATA LOCAL INFILE 'Reader::"+w.name+"' REPLACE INTO TABLE recon_fees "+
+			"CHARACTER SET utf8mb4 (channel, out_trade_no, out_refund_no, bill_date, gross_fen, fee_fen)")
+		pr.CloseWithError(io.ErrClosedPipe) // a writer still writing learns the load ended
+		w.done <- err
+	}()
+	return w, nil
+}
+
+var (
+	loadSeq     atomic.Int64
+	loadEscaper = strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n")
+	errAborted  = errors.New("fees aborted")
+)
+
+type feeWriter struct {
+	ctx      context.Context
+	tx       *sql.Tx
+	ch, date string
+	// LOAD DATA mode
+	name string
+	pw   *io.PipeWriter
+	bw   *bufio.Writer
+	done chan error
+	// INSERT mode
+	batch []recon.Fee
+}
+
+func (w *feeWriter) Add(f recon.Fee) error {
+	if w.bw == nil {
+		w.batch = append(w.batch, f)
+		if len(w.batch) == insertBatch {
+			return w.flushBatch()
+		}
+		return nil
+	}
+	bw := w.bw
+	bw.WriteString(w.ch)
+	bw.WriteByte('\t')
+	bw.WriteString(loadEscaper.Replace(f.OutTradeNo))
+	bw.WriteByte('\t')
+	bw.WriteString(loadEscaper.Replace(f.OutRefundNo))
+	bw.WriteByte('\t')
+	bw.WriteString(w.date)
+	bw.WriteByte('\t')
+	bw.WriteString(strconv.FormatInt(int64(f.GrossFen), 10))
+	bw.WriteByte('\t')
+	bw.WriteString(strconv.FormatInt(int64(f.FeeFen), 10))
+	return bw.WriteByte('\n')
+}
+
+func (w *feeWriter) flushBatch() error {
+	if len(w.batch) == 0 {
+		return nil
+	}
+	args := make([]any, 0, len(w.batch)*6)
+	for _, f := range w.batch {
+		args = append(args, w.ch, f.OutTradeNo, f.OutRefundNo, w.date, int64(f.GrossFen), int64(f.FeeFen))
+	}
+	_, err := w.tx.ExecContext(w.ctx, "INSERT INTO recon_fees (channel, out_trade_no, out_refund_no, bill_date, gross_fen, fee_fen) VALUES "+
+		placeholders(len(w.batch), 6)+" ON DUPLICATE KEY UPDATE bill_date = VALUES(bill_date), gross_fen = VALUES(gross_fen), "+
+		"fee_fen = VALUES(fee_fen)", args...)
+	w.batch = w.batch[:0]
+	return err
+}
+
+func (w *feeWriter) Commit() error {
+	var err error
+	if w.bw == nil {
+		err = w.flushBatch()
+	} else {
+		err = w.bw.Flush()
+		w.pw.CloseWithError(err)
+		err = errors.Join(err, <-w.done)
+		gomysql.DeregisterReaderHandler(w.name)
+	}
+	if err != nil {
+		_ = w.tx.Rollback()
+		return err
+	}
+	return w.tx.Commit()
+}
+
+func (w *feeWriter) Abort() {
+	if w.bw != nil {
+		w.pw.CloseWithError(errAborted)
+		<-w.done
+		gomysql.DeregisterReaderHandler(w.name)
+	}
+	_ = w.tx.Rollback()
 }
 
 // placeholders is "(?,…),(?,…)" for rows of n columns.
