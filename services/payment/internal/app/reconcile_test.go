@@ -266,6 +266,9 @@ func TestReconcileFindsEachKindAndRepairsOnce(t *testing.T) {
 		rs[0].Amount != 9900 {
 		t.Fatalf("console refund recorded as %+v", rs)
 	}
+	if p := store.payment(3); p.RefundingFen != 9900 {
+		t.Fatalf("the console refund is not reserved against its payment: %+v", p)
+	}
 	// Nothing changed for the amount that differs; a person is told.
 	if p := store.payment(5); p.Amount != 990 || p.Status != payment.StatusSucceeded {
 		t.Fatalf("payment with the differing amount changed: %+v", p)
