@@ -77,6 +77,7 @@ func TestEveryRouteAgainstEveryToken(t *testing.T) {
 		{"GET", "/v1/payments/" + paymentID, nil, "", want{404, 200, 200}},
 		{"POST", "/v1/payments/" + paymentID + ":refund", func() any { seq++; return map[string]any{"amountFen": "1", "requestId": fmt.Sprint("r-", seq)} }, "", want{403, 200, 403}},
 		{"GET", "/v1/refunds/" + refundID, nil, "", want{404, 200, 200}},
+		{"GET", "/v1/anomalies", nil, "", want{403, 200, 403}},
 		{"GET", "/v1/users/" + owner + "/enrollments", nil, "", want{403, 200, 200}},
 		{"GET", "/v1/users/" + owner + "/courses/" + course + "/access", nil, "", want{403, 200, 200}},
 		{"GET", "/v1/users/" + owner + "/notifications", nil, "", want{403, 200, 200}},

@@ -197,6 +197,7 @@ var publicRoutes = []struct{ method, path string }{
 	{"GET", "/v1/payments/{paymentId}"},
 	{"POST", "/v1/payments/{paymentId}:refund"},
 	{"GET", "/v1/refunds/{refundId}"},
+	{"GET", "/v1/anomalies"},
 	{"GET", "/v1/users/{userId}/enrollments"},
 	{"GET", "/v1/users/{userId}/courses/{courseId}/access"},
 	{"GET", "/v1/users/{userId}/notifications"},

@@ -10,6 +10,7 @@ import (
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/ids"
 	"github.com/paysuite/paysuite/pkg/tlsx"
+	"github.com/paysuite/paysuite/services/payment/internal/adapters/channel"
 	"github.com/paysuite/paysuite/services/sandbox/emulator"
 )
 
@@ -31,6 +32,9 @@ type WechatConfig struct {
 	PublicKeyID string // WECHAT_PUBLIC_KEY_ID (PUB_KEY_ID_…)
 	PublicKey   string // WECHAT_PUBLIC_KEY: WeChat Pay public key (PEM)
 	BaseURL     string // WECHAT_BASE_URL: empty = the real API
+	// VerifyMode is WECHAT_VERIFY_MODE: publicKey (default), certificate (platform certificates
+	// from /v3/certificates) or both (a merchant migrating from certificates to the public key).
+	VerifyMode string
 }
 
 // Config is every setting of the payment service.
@@ -93,11 +97,13 @@ func ConfigFromEnv(env *config.Env) Config {
 			PublicKeyID: env.String("WECHAT_PUBLIC_KEY_ID", ""),
 			PublicKey:   env.String("WECHAT_PUBLIC_KEY", ""),
 			BaseURL:     env.String("WECHAT_BASE_URL", ""),
+			VerifyMode:  env.String("WECHAT_VERIFY_MODE", channel.VerifyPublicKey),
 		},
 	}
 	env.Check(cfg.ProviderTradeTimeout > 0 && cfg.ProviderTradeTimeout < cfg.OrderPayTimeout,
 		"PROVIDER_TRADE_TIMEOUT=%s must be positive and shorter than ORDER_PAY_TIMEOUT=%s", cfg.ProviderTradeTimeout, cfg.OrderPayTimeout)
 	env.Check(cfg.PollScale > 0, "PAYMENT_POLL_SCALE=%g: want > 0", cfg.PollScale)
+	env.Check(channel.ValidVerifyMode(cfg.Wechat.VerifyMode), "WECHAT_VERIFY_MODE=%q: want publicKey, certificate or both", cfg.Wechat.VerifyMode)
 	return cfg
 }
 

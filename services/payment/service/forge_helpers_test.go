@@ -93,11 +93,17 @@ func alipayStatusNotify(t *testing.T, key *rsa.PrivateKey, appID, outTradeNo, yu
 // headers signed by key.
 func wechatNotify(t *testing.T, key *rsa.PrivateKey, apiV3Key, serial, appID, mchID, outTradeNo string, fen int64, id string) ([]byte, http.Header) {
 	t.Helper()
+	return wechatNotifyIn(t, key, apiV3Key, serial, appID, mchID, outTradeNo, fen, "CNY", id)
+}
+
+// wechatNotifyIn is wechatNotify with amount.currency set to currency.
+func wechatNotifyIn(t *testing.T, key *rsa.PrivateKey, apiV3Key, serial, appID, mchID, outTradeNo string, fen int64, currency, id string) ([]byte, http.Header) {
+	t.Helper()
 	plain, _ := json.Marshal(map[string]any{
 		"appid": appID, "mchid": mchID, "out_trade_no": outTradeNo, "transaction_id": "4200" + id,
 		"trade_type": "NATIVE", "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "bank_type": "OTHERS",
 		"attach": "", "success_time": time.Now().Format(time.RFC3339), "payer": map[string]string{"openid": "o1"},
-		"amount": map[string]any{"total": fen, "payer_total": fen, "currency": "CNY", "payer_currency": "CNY"},
+		"amount": map[string]any{"total": fen, "payer_total": fen, "currency": currency, "payer_currency": currency},
 	})
 	block, _ := aes.NewCipher([]byte(apiV3Key))
 	gcm, _ := cipher.NewGCM(block)

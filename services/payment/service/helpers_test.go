@@ -85,11 +85,11 @@ func startWith(t *testing.T, orderTweak func(*orderConfig), tweak ...func(*servi
 // put something between them first; run starts them.
 func newEnv(t *testing.T, orderTweak func(*orderConfig), tweak ...func(*service.Config)) *env {
 	t.Helper()
-	return newEnvWithSandbox(t, nil, orderTweak, tweak...)
+	return newEnvOn(t, nil, orderTweak, tweak...)
 }
 
-// newEnvWithSandbox is newEnv with the sandbox configured by sbOpts (e.g. bills served at once).
-func newEnvWithSandbox(t *testing.T, sbOpts []emulatortest.Option, orderTweak func(*orderConfig), tweak ...func(*service.Config)) *env {
+// newEnvOn is newEnv on a sandbox started with sbOpts (e.g. another WeChat verification mode).
+func newEnvOn(t *testing.T, sbOpts []emulatortest.Option, orderTweak func(*orderConfig), tweak ...func(*service.Config)) *env {
 	t.Helper()
 	log := testkit.Logger(t)
 	sb := emulatortest.Start(t, 0.001, log, sbOpts...)

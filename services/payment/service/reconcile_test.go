@@ -24,7 +24,7 @@ func billsNow(c *emulator.Config) { c.BillReadyDelay = -24 * time.Hour }
 
 func startRecon(t *testing.T, tweak ...func(*service.Config)) *env {
 	t.Helper()
-	e := newEnvWithSandbox(t, []emulatortest.Option{billsNow}, nil, tweak...)
+	e := newEnvOn(t, []emulatortest.Option{billsNow}, nil, tweak...)
 	e.run()
 	return e
 }
@@ -148,7 +148,7 @@ func TestReconciliationFindsAndRepairs(t *testing.T) {
 			if got := e.payment(tampered.GetPaymentId()); got.GetAmountFen() != tampered.GetAmountFen() || got.GetStatus() != paymentv1.PaymentStatus_SUCCEEDED {
 				t.Fatalf("tampered trade's payment changed: %+v", got)
 			}
-			if n := e.count("SELECT COUNT(*) FROM recon_anomalies WHERE kind = 'AMOUNT_DIFFERS' AND out_trade_no = ?", tampered.GetOutTradeNo()); n != 1 {
+			if n := e.count("SELECT COUNT(*) FROM anomalies WHERE kind = 'AMOUNT_DIFFERS' AND state = 'OPEN' AND out_trade_no = ? AND payment_id = ?", tampered.GetOutTradeNo(), tampered.GetPaymentId()); n != 1 {
 				t.Fatalf("%d anomalies for the tampered amount, want 1", n)
 			}
 			// Fees per payment and refund of the day, from the bill.

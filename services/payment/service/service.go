@@ -64,6 +64,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		c, err := channel.NewWechat(channel.WechatConfig{
 			MchID: w.MchID, AppID: w.AppID, SerialNo: w.SerialNo, PrivateKey: w.PrivateKey, APIv3Key: w.APIv3Key,
 			PublicKeyID: w.PublicKeyID, PublicKey: w.PublicKey, BaseURL: w.BaseURL, NotifyURL: notifyBase + "/notify/wechat",
+			RefundNotifyURL: notifyBase + "/notify/wechat/refund", VerifyMode: w.VerifyMode,
 		})
 		if err != nil {
 			return err
@@ -94,9 +95,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	repo := mysql.NewRepository(infra.DB, events.NewOutbox(infra.DB))
 	a := app.New(app.Config{ProviderTradeTimeout: cfg.ProviderTradeTimeout, PollScale: cfg.PollScale,
 		Recon: app.ReconConfig{ReadyAfter: cfg.ReconReadyAfter, Every: cfg.ReconEvery}}, app.Deps{
-		Payments: repo, Refunds: repo, Notifies: repo, Tasks: repo,
+		Payments: repo, Refunds: repo, Notifies: repo, Tasks: repo, Anomalies: repo,
 		Orders: ordergrpc.New(orderConn), Channels: channels, NewID: infra.NewID,
-		Bills: bills, Recons: repo, Anomalies: repo,
+		Bills: bills, Recons: repo, AnomalyRecorder: repo,
 	}, log)
 	a.OnEventsCommitted(relay.Wake)
 

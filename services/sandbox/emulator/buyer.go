@@ -172,6 +172,10 @@ func (e *Emulator) payTradeLocked(t *Trade, buyerID string) (int, string) {
 		return http.StatusConflict, "trade closed (" + t.CloseNote + ")"
 	}
 	e.scanLocked(t, buyerID)
+	if d := e.faults.PaidAmountDeltaFen; d != 0 && t.AmountFen+d > 0 {
+		t.AmountFen += d
+		e.faults.PaidAmountDeltaFen = 0
+	}
 	t.State, t.PaidAt = StatePaid, e.now()
 	e.armNotifyLocked(t)
 	e.changedLocked(t)

@@ -28,6 +28,10 @@ type Faults struct {
 	NotifyTimestampSkewSeconds int `json:"notifyTimestampSkewSeconds"` // the next WeChat notify's first attempt is stamped now+n s (real key)
 
 	BillAmountDeltaFen int64 `json:"billAmountDeltaFen"` // the next bill served adds n fen to its first payment row
+	// PaidAmountDeltaFen: the next buyer payment changes its trade's amount by n fen as it is
+	// paid, so the provider reports (queries, notifies, refund limits) another amount than the
+	// merchant asked for.
+	PaidAmountDeltaFen int64 `json:"paidAmountDeltaFen"`
 }
 
 type faultsPatch struct {
@@ -44,6 +48,7 @@ type faultsPatch struct {
 	AnswerSignatureProbes      *int   `json:"answerSignatureProbes"`
 	NotifyTimestampSkewSeconds *int   `json:"notifyTimestampSkewSeconds"`
 	BillAmountDeltaFen         *int64 `json:"billAmountDeltaFen"`
+	PaidAmountDeltaFen         *int64 `json:"paidAmountDeltaFen"`
 }
 
 func (e *Emulator) getFaults(w http.ResponseWriter, _ *http.Request) {
@@ -92,6 +97,9 @@ func (e *Emulator) setFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.BillAmountDeltaFen != nil {
 		e.faults.BillAmountDeltaFen = *p.BillAmountDeltaFen
+	}
+	if p.PaidAmountDeltaFen != nil {
+		e.faults.PaidAmountDeltaFen = *p.PaidAmountDeltaFen
 	}
 	f := e.faults
 	e.mu.Unlock()

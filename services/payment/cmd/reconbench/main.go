@@ -94,7 +94,7 @@ func run(n, rounds int, strict bool) error {
 		Payments: repo, Refunds: repo, Notifies: repo, Tasks: repo, NewID: func() int64 { return node.Generate().Int64() },
 		Bills: map[payment.Channel]app.BillSource{payment.ChannelAlipayQR: srcs[payment.ChannelAlipayQR],
 			payment.ChannelWechatNative: srcs[payment.ChannelWechatNative]},
-		Recons: repo, Anomalies: repo,
+		Recons: repo, AnomalyRecorder: repo, Anomalies: repo,
 	}, log)
 	merchant := principal.Caller{} // the operator
 	ok := true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/money"
@@ -28,7 +29,7 @@ func (a *App) advanceRefund(ctx context.Context, refundID int64) error {
 	if r.Status == payment.RefundProcessing && !r.Auto && !r.OrderBegun {
 		err := a.orders.BeginRefund(ctx, r.OrderID, r.ID, r.Amount)
 		if errors.Is(err, ErrOrderRefused) {
-			if ferr := a.failRefund(ctx, r.ID, "order refused: "+err.Error()); ferr != nil {
+			if ferr := a.failRefund(ctx, r.ID, "order refused: "+err.Error(), false); ferr != nil {
 				return ferr
 			}
 			return err
@@ -82,57 +83,130 @@ func (a *App) advanceRefund(ctx context.Context, refundID int64) error {
 	return nil
 }
 
-// askProvider submits the refund once, then queries it; done=true when it settled either way.
+// askProvider submits the refund (again, with the same number, until the provider accepted it),
+// then queries it on the refund schedule; done=true when it settled either way. A refund is
+// never silently final: only the provider's success or its final refusal ends it, and a final
+// refusal, an ABNORMAL refund or one that takes too long is an anomaly for a person.
 func (a *App) askProvider(ctx context.Context, p *payment.Payment, r *payment.Refund) (bool, error) {
 	ch, err := a.channel(p.Channel)
 	if err != nil {
 		return false, err
 	}
 	var state RefundState
+	var perr error
 	if !r.Submitted {
-		state, err = ch.Refund(ctx, RefundRequest{
-			OutTradeNo: p.OutTradeNo, OutRefundNo: r.OutRefundNo, Amount: r.Amount, Total: p.Amount, Reason: r.Reason,
+		total := p.Amount
+		if r.Reason == payment.ReasonAmountMismatch {
+			total = r.Amount // the provider's trade total, which is not ours
+		}
+		state, perr = ch.Refund(ctx, RefundRequest{
+			OutTradeNo: p.OutTradeNo, OutRefundNo: r.OutRefundNo, Amount: r.Amount, Total: total, Reason: r.Reason,
 		})
-		if state == RefundRejected {
-			a.log.Error("provider rejected the refund", "refund_id", r.ID, "payment_id", p.ID, "err", err)
-			return true, a.failRefund(ctx, r.ID, fmt.Sprint(err))
-		}
-		if err != nil {
-			return false, err // unknown outcome: submitting again with the same out_refund_no is safe
-		}
-		if err := a.updateRefund(ctx, r.ID, func(_ *payment.Payment, r *payment.Refund, _ *Changes) error {
-			r.Submitted = true
-			return nil
-		}); err != nil {
-			return false, err
-		}
-	} else {
-		state, err = ch.QueryRefund(ctx, p.OutTradeNo, r.OutRefundNo)
-		if err != nil {
-			return false, err
-		}
-		if state == RefundUnknown {
-			// Our submit never reached the provider: submit again (same out_refund_no).
+		accepted := perr == nil && (state == RefundPending || state == RefundDone || state == RefundAbnormal)
+		if accepted {
 			if err := a.updateRefund(ctx, r.ID, func(_ *payment.Payment, r *payment.Refund, _ *Changes) error {
-				r.Submitted = false
+				r.Submitted = true
 				return nil
 			}); err != nil {
 				return false, err
 			}
-			return false, retryAt{at: a.now()}
 		}
+	} else {
+		state, perr = ch.QueryRefund(ctx, p.OutTradeNo, r.OutRefundNo)
+	}
+	return a.applyRefundState(ctx, p, r, state, perr)
+}
+
+// applyRefundState is the one door for what a provider says about a refund (the answer to the
+// refund call, a refund query, a verified refund notify): a conditional transition of the
+// refund, else the next check on the refund schedule.
+func (a *App) applyRefundState(ctx context.Context, p *payment.Payment, r *payment.Refund, state RefundState, perr error) (bool, error) {
+	detail := ""
+	if perr != nil {
+		detail = perr.Error()
 	}
 	switch state {
 	case RefundDone:
 		return true, a.settleRefund(ctx, r.ID)
 	case RefundRejected:
-		return true, a.failRefund(ctx, r.ID, "provider closed the refund")
+		a.log.Error("provider refused the refund for good", "refund_id", r.ID, "payment_id", p.ID, "err", perr)
+		return true, a.failRefund(ctx, r.ID, detail, true)
+	case RefundAbnormal:
+		a.log.Error("refund is ABNORMAL at the provider; a person must act", "refund_id", r.ID, "payment_id", p.ID)
+		if err := a.raiseRefundAnomaly(ctx, r.ID, payment.AnomalyRefundAbnormal,
+			"the provider reports the refund ABNORMAL (the buyer's account cannot receive it); the money waits at the provider",
+			"refund kept PROCESSING with its amount reserved; still checked on the refund schedule"); err != nil {
+			return false, err
+		}
+	case RefundUnknown:
+		// Our submit never reached the provider: submit again (same number) at the next check.
+		if err := a.updateRefund(ctx, r.ID, func(_ *payment.Payment, r *payment.Refund, _ *Changes) error {
+			r.Submitted = false
+			return nil
+		}); err != nil {
+			return false, err
+		}
+	case RefundRetryLater:
+		a.log.Warn("provider did not take the refund now; trying again later with the same number", "refund_id", r.ID, "err", perr)
+	default: // RefundPending, with perr when the outcome is unknown (timeout, 5xx, unverifiable answer)
+		if perr != nil {
+			a.log.Warn("refund outcome unknown; asking again later", "refund_id", r.ID, "err", perr)
+		}
 	}
-	return false, retryAt{at: a.now().Add(a.refundPollDelay())}
+	now := a.now()
+	if age := now.Sub(r.CreatedAt); age >= a.scaled(RefundStuckAfter) {
+		if err := a.raiseRefundAnomaly(ctx, r.ID, payment.AnomalyRefundStuck,
+			fmt.Sprintf("not through after %s; last answer: %s", age.Round(time.Second), orNone(detail)),
+			"refund kept PROCESSING with its amount reserved; checked once a day"); err != nil {
+			return false, err
+		}
+	}
+	return false, retryAt{at: a.nextRefundCheck(r.CreatedAt, now)}
 }
 
-func (a *App) refundPollDelay() time.Duration {
-	return max(50*time.Millisecond, time.Duration(float64(5*time.Second)*a.cfg.PollScale))
+func orNone(s string) string {
+	if s == "" {
+		return "still processing"
+	}
+	return s
+}
+
+// RefundStuckAfter is how long a refund may stay unsettled before it is an anomaly (× PAYMENT_POLL_SCALE).
+const RefundStuckAfter = 48 * time.Hour
+
+// refundChecks are the offsets from a refund's creation at which the provider is asked while the
+// refund is not through: WeChat's advice (1 minute after applying, then 5/10/20/30 minutes), then
+// hours, then daily (and Alipay's "query no sooner than 10 s after the refund"). The schedule
+// depends only on the refund's age, so a restart, a notify or a retry never tightens it.
+var refundChecks = [...]time.Duration{
+	time.Minute, 6 * time.Minute, 16 * time.Minute, 36 * time.Minute, 66 * time.Minute,
+	2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 16 * time.Hour, 24 * time.Hour, 36 * time.Hour, 48 * time.Hour,
+}
+
+// nextRefundCheck is the first point of the refund schedule after now (then every 24 h),
+// × PAYMENT_POLL_SCALE.
+func (a *App) nextRefundCheck(created, now time.Time) time.Time {
+	for _, off := range refundChecks {
+		if at := created.Add(a.scaled(off)); at.After(now) {
+			return at
+		}
+	}
+	last := created.Add(a.scaled(refundChecks[len(refundChecks)-1]))
+	day := max(a.scaled(24*time.Hour), time.Millisecond)
+	return last.Add((now.Sub(last)/day + 1) * day)
+}
+
+func (a *App) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * a.cfg.PollScale)
+}
+
+// raiseRefundAnomaly opens (or updates) the case of kind about a refund, in the refund's transaction.
+func (a *App) raiseRefundAnomaly(ctx context.Context, refundID int64, kind payment.AnomalyKind, detail, tried string) error {
+	now := a.now()
+	return a.updateRefund(ctx, refundID, func(p *payment.Payment, r *payment.Refund, ch *Changes) error {
+		ch.Anomalies = append(ch.Anomalies, payment.RefundAnomaly(kind, p, r, detail, tried, now))
+		return nil
+	})
 }
 
 func (a *App) settleRefund(ctx context.Context, refundID int64) error {
@@ -148,6 +222,11 @@ func (a *App) settleRefund(ctx context.Context, refundID int64) error {
 		}
 		full, total = p.Status == payment.StatusRefunded, p.RefundedFen
 		ch.Events = append(ch.Events, a.event(EventRefunded, p, r, r.Reason))
+		// The refund task tells the order (user refunds) and ends; run it now whichever door
+		// (answer, query, notify) settled the refund.
+		ch.Tasks = append(ch.Tasks, Task{Kind: TaskRefund, RefID: r.ID, RunAt: now})
+		// An ABNORMAL or slow refund that went through after all needs nobody any more.
+		ch.Resolve = &AnomalyResolution{PaymentID: p.ID, RefundID: r.ID, Note: "the provider reports the refund succeeded", At: now}
 		return nil
 	})
 	if errors.Is(err, payment.ErrRefundSettled) {
@@ -160,12 +239,25 @@ func (a *App) settleRefund(ctx context.Context, refundID int64) error {
 	return err
 }
 
-func (a *App) failRefund(ctx context.Context, refundID int64, reason string) error {
+// failRefund ends a refund that will never happen and gives its reservation back. One the
+// provider refused (byProvider) is also an anomaly: our ledger said the money could go back.
+func (a *App) failRefund(ctx context.Context, refundID int64, reason string, byProvider bool) error {
 	now := a.now()
-	err := a.updateRefund(ctx, refundID, func(p *payment.Payment, r *payment.Refund, _ *Changes) error {
+	err := a.updateRefund(ctx, refundID, func(p *payment.Payment, r *payment.Refund, ch *Changes) error {
 		if err := r.Fail(reason, now); err != nil {
 			return err
 		}
+		if !byProvider {
+			return p.ReleaseRefund(r.Amount, now)
+		}
+		kind, tried := payment.AnomalyRefundRefused, "refund marked FAILED with the provider's reason; its amount is refundable again"
+		if strings.Contains(reason, "CLOSED") {
+			kind = payment.AnomalyRefundClosed
+		}
+		if r.Auto {
+			tried += "; the buyer has NOT been paid back: refund again by hand or with a new request"
+		}
+		ch.Anomalies = append(ch.Anomalies, payment.RefundAnomaly(kind, p, r, reason, tried, now))
 		return p.ReleaseRefund(r.Amount, now)
 	})
 	if errors.Is(err, payment.ErrRefundSettled) {

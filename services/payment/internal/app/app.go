@@ -30,6 +30,7 @@ type App struct {
 	refunds  Refunds
 	notifies NotifyLog
 	tasks    Tasks
+	anomal   Anomalies
 	orders   Orders
 	channels map[payment.Channel]Channel
 	// reconciliation (reconcile.go)
@@ -48,17 +49,18 @@ type App struct {
 
 // Deps are the adapters the use cases run on.
 type Deps struct {
-	Payments Payments
-	Refunds  Refunds
-	Notifies NotifyLog
-	Tasks    Tasks
-	Orders   Orders
-	Channels map[payment.Channel]Channel // the configured ones
-	NewID    func() int64
-	// Reconciliation: the channels' bills, the runs' storage, where anomalies go.
-	Bills     map[payment.Channel]BillSource
-	Recons    Reconciliations
-	Anomalies AnomalyRecorder
+	Payments  Payments
+	Refunds   Refunds
+	Notifies  NotifyLog
+	Tasks     Tasks
+	Anomalies Anomalies
+	Orders    Orders
+	Channels  map[payment.Channel]Channel // the configured ones
+	NewID     func() int64
+	// Reconciliation: the channels' bills, the runs' storage, where its anomalies go.
+	Bills           map[payment.Channel]BillSource
+	Recons          Reconciliations
+	AnomalyRecorder AnomalyRecorder
 }
 
 // OnEventsCommitted sets what to call after a transaction that wrote events committed.
@@ -83,9 +85,9 @@ func New(cfg Config, d Deps, log *slog.Logger) *App {
 		cfg.Subject = "paysuite order"
 	}
 	return &App{
-		cfg: cfg, payments: d.Payments, refunds: d.Refunds, notifies: d.Notifies, tasks: d.Tasks, orders: d.Orders,
+		cfg: cfg, payments: d.Payments, refunds: d.Refunds, notifies: d.Notifies, tasks: d.Tasks, anomal: d.Anomalies, orders: d.Orders,
 		channels: d.Channels, newID: d.NewID, log: log,
-		bills: d.Bills, recons: d.Recons, anomalies: d.Anomalies, reconLocks: map[string]chan struct{}{},
+		bills: d.Bills, recons: d.Recons, anomalies: d.AnomalyRecorder, reconLocks: map[string]chan struct{}{},
 		now: func() time.Time { return time.Now().UTC() }, wake: make(chan struct{}, 1),
 	}
 }

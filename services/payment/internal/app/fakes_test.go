@@ -25,13 +25,14 @@ var errStorage = errors.New("storage unavailable")
 // memStore implements Payments, Refunds and NotifyLog. Rows are copied in and out, as a
 // database would: a use case sees its own changes only through the store.
 type memStore struct {
-	mu       sync.Mutex
-	payments map[int64]payment.Payment
-	refunds  map[int64]payment.Refund
-	notifies []NotifyRecord
-	dedupe   map[string]bool
-	tasks    []Task
-	events   []Event
+	mu        sync.Mutex
+	payments  map[int64]payment.Payment
+	refunds   map[int64]payment.Refund
+	notifies  []NotifyRecord
+	dedupe    map[string]bool
+	tasks     []Task
+	events    []Event
+	anomalies map[string]payment.Anomaly // by Ref
 
 	failLookup  error           // GetPaymentByOutTradeNo fails
 	failMark    error           // MarkSucceeded fails
@@ -40,7 +41,8 @@ type memStore struct {
 }
 
 func newStore(ps ...*payment.Payment) *memStore {
-	s := &memStore{payments: map[int64]payment.Payment{}, refunds: map[int64]payment.Refund{}, dedupe: map[string]bool{}}
+	s := &memStore{payments: map[int64]payment.Payment{}, refunds: map[int64]payment.Refund{}, dedupe: map[string]bool{},
+		anomalies: map[string]payment.Anomaly{}}
 	for _, p := range ps {
 		s.payments[p.ID] = *p
 	}
@@ -206,6 +208,17 @@ func (s *memStore) FindRefund(_ context.Context, paymentID int64, requestID stri
 	return nil, payment.ErrNotFound
 }
 
+func (s *memStore) GetRefundByOutRefundNo(_ context.Context, no string) (*payment.Refund, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.refunds {
+		if r.OutRefundNo == no {
+			return &r, nil
+		}
+	}
+	return nil, payment.ErrNotFound
+}
+
 func (s *memStore) refundsOf(paymentID int64) []payment.Refund {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -267,8 +280,45 @@ func (s *memStore) apply(ch Changes) {
 	if ch.NewRefund != nil {
 		s.refunds[ch.NewRefund.ID] = *ch.NewRefund
 	}
+	if ch.Refund != nil {
+		s.refunds[ch.Refund.ID] = *ch.Refund
+	}
 	s.tasks = append(s.tasks, ch.Tasks...)
 	s.events = append(s.events, ch.Events...)
+	for _, a := range ch.Anomalies {
+		s.anomalies[a.Ref()] = a
+	}
+	if r := ch.Resolve; r != nil {
+		for k, a := range s.anomalies {
+			if a.State == payment.AnomalyOpen && ((r.RefundID != 0 && a.RefundID == r.RefundID) || (r.RefundID == 0 && a.PaymentID == r.PaymentID && a.RefundID == 0)) {
+				a.State, a.ResolvedAt = payment.AnomalyResolved, r.At
+				s.anomalies[k] = a
+			}
+		}
+	}
+}
+
+// anomalyStates is kind → state of every anomaly.
+func (s *memStore) anomalyStates() map[payment.AnomalyKind]payment.AnomalyState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[payment.AnomalyKind]payment.AnomalyState{}
+	for _, a := range s.anomalies {
+		out[a.Kind] = a.State
+	}
+	return out
+}
+
+func (s *memStore) ListAnomalies(_ context.Context, f AnomalyFilter) ([]payment.Anomaly, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []payment.Anomaly
+	for _, a := range s.anomalies {
+		if (f.State == "" || a.State == f.State) && (f.Kind == "" || a.Kind == f.Kind) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // fakeOrders is the order service.
@@ -308,6 +358,10 @@ type fakeChannel struct {
 	parseErr  error
 	prepayErr error
 	prepays   []PrepayRequest
+
+	refundState, queryState RefundState // what the refund call and the refund query answer
+	refundErr, queryErr     error
+	refunds, refundQueries  int // calls made
 }
 
 // Prepay answers a QR code naming the trade, so a test sees which attempt was prepaid.
@@ -322,10 +376,12 @@ func (c *fakeChannel) Prepay(_ context.Context, req PrepayRequest) (string, erro
 func (c *fakeChannel) Query(context.Context, string) (Trade, error) { return Trade{}, nil }
 func (c *fakeChannel) Close(context.Context, string) error          { return nil }
 func (c *fakeChannel) Refund(context.Context, RefundRequest) (RefundState, error) {
-	return RefundPending, nil
+	c.refunds++
+	return c.refundState, c.refundErr
 }
 func (c *fakeChannel) QueryRefund(context.Context, string, string) (RefundState, error) {
-	return RefundPending, nil
+	c.refundQueries++
+	return c.queryState, c.queryErr
 }
 func (c *fakeChannel) ParseNotify(NotifyMessage) (Notify, error) { return c.notify, c.parseErr }
 
@@ -333,7 +389,7 @@ func (c *fakeChannel) ParseNotify(NotifyMessage) (Notify, error) { return c.noti
 func newTestApp(store *memStore, orders *fakeOrders, alipay *fakeChannel) *App {
 	next := int64(100)
 	a := New(Config{ProviderTradeTimeout: 25 * time.Minute}, Deps{
-		Payments: store, Refunds: store, Notifies: store, Orders: orders,
+		Payments: store, Refunds: store, Notifies: store, Orders: orders, Anomalies: store,
 		Channels: map[payment.Channel]Channel{payment.ChannelAlipayQR: alipay},
 		NewID:    func() int64 { next++; return next },
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -49,6 +49,9 @@ func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, msg Noti
 	if p.Channel != chName {
 		return a.refuseNotify(ctx, rec, fmt.Sprintf("out_trade_no %s belongs to %s", n.OutTradeNo, p.Channel))
 	}
+	if n.Refund != nil {
+		return a.handleRefundNotify(ctx, p, n, rec)
+	}
 	if !n.State.Paid() {
 		rec.Outcome = NotifyIgnored
 		a.logNotify(ctx, rec)
@@ -57,6 +60,10 @@ func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, msg Noti
 	rec.DedupeKey = string(chName) + ":" + n.NotifyID
 	changed, err := a.recordPaid(ctx, p, n.Trade, "notify", &rec)
 	switch {
+	case errors.Is(err, errMismatchRecorded):
+		rec.DedupeKey, rec.Outcome, rec.RefuseReason = "", NotifyMismatch, err.Error()
+		a.logNotify(ctx, rec)
+		return NotifyAnswer{OK: true, Message: "amount mismatch recorded"}
 	case errors.Is(err, payment.ErrAmountMismatch):
 		rec.DedupeKey = ""
 		return a.refuseNotify(ctx, rec, err.Error())
@@ -88,9 +95,9 @@ func (a *App) recordPaid(ctx context.Context, p *payment.Payment, t Trade, sourc
 	case errors.Is(err, payment.ErrAlreadySucceeded):
 		return false, nil
 	case errors.Is(err, payment.ErrAmountMismatch):
-		a.log.Error("provider reports a paid amount that is not our trade's; not recorded", "payment_id", p.ID,
+		a.log.Error("provider reports a paid amount that is not our trade's", "payment_id", p.ID,
 			"provider_fen", int64(t.Amount), "ours_fen", int64(p.Amount), "via", source)
-		return false, err
+		return false, a.amountMismatch(ctx, p, t, source, rec != nil)
 	case err != nil:
 		return false, err
 	}

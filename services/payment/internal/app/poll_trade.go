@@ -37,7 +37,7 @@ func (a *App) pollTrade(ctx context.Context, paymentID int64, attempt int) error
 	switch {
 	case t.State.Paid():
 		_, err := a.recordPaid(ctx, p, t, "poll", nil)
-		return err
+		return mismatchHandled(err)
 	case t.State == TradeClosed:
 		return a.recordClosed(ctx, p.ID, payment.CloseByProvider, false)
 	}
@@ -75,7 +75,7 @@ func (a *App) watchClosed(ctx context.Context, p *payment.Payment, ch Channel, a
 	switch {
 	case t.State.Paid():
 		_, err := a.recordPaid(ctx, p, t, "poll after close", nil)
-		return err
+		return mismatchHandled(err)
 	case t.State == TradeClosed:
 		return nil // confirmed: nobody can pay it any more
 	case t.ProviderTradeNo != "":
@@ -110,6 +110,9 @@ func (a *App) closeAtProvider(ctx context.Context, p *payment.Payment, ch Channe
 			return fmt.Errorf("close of %s said paid, query says state %d", p.OutTradeNo, t.State)
 		}
 		_, err := a.recordPaid(ctx, p, t, "close", nil)
+		if errors.Is(err, errMismatchRecorded) {
+			return nil // closed AMOUNT_MISMATCH: not paid for the order, its money goes back
+		}
 		if err != nil {
 			return err
 		}
@@ -142,6 +145,14 @@ func (a *App) recordClosed(ctx context.Context, paymentID int64, reason string, 
 	if err == nil {
 		a.log.Info("payment closed", "payment_id", paymentID, "reason", reason)
 		a.eventsCommitted()
+	}
+	return err
+}
+
+// mismatchHandled: a recorded amount mismatch ends the polling of that attempt.
+func mismatchHandled(err error) error {
+	if errors.Is(err, errMismatchRecorded) {
+		return nil
 	}
 	return err
 }

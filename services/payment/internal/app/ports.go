@@ -38,11 +38,12 @@ type DueTask struct {
 
 // Notify outcomes kept in the notify log.
 const (
-	NotifyAccepted  = "ACCEPTED"  // changed state
-	NotifyDuplicate = "DUPLICATE" // verified, nothing left to change
-	NotifyIgnored   = "IGNORED"   // verified, not a payment success (e.g. WAIT_BUYER_PAY)
-	NotifyRefused   = "REFUSED"   // not verified or does not match our trade
-	NotifyError     = "ERROR"     // verified but we failed to record it; the provider retries
+	NotifyAccepted  = "ACCEPTED"        // changed state
+	NotifyDuplicate = "DUPLICATE"       // verified, nothing left to change
+	NotifyIgnored   = "IGNORED"         // verified, not a payment success (e.g. WAIT_BUYER_PAY)
+	NotifyRefused   = "REFUSED"         // not verified or does not match our trade
+	NotifyError     = "ERROR"           // verified but we failed to record it; the provider retries
+	NotifyMismatch  = "AMOUNT_MISMATCH" // verified, another amount than ours: recorded as an anomaly, refunded
 )
 
 // NotifyRecord is one row of the notify log: every notify, verified or not.
@@ -68,6 +69,32 @@ type Changes struct {
 	Refund    *payment.Refund // updated
 	Events    []Event
 	Notify    *NotifyRecord
+	// Anomalies are opened (or, when their (kind, ref) is open already, updated: Detail, Tried).
+	Anomalies []payment.Anomaly
+	// Resolve closes the open anomalies it names.
+	Resolve *AnomalyResolution
+}
+
+// AnomalyResolution closes the open anomalies of a refund (or of a payment when RefundID is 0)
+// because the provider's later word settled them.
+type AnomalyResolution struct {
+	PaymentID int64
+	RefundID  int64
+	Note      string
+	At        time.Time
+}
+
+// AnomalyFilter selects anomalies for ListAnomalies; zero values match everything.
+type AnomalyFilter struct {
+	State    payment.AnomalyState
+	Kind     payment.AnomalyKind
+	BeforeID int64 // page token: only ids below it (newest first)
+	Limit    int
+}
+
+// Anomalies lists the cases for a person, newest first.
+type Anomalies interface {
+	ListAnomalies(ctx context.Context, f AnomalyFilter) ([]payment.Anomaly, error)
 }
 
 // Payments stores payment attempts. The writes take Changes, stored in the same transaction; one
@@ -96,6 +123,8 @@ type Refunds interface {
 	GetRefund(ctx context.Context, id int64) (*payment.Refund, error)
 	// FindRefund returns the refund of a payment made for requestID (payment.ErrNotFound if none).
 	FindRefund(ctx context.Context, paymentID int64, requestID string) (*payment.Refund, error)
+	// GetRefundByOutRefundNo finds a refund by our number at the provider (payment.ErrNotFound).
+	GetRefundByOutRefundNo(ctx context.Context, outRefundNo string) (*payment.Refund, error)
 }
 
 // NotifyLog keeps every notify, verified or not, outside any state change.
@@ -211,6 +240,16 @@ type NotifyMessage struct {
 type Notify struct {
 	Trade
 	NotifyID string // provider notify id (Alipay notify_id, WeChat event id)
+	// Refund is set when the notify is about a refund (Alipay: a trade notify carrying
+	// refund_fee / out_biz_no; WeChat: REFUND.*); it is then never a payment.
+	Refund *RefundNotice
+}
+
+// RefundNotice is the provider's verified word about one of our refunds.
+type RefundNotice struct {
+	OutRefundNo string
+	State       RefundState // RefundDone, RefundAbnormal or RefundRejected
+	Detail      string      // the provider's status, for the record
 }
 
 // PrepayRequest opens a trade at the provider.
@@ -231,14 +270,17 @@ type RefundRequest struct {
 	Reason      string
 }
 
-// RefundState is the provider's view of a refund.
+// RefundState is the provider's view of a refund. Only RefundDone and RefundRejected are final;
+// everything else is asked again later on the refund schedule (advance_refund.go).
 type RefundState int
 
 const (
-	RefundPending  RefundState = iota // accepted, money not back yet
-	RefundDone                        // money back with the buyer
-	RefundRejected                    // will never happen (closed trade, over the limit…)
-	RefundUnknown                     // the provider does not know this refund
+	RefundPending    RefundState = iota // accepted (or outcome unknown), money not back yet
+	RefundDone                          // money back with the buyer
+	RefundRejected                      // final: will never happen (closed refund, not allowed, over the limit…)
+	RefundUnknown                       // the provider does not know this refund: submit again, same number
+	RefundRetryLater                    // not accepted now (balance too low, frequency limited, system error): same number later
+	RefundAbnormal                      // WeChat ABNORMAL: the money waits at the provider until a person acts
 )
 
 // ErrTradePaid: Close found the trade paid (the caller queries it and records the payment).

@@ -82,23 +82,10 @@ type FeeWriter interface {
 	Abort()
 }
 
-// Anomaly is money that needs a person.
-type Anomaly struct {
-	Source      string // "reconciliation"
-	Kind        string
-	Channel     payment.Channel
-	OutTradeNo  string
-	OutRefundNo string
-	LedgerFen   money.Fen
-	ProviderFen money.Fen
-	Detail      string
-	At          time.Time
-}
-
-// AnomalyRecorder keeps anomalies; recording the same (Source, Kind, OutTradeNo, OutRefundNo)
-// again changes nothing.
+// AnomalyRecorder opens a case for a person (the service's anomalies, GET /v1/anomalies);
+// raising the same (Kind, Ref) again updates it.
 type AnomalyRecorder interface {
-	RecordAnomaly(ctx context.Context, a Anomaly) error
+	RecordAnomaly(ctx context.Context, a payment.Anomaly) error
 }
 
 // Leader says whether this replica is the one that runs a job now (pkg/leader.Lock).

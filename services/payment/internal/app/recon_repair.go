@@ -98,7 +98,7 @@ func (a *App) recordProviderRefund(ctx context.Context, paymentID int64, r recon
 			return err
 		}
 		ch.NewRefund = ref
-		ch.Tasks = append(ch.Tasks, Task{Kind: TaskRefund, RefID: id, RunAt: now.Add(a.refundPollDelay())})
+		ch.Tasks = append(ch.Tasks, Task{Kind: TaskRefund, RefID: id, RunAt: a.nextRefundCheck(now, now)})
 		return nil
 	})
 	if err != nil {

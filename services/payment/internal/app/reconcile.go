@@ -157,7 +157,7 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 	r.GrossFen, r.RefundFen, r.FeeFen = c.gross, c.refunded, c.fee
 	r.NetFen = c.gross - c.refunded - c.fee
 	for i := range c.found {
-		if err := a.anomalyOf(ctx, ch, c.found[i]); err != nil {
+		if err := a.anomalyOf(ctx, ch, day, c.found[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -179,14 +179,17 @@ func (a *App) failRun(ctx context.Context, r *recon.Reconciliation, raw RawBill,
 	return err
 }
 
-// anomalyOf hands a discrepancy that needs a person to the anomalies.
-func (a *App) anomalyOf(ctx context.Context, ch payment.Channel, d recon.Discrepancy) error {
+// anomalyOf hands a discrepancy that needs a person to the service's anomalies (its kind is
+// the discrepancy's; one case per payment or refund and kind).
+func (a *App) anomalyOf(ctx context.Context, ch payment.Channel, day recon.Day, d recon.Discrepancy) error {
 	if d.Action != recon.ActionAnomaly || a.anomalies == nil {
 		return nil
 	}
-	return a.anomalies.RecordAnomaly(ctx, Anomaly{Source: "reconciliation", Kind: string(d.Kind), Channel: ch,
-		OutTradeNo: d.OutTradeNo, OutRefundNo: d.OutRefundNo, LedgerFen: d.LedgerFen, ProviderFen: d.ProviderFen,
-		Detail: d.Detail, At: a.now()})
+	now := a.now().UTC().Truncate(time.Microsecond)
+	return a.anomalies.RecordAnomaly(ctx, payment.Anomaly{Kind: payment.AnomalyKind(d.Kind), State: payment.AnomalyOpen,
+		PaymentID: d.PaymentID, RefundID: d.RefundID, Channel: ch, OutTradeNo: d.OutTradeNo, OutRefundNo: d.OutRefundNo,
+		AmountFen: d.LedgerFen, ProviderAmountFen: d.ProviderFen, Detail: d.Detail,
+		Tried: "found by the reconciliation of " + day.String() + "; nothing changed automatically", CreatedAt: now, UpdatedAt: now})
 }
 
 func tradeKey(outTradeNo, outRefundNo string) string { return outTradeNo + "|" + outRefundNo }
@@ -273,7 +276,7 @@ func (c *comparer) add(d recon.Discrepancy, fix *repair) {
 
 // compare one bill row with the ledger's payment of its trade.
 func (c *comparer) compare(lp *LedgerPayment, r recon.Row) {
-	d := recon.Discrepancy{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, ProviderFen: r.Amount}
+	d := recon.Discrepancy{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, ProviderFen: r.Amount, PaymentID: lp.ID}
 	switch r.Kind {
 	case recon.RowPayment:
 		lp.seen = true
@@ -299,7 +302,7 @@ func (c *comparer) compare(lp *LedgerPayment, r recon.Row) {
 			return
 		}
 		lr.seen = true
-		d.LedgerFen = lr.Amount
+		d.LedgerFen, d.RefundID = lr.Amount, lr.ID
 		switch {
 		case r.Amount != lr.Amount:
 			d.Kind, d.Action = recon.AmountDiffers, recon.ActionAnomaly
@@ -366,12 +369,13 @@ func (c *comparer) leftovers() {
 		}
 		if !lp.seen && (lp.Status == payment.StatusSucceeded || lp.Status == payment.StatusRefunded) && c.day.Contains(lp.PaidAt) {
 			c.add(recon.Discrepancy{Kind: recon.MissingInBill, OutTradeNo: no, LedgerFen: lp.Amount, Action: recon.ActionAnomaly,
-				Detail: "SUCCEEDED here, absent from the provider's bill"}, nil)
+				Detail: "SUCCEEDED here, absent from the provider's bill", PaymentID: lp.ID}, nil)
 		}
 		for rno, lr := range lp.Refunds {
 			if !lr.seen && lr.Status == payment.RefundSucceeded && c.day.Contains(lr.SucceededAt) {
 				c.add(recon.Discrepancy{Kind: recon.MissingInBill, OutTradeNo: no, OutRefundNo: rno, LedgerFen: lr.Amount,
-					Action: recon.ActionAnomaly, Detail: "refund SUCCEEDED here, absent from the provider's bill"}, nil)
+					Action: recon.ActionAnomaly, Detail: "refund SUCCEEDED here, absent from the provider's bill",
+					PaymentID: lp.ID, RefundID: lr.ID}, nil)
 			}
 		}
 	}

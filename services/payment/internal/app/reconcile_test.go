@@ -23,13 +23,13 @@ type memRecons struct {
 	mu        sync.Mutex
 	runs      map[int64]*recon.Reconciliation
 	fees      map[string]recon.Fee
-	anomalies map[string]Anomaly
+	anomalies map[string]payment.Anomaly
 	first     time.Time
 }
 
 func newRecons(s *memStore) *memRecons {
 	return &memRecons{store: s, runs: map[int64]*recon.Reconciliation{}, fees: map[string]recon.Fee{},
-		anomalies: map[string]Anomaly{}, first: t0.Add(-48 * time.Hour)}
+		anomalies: map[string]payment.Anomaly{}, first: t0.Add(-48 * time.Hour)}
 }
 
 func (m *memRecons) ledger(keep func(payment.Payment, []payment.Refund) bool) map[string]*LedgerPayment {
@@ -144,13 +144,10 @@ func (m *memRecons) SaveReconciliation(_ context.Context, r *recon.Reconciliatio
 	return nil
 }
 
-func (m *memRecons) RecordAnomaly(_ context.Context, a Anomaly) error {
+func (m *memRecons) RecordAnomaly(_ context.Context, a payment.Anomaly) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	key := a.Kind + "|" + a.OutTradeNo + "|" + a.OutRefundNo
-	if _, ok := m.anomalies[key]; !ok {
-		m.anomalies[key] = a
-	}
+	m.anomalies[a.Ref()] = a
 	return nil
 }
 
@@ -196,7 +193,7 @@ func reconApp(store *memStore, recons *memRecons, bill *fakeBill) *App {
 		Payments: store, Refunds: store, Notifies: store, Orders: &fakeOrders{order: Order{Status: OrderPaid}},
 		Channels: map[payment.Channel]Channel{payment.ChannelAlipayQR: &fakeChannel{}},
 		NewID:    func() int64 { next++; return next },
-		Bills:    map[payment.Channel]BillSource{payment.ChannelAlipayQR: bill}, Recons: recons, Anomalies: recons,
+		Bills:    map[payment.Channel]BillSource{payment.ChannelAlipayQR: bill}, Recons: recons, AnomalyRecorder: recons,
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	a.now = func() time.Time { return t0.Add(time.Hour) }
 	return a

@@ -44,7 +44,7 @@ func (a *App) RefundPayment(ctx context.Context, who principal.Caller, paymentID
 		ch.NewRefund = r
 		// The task takes over if the work below is interrupted (a race with it is harmless:
 		// every step is idempotent).
-		ch.Tasks = append(ch.Tasks, Task{Kind: TaskRefund, RefID: id, RunAt: now.Add(a.refundPollDelay())})
+		ch.Tasks = append(ch.Tasks, Task{Kind: TaskRefund, RefID: id, RunAt: a.nextRefundCheck(now, now)})
 		created = r
 		return nil
 	})

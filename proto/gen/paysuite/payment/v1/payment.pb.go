@@ -839,6 +839,301 @@ func (x *GetRefundRequest) GetRefundId() int64 {
 	return 0
 }
 
+// Anomaly is money paysuite cannot settle by itself: a refund the provider refused for good or
+// reports ABNORMAL, a refund not through after two days, an amount the provider reports
+// differently. Kept until settled, never dropped.
+type Anomaly struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AnomalyId int64                  `protobuf:"varint,1,opt,name=anomaly_id,json=anomalyId,proto3" json:"anomaly_id,omitempty"`
+	// REFUND_ABNORMAL, REFUND_CLOSED, REFUND_REFUSED, REFUND_STUCK, AMOUNT_MISMATCH.
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// OPEN or RESOLVED.
+	State       string  `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	PaymentId   int64   `protobuf:"varint,4,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	RefundId    int64   `protobuf:"varint,5,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
+	OrderId     int64   `protobuf:"varint,6,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	Channel     Channel `protobuf:"varint,7,opt,name=channel,proto3,enum=paysuite.payment.v1.Channel" json:"channel,omitempty"`
+	OutTradeNo  string  `protobuf:"bytes,8,opt,name=out_trade_no,json=outTradeNo,proto3" json:"out_trade_no,omitempty"`
+	OutRefundNo string  `protobuf:"bytes,9,opt,name=out_refund_no,json=outRefundNo,proto3" json:"out_refund_no,omitempty"`
+	// Ours: the trade's or the refund's amount.
+	AmountFen int64 `protobuf:"varint,10,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	// What the provider reports, where it differs from ours.
+	ProviderAmountFen int64 `protobuf:"varint,11,opt,name=provider_amount_fen,json=providerAmountFen,proto3" json:"provider_amount_fen,omitempty"`
+	// What happened, in the provider's words where there are some.
+	Detail string `protobuf:"bytes,12,opt,name=detail,proto3" json:"detail,omitempty"`
+	// What paysuite did about it.
+	Tried         string                 `protobuf:"bytes,13,opt,name=tried,proto3" json:"tried,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	ResolvedAt    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=resolved_at,json=resolvedAt,proto3" json:"resolved_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Anomaly) Reset() {
+	*x = Anomaly{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Anomaly) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Anomaly) ProtoMessage() {}
+
+func (x *Anomaly) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Anomaly.ProtoReflect.Descriptor instead.
+func (*Anomaly) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Anomaly) GetAnomalyId() int64 {
+	if x != nil {
+		return x.AnomalyId
+	}
+	return 0
+}
+
+func (x *Anomaly) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Anomaly) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Anomaly) GetPaymentId() int64 {
+	if x != nil {
+		return x.PaymentId
+	}
+	return 0
+}
+
+func (x *Anomaly) GetRefundId() int64 {
+	if x != nil {
+		return x.RefundId
+	}
+	return 0
+}
+
+func (x *Anomaly) GetOrderId() int64 {
+	if x != nil {
+		return x.OrderId
+	}
+	return 0
+}
+
+func (x *Anomaly) GetChannel() Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return Channel_CHANNEL_UNSPECIFIED
+}
+
+func (x *Anomaly) GetOutTradeNo() string {
+	if x != nil {
+		return x.OutTradeNo
+	}
+	return ""
+}
+
+func (x *Anomaly) GetOutRefundNo() string {
+	if x != nil {
+		return x.OutRefundNo
+	}
+	return ""
+}
+
+func (x *Anomaly) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *Anomaly) GetProviderAmountFen() int64 {
+	if x != nil {
+		return x.ProviderAmountFen
+	}
+	return 0
+}
+
+func (x *Anomaly) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *Anomaly) GetTried() string {
+	if x != nil {
+		return x.Tried
+	}
+	return ""
+}
+
+func (x *Anomaly) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Anomaly) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Anomaly) GetResolvedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResolvedAt
+	}
+	return nil
+}
+
+type ListAnomaliesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// OPEN or RESOLVED; empty for both.
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	// One kind; empty for all.
+	Kind          string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAnomaliesRequest) Reset() {
+	*x = ListAnomaliesRequest{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAnomaliesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAnomaliesRequest) ProtoMessage() {}
+
+func (x *ListAnomaliesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAnomaliesRequest.ProtoReflect.Descriptor instead.
+func (*ListAnomaliesRequest) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListAnomaliesRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListAnomaliesRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ListAnomaliesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAnomaliesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListAnomaliesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Anomalies     []*Anomaly             `protobuf:"bytes,1,rep,name=anomalies,proto3" json:"anomalies,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAnomaliesResponse) Reset() {
+	*x = ListAnomaliesResponse{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAnomaliesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAnomaliesResponse) ProtoMessage() {}
+
+func (x *ListAnomaliesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAnomaliesResponse.ProtoReflect.Descriptor instead.
+func (*ListAnomaliesResponse) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListAnomaliesResponse) GetAnomalies() []*Anomaly {
+	if x != nil {
+		return x.Anomalies
+	}
+	return nil
+}
+
+func (x *ListAnomaliesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // Reconciliation is one channel's provider bill of one provider day (Asia/Shanghai) compared
 // with the ledger. A rerun of the same day updates it; discrepancies found once stay.
 type Reconciliation struct {
@@ -869,7 +1164,7 @@ type Reconciliation struct {
 
 func (x *Reconciliation) Reset() {
 	*x = Reconciliation{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +1176,7 @@ func (x *Reconciliation) String() string {
 func (*Reconciliation) ProtoMessage() {}
 
 func (x *Reconciliation) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1189,7 @@ func (x *Reconciliation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reconciliation.ProtoReflect.Descriptor instead.
 func (*Reconciliation) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{10}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Reconciliation) GetReconciliationId() int64 {
@@ -1021,7 +1316,7 @@ type Discrepancy struct {
 
 func (x *Discrepancy) Reset() {
 	*x = Discrepancy{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1328,7 @@ func (x *Discrepancy) String() string {
 func (*Discrepancy) ProtoMessage() {}
 
 func (x *Discrepancy) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1341,7 @@ func (x *Discrepancy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Discrepancy.ProtoReflect.Descriptor instead.
 func (*Discrepancy) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{11}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Discrepancy) GetKind() string {
@@ -1109,7 +1404,7 @@ type RunReconciliationRequest struct {
 
 func (x *RunReconciliationRequest) Reset() {
 	*x = RunReconciliationRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1416,7 @@ func (x *RunReconciliationRequest) String() string {
 func (*RunReconciliationRequest) ProtoMessage() {}
 
 func (x *RunReconciliationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1429,7 @@ func (x *RunReconciliationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReconciliationRequest.ProtoReflect.Descriptor instead.
 func (*RunReconciliationRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{12}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RunReconciliationRequest) GetChannel() Channel {
@@ -1160,7 +1455,7 @@ type GetReconciliationRequest struct {
 
 func (x *GetReconciliationRequest) Reset() {
 	*x = GetReconciliationRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1467,7 @@ func (x *GetReconciliationRequest) String() string {
 func (*GetReconciliationRequest) ProtoMessage() {}
 
 func (x *GetReconciliationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1480,7 @@ func (x *GetReconciliationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReconciliationRequest.ProtoReflect.Descriptor instead.
 func (*GetReconciliationRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{13}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetReconciliationRequest) GetReconciliationId() int64 {
@@ -1207,7 +1502,7 @@ type ListReconciliationsRequest struct {
 
 func (x *ListReconciliationsRequest) Reset() {
 	*x = ListReconciliationsRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1219,7 +1514,7 @@ func (x *ListReconciliationsRequest) String() string {
 func (*ListReconciliationsRequest) ProtoMessage() {}
 
 func (x *ListReconciliationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1232,7 +1527,7 @@ func (x *ListReconciliationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReconciliationsRequest.ProtoReflect.Descriptor instead.
 func (*ListReconciliationsRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{14}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListReconciliationsRequest) GetChannel() Channel {
@@ -1259,7 +1554,7 @@ type ListReconciliationsResponse struct {
 
 func (x *ListReconciliationsResponse) Reset() {
 	*x = ListReconciliationsResponse{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1566,7 @@ func (x *ListReconciliationsResponse) String() string {
 func (*ListReconciliationsResponse) ProtoMessage() {}
 
 func (x *ListReconciliationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1579,7 @@ func (x *ListReconciliationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReconciliationsResponse.ProtoReflect.Descriptor instead.
 func (*ListReconciliationsResponse) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{15}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListReconciliationsResponse) GetReconciliations() []*Reconciliation {
@@ -1359,7 +1654,41 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\"/\n" +
 	"\x10GetRefundRequest\x12\x1b\n" +
-	"\trefund_id\x18\x01 \x01(\x03R\brefundId\"\xc2\x04\n" +
+	"\trefund_id\x18\x01 \x01(\x03R\brefundId\"\xd7\x04\n" +
+	"\aAnomaly\x12\x1d\n" +
+	"\n" +
+	"anomaly_id\x18\x01 \x01(\x03R\tanomalyId\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x04 \x01(\x03R\tpaymentId\x12\x1b\n" +
+	"\trefund_id\x18\x05 \x01(\x03R\brefundId\x12\x19\n" +
+	"\border_id\x18\x06 \x01(\x03R\aorderId\x126\n" +
+	"\achannel\x18\a \x01(\x0e2\x1c.paysuite.payment.v1.ChannelR\achannel\x12 \n" +
+	"\fout_trade_no\x18\b \x01(\tR\n" +
+	"outTradeNo\x12\"\n" +
+	"\rout_refund_no\x18\t \x01(\tR\voutRefundNo\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\n" +
+	" \x01(\x03R\tamountFen\x12.\n" +
+	"\x13provider_amount_fen\x18\v \x01(\x03R\x11providerAmountFen\x12\x16\n" +
+	"\x06detail\x18\f \x01(\tR\x06detail\x12\x14\n" +
+	"\x05tried\x18\r \x01(\tR\x05tried\x129\n" +
+	"\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12;\n" +
+	"\vresolved_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"resolvedAt\"|\n" +
+	"\x14ListAnomaliesRequest\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"{\n" +
+	"\x15ListAnomaliesResponse\x12:\n" +
+	"\tanomalies\x18\x01 \x03(\v2\x1c.paysuite.payment.v1.AnomalyR\tanomalies\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc2\x04\n" +
 	"\x0eReconciliation\x12+\n" +
 	"\x11reconciliation_id\x18\x01 \x01(\x03R\x10reconciliationId\x126\n" +
 	"\achannel\x18\x02 \x01(\x0e2\x1c.paysuite.payment.v1.ChannelR\achannel\x12\x1b\n" +
@@ -1416,7 +1745,7 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\x19REFUND_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11REFUND_PROCESSING\x10\x01\x12\x14\n" +
 	"\x10REFUND_SUCCEEDED\x10\x02\x12\x11\n" +
-	"\rREFUND_FAILED\x10\x032\x90\a\n" +
+	"\rREFUND_FAILED\x10\x032\xf8\a\n" +
 	"\x0ePaymentService\x12X\n" +
 	"\rCreatePayment\x12).paysuite.payment.v1.CreatePaymentRequest\x1a\x1c.paysuite.payment.v1.Payment\x12R\n" +
 	"\n" +
@@ -1427,7 +1756,8 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\tGetRefund\x12%.paysuite.payment.v1.GetRefundRequest\x1a\x1b.paysuite.payment.v1.Refund\x12g\n" +
 	"\x11RunReconciliation\x12-.paysuite.payment.v1.RunReconciliationRequest\x1a#.paysuite.payment.v1.Reconciliation\x12g\n" +
 	"\x11GetReconciliation\x12-.paysuite.payment.v1.GetReconciliationRequest\x1a#.paysuite.payment.v1.Reconciliation\x12x\n" +
-	"\x13ListReconciliations\x12/.paysuite.payment.v1.ListReconciliationsRequest\x1a0.paysuite.payment.v1.ListReconciliationsResponseBFZDgithub.com/paysuite/paysuite/proto/gen/paysuite/payment/v1;paymentv1b\x06proto3"
+	"\x13ListReconciliations\x12/.paysuite.payment.v1.ListReconciliationsRequest\x1a0.paysuite.payment.v1.ListReconciliationsResponse\x12f\n" +
+	"\rListAnomalies\x12).paysuite.payment.v1.ListAnomaliesRequest\x1a*.paysuite.payment.v1.ListAnomaliesResponseBFZDgithub.com/paysuite/paysuite/proto/gen/paysuite/payment/v1;paymentv1b\x06proto3"
 
 var (
 	file_paysuite_payment_v1_payment_proto_rawDescOnce sync.Once
@@ -1442,7 +1772,7 @@ func file_paysuite_payment_v1_payment_proto_rawDescGZIP() []byte {
 }
 
 var file_paysuite_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_paysuite_payment_v1_payment_proto_goTypes = []any{
 	(Channel)(0),                        // 0: paysuite.payment.v1.Channel
 	(PaymentStatus)(0),                  // 1: paysuite.payment.v1.PaymentStatus
@@ -1457,57 +1787,67 @@ var file_paysuite_payment_v1_payment_proto_goTypes = []any{
 	(*ClosePaymentsResponse)(nil),       // 10: paysuite.payment.v1.ClosePaymentsResponse
 	(*RefundPaymentRequest)(nil),        // 11: paysuite.payment.v1.RefundPaymentRequest
 	(*GetRefundRequest)(nil),            // 12: paysuite.payment.v1.GetRefundRequest
-	(*Reconciliation)(nil),              // 13: paysuite.payment.v1.Reconciliation
-	(*Discrepancy)(nil),                 // 14: paysuite.payment.v1.Discrepancy
-	(*RunReconciliationRequest)(nil),    // 15: paysuite.payment.v1.RunReconciliationRequest
-	(*GetReconciliationRequest)(nil),    // 16: paysuite.payment.v1.GetReconciliationRequest
-	(*ListReconciliationsRequest)(nil),  // 17: paysuite.payment.v1.ListReconciliationsRequest
-	(*ListReconciliationsResponse)(nil), // 18: paysuite.payment.v1.ListReconciliationsResponse
-	(*timestamppb.Timestamp)(nil),       // 19: google.protobuf.Timestamp
+	(*Anomaly)(nil),                     // 13: paysuite.payment.v1.Anomaly
+	(*ListAnomaliesRequest)(nil),        // 14: paysuite.payment.v1.ListAnomaliesRequest
+	(*ListAnomaliesResponse)(nil),       // 15: paysuite.payment.v1.ListAnomaliesResponse
+	(*Reconciliation)(nil),              // 16: paysuite.payment.v1.Reconciliation
+	(*Discrepancy)(nil),                 // 17: paysuite.payment.v1.Discrepancy
+	(*RunReconciliationRequest)(nil),    // 18: paysuite.payment.v1.RunReconciliationRequest
+	(*GetReconciliationRequest)(nil),    // 19: paysuite.payment.v1.GetReconciliationRequest
+	(*ListReconciliationsRequest)(nil),  // 20: paysuite.payment.v1.ListReconciliationsRequest
+	(*ListReconciliationsResponse)(nil), // 21: paysuite.payment.v1.ListReconciliationsResponse
+	(*timestamppb.Timestamp)(nil),       // 22: google.protobuf.Timestamp
 }
 var file_paysuite_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: paysuite.payment.v1.Payment.channel:type_name -> paysuite.payment.v1.Channel
 	1,  // 1: paysuite.payment.v1.Payment.status:type_name -> paysuite.payment.v1.PaymentStatus
-	19, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
-	19, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
-	19, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	22, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
+	22, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
+	22, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 5: paysuite.payment.v1.Refund.status:type_name -> paysuite.payment.v1.RefundStatus
-	19, // 6: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
-	19, // 7: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
+	22, // 6: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
+	22, // 7: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
 	0,  // 8: paysuite.payment.v1.CreatePaymentRequest.channel:type_name -> paysuite.payment.v1.Channel
 	3,  // 9: paysuite.payment.v1.ListOrderPaymentsResponse.payments:type_name -> paysuite.payment.v1.Payment
 	3,  // 10: paysuite.payment.v1.ClosePaymentsResponse.closed:type_name -> paysuite.payment.v1.Payment
 	3,  // 11: paysuite.payment.v1.ClosePaymentsResponse.paid_payment:type_name -> paysuite.payment.v1.Payment
-	0,  // 12: paysuite.payment.v1.Reconciliation.channel:type_name -> paysuite.payment.v1.Channel
-	14, // 13: paysuite.payment.v1.Reconciliation.discrepancies:type_name -> paysuite.payment.v1.Discrepancy
-	19, // 14: paysuite.payment.v1.Reconciliation.created_at:type_name -> google.protobuf.Timestamp
-	19, // 15: paysuite.payment.v1.Reconciliation.updated_at:type_name -> google.protobuf.Timestamp
-	0,  // 16: paysuite.payment.v1.RunReconciliationRequest.channel:type_name -> paysuite.payment.v1.Channel
-	0,  // 17: paysuite.payment.v1.ListReconciliationsRequest.channel:type_name -> paysuite.payment.v1.Channel
-	13, // 18: paysuite.payment.v1.ListReconciliationsResponse.reconciliations:type_name -> paysuite.payment.v1.Reconciliation
-	5,  // 19: paysuite.payment.v1.PaymentService.CreatePayment:input_type -> paysuite.payment.v1.CreatePaymentRequest
-	6,  // 20: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
-	7,  // 21: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
-	9,  // 22: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
-	11, // 23: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
-	12, // 24: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
-	15, // 25: paysuite.payment.v1.PaymentService.RunReconciliation:input_type -> paysuite.payment.v1.RunReconciliationRequest
-	16, // 26: paysuite.payment.v1.PaymentService.GetReconciliation:input_type -> paysuite.payment.v1.GetReconciliationRequest
-	17, // 27: paysuite.payment.v1.PaymentService.ListReconciliations:input_type -> paysuite.payment.v1.ListReconciliationsRequest
-	3,  // 28: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
-	3,  // 29: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
-	8,  // 30: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
-	10, // 31: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
-	4,  // 32: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
-	4,  // 33: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
-	13, // 34: paysuite.payment.v1.PaymentService.RunReconciliation:output_type -> paysuite.payment.v1.Reconciliation
-	13, // 35: paysuite.payment.v1.PaymentService.GetReconciliation:output_type -> paysuite.payment.v1.Reconciliation
-	18, // 36: paysuite.payment.v1.PaymentService.ListReconciliations:output_type -> paysuite.payment.v1.ListReconciliationsResponse
-	28, // [28:37] is the sub-list for method output_type
-	19, // [19:28] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	0,  // 12: paysuite.payment.v1.Anomaly.channel:type_name -> paysuite.payment.v1.Channel
+	22, // 13: paysuite.payment.v1.Anomaly.created_at:type_name -> google.protobuf.Timestamp
+	22, // 14: paysuite.payment.v1.Anomaly.updated_at:type_name -> google.protobuf.Timestamp
+	22, // 15: paysuite.payment.v1.Anomaly.resolved_at:type_name -> google.protobuf.Timestamp
+	13, // 16: paysuite.payment.v1.ListAnomaliesResponse.anomalies:type_name -> paysuite.payment.v1.Anomaly
+	0,  // 17: paysuite.payment.v1.Reconciliation.channel:type_name -> paysuite.payment.v1.Channel
+	17, // 18: paysuite.payment.v1.Reconciliation.discrepancies:type_name -> paysuite.payment.v1.Discrepancy
+	22, // 19: paysuite.payment.v1.Reconciliation.created_at:type_name -> google.protobuf.Timestamp
+	22, // 20: paysuite.payment.v1.Reconciliation.updated_at:type_name -> google.protobuf.Timestamp
+	0,  // 21: paysuite.payment.v1.RunReconciliationRequest.channel:type_name -> paysuite.payment.v1.Channel
+	0,  // 22: paysuite.payment.v1.ListReconciliationsRequest.channel:type_name -> paysuite.payment.v1.Channel
+	16, // 23: paysuite.payment.v1.ListReconciliationsResponse.reconciliations:type_name -> paysuite.payment.v1.Reconciliation
+	5,  // 24: paysuite.payment.v1.PaymentService.CreatePayment:input_type -> paysuite.payment.v1.CreatePaymentRequest
+	6,  // 25: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
+	7,  // 26: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
+	9,  // 27: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
+	11, // 28: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
+	12, // 29: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
+	18, // 30: paysuite.payment.v1.PaymentService.RunReconciliation:input_type -> paysuite.payment.v1.RunReconciliationRequest
+	19, // 31: paysuite.payment.v1.PaymentService.GetReconciliation:input_type -> paysuite.payment.v1.GetReconciliationRequest
+	20, // 32: paysuite.payment.v1.PaymentService.ListReconciliations:input_type -> paysuite.payment.v1.ListReconciliationsRequest
+	14, // 33: paysuite.payment.v1.PaymentService.ListAnomalies:input_type -> paysuite.payment.v1.ListAnomaliesRequest
+	3,  // 34: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
+	3,  // 35: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
+	8,  // 36: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
+	10, // 37: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
+	4,  // 38: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
+	4,  // 39: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
+	16, // 40: paysuite.payment.v1.PaymentService.RunReconciliation:output_type -> paysuite.payment.v1.Reconciliation
+	16, // 41: paysuite.payment.v1.PaymentService.GetReconciliation:output_type -> paysuite.payment.v1.Reconciliation
+	21, // 42: paysuite.payment.v1.PaymentService.ListReconciliations:output_type -> paysuite.payment.v1.ListReconciliationsResponse
+	15, // 43: paysuite.payment.v1.PaymentService.ListAnomalies:output_type -> paysuite.payment.v1.ListAnomaliesResponse
+	34, // [34:44] is the sub-list for method output_type
+	24, // [24:34] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_paysuite_payment_v1_payment_proto_init() }
@@ -1521,7 +1861,7 @@ func file_paysuite_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paysuite_payment_v1_payment_proto_rawDesc), len(file_paysuite_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

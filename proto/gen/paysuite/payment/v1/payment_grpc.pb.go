@@ -28,6 +28,7 @@ const (
 	PaymentService_RunReconciliation_FullMethodName   = "/paysuite.payment.v1.PaymentService/RunReconciliation"
 	PaymentService_GetReconciliation_FullMethodName   = "/paysuite.payment.v1.PaymentService/GetReconciliation"
 	PaymentService_ListReconciliations_FullMethodName = "/paysuite.payment.v1.PaymentService/ListReconciliations"
+	PaymentService_ListAnomalies_FullMethodName       = "/paysuite.payment.v1.PaymentService/ListAnomalies"
 )
 
 // PaymentServiceClient is the client API for PaymentService service.
@@ -53,6 +54,8 @@ type PaymentServiceClient interface {
 	RunReconciliation(ctx context.Context, in *RunReconciliationRequest, opts ...grpc.CallOption) (*Reconciliation, error)
 	GetReconciliation(ctx context.Context, in *GetReconciliationRequest, opts ...grpc.CallOption) (*Reconciliation, error)
 	ListReconciliations(ctx context.Context, in *ListReconciliationsRequest, opts ...grpc.CallOption) (*ListReconciliationsResponse, error)
+	// ListAnomalies lists money that needs a person (merchant staff only), newest first.
+	ListAnomalies(ctx context.Context, in *ListAnomaliesRequest, opts ...grpc.CallOption) (*ListAnomaliesResponse, error)
 }
 
 type paymentServiceClient struct {
@@ -153,6 +156,16 @@ func (c *paymentServiceClient) ListReconciliations(ctx context.Context, in *List
 	return out, nil
 }
 
+func (c *paymentServiceClient) ListAnomalies(ctx context.Context, in *ListAnomaliesRequest, opts ...grpc.CallOption) (*ListAnomaliesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAnomaliesResponse)
+	err := c.cc.Invoke(ctx, PaymentService_ListAnomalies_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentServiceServer is the server API for PaymentService service.
 // All implementations must embed UnimplementedPaymentServiceServer
 // for forward compatibility.
@@ -176,6 +189,8 @@ type PaymentServiceServer interface {
 	RunReconciliation(context.Context, *RunReconciliationRequest) (*Reconciliation, error)
 	GetReconciliation(context.Context, *GetReconciliationRequest) (*Reconciliation, error)
 	ListReconciliations(context.Context, *ListReconciliationsRequest) (*ListReconciliationsResponse, error)
+	// ListAnomalies lists money that needs a person (merchant staff only), newest first.
+	ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error)
 	mustEmbedUnimplementedPaymentServiceServer()
 }
 
@@ -212,6 +227,9 @@ func (UnimplementedPaymentServiceServer) GetReconciliation(context.Context, *Get
 }
 func (UnimplementedPaymentServiceServer) ListReconciliations(context.Context, *ListReconciliationsRequest) (*ListReconciliationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListReconciliations not implemented")
+}
+func (UnimplementedPaymentServiceServer) ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAnomalies not implemented")
 }
 func (UnimplementedPaymentServiceServer) mustEmbedUnimplementedPaymentServiceServer() {}
 func (UnimplementedPaymentServiceServer) testEmbeddedByValue()                        {}
@@ -396,6 +414,24 @@ func _PaymentService_ListReconciliations_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentService_ListAnomalies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAnomaliesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).ListAnomalies(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_ListAnomalies_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).ListAnomalies(ctx, req.(*ListAnomaliesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentService_ServiceDesc is the grpc.ServiceDesc for PaymentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -438,6 +474,10 @@ var PaymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListReconciliations",
 			Handler:    _PaymentService_ListReconciliations_Handler,
+		},
+		{
+			MethodName: "ListAnomalies",
+			Handler:    _PaymentService_ListAnomalies_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

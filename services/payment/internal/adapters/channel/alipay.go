@@ -186,27 +186,46 @@ func (a *Alipay) closeRefused(ctx context.Context, outTradeNo, subCode string) e
 	return fmt.Errorf("alipay close %s answered %s but the trade is still waiting", outTradeNo, subCode)
 }
 
+// Refund asks alipay.trade.refund. Only fund_change "Y" says the money moved; "N" (a repeat, or
+// a refund still processing) is confirmed by the refund query later. Refusals the docs call
+// retryable come back as RefundRetryLater (same out_request_no later), the rest as final.
 func (a *Alipay) Refund(ctx context.Context, req app.RefundRequest) (app.RefundState, error) {
 	bm := gopay.BodyMap{}
 	bm.Set("out_trade_no", req.OutTradeNo).
 		Set("refund_amount", req.Amount.Yuan()).
 		Set("out_request_no", req.OutRefundNo).
 		Set("refund_reason", req.Reason)
-	_, err := a.client.TradeRefund(ctx, bm)
+	rsp, err := a.client.TradeRefund(ctx, bm)
 	if biz, ok := alipay.IsBizError(err); ok {
-		switch biz.SubCode {
-		case "ACQ.TRADE_HAS_CLOSE", "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "ACQ.TRADE_NOT_EXIST", "ACQ.TRADE_STATUS_ERROR":
-			return app.RefundRejected, fmt.Errorf("alipay refund %s: %s %s", req.OutRefundNo, biz.SubCode, biz.SubMsg)
-		}
+		err := fmt.Errorf("alipay refund %s: %s %s %s", req.OutRefundNo, biz.Code, biz.SubCode, biz.SubMsg)
+		return alipayRefundRefusal(biz.SubCode), err
 	}
 	if err != nil {
-		return app.RefundPending, fmt.Errorf("alipay refund %s: %w", req.OutRefundNo, err)
+		return app.RefundPending, fmt.Errorf("alipay refund %s: %w", req.OutRefundNo, err) // outcome unknown
 	}
-	// A code 10000 answer (fund_change Y, or N for a repeat) means the refund is accepted;
-	// the refund query is the one that says the money moved.
-	return a.QueryRefund(ctx, req.OutTradeNo, req.OutRefundNo)
+	if rsp.Response.FundChange == "Y" {
+		return app.RefundDone, nil
+	}
+	return app.RefundPending, nil
 }
 
+// alipayRefundRefusal sorts alipay.trade.refund's sub_codes (PROVIDERS.md "Refund failures").
+func alipayRefundRefusal(subCode string) app.RefundState {
+	switch subCode {
+	case "ACQ.SYSTEM_ERROR", "ACQ.SELLER_BALANCE_NOT_ENOUGH", "isv.method-call-limited", "aop.ACQ.SYSTEM_ERROR", "":
+		return app.RefundRetryLater
+	}
+	if strings.HasPrefix(subCode, "isp.") { // the gateway's own trouble
+		return app.RefundRetryLater
+	}
+	// ACQ.TRADE_NOT_ALLOW_REFUND, ACQ.REFUND_AMT_NOT_EQUAL_TOTAL, ACQ.TRADE_HAS_FINISHED,
+	// ACQ.TRADE_STATUS_ERROR, ACQ.TRADE_NOT_EXIST, ACQ.DISCORDANT_REPEAT_REQUEST, … are final.
+	return app.RefundRejected
+}
+
+// QueryRefund asks alipay.trade.fastpay.refund.query. Refund data appears only once the refund
+// succeeded: an answer without it is "not through yet", never a failure (a refund whose submit
+// never arrived is submitted again by the caller only when the submit itself went unanswered).
 func (a *Alipay) QueryRefund(ctx context.Context, outTradeNo, outRefundNo string) (app.RefundState, error) {
 	bm := gopay.BodyMap{}
 	bm.Set("out_trade_no", outTradeNo).Set("out_request_no", outRefundNo)
@@ -219,7 +238,7 @@ func (a *Alipay) QueryRefund(ctx context.Context, outTradeNo, outRefundNo string
 	case r.RefundStatus == "REFUND_SUCCESS":
 		return app.RefundDone, nil
 	case r.OutRequestNo == "" && r.RefundAmount == "":
-		return app.RefundUnknown, nil // how the gateway says "no such refund"
+		return app.RefundPending, nil
 	case r.RefundStatus == "":
 		// Older merchants get no refund_status: an answered refund with an amount succeeded.
 		return app.RefundDone, nil
@@ -252,6 +271,18 @@ func (a *Alipay) ParseNotify(msg app.NotifyMessage) (app.Notify, error) {
 		return app.Notify{}, refused("notify_id or out_trade_no missing", outTradeNo, notifyID)
 	}
 	n := app.Notify{NotifyID: notifyID, Trade: app.Trade{OutTradeNo: outTradeNo, ProviderTradeNo: f["trade_no"]}}
+	if f["refund_fee"] != "" || f["gmt_refund"] != "" {
+		// A refund's notify (to the payment's notify_url): TRADE_SUCCESS for a partial refund,
+		// TRADE_CLOSED for one that refunded everything. It is sent once the refund went
+		// through, and it is never a second payment. out_biz_no is the refund's out_request_no.
+		if f["out_biz_no"] == "" {
+			return app.Notify{}, refused("refund notify without out_biz_no", outTradeNo, notifyID)
+		}
+		n.State = app.TradeWaiting
+		n.Refund = &app.RefundNotice{OutRefundNo: f["out_biz_no"], State: app.RefundDone,
+			Detail: "alipay refund notify " + f["trade_status"] + " refund_fee " + f["refund_fee"]}
+		return n, nil
+	}
 	switch f["trade_status"] {
 	case "TRADE_SUCCESS", "TRADE_FINISHED":
 		n.State = app.TradePaid

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-pay/crypto/xpem"
@@ -17,35 +18,59 @@ import (
 	"github.com/paysuite/paysuite/services/payment/internal/app"
 )
 
-// WechatConfig are the WeChat Pay API v3 merchant credentials (WeChat Pay public-key mode).
+// WeChat Pay verification modes (WECHAT_VERIFY_MODE, PROVIDERS.md §7): how answers and notifies
+// are signed for this merchant.
+const (
+	VerifyPublicKey   = "publicKey"   // the WeChat Pay public key, serial PUB_KEY_ID_… (new merchants)
+	VerifyCertificate = "certificate" // platform certificates from GET /v3/certificates
+	VerifyBoth        = "both"        // migrating: either, picked by Wechatpay-Serial
+)
+
+// ValidVerifyMode reports whether m is one of the modes above.
+func ValidVerifyMode(m string) bool {
+	return m == VerifyPublicKey || m == VerifyCertificate || m == VerifyBoth
+}
+
+// WechatConfig are the WeChat Pay API v3 merchant credentials.
 type WechatConfig struct {
-	MchID         string
-	AppID         string
-	SerialNo      string // merchant certificate serial number
-	PrivateKey    string // merchant private key, PEM
-	APIv3Key      string // 32 characters
-	PublicKeyID   string // PUB_KEY_ID_…
-	PublicKey     string // WeChat Pay public key, PEM
-	BaseURL       string // e.g. the sandbox; empty = https://api.mch.weixin.qq.com
-	NotifyURL     string // our /notify/wechat
-	MaxNotifySkew time.Duration
-	Timeout       time.Duration
+	MchID       string
+	AppID       string
+	SerialNo    string // merchant certificate serial number
+	PrivateKey  string // merchant private key, PEM
+	APIv3Key    string // 32 characters
+	PublicKeyID string // PUB_KEY_ID_… (publicKey and both modes)
+	PublicKey   string // WeChat Pay public key, PEM (publicKey and both modes)
+	VerifyMode  string // VerifyPublicKey (default), VerifyCertificate or VerifyBoth
+	BaseURL     string // e.g. the sandbox; empty = https://api.mch.weixin.qq.com
+	NotifyURL   string // our /notify/wechat
+	// RefundNotifyURL is our /notify/wechat/refund, sent with every refund (empty: none).
+	RefundNotifyURL string
+	MaxNotifySkew   time.Duration
+	Timeout         time.Duration
 }
 
 // Wechat is the Native (QR code) channel of WeChat Pay v3.
 type Wechat struct {
 	cfg    WechatConfig
 	client *wechat.ClientV3
-	pub    *rsa.PublicKey
+	pub    *rsa.PublicKey // publicKey mode: the one key
 }
 
 var _ app.Channel = (*Wechat)(nil)
 
-// NewWechat builds the gopay v3 client; every answer is verified with the WeChat Pay public key.
+// NewWechat builds the gopay v3 client; every answer is verified, with the WeChat Pay public key,
+// the platform certificates (downloaded now, refreshed by gopay every 12 h), or both.
 func NewWechat(cfg WechatConfig) (*Wechat, error) {
+	if cfg.VerifyMode == "" {
+		cfg.VerifyMode = VerifyPublicKey
+	}
+	if !ValidVerifyMode(cfg.VerifyMode) {
+		return nil, fmt.Errorf("WECHAT_VERIFY_MODE %q: want publicKey, certificate or both", cfg.VerifyMode)
+	}
+	needKey := cfg.VerifyMode != VerifyCertificate
 	if cfg.MchID == "" || cfg.AppID == "" || cfg.SerialNo == "" || cfg.PrivateKey == "" || cfg.APIv3Key == "" ||
-		cfg.PublicKeyID == "" || cfg.PublicKey == "" {
-		return nil, errors.New("wechat: WECHAT_MCH_ID, WECHAT_APP_ID, WECHAT_SERIAL_NO, WECHAT_PRIVATE_KEY, WECHAT_API_V3_KEY, WECHAT_PUBLIC_KEY_ID and WECHAT_PUBLIC_KEY are required")
+		needKey && (cfg.PublicKeyID == "" || cfg.PublicKey == "") {
+		return nil, errors.New("wechat: WECHAT_MCH_ID, WECHAT_APP_ID, WECHAT_SERIAL_NO, WECHAT_PRIVATE_KEY, WECHAT_API_V3_KEY (and unless WECHAT_VERIFY_MODE=certificate, WECHAT_PUBLIC_KEY_ID and WECHAT_PUBLIC_KEY) are required")
 	}
 	if len(cfg.APIv3Key) != 32 {
 		return nil, errors.New("WECHAT_API_V3_KEY must be 32 characters")
@@ -54,16 +79,25 @@ func NewWechat(cfg WechatConfig) (*Wechat, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wechat merchant private key: %w", err)
 	}
-	pubPEM := armored(cfg.PublicKey, "PUBLIC KEY")
-	if err := c.AutoVerifySignByPublicKey([]byte(pubPEM), cfg.PublicKeyID); err != nil {
-		return nil, fmt.Errorf("wechat pay public key: %w", err)
-	}
-	pub, err := xpem.DecodePublicKey([]byte(pubPEM))
-	if err != nil {
-		return nil, fmt.Errorf("wechat pay public key: %w", err)
-	}
 	if cfg.BaseURL != "" {
 		c.SetProxyHost(cfg.BaseURL)
+	}
+	if cfg.VerifyMode != VerifyPublicKey {
+		// Both: without the 12 h refresher, which would point WxSerialNo back at the certificate;
+		// the public key id set below names the key we want answers signed with (PROVIDERS.md §7).
+		if err := c.AutoVerifySign(cfg.VerifyMode == VerifyCertificate); err != nil {
+			return nil, fmt.Errorf("wechat platform certificates: %w", err)
+		}
+	}
+	var pub *rsa.PublicKey
+	if needKey {
+		pubPEM := armored(cfg.PublicKey, "PUBLIC KEY")
+		if err := c.AutoVerifySignByPublicKey([]byte(pubPEM), cfg.PublicKeyID); err != nil {
+			return nil, fmt.Errorf("wechat pay public key: %w", err)
+		}
+		if pub, err = xpem.DecodePublicKey([]byte(pubPEM)); err != nil {
+			return nil, fmt.Errorf("wechat pay public key: %w", err)
+		}
 	}
 	if cfg.MaxNotifySkew == 0 {
 		cfg.MaxNotifySkew = 5 * time.Minute
@@ -72,6 +106,18 @@ func NewWechat(cfg WechatConfig) (*Wechat, error) {
 		cfg.Timeout = 10 * time.Second
 	}
 	return &Wechat{cfg: cfg, client: c, pub: pub}, nil
+}
+
+// notifyKey is the key that must have signed a notify carrying serial: in publicKey mode only our
+// public key id; otherwise any key the client holds (certificates by serial, and the public key).
+func (w *Wechat) notifyKey(serial string) *rsa.PublicKey {
+	if w.cfg.VerifyMode == VerifyPublicKey {
+		if serial == w.cfg.PublicKeyID {
+			return w.pub
+		}
+		return nil
+	}
+	return w.client.WxPublicKeyMap()[serial]
 }
 
 func (w *Wechat) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -128,6 +174,9 @@ func (w *Wechat) Query(ctx context.Context, outTradeNo string) (app.Trade, error
 		if r.Amount == nil {
 			return app.Trade{}, fmt.Errorf("wechat query %s: paid without amount", outTradeNo)
 		}
+		if r.Amount.Currency != "CNY" {
+			return app.Trade{}, fmt.Errorf("wechat query %s: amount.currency %q is not CNY", outTradeNo, r.Amount.Currency)
+		}
 		t.Amount = money.Fen(r.Amount.Total)
 		t.PaidAt = parseRFC3339(r.SuccessTime)
 	case "CLOSED", "REVOKED", "PAYERROR":
@@ -156,6 +205,9 @@ func (w *Wechat) Close(ctx context.Context, outTradeNo string) error {
 	return fmt.Errorf("wechat close %s: HTTP %d %s %s", outTradeNo, rsp.Code, rsp.ErrResponse.Code, rsp.ErrResponse.Message)
 }
 
+// Refund asks POST /v3/refund/domestic/refunds; its answer only means "accepted". Non-200
+// answers are sorted as PROVIDERS.md "Refund failures" documents them: NOT_ENOUGH,
+// FREQUENCY_LIMITED and SYSTEM_ERROR are "same out_refund_no, later"; the others are final.
 func (w *Wechat) Refund(ctx context.Context, req app.RefundRequest) (app.RefundState, error) {
 	ctx, cancel := w.ctx(ctx)
 	defer cancel()
@@ -166,18 +218,45 @@ func (w *Wechat) Refund(ctx context.Context, req app.RefundRequest) (app.RefundS
 		SetBodyMap("amount", func(b gopay.BodyMap) {
 			b.Set("refund", int64(req.Amount)).Set("total", int64(req.Total)).Set("currency", "CNY")
 		})
+	if w.cfg.RefundNotifyURL != "" {
+		bm.Set("notify_url", w.cfg.RefundNotifyURL)
+	}
 	rsp, err := w.client.V3Refund(ctx, bm)
 	if err != nil {
+		// Includes an answer whose signature does not verify (e.g. a WECHATPAY/SIGNTEST/ probe):
+		// its body is ignored and the outcome is unknown.
 		return app.RefundPending, fmt.Errorf("wechat refund %s: %w", req.OutRefundNo, err)
 	}
 	if rsp.Code != wechat.Success {
 		err := fmt.Errorf("wechat refund %s: HTTP %d %s %s", req.OutRefundNo, rsp.Code, rsp.ErrResponse.Code, rsp.ErrResponse.Message)
-		if rsp.Code >= 400 && rsp.Code < 500 && rsp.Code != http.StatusTooManyRequests && rsp.Code != http.StatusUnauthorized {
-			return app.RefundRejected, err
-		}
-		return app.RefundPending, err
+		return wechatRefundRefusal(rsp.Code, rsp.ErrResponse.Code), err
 	}
-	return refundState(rsp.Response.Status), nil
+	if rsp.Response == nil {
+		return app.RefundPending, fmt.Errorf("wechat refund %s: empty answer", req.OutRefundNo)
+	}
+	return refundAnswer(req.OutRefundNo, rsp.Response.OutRefundNo, rsp.Response.Status, rsp.Response.Amount)
+}
+
+// wechatRefundRefusal sorts a non-200 refund answer.
+func wechatRefundRefusal(status int, code string) app.RefundState {
+	switch {
+	case code == "NOT_ENOUGH", code == "FREQUENCY_LIMITED", code == "SYSTEM_ERROR", status >= 500,
+		status == http.StatusTooManyRequests, status == http.StatusUnauthorized:
+		return app.RefundRetryLater
+	}
+	// USER_ACCOUNT_ABNORMAL, INVALID_REQUEST, PARAM_ERROR, RESOURCE_NOT_EXISTS, NO_AUTH, …
+	return app.RefundRejected
+}
+
+// refundAnswer reads a verified refund (answer or query) after checking it is ours and in CNY.
+func refundAnswer(outRefundNo, gotNo, status string, amount *wechat.RefundOrderAmount) (app.RefundState, error) {
+	if gotNo != outRefundNo {
+		return app.RefundPending, fmt.Errorf("wechat refund %s answered refund %s", outRefundNo, gotNo)
+	}
+	if amount != nil && amount.Currency != "" && amount.Currency != "CNY" {
+		return app.RefundPending, fmt.Errorf("wechat refund %s in %s, not CNY", outRefundNo, amount.Currency)
+	}
+	return refundState(status, outRefundNo)
 }
 
 func (w *Wechat) QueryRefund(ctx context.Context, _, outRefundNo string) (app.RefundState, error) {
@@ -193,17 +272,24 @@ func (w *Wechat) QueryRefund(ctx context.Context, _, outRefundNo string) (app.Re
 	if rsp.Code != wechat.Success {
 		return app.RefundPending, fmt.Errorf("wechat refund query %s: HTTP %d %s", outRefundNo, rsp.Code, rsp.ErrResponse.Code)
 	}
-	return refundState(rsp.Response.Status), nil
+	if rsp.Response == nil {
+		return app.RefundPending, fmt.Errorf("wechat refund query %s: empty answer", outRefundNo)
+	}
+	return refundAnswer(outRefundNo, rsp.Response.OutRefundNo, rsp.Response.Status, rsp.Response.Amount)
 }
 
-func refundState(s string) app.RefundState {
+// refundState maps WeChat's refund status: SUCCESS done; CLOSED final (nothing went back);
+// ABNORMAL waits for a person; PROCESSING (and anything new) is asked again later.
+func refundState(s, outRefundNo string) (app.RefundState, error) {
 	switch s {
 	case "SUCCESS":
-		return app.RefundDone
-	case "CLOSED", "ABNORMAL":
-		return app.RefundRejected
+		return app.RefundDone, nil
+	case "CLOSED":
+		return app.RefundRejected, fmt.Errorf("wechat refund %s: status CLOSED", outRefundNo)
+	case "ABNORMAL":
+		return app.RefundAbnormal, nil
 	}
-	return app.RefundPending
+	return app.RefundPending, nil
 }
 
 // ParseNotify: V3ParseNotify → serial is our public key id → timestamp fresh → VerifySignByPK →
@@ -214,8 +300,9 @@ func (w *Wechat) ParseNotify(msg app.NotifyMessage) (app.Notify, error) {
 		return app.Notify{}, refused("unreadable notify: "+err.Error(), "", "")
 	}
 	si := req.SignInfo
-	if si.HeaderSerial != w.cfg.PublicKeyID {
-		return app.Notify{}, refused("Wechatpay-Serial "+si.HeaderSerial+" is not our public key id", "", req.Id)
+	key := w.notifyKey(si.HeaderSerial)
+	if key == nil {
+		return app.Notify{}, refused("Wechatpay-Serial "+si.HeaderSerial+" names no key of ours ("+w.cfg.VerifyMode+" mode)", "", req.Id)
 	}
 	ts, err := strconv.ParseInt(si.HeaderTimestamp, 10, 64)
 	if err != nil {
@@ -224,11 +311,20 @@ func (w *Wechat) ParseNotify(msg app.NotifyMessage) (app.Notify, error) {
 	if skew := time.Since(time.Unix(ts, 0)); skew > w.cfg.MaxNotifySkew || skew < -w.cfg.MaxNotifySkew {
 		return app.Notify{}, refused(fmt.Sprintf("Wechatpay-Timestamp off by %s", skew.Round(time.Second)), "", req.Id)
 	}
-	if err := req.VerifySignByPK(w.pub); err != nil {
-		return app.Notify{}, refused("bad signature: "+err.Error(), "", req.Id)
+	if err := req.VerifySignByPK(key); err != nil {
+		// Also WeChat's signature probes (Wechatpay-Signature "WECHATPAY/SIGNTEST/…"): refused
+		// like any notify that does not verify, and nothing changes (PROVIDERS.md §8).
+		reason := "bad signature: " + err.Error()
+		if strings.HasPrefix(si.HeaderSignature, "WECHATPAY/SIGNTEST/") {
+			reason = "signature probe (WECHATPAY/SIGNTEST/): " + reason
+		}
+		return app.Notify{}, refused(reason, "", req.Id)
 	}
 	if req.Id == "" {
 		return app.Notify{}, refused("notify without id", "", "")
+	}
+	if strings.HasPrefix(req.EventType, "REFUND.") {
+		return w.refundNotify(req)
 	}
 	res, err := req.DecryptPayCipherText(w.cfg.APIv3Key)
 	if err != nil {
@@ -245,6 +341,9 @@ func (w *Wechat) ParseNotify(msg app.NotifyMessage) (app.Notify, error) {
 		if res.Amount == nil {
 			return app.Notify{}, refused("success without amount", res.OutTradeNo, req.Id)
 		}
+		if res.Amount.Currency != "CNY" {
+			return app.Notify{}, refused("amount.currency "+res.Amount.Currency+" is not CNY", res.OutTradeNo, req.Id)
+		}
 		n.State = app.TradePaid
 		n.Amount = money.Fen(res.Amount.Total)
 		n.PaidAt = parseRFC3339(res.SuccessTime)
@@ -252,6 +351,38 @@ func (w *Wechat) ParseNotify(msg app.NotifyMessage) (app.Notify, error) {
 		n.State = app.TradeWaiting
 	}
 	return n, nil
+}
+
+// refundNotify reads a verified REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED: the resource
+// must be our merchant's and its refund_status must be the one the event names (gopay checks
+// neither).
+func (w *Wechat) refundNotify(req *wechat.V3NotifyReq) (app.Notify, error) {
+	res, err := req.DecryptRefundCipherText(w.cfg.APIv3Key)
+	if err != nil {
+		return app.Notify{}, refused("cannot decrypt refund resource", "", req.Id)
+	}
+	if res.Mchid != w.cfg.MchID {
+		return app.Notify{}, refused("mchid "+res.Mchid+" is not ours", res.OutTradeNo, req.Id)
+	}
+	if res.OutRefundNo == "" || res.OutTradeNo == "" {
+		return app.Notify{}, refused("refund notify without out_refund_no or out_trade_no", res.OutTradeNo, req.Id)
+	}
+	if want := "REFUND." + res.RefundStatus; want != req.EventType {
+		return app.Notify{}, refused("event_type "+req.EventType+" but refund_status "+res.RefundStatus, res.OutTradeNo, req.Id)
+	}
+	notice := &app.RefundNotice{OutRefundNo: res.OutRefundNo, Detail: "wechat " + req.EventType}
+	switch res.RefundStatus {
+	case "SUCCESS":
+		notice.State = app.RefundDone
+	case "ABNORMAL":
+		notice.State = app.RefundAbnormal
+	case "CLOSED":
+		notice.State = app.RefundRejected
+	default:
+		return app.Notify{}, refused("refund_status "+res.RefundStatus, res.OutTradeNo, req.Id)
+	}
+	return app.Notify{NotifyID: req.Id, Trade: app.Trade{OutTradeNo: res.OutTradeNo, ProviderTradeNo: res.TransactionId},
+		Refund: notice}, nil
 }
 
 func parseRFC3339(s string) time.Time {

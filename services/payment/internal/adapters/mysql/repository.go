@@ -289,6 +289,16 @@ func (r *Repository) writeChanges(ctx context.Context, tx *gorm.DB, ch *app.Chan
 			return err
 		}
 	}
+	for _, a := range ch.Anomalies {
+		if err := raiseAnomaly(tx, a); err != nil {
+			return fmt.Errorf("anomaly: %w", err)
+		}
+	}
+	if ch.Resolve != nil {
+		if err := resolveAnomalies(tx, *ch.Resolve); err != nil {
+			return fmt.Errorf("resolve anomalies: %w", err)
+		}
+	}
 	for _, t := range ch.DoneTasks {
 		// Find the row with a plain (non-locking) read and delete it by primary key: a DELETE by
 		// a (kind, ref_id) that may not exist would take a gap lock and deadlock concurrent
@@ -341,6 +351,14 @@ func (r *Repository) FindRefund(ctx context.Context, paymentID int64, requestID 
 	var row refundRow
 	if err := db.Conn(ctx, r.gdb).Where("payment_id = ? AND request_id = ?", paymentID, requestID).Take(&row).Error; err != nil {
 		return nil, notFound(err, "refund request", requestID)
+	}
+	return row.domain(), nil
+}
+
+func (r *Repository) GetRefundByOutRefundNo(ctx context.Context, no string) (*payment.Refund, error) {
+	var row refundRow
+	if err := db.Conn(ctx, r.gdb).Where("out_refund_no = ?", no).Take(&row).Error; err != nil {
+		return nil, notFound(err, "refund", no)
 	}
 	return row.domain(), nil
 }

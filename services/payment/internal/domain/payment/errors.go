@@ -19,7 +19,9 @@ var (
 	ErrInvalidChannel   = inputerr.New("channel must be ALIPAY_QR or WECHAT_NATIVE")
 	ErrRefundAmount     = inputerr.New("refund amount must be positive")
 	ErrMissingRequestID = inputerr.New("request_id is required (1 to 64 characters)")
-	ErrReasonTooLong    = inputerr.New("reason is at most 256 characters")
+	ErrReasonTooLong    = inputerr.New("reason is too long for the channel (WeChat Pay: 80 characters, Alipay: 256)")
+	ErrAnomalyFilter    = inputerr.New("state must be OPEN or RESOLVED")
+	ErrPageToken        = inputerr.New("page_token is not one this service gave")
 	ErrRequestIDReused  = inputerr.New("request_id was already used for a different refund amount")
 )
 
@@ -28,8 +30,8 @@ var (
 var (
 	// ErrNotYours: only the order's owner pays it.
 	ErrNotYours = errors.New("not allowed for this user")
-	// ErrMerchantOnly: refunds are merchant staff's.
-	ErrMerchantOnly = errors.New("refunds need the merchant role")
+	// ErrMerchantOnly: refunds and anomalies are merchant staff's.
+	ErrMerchantOnly = errors.New("this needs the merchant role")
 )
 
 // State errors: the entity exists but its state does not allow the request.

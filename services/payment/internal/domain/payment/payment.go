@@ -37,6 +37,9 @@ const (
 	CloseOrderClosing = "ORDER_CLOSING"
 	ClosePrepayFailed = "PREPAY_FAILED"
 	CloseByProvider   = "CLOSED_AT_PROVIDER"
+	// CloseAmountMismatch: the provider reports the trade paid with another amount than ours.
+	// The attempt never pays the order; what the provider took is refunded automatically.
+	CloseAmountMismatch = "AMOUNT_MISMATCH"
 )
 
 // Item is an order line as it was when the attempt started (for the payment result event).
@@ -167,6 +170,25 @@ func (p *Payment) ReserveRefund(amount money.Fen, now time.Time) error {
 	return nil
 }
 
+// MismatchClose closes an attempt the provider reports paid with providerAmount, another amount
+// than ours, and reserves providerAmount for its automatic refund: the money was taken, the
+// order will never take it. A payment that already succeeded (the provider said our amount
+// before) is ErrAlreadySucceeded and nothing changes: a person looks at it.
+func (p *Payment) MismatchClose(providerAmount money.Fen, now time.Time) error {
+	switch {
+	case p.Status == StatusSucceeded || p.Status == StatusRefunded:
+		return fmt.Errorf("payment %d: %w", p.ID, ErrAlreadySucceeded)
+	case p.Status == StatusClosed && p.CloseReason == CloseAmountMismatch:
+		return fmt.Errorf("payment %d: mismatch recorded already: %w", p.ID, ErrNotWaiting)
+	case providerAmount <= 0:
+		return ErrRefundAmount
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	p.Status, p.CloseReason, p.ClosedAt, p.UpdatedAt = StatusClosed, CloseAmountMismatch, now, now
+	p.RefundingFen = providerAmount
+	return nil
+}
+
 // SettleRefund moves a reserved amount to refunded; the payment is REFUNDED once all of it is back.
 func (p *Payment) SettleRefund(amount money.Fen, now time.Time) error {
 	if amount <= 0 || amount > p.RefundingFen {
@@ -174,7 +196,7 @@ func (p *Payment) SettleRefund(amount money.Fen, now time.Time) error {
 	}
 	p.RefundingFen -= amount
 	p.RefundedFen += amount
-	if p.RefundedFen == p.Amount {
+	if p.RefundedFen == p.Amount && p.Status == StatusSucceeded {
 		p.Status = StatusRefunded
 	}
 	p.UpdatedAt = now.UTC().Truncate(time.Microsecond)

@@ -2,7 +2,9 @@ package payment
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/paysuite/paysuite/pkg/money"
 )
@@ -23,7 +25,17 @@ const (
 	ReasonOrderCancelled   = "ORDER_CANCELLED"   // the payment arrived for a cancelled order
 	ReasonOrderRefused     = "ORDER_REFUSED"     // the order, still unpaid, refused it (e.g. its amount)
 	ReasonProviderConsole  = "PROVIDER_CONSOLE"  // made in the provider's console, found in its bill
+	ReasonAmountMismatch   = "AMOUNT_MISMATCH"   // the provider took another amount than the trade's
 )
+
+// RefundReasonLimit is the longest refund reason the channel's provider takes, in characters:
+// WeChat Pay's `reason` is at most 80, Alipay's `refund_reason` 256.
+func (c Channel) RefundReasonLimit() int {
+	if strings.HasPrefix(string(c), "WECHAT") {
+		return 80
+	}
+	return 256
+}
 
 // Refund is one refund of a payment, idempotent on (payment, request id), with its own
 // out_refund_no at the provider.
@@ -58,8 +70,8 @@ func NewRefund(id int64, p *Payment, amount money.Fen, reason, requestID, outRef
 	if requestID == "" || len(requestID) > 64 {
 		return nil, ErrMissingRequestID
 	}
-	if len(reason) > 256 {
-		return nil, ErrReasonTooLong
+	if utf8.RuneCountInString(reason) > p.Channel.RefundReasonLimit() || len(reason) > 256 {
+		return nil, ErrReasonTooLong // refused before it reaches the provider, never cut silently
 	}
 	if reason == "" {
 		reason = ReasonUserRequest

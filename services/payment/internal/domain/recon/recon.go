@@ -166,6 +166,8 @@ type Discrepancy struct {
 	ProviderFen money.Fen
 	Action      Action
 	Detail      string
+	// Ours, where known (for the anomaly a person gets); not part of the report.
+	PaymentID, RefundID int64
 }
 
 // Key identifies a discrepancy within a reconciliation.

@@ -16,6 +16,7 @@ func Callers() grpcauth.Policy {
 		paymentv1.PaymentService_ClosePayments_FullMethodName:       grpcauth.By(tlsx.Order),
 		paymentv1.PaymentService_RefundPayment_FullMethodName:       grpcauth.By(tlsx.Gateway),
 		paymentv1.PaymentService_GetRefund_FullMethodName:           grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_ListAnomalies_FullMethodName:       grpcauth.By(tlsx.Gateway),
 		paymentv1.PaymentService_RunReconciliation_FullMethodName:   grpcauth.By(tlsx.Gateway),
 		paymentv1.PaymentService_GetReconciliation_FullMethodName:   grpcauth.By(tlsx.Gateway),
 		paymentv1.PaymentService_ListReconciliations_FullMethodName: grpcauth.By(tlsx.Gateway),

@@ -118,6 +118,24 @@ func (s *Server) GetRefund(ctx context.Context, req *paymentv1.GetRefundRequest)
 	return refundToProto(r), nil
 }
 
+func (s *Server) ListAnomalies(ctx context.Context, req *paymentv1.ListAnomaliesRequest) (*paymentv1.ListAnomaliesResponse, error) {
+	list, next, err := s.app.ListAnomalies(ctx, principal.CallerFrom(ctx), payment.AnomalyState(req.GetState()),
+		payment.AnomalyKind(req.GetKind()), int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &paymentv1.ListAnomaliesResponse{NextPageToken: next}
+	for _, a := range list {
+		out.Anomalies = append(out.Anomalies, &paymentv1.Anomaly{
+			AnomalyId: a.ID, Kind: string(a.Kind), State: string(a.State), PaymentId: a.PaymentID, RefundId: a.RefundID,
+			OrderId: a.OrderID, Channel: pbconv.Channel(a.Channel), OutTradeNo: a.OutTradeNo, OutRefundNo: a.OutRefundNo,
+			AmountFen: int64(a.AmountFen), ProviderAmountFen: int64(a.ProviderAmountFen), Detail: a.Detail, Tried: a.Tried,
+			CreatedAt: ts(a.CreatedAt), UpdatedAt: ts(a.UpdatedAt), ResolvedAt: ts(a.ResolvedAt),
+		})
+	}
+	return out, nil
+}
+
 func channelFromProto(c paymentv1.Channel) payment.Channel {
 	switch c {
 	case paymentv1.Channel_ALIPAY_QR:

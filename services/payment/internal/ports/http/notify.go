@@ -15,7 +15,7 @@ import (
 // 64 KiB is refused with 413 (and logged, see app.RefuseOversizeNotify).
 const MaxNotifyBody = 64 << 10
 
-// Handler routes POST /notify/alipay and POST /notify/wechat.
+// Handler routes POST /notify/alipay, POST /notify/wechat and POST /notify/wechat/refund.
 func Handler(a *app.App) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /notify/alipay", func(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +35,7 @@ func Handler(a *app.App) http.Handler {
 		// Alipay only looks for the bare text "success"; anything else makes it retry.
 		_, _ = io.WriteString(w, "failure")
 	})
-	mux.HandleFunc("POST /notify/wechat", func(w http.ResponseWriter, r *http.Request) {
+	wechatDoor := func(w http.ResponseWriter, r *http.Request) {
 		body, status := readBody(r, a, payment.ChannelWechatNative)
 		if status != 0 {
 			wechatFail(w, status, "body too large or unreadable")
@@ -50,7 +50,11 @@ func Handler(a *app.App) http.Handler {
 		default:
 			wechatFail(w, http.StatusInternalServerError, ans.Message)
 		}
-	})
+	}
+	// Payment notifies, and refund notifies (REFUND.*) at the notify_url every refund request
+	// names: one door, verified alike.
+	mux.HandleFunc("POST /notify/wechat", wechatDoor)
+	mux.HandleFunc("POST /notify/wechat/refund", wechatDoor)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok")
 	})

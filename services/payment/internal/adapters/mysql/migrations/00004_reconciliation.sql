@@ -51,30 +51,12 @@ CREATE TABLE recon_files (
     body     LONGBLOB     NOT NULL
 ) ENGINE=InnoDB;
 
--- What needs a person, from reconciliation. Issue 13 adds the service-wide anomalies table;
--- until the two are merged, reconciliation keeps its own (adapters/mysql/recon_anomalies.go).
-CREATE TABLE recon_anomalies (
-    id            BIGINT        NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    source        VARCHAR(32)   NOT NULL,
-    kind          VARCHAR(32)   NOT NULL,
-    channel       VARCHAR(16)   NOT NULL,
-    out_trade_no  VARCHAR(64)   NOT NULL,
-    out_refund_no VARCHAR(64)   NOT NULL DEFAULT '',
-    ledger_fen    BIGINT        NOT NULL DEFAULT 0,
-    provider_fen  BIGINT        NOT NULL DEFAULT 0,
-    detail        VARCHAR(1024) NOT NULL DEFAULT '',
-    created_at    DATETIME(6)   NOT NULL,
-    UNIQUE KEY uk_recon_anomaly (source, kind, out_trade_no, out_refund_no)
-) ENGINE=InnoDB;
-
--- Covering the day's ledger read (LedgerDay): an index-only range scan, no lookup per payment.
 ALTER TABLE payments ADD KEY idx_payments_paid (channel, paid_at, out_trade_no, status, amount_fen);
 ALTER TABLE refunds ADD KEY idx_refunds_succeeded (succeeded_at);
 
 -- +goose Down
 ALTER TABLE refunds DROP KEY idx_refunds_succeeded;
 ALTER TABLE payments DROP KEY idx_payments_paid;
-DROP TABLE recon_anomalies;
 DROP TABLE recon_files;
 DROP TABLE recon_fees;
 DROP TABLE recon_discrepancies;
