@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paysuite/paysuite/pkg/money"
 	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/recon"
@@ -154,8 +153,8 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 	}
 	r.Status = recon.StatusSucceeded
 	r.BillRows, r.Matched, r.Discrepancies = c.rows, c.matched, c.found
-	r.GrossFen, r.RefundFen, r.FeeFen = c.gross, c.refunded, c.fee
-	r.NetFen = c.gross - c.refunded - c.fee
+	r.GrossFen, r.RefundFen, r.FeeFen = c.tot.PaidFen, c.tot.RefundedFen, c.tot.FeeFen
+	r.NetFen = r.GrossFen - r.RefundFen - r.FeeFen
 	for i := range c.found {
 		if err := a.anomalyOf(ctx, ch, day, c.found[i]); err != nil {
 			return nil, err
@@ -165,7 +164,7 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 		return nil, err
 	}
 	a.log.Info("reconciled", "channel", ch, "bill_date", day.String(), "run", r.Runs, "rows", c.rows, "matched", c.matched,
-		"discrepancies", len(c.found), "fee_fen", int64(c.fee))
+		"discrepancies", len(c.found), "fee_fen", int64(c.tot.FeeFen))
 	return a.recons.GetReconciliation(ctx, r.ID)
 }
 
@@ -220,9 +219,7 @@ type comparer struct {
 	fees     FeeWriter
 	rows     int
 	matched  int
-	gross    money.Fen
-	refunded money.Fen
-	fee      money.Fen
+	tot      recon.Totals
 }
 
 // repair is a discrepancy the run fixes, with what it needs.
@@ -237,14 +234,11 @@ func (c *comparer) row(r recon.Row) error {
 	// The CSV reader's strings share one allocation per line: keep copies only.
 	r.OutTradeNo, r.OutRefundNo, r.ProviderTradeNo = strings.Clone(r.OutTradeNo), strings.Clone(r.OutRefundNo), strings.Clone(r.ProviderTradeNo)
 	c.rows++
+	c.tot.Add(r)
 	gross := r.Amount
-	if r.Kind == recon.RowPayment {
-		c.gross += r.Amount
-	} else {
-		c.refunded += r.Amount
+	if r.Kind == recon.RowRefund {
 		gross = -r.Amount
 	}
-	c.fee += r.Fee
 	if err := c.fees.Add(recon.Fee{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, GrossFen: gross, FeeFen: r.Fee}); err != nil {
 		return err
 	}

@@ -139,14 +139,7 @@ func alipayDetail(f *zip.File, fn func(recon.Row) error) (recon.Totals, statedTo
 		if err != nil {
 			return got, stated, bad("detail row %d: %v", line, err)
 		}
-		if row.Kind == recon.RowPayment {
-			got.Payments++
-			got.PaidFen += row.Amount
-		} else {
-			got.Refunds++
-			got.RefundedFen += row.Amount
-		}
-		got.FeeFen += row.Fee
+		got.Add(row)
 		if err := fn(row); err != nil {
 			return got, stated, err
 		}

@@ -62,14 +62,7 @@ func ParseWechat(r io.Reader, fn func(recon.Row) error) (recon.Totals, error) {
 			return got, bad("line %d: %v", line, err)
 		}
 		fees += fee
-		if row.Kind == recon.RowPayment {
-			got.Payments++
-			got.PaidFen += row.Amount
-		} else {
-			got.Refunds++
-			got.RefundedFen += row.Amount
-		}
-		got.FeeFen += row.Fee
+		got.Add(row)
 		if err := fn(row); err != nil {
 			return got, err
 		}

@@ -115,6 +115,18 @@ type Totals struct {
 	FeeFen            money.Fen // net fee (charged minus returned)
 }
 
+// Add counts one row.
+func (t *Totals) Add(r Row) {
+	if r.Kind == RowPayment {
+		t.Payments++
+		t.PaidFen += r.Amount
+	} else {
+		t.Refunds++
+		t.RefundedFen += r.Amount
+	}
+	t.FeeFen += r.Fee
+}
+
 // Kind is a kind of discrepancy: a bill row and the ledger disagree.
 type Kind string
 
