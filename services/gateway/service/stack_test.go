@@ -17,6 +17,7 @@ import (
 	notificationservice "github.com/paysuite/paysuite/services/notification/service"
 	orderservice "github.com/paysuite/paysuite/services/order/service"
 	paymentservice "github.com/paysuite/paysuite/services/payment/service"
+	"github.com/paysuite/paysuite/services/sandbox/emulator"
 	"github.com/paysuite/paysuite/services/sandbox/emulatortest"
 )
 
@@ -52,6 +53,7 @@ type stackOptions struct {
 	watchMaxAge          time.Duration // NOTIFICATION_WATCH_MAX_AGE (default 35m)
 	userLimit            service.RateLimit
 	addressLimit         service.RateLimit
+	billsNow             bool // the sandbox serves today's bill (SANDBOX_BILL_READY_DELAY=-24h, as make run)
 }
 
 type stackOption func(*stackOptions)
@@ -79,7 +81,11 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	paymentUser := infra.BrokerUser(paymentservice.Name)
 
 	// The provider sandbox, with its notify retries compressed.
-	sandbox := emulatortest.Start(t, 0.01, log.With("svc", "sandbox"))
+	sandbox := emulatortest.Start(t, 0.01, log.With("svc", "sandbox"), func(c *emulator.Config) {
+		if o.billsNow {
+			c.BillReadyDelay = -24 * time.Hour
+		}
+	})
 
 	orderAddr, paymentAddr, paymentHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	orderCfg := orderservice.Config{
