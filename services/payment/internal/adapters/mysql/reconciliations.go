@@ -183,7 +183,7 @@ func (r *Repository) GetReconciliation(ctx context.Context, id int64) (*recon.Re
 func (r *Repository) getRecon(_ context.Context, conn *gorm.DB, where string, args ...any) (*recon.Reconciliation, error) {
 	rc, err := scanRecon(conn.Raw(selectRecon+" WHERE "+where, args...).Row())
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, payment.NotFoundError("reconciliation", args)
+		return nil, payment.NotFoundError("reconciliation", strings.TrimSpace(fmt.Sprintln(args...)))
 	}
 	if err != nil {
 		return nil, err
