@@ -368,3 +368,53 @@ func TestDailyRunOnlyOnTheLeader(t *testing.T) {
 		t.Fatalf("leader ran %d days with %d fetches", len(recons.runs), bill.fetches)
 	}
 }
+
+// The refund side: a refund still processing here, one FAILED here, one of another amount, one
+// settled here the bill does not list, and a console refund larger than what is left to refund.
+func TestReconcileRefundKinds(t *testing.T) {
+	older := paidAttempt(6, "PS6", 9900, payment.StatusSucceeded)
+	older.PaidAt = t0.Add(-30 * time.Hour) // paid on an earlier day
+	small := paidAttempt(7, "PS7", 990, payment.StatusSucceeded)
+	small.PaidAt = older.PaidAt
+	store := newStore(older, small)
+	in := t0.Add(-time.Minute)
+	for i, r := range []payment.Refund{
+		{Status: payment.RefundProcessing, Amount: 100},
+		{Status: payment.RefundFailed, Amount: 100},
+		{Status: payment.RefundSucceeded, Amount: 100, SucceededAt: in},
+		{Status: payment.RefundSucceeded, Amount: 100, SucceededAt: in},
+	} {
+		r.ID, r.PaymentID, r.OrderID, r.OutRefundNo, r.RequestID = int64(60+i), 6, 60, fmt.Sprintf("R%d", i+1), fmt.Sprintf("q%d", i)
+		store.refunds[r.ID] = r
+	}
+	bill := &fakeBill{rows: []recon.Row{
+		{Kind: recon.RowRefund, OutTradeNo: "PS6", OutRefundNo: "R1", Amount: 100, At: in},
+		{Kind: recon.RowRefund, OutTradeNo: "PS6", OutRefundNo: "R2", Amount: 100, At: in},
+		{Kind: recon.RowRefund, OutTradeNo: "PS6", OutRefundNo: "R3", Amount: 90, At: in},
+		{Kind: recon.RowRefund, OutTradeNo: "PS7", OutRefundNo: "C9", Amount: 5000, At: in},
+	}}
+	recons := newRecons(store)
+	a := reconApp(store, recons, bill)
+	r, err := a.RunReconciliation(context.Background(), merchant, payment.ChannelAlipayQR, day.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"AMOUNT_DIFFERS PS6 R3 ANOMALY",
+		"CONSOLE_REFUND PS7 C9 ANOMALY",
+		"MISSING_IN_BILL PS6 R4 ANOMALY",
+		"REFUND_NOT_SETTLED PS6 R1 REFUND_SETTLING",
+		"STATUS_DIFFERS PS6 R2 ANOMALY",
+	}
+	if got := kinds(r); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("discrepancies\n got %q\nwant %q", got, want)
+	}
+	if rs := store.refundsOf(7); len(rs) != 0 {
+		t.Fatalf("a console refund over what is left was recorded: %+v", rs)
+	}
+	for _, ref := range []string{"AMOUNT_DIFFERS:refund:62", "STATUS_DIFFERS:refund:61", "MISSING_IN_BILL:refund:63", "CONSOLE_REFUND:payment:7"} {
+		if _, ok := recons.anomalies[ref]; !ok {
+			t.Errorf("no anomaly %s; have %v", ref, recons.anomalies)
+		}
+	}
+}
