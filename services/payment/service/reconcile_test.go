@@ -151,6 +151,9 @@ func TestReconciliationFindsAndRepairs(t *testing.T) {
 			if n := e.count("SELECT COUNT(*) FROM anomalies WHERE kind = 'AMOUNT_DIFFERS' AND state = 'OPEN' AND out_trade_no = ? AND payment_id = ?", tampered.GetOutTradeNo(), tampered.GetPaymentId()); n != 1 {
 				t.Fatalf("%d anomalies for the tampered amount, want 1", n)
 			}
+			if n := e.count("SELECT COUNT(*) FROM anomalies WHERE kind = 'UNKNOWN_TRADE' AND out_trade_no = ?", "EXT"+lost.GetOutTradeNo()); n != 1 {
+				t.Fatalf("%d anomalies for the trade nobody knows, want 1", n)
+			}
 			// Fees per payment and refund of the day, from the bill.
 			if n := e.count("SELECT COUNT(*) FROM recon_fees WHERE out_trade_no IN (?, ?, ?) AND out_refund_no = '' AND fee_fen > 0",
 				tampered.GetOutTradeNo(), consolePaid.GetOutTradeNo(), lost.GetOutTradeNo()); n != 3 {

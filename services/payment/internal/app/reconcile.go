@@ -179,16 +179,17 @@ func (a *App) failRun(ctx context.Context, r *recon.Reconciliation, raw RawBill,
 }
 
 // anomalyOf hands a discrepancy that needs a person to the service's anomalies (its kind is
-// the discrepancy's; one case per payment or refund and kind).
+// the discrepancy's; one case per payment or refund and kind). A trade that is not ours is
+// listed and left untouched, and is a case too: a bill row nobody knows.
 func (a *App) anomalyOf(ctx context.Context, ch payment.Channel, day recon.Day, d recon.Discrepancy) error {
-	if d.Action != recon.ActionAnomaly || a.anomalies == nil {
+	if d.Action != recon.ActionAnomaly && d.Kind != recon.UnknownTrade || a.anomalies == nil {
 		return nil
 	}
 	now := a.now().UTC().Truncate(time.Microsecond)
 	return a.anomalies.RecordAnomaly(ctx, payment.Anomaly{Kind: payment.AnomalyKind(d.Kind), State: payment.AnomalyOpen,
 		PaymentID: d.PaymentID, RefundID: d.RefundID, Channel: ch, OutTradeNo: d.OutTradeNo, OutRefundNo: d.OutRefundNo,
 		AmountFen: d.LedgerFen, ProviderAmountFen: d.ProviderFen, Detail: d.Detail,
-		Tried: "found by the reconciliation of " + day.String() + "; nothing changed automatically", CreatedAt: now, UpdatedAt: now})
+		Tried: "found by the reconciliation of " + day.String() + "; nothing changed", CreatedAt: now, UpdatedAt: now})
 }
 
 func tradeKey(outTradeNo, outRefundNo string) string { return outTradeNo + "|" + outRefundNo }

@@ -270,8 +270,8 @@ func TestReconcileFindsEachKindAndRepairsOnce(t *testing.T) {
 	if p := store.payment(5); p.Amount != 990 || p.Status != payment.StatusSucceeded {
 		t.Fatalf("payment with the differing amount changed: %+v", p)
 	}
-	if len(recons.anomalies) != 2 {
-		t.Fatalf("anomalies = %v, want the amount and the missing payment", recons.anomalies)
+	if len(recons.anomalies) != 3 || recons.anomalies["UNKNOWN_TRADE:trade:ALIPAY_QR:EXT1:"].OutTradeNo != "EXT1" {
+		t.Fatalf("anomalies = %v, want the amount, the missing payment and the trade nobody knows", recons.anomalies)
 	}
 	if len(recons.fees) != 6 || recons.fees["PS3|C1"].FeeFen != -59 || recons.fees["PS2|"].FeeFen != 27 {
 		t.Fatalf("fees = %v", recons.fees)
