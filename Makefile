@@ -29,6 +29,7 @@ WITH_DEPS := ./scripts/ensure-deps.sh
 BENCH_ORDER  := go run ./services/order/cmd/bench -duration 10s -concurrency 64 -skus 1000 -rounds 4 -lateness 10000 -lateness-rate 300
 BENCH_NOTIFY := go run ./services/payment/cmd/bench -n 2000 -c 16 -rounds 3 -stats
 BENCH_E2E    := go run ./services/payment/cmd/e2ebench -orders 300 -rate 30 -cancel 10000 -cancel-rate 100 -attempt-every 4
+BENCH_RECON  := go run ./services/payment/cmd/reconbench -rows 100000 -rounds 3
 
 .PHONY: run test cluster-test bench deps build vet fmt generate tools grpcurl lint compose-check demo clean
 
@@ -49,7 +50,7 @@ cluster-test:
 
 ## bench: the benchmarks that print the README's "Performance" figures (not tests; several minutes)
 bench:
-	@$(WITH_DEPS) bash -c '$(BENCH_ORDER) && $(BENCH_NOTIFY) && $(BENCH_E2E)'
+	@$(WITH_DEPS) bash -c '$(BENCH_ORDER) && $(BENCH_NOTIFY) && $(BENCH_E2E) && $(BENCH_RECON)'
 
 ## deps: only the set-up of MariaDB and RabbitMQ; writes .paysuite/deps.env
 deps:

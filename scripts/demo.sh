@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: with `make run` up, buys a course and a good through the gateway and pays each
 # with the sandbox buyer, printing every request and the final states; then refunds part of the
-# good. Needs only curl (and sed); uses jq for nicer output when it is installed.
+# good; at last merchant staff refund the course in the provider's console, outside paysuite, and
+# a reconciliation of today's Alipay bill finds it (make run has the sandbox serve today's bill).
+# Needs only curl (and sed); uses jq for nicer output when it is installed.
 # It acts as a buyer and as merchant staff with tokens from the gateway's dev issuer
 # (POST /dev/token, mounted because make run sets GATEWAY_DEV_MODE=true).
 #   GATEWAY_URL (default http://127.0.0.1:8080)  SANDBOX_URL (default http://127.0.0.1:8090)
@@ -111,7 +113,7 @@ echo "without a token: $(curl -sS -o /dev/null -w 'HTTP %{http_code}' "$GW/v1/us
 AUTH=(-H "Authorization: Bearer $USER_TOKEN")
 
 buy "$COURSE" 1 ALIPAY_QR
-COURSE_ORDER=$ORDER_ID
+COURSE_ORDER=$ORDER_ID COURSE_TRADE=$(printf '%s' "$BODY" | field outTradeNo) COURSE_FEN=$(printf '%s' "$BODY" | field amountFen)
 buy "$GOOD" 2 WECHAT_NATIVE
 GOOD_ORDER=$ORDER_ID GOOD_PAYMENT=$PAYMENT_ID
 
@@ -140,6 +142,21 @@ bold "final state of $USER_ID"
 call GET "$GW/v1/users/$USER_ID/orders"
 call GET "$GW/v1/users/$USER_ID/enrollments"
 call GET "$GW/v1/users/$USER_ID/notifications"
+
+bold "merchant staff refund the course in Alipay's console, outside paysuite"
+call POST "$SB/sandbox/console/refund" "{\"outTradeNo\":\"$COURSE_TRADE\",\"amountFen\":$COURSE_FEN,\"reason\":\"demo: refunded by hand\"}"
+BILL_DATE=$(date -u -d '+8 hours' +%F 2>/dev/null || TZ=Asia/Shanghai date +%F) # the provider's day
+bold "reconcile today's ($BILL_DATE, Asia/Shanghai) Alipay bill, as merchant staff"
+AUTH=(-H "Authorization: Bearer $MERCHANT_TOKEN")
+call POST "$GW/v1/reconciliations" "{\"channel\":\"ALIPAY_QR\",\"billDate\":\"$BILL_DATE\"}"
+case $BODY in
+  *CONSOLE_REFUND*"$COURSE_TRADE"*|*"$COURSE_TRADE"*CONSOLE_REFUND*) echo "the reconciliation found the console refund of $COURSE_TRADE and recorded it" ;;
+  *) echo "the reconciliation did not report the console refund of $COURSE_TRADE" >&2; exit 1 ;;
+esac
+AUTH=(-H "Authorization: Bearer $USER_TOKEN")
+wait_order "$COURSE_ORDER" REFUNDED
+sleep 1 # the revocation follows the refund over the broker
+call GET "$GW/v1/users/$USER_ID/enrollments"
 
 bold "done"
 echo "course order $COURSE_ORDER: $(curl -sS "${AUTH[@]}" "$GW/v1/orders/$COURSE_ORDER" | field status)"

@@ -19,6 +19,10 @@ export WECHAT_BASE_URL=${WECHAT_BASE_URL:-$SANDBOX_URL}
 export PAYMENT_MERCHANT_FILE=${PAYMENT_MERCHANT_FILE:-"$SANDBOX_KEYS_DIR/merchant.json"}
 # The cashier page's return page (page/WAP/H5 pay send the buyer's browser back there).
 export PAYMENT_RETURN_URL_ALLOWLIST=${PAYMENT_RETURN_URL_ALLOWLIST:-"http://localhost:8080/result,http://127.0.0.1:8080/result"}
+# Dev: the sandbox serves today's bill with the rows so far, so `make demo` (and a developer) can
+# reconcile the day just made; the real providers' bills come the next morning (README,
+# "Reconciliation").
+export SANDBOX_BILL_READY_DELAY=${SANDBOX_BILL_READY_DELAY:--24h}
 # Dev identity: the gateway's dev issuer (its key kept under .paysuite/), webhooks allowed to
 # reach this machine, and a webhook secret key made once and kept (README, "Authentication").
 export GATEWAY_DEV_MODE=${GATEWAY_DEV_MODE:-true} WEBHOOK_ALLOW_PRIVATE=${WEBHOOK_ALLOW_PRIVATE:-true}

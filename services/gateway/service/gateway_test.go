@@ -207,4 +207,7 @@ var publicRoutes = []struct{ method, path string }{
 	{"DELETE", "/v1/webhooks/{subscriptionId}"},
 	{"GET", "/v1/webhooks/{subscriptionId}/deliveries"},
 	{"POST", "/v1/webhook-deliveries/{deliveryId}:resend"},
+	{"POST", "/v1/reconciliations"},
+	{"GET", "/v1/reconciliations"},
+	{"GET", "/v1/reconciliations/{reconciliationId}"},
 }

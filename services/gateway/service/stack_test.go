@@ -17,6 +17,7 @@ import (
 	notificationservice "github.com/paysuite/paysuite/services/notification/service"
 	orderservice "github.com/paysuite/paysuite/services/order/service"
 	paymentservice "github.com/paysuite/paysuite/services/payment/service"
+	"github.com/paysuite/paysuite/services/sandbox/emulator"
 	"github.com/paysuite/paysuite/services/sandbox/emulatortest"
 )
 
@@ -55,6 +56,7 @@ type stackOptions struct {
 	userLimit            service.RateLimit
 	ops                  bool // serve every process's ops port (/metrics), on addresses in stack.opsAddrs
 	addressLimit         service.RateLimit
+	billsNow             bool // the sandbox serves today's bill (SANDBOX_BILL_READY_DELAY=-24h, as make run)
 }
 
 type stackOption func(*stackOptions)
@@ -85,7 +87,11 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	paymentUser := infra.BrokerUser(paymentservice.Name)
 
 	// The provider sandbox, with its notify retries compressed.
-	sandbox := emulatortest.Start(t, 0.01, log.With("svc", "sandbox"))
+	sandbox := emulatortest.Start(t, 0.01, log.With("svc", "sandbox"), func(c *emulator.Config) {
+		if o.billsNow {
+			c.BillReadyDelay = -24 * time.Hour
+		}
+	})
 
 	// Each address once: FreeAddr may hand out a port it handed out a moment ago.
 	used := map[string]bool{}

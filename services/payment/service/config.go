@@ -61,6 +61,10 @@ type Config struct {
 	Wechat               WechatConfig
 	TaskWorkers          int           // concurrent durable tasks (default 8)
 	MerchantFileWait     time.Duration // how long Run waits for MerchantFile to appear (default 30s)
+	// PAYMENT_RECON_READY_AFTER: how long after a provider day (Asia/Shanghai) ends the daily
+	// reconciliation fetches its bills (default 10h30m; tests: -24h, as SANDBOX_BILL_READY_DELAY).
+	ReconReadyAfter time.Duration
+	ReconEvery      time.Duration // PAYMENT_RECON_EVERY: how often the daily run looks for due days (default 10m)
 }
 
 // ConfigFromEnv reads the configuration; the caller checks env.Err().
@@ -82,6 +86,8 @@ func ConfigFromEnv(env *config.Env) Config {
 		PollScale:            env.Float("PAYMENT_POLL_SCALE", 1),
 		MerchantFile:         env.String("PAYMENT_MERCHANT_FILE", ""),
 		ReturnURLAllowlist:   env.String("PAYMENT_RETURN_URL_ALLOWLIST", ""),
+		ReconReadyAfter:      env.Duration("PAYMENT_RECON_READY_AFTER", 10*time.Hour+30*time.Minute),
+		ReconEvery:           env.Duration("PAYMENT_RECON_EVERY", 10*time.Minute),
 		Alipay: AlipayConfig{
 			AppID:         env.String("ALIPAY_APP_ID", ""),
 			AppPrivateKey: env.String("ALIPAY_APP_PRIVATE_KEY", ""),

@@ -55,6 +55,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// One bill per provider account, fetched by its QR/Native channel's adapter.
+	bills := map[payment.Channel]app.BillSource{}
+	for _, ch := range []payment.Channel{payment.ChannelAlipayQR, payment.ChannelWechatNative} {
+		if src, ok := channels[ch].(app.BillSource); ok {
+			bills[ch] = src
+		}
+	}
 	if len(channels) == 0 {
 		return errors.New("no payment channel configured: set ALIPAY_* and/or WECHAT_* (or PAYMENT_MERCHANT_FILE)")
 	}
@@ -77,9 +84,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer orderConn.Close()
 
 	repo := mysql.NewRepository(infra.DB, events.NewOutbox(infra.DB))
-	a := app.New(app.Config{ProviderTradeTimeout: cfg.ProviderTradeTimeout, PollScale: cfg.PollScale, ReturnURLs: returnURLs}, app.Deps{
+	a := app.New(app.Config{ProviderTradeTimeout: cfg.ProviderTradeTimeout, PollScale: cfg.PollScale, ReturnURLs: returnURLs,
+		Recon: app.ReconConfig{ReadyAfter: cfg.ReconReadyAfter, Every: cfg.ReconEvery}}, app.Deps{
 		Payments: repo, Refunds: repo, Notifies: repo, Tasks: repo, Anomalies: repo,
 		Orders: ordergrpc.New(orderConn), Channels: channels, NewID: infra.NewID,
+		Bills: bills, Recons: repo, AnomalyRecorder: repo,
 	}, log)
 	a.OnEventsCommitted(relay.Wake)
 
@@ -99,5 +108,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	})
 	g.Go("tasks", func(ctx context.Context) error { return a.RunTasks(ctx, cfg.TaskWorkers) })
 	g.Go("relay", relay.Run)
+	g.Go("reconciliation", func(ctx context.Context) error {
+		return a.RunDailyReconciliation(ctx, infra.LeaderLock("payment-reconciliation"))
+	})
 	return g.Wait()
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/principal"
@@ -21,6 +22,7 @@ type Config struct {
 	TaskRetryMax         time.Duration              // cap of the retry backoff of durable tasks
 	Subject              string                     // trade subject shown to the buyer
 	ReturnURLs           payment.ReturnURLAllowlist // PAYMENT_RETURN_URL_ALLOWLIST
+	Recon                ReconConfig
 }
 
 // App is the payment service's use cases.
@@ -33,10 +35,16 @@ type App struct {
 	anomal   Anomalies
 	orders   Orders
 	channels map[payment.Channel]Channel
-	newID    func() int64 // snowflake ids
-	log      *slog.Logger
-	now      func() time.Time
-	wake     chan struct{}
+	// reconciliation (reconcile.go)
+	bills      map[payment.Channel]BillSource
+	recons     Reconciliations
+	anomalies  AnomalyRecorder
+	reconMu    sync.Mutex
+	reconLocks map[string]chan struct{}
+	newID      func() int64 // snowflake ids
+	log        *slog.Logger
+	now        func() time.Time
+	wake       chan struct{}
 	// published is called after a commit that wrote events (the outbox relay's Wake).
 	published func()
 }
@@ -51,6 +59,10 @@ type Deps struct {
 	Orders    Orders
 	Channels  map[payment.Channel]Channel // the configured ones
 	NewID     func() int64
+	// Reconciliation: the channels' bills, the runs' storage, where its anomalies go.
+	Bills           map[payment.Channel]BillSource
+	Recons          Reconciliations
+	AnomalyRecorder AnomalyRecorder
 }
 
 // OnEventsCommitted sets what to call after a transaction that wrote events committed.
@@ -70,12 +82,14 @@ func New(cfg Config, d Deps, log *slog.Logger) *App {
 	if cfg.TaskRetryMax == 0 {
 		cfg.TaskRetryMax = 30 * time.Second
 	}
+	cfg.Recon.defaults()
 	if cfg.Subject == "" {
 		cfg.Subject = "paysuite order"
 	}
 	return &App{
 		cfg: cfg, payments: d.Payments, refunds: d.Refunds, notifies: d.Notifies, tasks: d.Tasks, anomal: d.Anomalies, orders: d.Orders,
 		channels: d.Channels, newID: d.NewID, log: log,
+		bills: d.Bills, recons: d.Recons, anomalies: d.AnomalyRecorder, reconLocks: map[string]chan struct{}{},
 		now: func() time.Time { return time.Now().UTC() }, wake: make(chan struct{}, 1),
 	}
 }

@@ -1401,6 +1401,461 @@ func (x *ListAnomaliesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Reconciliation is one channel's provider bill of one provider day (Asia/Shanghai) compared
+// with the ledger. A rerun of the same day updates it; discrepancies found once stay.
+type Reconciliation struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	ReconciliationId int64                  `protobuf:"varint,1,opt,name=reconciliation_id,json=reconciliationId,proto3" json:"reconciliation_id,omitempty"`
+	Channel          Channel                `protobuf:"varint,2,opt,name=channel,proto3,enum=paysuite.payment.v1.Channel" json:"channel,omitempty"`
+	// YYYY-MM-DD, the provider day.
+	BillDate string `protobuf:"bytes,3,opt,name=bill_date,json=billDate,proto3" json:"bill_date,omitempty"`
+	// SUCCEEDED, or FAILED with fail_reason (a corrupt bill, a hash mismatch: nothing changed).
+	Status string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	// Bill rows that agree with the ledger.
+	Matched       int32          `protobuf:"varint,5,opt,name=matched,proto3" json:"matched,omitempty"`
+	Discrepancies []*Discrepancy `protobuf:"bytes,6,rep,name=discrepancies,proto3" json:"discrepancies,omitempty"`
+	// The provider's fees of the day, net of fees returned on refunds.
+	FeeFen   int64 `protobuf:"varint,7,opt,name=fee_fen,json=feeFen,proto3" json:"fee_fen,omitempty"`
+	BillRows int32 `protobuf:"varint,8,opt,name=bill_rows,json=billRows,proto3" json:"bill_rows,omitempty"`
+	// Payments of the day (gross), refunds of the day, and gross - refunds - fee.
+	GrossFen      int64                  `protobuf:"varint,9,opt,name=gross_fen,json=grossFen,proto3" json:"gross_fen,omitempty"`
+	RefundFen     int64                  `protobuf:"varint,10,opt,name=refund_fen,json=refundFen,proto3" json:"refund_fen,omitempty"`
+	NetFen        int64                  `protobuf:"varint,11,opt,name=net_fen,json=netFen,proto3" json:"net_fen,omitempty"`
+	FailReason    string                 `protobuf:"bytes,12,opt,name=fail_reason,json=failReason,proto3" json:"fail_reason,omitempty"`
+	Runs          int32                  `protobuf:"varint,13,opt,name=runs,proto3" json:"runs,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reconciliation) Reset() {
+	*x = Reconciliation{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reconciliation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reconciliation) ProtoMessage() {}
+
+func (x *Reconciliation) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reconciliation.ProtoReflect.Descriptor instead.
+func (*Reconciliation) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Reconciliation) GetReconciliationId() int64 {
+	if x != nil {
+		return x.ReconciliationId
+	}
+	return 0
+}
+
+func (x *Reconciliation) GetChannel() Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return Channel_CHANNEL_UNSPECIFIED
+}
+
+func (x *Reconciliation) GetBillDate() string {
+	if x != nil {
+		return x.BillDate
+	}
+	return ""
+}
+
+func (x *Reconciliation) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Reconciliation) GetMatched() int32 {
+	if x != nil {
+		return x.Matched
+	}
+	return 0
+}
+
+func (x *Reconciliation) GetDiscrepancies() []*Discrepancy {
+	if x != nil {
+		return x.Discrepancies
+	}
+	return nil
+}
+
+func (x *Reconciliation) GetFeeFen() int64 {
+	if x != nil {
+		return x.FeeFen
+	}
+	return 0
+}
+
+func (x *Reconciliation) GetBillRows() int32 {
+	if x != nil {
+		return x.BillRows
+	}
+	return 0
+}
+
+func (x *Reconciliation) GetGrossFen() int64 {
+	if x != nil {
+		return x.GrossFen
+	}
+	return 0
+}
+
+func (x *Reconciliation) GetRefundFen() int64 {
+	if x != nil {
+		return x.RefundFen
+	}
+	return 0
+}
+
+func (x *Reconciliation) GetNetFen() int64 {
+	if x != nil {
+		return x.NetFen
+	}
+	return 0
+}
+
+func (x *Reconciliation) GetFailReason() string {
+	if x != nil {
+		return x.FailReason
+	}
+	return ""
+}
+
+func (x *Reconciliation) GetRuns() int32 {
+	if x != nil {
+		return x.Runs
+	}
+	return 0
+}
+
+func (x *Reconciliation) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Reconciliation) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+// Discrepancy is a bill row and the ledger disagreeing, and what was done about it.
+type Discrepancy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PAID_NOT_RECORDED, CONSOLE_REFUND, REFUND_NOT_SETTLED, STATUS_DIFFERS, AMOUNT_DIFFERS,
+	// MISSING_IN_BILL, UNKNOWN_TRADE.
+	Kind        string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	OutTradeNo  string `protobuf:"bytes,2,opt,name=out_trade_no,json=outTradeNo,proto3" json:"out_trade_no,omitempty"`
+	OutRefundNo string `protobuf:"bytes,3,opt,name=out_refund_no,json=outRefundNo,proto3" json:"out_refund_no,omitempty"`
+	LedgerFen   int64  `protobuf:"varint,4,opt,name=ledger_fen,json=ledgerFen,proto3" json:"ledger_fen,omitempty"`
+	ProviderFen int64  `protobuf:"varint,5,opt,name=provider_fen,json=providerFen,proto3" json:"provider_fen,omitempty"`
+	// RECORDED_PAYMENT, RECORDED_REFUND, REFUND_SETTLING, ANOMALY, LISTED.
+	Action        string `protobuf:"bytes,6,opt,name=action,proto3" json:"action,omitempty"`
+	Detail        string `protobuf:"bytes,7,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Discrepancy) Reset() {
+	*x = Discrepancy{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Discrepancy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Discrepancy) ProtoMessage() {}
+
+func (x *Discrepancy) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Discrepancy.ProtoReflect.Descriptor instead.
+func (*Discrepancy) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Discrepancy) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Discrepancy) GetOutTradeNo() string {
+	if x != nil {
+		return x.OutTradeNo
+	}
+	return ""
+}
+
+func (x *Discrepancy) GetOutRefundNo() string {
+	if x != nil {
+		return x.OutRefundNo
+	}
+	return ""
+}
+
+func (x *Discrepancy) GetLedgerFen() int64 {
+	if x != nil {
+		return x.LedgerFen
+	}
+	return 0
+}
+
+func (x *Discrepancy) GetProviderFen() int64 {
+	if x != nil {
+		return x.ProviderFen
+	}
+	return 0
+}
+
+func (x *Discrepancy) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *Discrepancy) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+type RunReconciliationRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Channel Channel                `protobuf:"varint,1,opt,name=channel,proto3,enum=paysuite.payment.v1.Channel" json:"channel,omitempty"`
+	// YYYY-MM-DD (Asia/Shanghai), a day that has begun and is not before the first trade.
+	BillDate      string `protobuf:"bytes,2,opt,name=bill_date,json=billDate,proto3" json:"bill_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunReconciliationRequest) Reset() {
+	*x = RunReconciliationRequest{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunReconciliationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunReconciliationRequest) ProtoMessage() {}
+
+func (x *RunReconciliationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunReconciliationRequest.ProtoReflect.Descriptor instead.
+func (*RunReconciliationRequest) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RunReconciliationRequest) GetChannel() Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return Channel_CHANNEL_UNSPECIFIED
+}
+
+func (x *RunReconciliationRequest) GetBillDate() string {
+	if x != nil {
+		return x.BillDate
+	}
+	return ""
+}
+
+type GetReconciliationRequest struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	ReconciliationId int64                  `protobuf:"varint,1,opt,name=reconciliation_id,json=reconciliationId,proto3" json:"reconciliation_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GetReconciliationRequest) Reset() {
+	*x = GetReconciliationRequest{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReconciliationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReconciliationRequest) ProtoMessage() {}
+
+func (x *GetReconciliationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReconciliationRequest.ProtoReflect.Descriptor instead.
+func (*GetReconciliationRequest) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetReconciliationRequest) GetReconciliationId() int64 {
+	if x != nil {
+		return x.ReconciliationId
+	}
+	return 0
+}
+
+type ListReconciliationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unset: every channel.
+	Channel Channel `protobuf:"varint,1,opt,name=channel,proto3,enum=paysuite.payment.v1.Channel" json:"channel,omitempty"`
+	// At most 100 (the default), newest bill date first.
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReconciliationsRequest) Reset() {
+	*x = ListReconciliationsRequest{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReconciliationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReconciliationsRequest) ProtoMessage() {}
+
+func (x *ListReconciliationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReconciliationsRequest.ProtoReflect.Descriptor instead.
+func (*ListReconciliationsRequest) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListReconciliationsRequest) GetChannel() Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return Channel_CHANNEL_UNSPECIFIED
+}
+
+func (x *ListReconciliationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type ListReconciliationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Without their discrepancies: GetReconciliation has them.
+	Reconciliations []*Reconciliation `protobuf:"bytes,1,rep,name=reconciliations,proto3" json:"reconciliations,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ListReconciliationsResponse) Reset() {
+	*x = ListReconciliationsResponse{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReconciliationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReconciliationsResponse) ProtoMessage() {}
+
+func (x *ListReconciliationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReconciliationsResponse.ProtoReflect.Descriptor instead.
+func (*ListReconciliationsResponse) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListReconciliationsResponse) GetReconciliations() []*Reconciliation {
+	if x != nil {
+		return x.Reconciliations
+	}
+	return nil
+}
+
 var File_paysuite_payment_v1_payment_proto protoreflect.FileDescriptor
 
 const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
@@ -1522,7 +1977,48 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"{\n" +
 	"\x15ListAnomaliesResponse\x12:\n" +
 	"\tanomalies\x18\x01 \x03(\v2\x1c.paysuite.payment.v1.AnomalyR\tanomalies\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x86\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc2\x04\n" +
+	"\x0eReconciliation\x12+\n" +
+	"\x11reconciliation_id\x18\x01 \x01(\x03R\x10reconciliationId\x126\n" +
+	"\achannel\x18\x02 \x01(\x0e2\x1c.paysuite.payment.v1.ChannelR\achannel\x12\x1b\n" +
+	"\tbill_date\x18\x03 \x01(\tR\bbillDate\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\x12\x18\n" +
+	"\amatched\x18\x05 \x01(\x05R\amatched\x12F\n" +
+	"\rdiscrepancies\x18\x06 \x03(\v2 .paysuite.payment.v1.DiscrepancyR\rdiscrepancies\x12\x17\n" +
+	"\afee_fen\x18\a \x01(\x03R\x06feeFen\x12\x1b\n" +
+	"\tbill_rows\x18\b \x01(\x05R\bbillRows\x12\x1b\n" +
+	"\tgross_fen\x18\t \x01(\x03R\bgrossFen\x12\x1d\n" +
+	"\n" +
+	"refund_fen\x18\n" +
+	" \x01(\x03R\trefundFen\x12\x17\n" +
+	"\anet_fen\x18\v \x01(\x03R\x06netFen\x12\x1f\n" +
+	"\vfail_reason\x18\f \x01(\tR\n" +
+	"failReason\x12\x12\n" +
+	"\x04runs\x18\r \x01(\x05R\x04runs\x129\n" +
+	"\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xd9\x01\n" +
+	"\vDiscrepancy\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12 \n" +
+	"\fout_trade_no\x18\x02 \x01(\tR\n" +
+	"outTradeNo\x12\"\n" +
+	"\rout_refund_no\x18\x03 \x01(\tR\voutRefundNo\x12\x1d\n" +
+	"\n" +
+	"ledger_fen\x18\x04 \x01(\x03R\tledgerFen\x12!\n" +
+	"\fprovider_fen\x18\x05 \x01(\x03R\vproviderFen\x12\x16\n" +
+	"\x06action\x18\x06 \x01(\tR\x06action\x12\x16\n" +
+	"\x06detail\x18\a \x01(\tR\x06detail\"o\n" +
+	"\x18RunReconciliationRequest\x126\n" +
+	"\achannel\x18\x01 \x01(\x0e2\x1c.paysuite.payment.v1.ChannelR\achannel\x12\x1b\n" +
+	"\tbill_date\x18\x02 \x01(\tR\bbillDate\"G\n" +
+	"\x18GetReconciliationRequest\x12+\n" +
+	"\x11reconciliation_id\x18\x01 \x01(\x03R\x10reconciliationId\"q\n" +
+	"\x1aListReconciliationsRequest\x126\n" +
+	"\achannel\x18\x01 \x01(\x0e2\x1c.paysuite.payment.v1.ChannelR\achannel\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"l\n" +
+	"\x1bListReconciliationsResponse\x12M\n" +
+	"\x0freconciliations\x18\x01 \x03(\v2#.paysuite.payment.v1.ReconciliationR\x0freconciliations*\x86\x01\n" +
 	"\aChannel\x12\x17\n" +
 	"\x13CHANNEL_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tALIPAY_QR\x10\x01\x12\x11\n" +
@@ -1543,7 +2039,7 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\x19REFUND_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11REFUND_PROCESSING\x10\x01\x12\x14\n" +
 	"\x10REFUND_SUCCEEDED\x10\x02\x12\x11\n" +
-	"\rREFUND_FAILED\x10\x032\x84\x06\n" +
+	"\rREFUND_FAILED\x10\x032\xd0\b\n" +
 	"\x0ePaymentService\x12X\n" +
 	"\rCreatePayment\x12).paysuite.payment.v1.CreatePaymentRequest\x1a\x1c.paysuite.payment.v1.Payment\x12R\n" +
 	"\n" +
@@ -1551,7 +2047,10 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\x11ListOrderPayments\x12-.paysuite.payment.v1.ListOrderPaymentsRequest\x1a..paysuite.payment.v1.ListOrderPaymentsResponse\x12f\n" +
 	"\rClosePayments\x12).paysuite.payment.v1.ClosePaymentsRequest\x1a*.paysuite.payment.v1.ClosePaymentsResponse\x12W\n" +
 	"\rRefundPayment\x12).paysuite.payment.v1.RefundPaymentRequest\x1a\x1b.paysuite.payment.v1.Refund\x12O\n" +
-	"\tGetRefund\x12%.paysuite.payment.v1.GetRefundRequest\x1a\x1b.paysuite.payment.v1.Refund\x12f\n" +
+	"\tGetRefund\x12%.paysuite.payment.v1.GetRefundRequest\x1a\x1b.paysuite.payment.v1.Refund\x12g\n" +
+	"\x11RunReconciliation\x12-.paysuite.payment.v1.RunReconciliationRequest\x1a#.paysuite.payment.v1.Reconciliation\x12g\n" +
+	"\x11GetReconciliation\x12-.paysuite.payment.v1.GetReconciliationRequest\x1a#.paysuite.payment.v1.Reconciliation\x12x\n" +
+	"\x13ListReconciliations\x12/.paysuite.payment.v1.ListReconciliationsRequest\x1a0.paysuite.payment.v1.ListReconciliationsResponse\x12f\n" +
 	"\rListAnomalies\x12).paysuite.payment.v1.ListAnomaliesRequest\x1a*.paysuite.payment.v1.ListAnomaliesResponse\x12V\n" +
 	"\fVerifyReturn\x12(.paysuite.payment.v1.VerifyReturnRequest\x1a\x1c.paysuite.payment.v1.PaymentBFZDgithub.com/paysuite/paysuite/proto/gen/paysuite/payment/v1;paymentv1b\x06proto3"
 
@@ -1568,39 +2067,45 @@ func file_paysuite_payment_v1_payment_proto_rawDescGZIP() []byte {
 }
 
 var file_paysuite_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_paysuite_payment_v1_payment_proto_goTypes = []any{
-	(Channel)(0),                      // 0: paysuite.payment.v1.Channel
-	(PaymentStatus)(0),                // 1: paysuite.payment.v1.PaymentStatus
-	(RefundStatus)(0),                 // 2: paysuite.payment.v1.RefundStatus
-	(*Payment)(nil),                   // 3: paysuite.payment.v1.Payment
-	(*JsapiParams)(nil),               // 4: paysuite.payment.v1.JsapiParams
-	(*Refund)(nil),                    // 5: paysuite.payment.v1.Refund
-	(*CreatePaymentRequest)(nil),      // 6: paysuite.payment.v1.CreatePaymentRequest
-	(*VerifyReturnRequest)(nil),       // 7: paysuite.payment.v1.VerifyReturnRequest
-	(*GetPaymentRequest)(nil),         // 8: paysuite.payment.v1.GetPaymentRequest
-	(*ListOrderPaymentsRequest)(nil),  // 9: paysuite.payment.v1.ListOrderPaymentsRequest
-	(*ListOrderPaymentsResponse)(nil), // 10: paysuite.payment.v1.ListOrderPaymentsResponse
-	(*ClosePaymentsRequest)(nil),      // 11: paysuite.payment.v1.ClosePaymentsRequest
-	(*ClosePaymentsResponse)(nil),     // 12: paysuite.payment.v1.ClosePaymentsResponse
-	(*RefundPaymentRequest)(nil),      // 13: paysuite.payment.v1.RefundPaymentRequest
-	(*RefundItem)(nil),                // 14: paysuite.payment.v1.RefundItem
-	(*GetRefundRequest)(nil),          // 15: paysuite.payment.v1.GetRefundRequest
-	(*Anomaly)(nil),                   // 16: paysuite.payment.v1.Anomaly
-	(*ListAnomaliesRequest)(nil),      // 17: paysuite.payment.v1.ListAnomaliesRequest
-	(*ListAnomaliesResponse)(nil),     // 18: paysuite.payment.v1.ListAnomaliesResponse
-	(*timestamppb.Timestamp)(nil),     // 19: google.protobuf.Timestamp
+	(Channel)(0),                        // 0: paysuite.payment.v1.Channel
+	(PaymentStatus)(0),                  // 1: paysuite.payment.v1.PaymentStatus
+	(RefundStatus)(0),                   // 2: paysuite.payment.v1.RefundStatus
+	(*Payment)(nil),                     // 3: paysuite.payment.v1.Payment
+	(*JsapiParams)(nil),                 // 4: paysuite.payment.v1.JsapiParams
+	(*Refund)(nil),                      // 5: paysuite.payment.v1.Refund
+	(*CreatePaymentRequest)(nil),        // 6: paysuite.payment.v1.CreatePaymentRequest
+	(*VerifyReturnRequest)(nil),         // 7: paysuite.payment.v1.VerifyReturnRequest
+	(*GetPaymentRequest)(nil),           // 8: paysuite.payment.v1.GetPaymentRequest
+	(*ListOrderPaymentsRequest)(nil),    // 9: paysuite.payment.v1.ListOrderPaymentsRequest
+	(*ListOrderPaymentsResponse)(nil),   // 10: paysuite.payment.v1.ListOrderPaymentsResponse
+	(*ClosePaymentsRequest)(nil),        // 11: paysuite.payment.v1.ClosePaymentsRequest
+	(*ClosePaymentsResponse)(nil),       // 12: paysuite.payment.v1.ClosePaymentsResponse
+	(*RefundPaymentRequest)(nil),        // 13: paysuite.payment.v1.RefundPaymentRequest
+	(*RefundItem)(nil),                  // 14: paysuite.payment.v1.RefundItem
+	(*GetRefundRequest)(nil),            // 15: paysuite.payment.v1.GetRefundRequest
+	(*Anomaly)(nil),                     // 16: paysuite.payment.v1.Anomaly
+	(*ListAnomaliesRequest)(nil),        // 17: paysuite.payment.v1.ListAnomaliesRequest
+	(*ListAnomaliesResponse)(nil),       // 18: paysuite.payment.v1.ListAnomaliesResponse
+	(*Reconciliation)(nil),              // 19: paysuite.payment.v1.Reconciliation
+	(*Discrepancy)(nil),                 // 20: paysuite.payment.v1.Discrepancy
+	(*RunReconciliationRequest)(nil),    // 21: paysuite.payment.v1.RunReconciliationRequest
+	(*GetReconciliationRequest)(nil),    // 22: paysuite.payment.v1.GetReconciliationRequest
+	(*ListReconciliationsRequest)(nil),  // 23: paysuite.payment.v1.ListReconciliationsRequest
+	(*ListReconciliationsResponse)(nil), // 24: paysuite.payment.v1.ListReconciliationsResponse
+	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
 }
 var file_paysuite_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: paysuite.payment.v1.Payment.channel:type_name -> paysuite.payment.v1.Channel
 	1,  // 1: paysuite.payment.v1.Payment.status:type_name -> paysuite.payment.v1.PaymentStatus
-	19, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
-	19, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
-	19, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	25, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
+	25, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
+	25, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
 	4,  // 5: paysuite.payment.v1.Payment.jsapi_params:type_name -> paysuite.payment.v1.JsapiParams
 	2,  // 6: paysuite.payment.v1.Refund.status:type_name -> paysuite.payment.v1.RefundStatus
-	19, // 7: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
-	19, // 8: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
+	25, // 7: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
+	25, // 8: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
 	14, // 9: paysuite.payment.v1.Refund.items:type_name -> paysuite.payment.v1.RefundItem
 	0,  // 10: paysuite.payment.v1.CreatePaymentRequest.channel:type_name -> paysuite.payment.v1.Channel
 	3,  // 11: paysuite.payment.v1.ListOrderPaymentsResponse.payments:type_name -> paysuite.payment.v1.Payment
@@ -1608,31 +2113,44 @@ var file_paysuite_payment_v1_payment_proto_depIdxs = []int32{
 	3,  // 13: paysuite.payment.v1.ClosePaymentsResponse.paid_payment:type_name -> paysuite.payment.v1.Payment
 	14, // 14: paysuite.payment.v1.RefundPaymentRequest.items:type_name -> paysuite.payment.v1.RefundItem
 	0,  // 15: paysuite.payment.v1.Anomaly.channel:type_name -> paysuite.payment.v1.Channel
-	19, // 16: paysuite.payment.v1.Anomaly.created_at:type_name -> google.protobuf.Timestamp
-	19, // 17: paysuite.payment.v1.Anomaly.updated_at:type_name -> google.protobuf.Timestamp
-	19, // 18: paysuite.payment.v1.Anomaly.resolved_at:type_name -> google.protobuf.Timestamp
+	25, // 16: paysuite.payment.v1.Anomaly.created_at:type_name -> google.protobuf.Timestamp
+	25, // 17: paysuite.payment.v1.Anomaly.updated_at:type_name -> google.protobuf.Timestamp
+	25, // 18: paysuite.payment.v1.Anomaly.resolved_at:type_name -> google.protobuf.Timestamp
 	16, // 19: paysuite.payment.v1.ListAnomaliesResponse.anomalies:type_name -> paysuite.payment.v1.Anomaly
-	6,  // 20: paysuite.payment.v1.PaymentService.CreatePayment:input_type -> paysuite.payment.v1.CreatePaymentRequest
-	8,  // 21: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
-	9,  // 22: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
-	11, // 23: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
-	13, // 24: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
-	15, // 25: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
-	17, // 26: paysuite.payment.v1.PaymentService.ListAnomalies:input_type -> paysuite.payment.v1.ListAnomaliesRequest
-	7,  // 27: paysuite.payment.v1.PaymentService.VerifyReturn:input_type -> paysuite.payment.v1.VerifyReturnRequest
-	3,  // 28: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
-	3,  // 29: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
-	10, // 30: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
-	12, // 31: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
-	5,  // 32: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
-	5,  // 33: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
-	18, // 34: paysuite.payment.v1.PaymentService.ListAnomalies:output_type -> paysuite.payment.v1.ListAnomaliesResponse
-	3,  // 35: paysuite.payment.v1.PaymentService.VerifyReturn:output_type -> paysuite.payment.v1.Payment
-	28, // [28:36] is the sub-list for method output_type
-	20, // [20:28] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	0,  // 20: paysuite.payment.v1.Reconciliation.channel:type_name -> paysuite.payment.v1.Channel
+	20, // 21: paysuite.payment.v1.Reconciliation.discrepancies:type_name -> paysuite.payment.v1.Discrepancy
+	25, // 22: paysuite.payment.v1.Reconciliation.created_at:type_name -> google.protobuf.Timestamp
+	25, // 23: paysuite.payment.v1.Reconciliation.updated_at:type_name -> google.protobuf.Timestamp
+	0,  // 24: paysuite.payment.v1.RunReconciliationRequest.channel:type_name -> paysuite.payment.v1.Channel
+	0,  // 25: paysuite.payment.v1.ListReconciliationsRequest.channel:type_name -> paysuite.payment.v1.Channel
+	19, // 26: paysuite.payment.v1.ListReconciliationsResponse.reconciliations:type_name -> paysuite.payment.v1.Reconciliation
+	6,  // 27: paysuite.payment.v1.PaymentService.CreatePayment:input_type -> paysuite.payment.v1.CreatePaymentRequest
+	8,  // 28: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
+	9,  // 29: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
+	11, // 30: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
+	13, // 31: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
+	15, // 32: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
+	21, // 33: paysuite.payment.v1.PaymentService.RunReconciliation:input_type -> paysuite.payment.v1.RunReconciliationRequest
+	22, // 34: paysuite.payment.v1.PaymentService.GetReconciliation:input_type -> paysuite.payment.v1.GetReconciliationRequest
+	23, // 35: paysuite.payment.v1.PaymentService.ListReconciliations:input_type -> paysuite.payment.v1.ListReconciliationsRequest
+	17, // 36: paysuite.payment.v1.PaymentService.ListAnomalies:input_type -> paysuite.payment.v1.ListAnomaliesRequest
+	7,  // 37: paysuite.payment.v1.PaymentService.VerifyReturn:input_type -> paysuite.payment.v1.VerifyReturnRequest
+	3,  // 38: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
+	3,  // 39: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
+	10, // 40: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
+	12, // 41: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
+	5,  // 42: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
+	5,  // 43: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
+	19, // 44: paysuite.payment.v1.PaymentService.RunReconciliation:output_type -> paysuite.payment.v1.Reconciliation
+	19, // 45: paysuite.payment.v1.PaymentService.GetReconciliation:output_type -> paysuite.payment.v1.Reconciliation
+	24, // 46: paysuite.payment.v1.PaymentService.ListReconciliations:output_type -> paysuite.payment.v1.ListReconciliationsResponse
+	18, // 47: paysuite.payment.v1.PaymentService.ListAnomalies:output_type -> paysuite.payment.v1.ListAnomaliesResponse
+	3,  // 48: paysuite.payment.v1.PaymentService.VerifyReturn:output_type -> paysuite.payment.v1.Payment
+	38, // [38:49] is the sub-list for method output_type
+	27, // [27:38] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_paysuite_payment_v1_payment_proto_init() }
@@ -1646,7 +2164,7 @@ func file_paysuite_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paysuite_payment_v1_payment_proto_rawDesc), len(file_paysuite_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   16,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,14 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PaymentService_CreatePayment_FullMethodName     = "/paysuite.payment.v1.PaymentService/CreatePayment"
-	PaymentService_GetPayment_FullMethodName        = "/paysuite.payment.v1.PaymentService/GetPayment"
-	PaymentService_ListOrderPayments_FullMethodName = "/paysuite.payment.v1.PaymentService/ListOrderPayments"
-	PaymentService_ClosePayments_FullMethodName     = "/paysuite.payment.v1.PaymentService/ClosePayments"
-	PaymentService_RefundPayment_FullMethodName     = "/paysuite.payment.v1.PaymentService/RefundPayment"
-	PaymentService_GetRefund_FullMethodName         = "/paysuite.payment.v1.PaymentService/GetRefund"
-	PaymentService_ListAnomalies_FullMethodName     = "/paysuite.payment.v1.PaymentService/ListAnomalies"
-	PaymentService_VerifyReturn_FullMethodName      = "/paysuite.payment.v1.PaymentService/VerifyReturn"
+	PaymentService_CreatePayment_FullMethodName       = "/paysuite.payment.v1.PaymentService/CreatePayment"
+	PaymentService_GetPayment_FullMethodName          = "/paysuite.payment.v1.PaymentService/GetPayment"
+	PaymentService_ListOrderPayments_FullMethodName   = "/paysuite.payment.v1.PaymentService/ListOrderPayments"
+	PaymentService_ClosePayments_FullMethodName       = "/paysuite.payment.v1.PaymentService/ClosePayments"
+	PaymentService_RefundPayment_FullMethodName       = "/paysuite.payment.v1.PaymentService/RefundPayment"
+	PaymentService_GetRefund_FullMethodName           = "/paysuite.payment.v1.PaymentService/GetRefund"
+	PaymentService_RunReconciliation_FullMethodName   = "/paysuite.payment.v1.PaymentService/RunReconciliation"
+	PaymentService_GetReconciliation_FullMethodName   = "/paysuite.payment.v1.PaymentService/GetReconciliation"
+	PaymentService_ListReconciliations_FullMethodName = "/paysuite.payment.v1.PaymentService/ListReconciliations"
+	PaymentService_ListAnomalies_FullMethodName       = "/paysuite.payment.v1.PaymentService/ListAnomalies"
+	PaymentService_VerifyReturn_FullMethodName        = "/paysuite.payment.v1.PaymentService/VerifyReturn"
 )
 
 // PaymentServiceClient is the client API for PaymentService service.
@@ -47,6 +50,11 @@ type PaymentServiceClient interface {
 	// Refund refunds part or all of a succeeded payment; idempotent on request_id.
 	RefundPayment(ctx context.Context, in *RefundPaymentRequest, opts ...grpc.CallOption) (*Refund, error)
 	GetRefund(ctx context.Context, in *GetRefundRequest, opts ...grpc.CallOption) (*Refund, error)
+	// RunReconciliation reconciles a channel's bill of one provider day now (merchant, admin);
+	// the daily run does the same by itself.
+	RunReconciliation(ctx context.Context, in *RunReconciliationRequest, opts ...grpc.CallOption) (*Reconciliation, error)
+	GetReconciliation(ctx context.Context, in *GetReconciliationRequest, opts ...grpc.CallOption) (*Reconciliation, error)
+	ListReconciliations(ctx context.Context, in *ListReconciliationsRequest, opts ...grpc.CallOption) (*ListReconciliationsResponse, error)
 	// ListAnomalies lists money that needs a person (merchant staff only), newest first.
 	ListAnomalies(ctx context.Context, in *ListAnomaliesRequest, opts ...grpc.CallOption) (*ListAnomaliesResponse, error)
 	// VerifyReturn checks the signed parameters a provider put on the buyer's return URL (Alipay
@@ -125,6 +133,36 @@ func (c *paymentServiceClient) GetRefund(ctx context.Context, in *GetRefundReque
 	return out, nil
 }
 
+func (c *paymentServiceClient) RunReconciliation(ctx context.Context, in *RunReconciliationRequest, opts ...grpc.CallOption) (*Reconciliation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Reconciliation)
+	err := c.cc.Invoke(ctx, PaymentService_RunReconciliation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentServiceClient) GetReconciliation(ctx context.Context, in *GetReconciliationRequest, opts ...grpc.CallOption) (*Reconciliation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Reconciliation)
+	err := c.cc.Invoke(ctx, PaymentService_GetReconciliation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentServiceClient) ListReconciliations(ctx context.Context, in *ListReconciliationsRequest, opts ...grpc.CallOption) (*ListReconciliationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListReconciliationsResponse)
+	err := c.cc.Invoke(ctx, PaymentService_ListReconciliations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *paymentServiceClient) ListAnomalies(ctx context.Context, in *ListAnomaliesRequest, opts ...grpc.CallOption) (*ListAnomaliesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListAnomaliesResponse)
@@ -163,6 +201,11 @@ type PaymentServiceServer interface {
 	// Refund refunds part or all of a succeeded payment; idempotent on request_id.
 	RefundPayment(context.Context, *RefundPaymentRequest) (*Refund, error)
 	GetRefund(context.Context, *GetRefundRequest) (*Refund, error)
+	// RunReconciliation reconciles a channel's bill of one provider day now (merchant, admin);
+	// the daily run does the same by itself.
+	RunReconciliation(context.Context, *RunReconciliationRequest) (*Reconciliation, error)
+	GetReconciliation(context.Context, *GetReconciliationRequest) (*Reconciliation, error)
+	ListReconciliations(context.Context, *ListReconciliationsRequest) (*ListReconciliationsResponse, error)
 	// ListAnomalies lists money that needs a person (merchant staff only), newest first.
 	ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error)
 	// VerifyReturn checks the signed parameters a provider put on the buyer's return URL (Alipay
@@ -198,6 +241,15 @@ func (UnimplementedPaymentServiceServer) RefundPayment(context.Context, *RefundP
 }
 func (UnimplementedPaymentServiceServer) GetRefund(context.Context, *GetRefundRequest) (*Refund, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRefund not implemented")
+}
+func (UnimplementedPaymentServiceServer) RunReconciliation(context.Context, *RunReconciliationRequest) (*Reconciliation, error) {
+	return nil, status.Error(codes.Unimplemented, "method RunReconciliation not implemented")
+}
+func (UnimplementedPaymentServiceServer) GetReconciliation(context.Context, *GetReconciliationRequest) (*Reconciliation, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetReconciliation not implemented")
+}
+func (UnimplementedPaymentServiceServer) ListReconciliations(context.Context, *ListReconciliationsRequest) (*ListReconciliationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReconciliations not implemented")
 }
 func (UnimplementedPaymentServiceServer) ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAnomalies not implemented")
@@ -334,6 +386,60 @@ func _PaymentService_GetRefund_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentService_RunReconciliation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RunReconciliationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).RunReconciliation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_RunReconciliation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).RunReconciliation(ctx, req.(*RunReconciliationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentService_GetReconciliation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReconciliationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).GetReconciliation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_GetReconciliation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).GetReconciliation(ctx, req.(*GetReconciliationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentService_ListReconciliations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReconciliationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).ListReconciliations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_ListReconciliations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).ListReconciliations(ctx, req.(*ListReconciliationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PaymentService_ListAnomalies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListAnomaliesRequest)
 	if err := dec(in); err != nil {
@@ -400,6 +506,18 @@ var PaymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRefund",
 			Handler:    _PaymentService_GetRefund_Handler,
+		},
+		{
+			MethodName: "RunReconciliation",
+			Handler:    _PaymentService_RunReconciliation_Handler,
+		},
+		{
+			MethodName: "GetReconciliation",
+			Handler:    _PaymentService_GetReconciliation_Handler,
+		},
+		{
+			MethodName: "ListReconciliations",
+			Handler:    _PaymentService_ListReconciliations_Handler,
 		},
 		{
 			MethodName: "ListAnomalies",

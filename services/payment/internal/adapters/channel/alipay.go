@@ -48,6 +48,8 @@ type Alipay struct {
 	cashier *url.URL // where page/WAP pay URLs point: CashierBaseURL or BaseURL; nil for the real gateway
 	// Parsed once: alipay.VerifySign re-decodes the PEM and re-parses the key on every notify.
 	publicKey *rsa.PublicKey
+	// download GETs bill_download_url (sent to BaseURL too when set, as every call is).
+	download *http.Client
 }
 
 var _ app.Channel = (*Alipay)(nil)
@@ -93,7 +95,12 @@ func NewAlipay(cfg AlipayConfig) (*Alipay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ALIPAY_PUBLIC_KEY: %w", err)
 	}
-	return &Alipay{cfg: cfg, client: c, cashier: cashier, publicKey: key}, nil
+	download := &http.Client{Timeout: 4 * timeout}
+	if cfg.BaseURL != "" {
+		base, _ := url.Parse(cfg.BaseURL)
+		download.Transport = hostRewrite{base: base, next: http.DefaultTransport}
+	}
+	return &Alipay{cfg: cfg, client: c, cashier: cashier, publicKey: key, download: download}, nil
 }
 
 // parseRSAPublicKey reads a bare base64 SubjectPublicKeyInfo, as gopay's VerifySign does after

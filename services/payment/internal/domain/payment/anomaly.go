@@ -1,6 +1,7 @@
 package payment
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -54,10 +55,19 @@ type Anomaly struct {
 	ResolvedAt        time.Time
 }
 
-// Ref is the unique key of the case: one per refund (refund kinds) or payment (payment kinds).
+// Ref is the unique key of the case: one per refund (refund kinds) or payment (payment kinds),
+// or, for a trade that is not ours (a bill row nobody knows), per its numbers at the provider.
 func (a *Anomaly) Ref() string {
-	if a.RefundID != 0 {
+	switch {
+	case a.RefundID != 0:
 		return fmt.Sprintf("%s:refund:%d", a.Kind, a.RefundID)
+	case a.PaymentID == 0 && a.OutTradeNo != "":
+		ref := fmt.Sprintf("%s:trade:%s:%s:%s", a.Kind, a.Channel, a.OutTradeNo, a.OutRefundNo)
+		if len(ref) > 96 { // the column's width
+			sum := sha256.Sum256([]byte(ref))
+			ref = fmt.Sprintf("%s:trade:%x", a.Kind, sum[:16])
+		}
+		return ref
 	}
 	return fmt.Sprintf("%s:payment:%d", a.Kind, a.PaymentID)
 }

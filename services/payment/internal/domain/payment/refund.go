@@ -24,6 +24,7 @@ const (
 	ReasonDuplicatePayment = "DUPLICATE_PAYMENT" // the order was paid by another attempt
 	ReasonOrderCancelled   = "ORDER_CANCELLED"   // the payment arrived for a cancelled order
 	ReasonOrderRefused     = "ORDER_REFUSED"     // the order, still unpaid, refused it (e.g. its amount)
+	ReasonProviderConsole  = "PROVIDER_CONSOLE"  // made in the provider's console, found in its bill
 	ReasonAmountMismatch   = "AMOUNT_MISMATCH"   // the provider took another amount than the trade's
 )
 

@@ -10,13 +10,16 @@ import (
 // certificate; admin may call all of them, and anyone else gets PermissionDenied.
 func Callers() grpcauth.Policy {
 	return grpcauth.Policy{
-		paymentv1.PaymentService_CreatePayment_FullMethodName:     grpcauth.By(tlsx.Gateway),
-		paymentv1.PaymentService_GetPayment_FullMethodName:        grpcauth.By(tlsx.Gateway),
-		paymentv1.PaymentService_ListOrderPayments_FullMethodName: grpcauth.By(tlsx.Gateway),
-		paymentv1.PaymentService_ClosePayments_FullMethodName:     grpcauth.By(tlsx.Order),
-		paymentv1.PaymentService_RefundPayment_FullMethodName:     grpcauth.By(tlsx.Gateway),
-		paymentv1.PaymentService_GetRefund_FullMethodName:         grpcauth.By(tlsx.Gateway),
-		paymentv1.PaymentService_ListAnomalies_FullMethodName:     grpcauth.By(tlsx.Gateway),
-		paymentv1.PaymentService_VerifyReturn_FullMethodName:      grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_CreatePayment_FullMethodName:       grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_GetPayment_FullMethodName:          grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_ListOrderPayments_FullMethodName:   grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_ClosePayments_FullMethodName:       grpcauth.By(tlsx.Order),
+		paymentv1.PaymentService_RefundPayment_FullMethodName:       grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_GetRefund_FullMethodName:           grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_ListAnomalies_FullMethodName:       grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_VerifyReturn_FullMethodName:        grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_RunReconciliation_FullMethodName:   grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_GetReconciliation_FullMethodName:   grpcauth.By(tlsx.Gateway),
+		paymentv1.PaymentService_ListReconciliations_FullMethodName: grpcauth.By(tlsx.Gateway),
 	}
 }

@@ -17,6 +17,7 @@ import (
 	paymentv1 "github.com/paysuite/paysuite/proto/gen/paysuite/payment/v1"
 	"github.com/paysuite/paysuite/services/payment/internal/app"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+	"github.com/paysuite/paysuite/services/payment/internal/domain/recon"
 	"github.com/paysuite/paysuite/services/payment/internal/pbconv"
 )
 
@@ -44,6 +45,9 @@ var errorCodes = []grpcserver.ErrorCode{
 	{Err: payment.ErrNotWaiting, Code: codes.FailedPrecondition},
 	{Err: app.ErrOrderRefused, Code: codes.FailedPrecondition},
 	{Err: app.ErrProviderUnavailable, Code: codes.Unavailable},
+	{Err: recon.ErrMerchantOnly, Code: codes.PermissionDenied},
+	{Err: recon.ErrBillNotReady, Code: codes.FailedPrecondition},
+	{Err: recon.ErrBadBill, Code: codes.FailedPrecondition},
 }
 
 func toStatus(err error) error { return grpcserver.ToStatus(errorCodes, err) }

@@ -1,0 +1,94 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/paysuite/paysuite/pkg/money"
+	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+	"github.com/paysuite/paysuite/services/payment/internal/domain/recon"
+)
+
+// ---- reconciliation ------------------------------------------------------------------------
+
+// RawBill is a provider's bill file exactly as downloaded (Alipay: the zip; WeChat: the gzip),
+// kept with the reconciliation. An empty Body is a day the provider has no rows for.
+type RawBill struct {
+	Name string
+	Body []byte
+	Hash string // what the provider vouched for (WeChat: SHA1 of the plain file), already checked
+}
+
+// BillSource is one provider's daily trade bill.
+type BillSource interface {
+	// FetchBill downloads the trade bill of day and checks what the provider vouches for
+	// (WeChat's hash: a mismatch is *recon.BadBillError). *recon.BillNotReadyError when the
+	// provider does not have it yet.
+	FetchBill(ctx context.Context, day recon.Day) (RawBill, error)
+	// ParseBill streams the rows of a fetched bill to fn and checks the totals the file states
+	// about itself (*recon.BadBillError).
+	ParseBill(raw RawBill, fn func(recon.Row) error) (recon.Totals, error)
+}
+
+// LedgerPayment is what reconciliation compares of a payment: small, as a day may hold many.
+type LedgerPayment struct {
+	ID      int64
+	Status  payment.Status
+	Amount  money.Fen
+	PaidAt  time.Time
+	Refunds map[string]*LedgerRefund // by out_refund_no
+
+	seen    bool // a payment row of the bill named it
+	outside bool // looked up for a bill row: not a movement of the day
+}
+
+// LedgerRefund is what reconciliation compares of a refund.
+type LedgerRefund struct {
+	ID          int64
+	Status      payment.RefundStatus
+	Amount      money.Fen
+	SucceededAt time.Time
+
+	seen bool
+}
+
+// Reconciliations stores reconciliation runs and reads the ledger for them.
+type Reconciliations interface {
+	// LedgerDay returns, by out_trade_no, the channel's payments paid within [from, to) and
+	// those with a refund settled within it, each with all its refunds.
+	LedgerDay(ctx context.Context, ch payment.Channel, from, to time.Time) (map[string]*LedgerPayment, error)
+	// LedgerTrades returns the payments (with refunds) of the out_trade_nos that exist.
+	LedgerTrades(ctx context.Context, ch payment.Channel, outTradeNos []string) (map[string]*LedgerPayment, error)
+	// FirstPaymentAt is when the first payment attempt was created (zero: none yet).
+	FirstPaymentAt(ctx context.Context) (time.Time, error)
+	// ReconciliationOf returns the run of channel and day (payment.ErrNotFound if none).
+	ReconciliationOf(ctx context.Context, ch payment.Channel, day recon.Day) (*recon.Reconciliation, error)
+	GetReconciliation(ctx context.Context, id int64) (*recon.Reconciliation, error)
+	// ListReconciliations returns the newest runs first (ch "" for all channels).
+	ListReconciliations(ctx context.Context, ch payment.Channel, limit int) ([]*recon.Reconciliation, error)
+	// SaveReconciliation writes the run (one per channel and day: a rerun updates it), adds the
+	// discrepancies not stored yet (one stored keeps its first action) and keeps the raw file,
+	// in one transaction.
+	SaveReconciliation(ctx context.Context, r *recon.Reconciliation, raw RawBill) error
+	// WriteFees starts storing the fees of channel and day as the bill streams (a rerun
+	// overwrites them); nothing is visible before Commit.
+	WriteFees(ctx context.Context, ch payment.Channel, day recon.Day) (FeeWriter, error)
+}
+
+// FeeWriter takes the fees of one run as the bill is read.
+type FeeWriter interface {
+	Add(recon.Fee) error
+	Commit() error
+	Abort()
+}
+
+// AnomalyRecorder opens a case for a person (the service's anomalies, GET /v1/anomalies);
+// raising the same (Kind, Ref) again updates it.
+type AnomalyRecorder interface {
+	RecordAnomaly(ctx context.Context, a payment.Anomaly) error
+}
+
+// Leader says whether this replica is the one that runs a job now (pkg/leader.Lock).
+type Leader interface {
+	Hold(ctx context.Context) (bool, error)
+}

@@ -1,0 +1,377 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/paysuite/paysuite/pkg/principal"
+	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+	"github.com/paysuite/paysuite/services/payment/internal/domain/recon"
+)
+
+// ReconConfig tunes reconciliation.
+type ReconConfig struct {
+	// ReadyAfter: how long after a provider day ends the daily run fetches its bills (Alipay's
+	// are ready before 09:00, WeChat's after 10:00 the next day). Negative in tests, as the
+	// sandbox's SANDBOX_BILL_READY_DELAY.
+	ReadyAfter time.Duration
+	Every      time.Duration // how often the daily runner looks for due days
+	LookBack   int           // how many due days the runner keeps trying until one succeeds
+}
+
+func (c *ReconConfig) defaults() {
+	if c.ReadyAfter == 0 {
+		c.ReadyAfter = 10*time.Hour + 30*time.Minute
+	}
+	if c.Every <= 0 {
+		c.Every = 10 * time.Minute
+	}
+	if c.LookBack <= 0 {
+		c.LookBack = 3
+	}
+}
+
+// billSource is the bill of a channel, or ErrBadChannel.
+func (a *App) billSource(ch payment.Channel) (BillSource, error) {
+	src, ok := a.bills[ch]
+	if !ch.Valid() || !ok {
+		return nil, recon.ErrBadChannel
+	}
+	return src, nil
+}
+
+// RunReconciliation reconciles one channel's bill of one provider day now ("YYYY-MM-DD",
+// Asia/Shanghai). A rerun of a day updates the same reconciliation and repairs nothing twice.
+func (a *App) RunReconciliation(ctx context.Context, who principal.Caller, ch payment.Channel, date string) (*recon.Reconciliation, error) {
+	if !who.IsMerchant() {
+		return nil, recon.ErrMerchantOnly
+	}
+	src, err := a.billSource(ch)
+	if err != nil {
+		return nil, err
+	}
+	day, err := recon.ParseDay(date)
+	if err != nil {
+		return nil, err
+	}
+	if day.Start.After(a.now()) {
+		return nil, recon.ErrFutureDate
+	}
+	first, err := a.recons.FirstPaymentAt(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if first.IsZero() || !day.End().After(first) {
+		return nil, fmt.Errorf("%s: %w", day, recon.ErrBeforeTrading)
+	}
+	return a.reconcile(ctx, ch, src, day)
+}
+
+// GetReconciliation returns one run with its discrepancies.
+func (a *App) GetReconciliation(ctx context.Context, who principal.Caller, id int64) (*recon.Reconciliation, error) {
+	if !who.IsMerchant() {
+		return nil, recon.ErrMerchantOnly
+	}
+	if id <= 0 {
+		return nil, recon.ErrMissingID
+	}
+	return a.recons.GetReconciliation(ctx, id)
+}
+
+// ListReconciliations returns the newest runs first, of one channel or all ("").
+func (a *App) ListReconciliations(ctx context.Context, who principal.Caller, ch payment.Channel, limit int) ([]*recon.Reconciliation, error) {
+	if !who.IsMerchant() {
+		return nil, recon.ErrMerchantOnly
+	}
+	if ch != "" && !ch.Valid() {
+		return nil, recon.ErrBadChannel
+	}
+	if limit <= 0 || limit > 100 {
+		limit = 100
+	}
+	return a.recons.ListReconciliations(ctx, ch, limit)
+}
+
+// reconcile fetches, verifies and compares the bill, repairs through the doors the rules name,
+// hands the rest to a person, and stores the run. A bill that cannot be trusted fails the run
+// before anything is changed.
+func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource, day recon.Day) (*recon.Reconciliation, error) {
+	unlock := a.lockRecon(ch, day)
+	defer unlock()
+	now := a.now()
+	r := &recon.Reconciliation{Channel: string(ch), Day: day, CreatedAt: now, UpdatedAt: now, Runs: 1}
+	stored := map[string]bool{} // trades with a discrepancy from an earlier run: never "matched" again
+	prev, err := a.recons.ReconciliationOf(ctx, ch, day)
+	switch {
+	case err == nil:
+		r.ID, r.CreatedAt, r.Runs = prev.ID, prev.CreatedAt, prev.Runs+1
+		for _, d := range prev.Discrepancies {
+			stored[tradeKey(d.OutTradeNo, d.OutRefundNo)] = true
+		}
+	case errors.Is(err, payment.ErrNotFound):
+		r.ID = a.newID()
+	default:
+		return nil, err
+	}
+	raw, err := src.FetchBill(ctx, day)
+	if errors.Is(err, recon.ErrBadBill) {
+		return nil, a.failRun(ctx, r, raw, err)
+	}
+	if err != nil {
+		return nil, err // not ready (FailedPrecondition with when), or the provider is unreachable
+	}
+	ledger, err := a.recons.LedgerDay(ctx, ch, day.Start, day.End())
+	if err != nil {
+		return nil, err
+	}
+	fees, err := a.recons.WriteFees(ctx, ch, day)
+	if err != nil {
+		return nil, err
+	}
+	c := &comparer{ledger: ledger, stored: stored, day: day, fees: fees}
+	if _, err := src.ParseBill(raw, c.row); err != nil {
+		fees.Abort()
+		if errors.Is(err, recon.ErrBadBill) {
+			return nil, a.failRun(ctx, r, raw, err)
+		}
+		return nil, err
+	}
+	if err := c.resolveDeferred(ctx, a.recons, ch); err != nil {
+		fees.Abort()
+		return nil, err
+	}
+	// The whole file was read and its totals hold: its fees are facts now.
+	if err := fees.Commit(); err != nil {
+		return nil, err
+	}
+	c.leftovers()
+	if err := a.repair(ctx, c); err != nil {
+		return nil, a.failRun(ctx, r, raw, err)
+	}
+	r.Status = recon.StatusSucceeded
+	r.BillRows, r.Matched, r.Discrepancies = c.rows, c.matched, c.found
+	r.GrossFen, r.RefundFen, r.FeeFen = c.tot.PaidFen, c.tot.RefundedFen, c.tot.FeeFen
+	r.NetFen = r.GrossFen - r.RefundFen - r.FeeFen
+	for i := range c.found {
+		if err := a.anomalyOf(ctx, ch, day, c.found[i]); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.recons.SaveReconciliation(ctx, r, raw); err != nil {
+		return nil, err
+	}
+	a.log.Info("reconciled", "channel", ch, "bill_date", day.String(), "run", r.Runs, "rows", c.rows, "matched", c.matched,
+		"discrepancies", len(c.found), "fee_fen", int64(c.tot.FeeFen))
+	return a.recons.GetReconciliation(ctx, r.ID)
+}
+
+// failRun stores the run as FAILED with the reason (nothing else changes) and returns err.
+func (a *App) failRun(ctx context.Context, r *recon.Reconciliation, raw RawBill, err error) error {
+	r.Status, r.FailReason, r.Discrepancies = recon.StatusFailed, err.Error(), nil
+	a.log.Error("reconciliation failed", "channel", r.Channel, "bill_date", r.Day.String(), "err", err)
+	if serr := a.recons.SaveReconciliation(ctx, r, raw); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return err
+}
+
+// anomalyOf hands a discrepancy that needs a person to the service's anomalies (its kind is
+// the discrepancy's; one case per payment or refund and kind). A trade that is not ours is
+// listed and left untouched, and is a case too: a bill row nobody knows.
+func (a *App) anomalyOf(ctx context.Context, ch payment.Channel, day recon.Day, d recon.Discrepancy) error {
+	if d.Action != recon.ActionAnomaly && d.Kind != recon.UnknownTrade || a.anomalies == nil {
+		return nil
+	}
+	now := a.now().UTC().Truncate(time.Microsecond)
+	return a.anomalies.RecordAnomaly(ctx, payment.Anomaly{Kind: payment.AnomalyKind(d.Kind), State: payment.AnomalyOpen,
+		PaymentID: d.PaymentID, RefundID: d.RefundID, Channel: ch, OutTradeNo: d.OutTradeNo, OutRefundNo: d.OutRefundNo,
+		AmountFen: d.LedgerFen, ProviderAmountFen: d.ProviderFen, Detail: d.Detail,
+		Tried: "found by the reconciliation of " + day.String() + "; nothing changed", CreatedAt: now, UpdatedAt: now})
+}
+
+func tradeKey(outTradeNo, outRefundNo string) string { return outTradeNo + "|" + outRefundNo }
+
+// lockRecon runs one reconciliation of a channel and day at a time in this process (the daily
+// runner and a manual run); across replicas every step is idempotent.
+func (a *App) lockRecon(ch payment.Channel, day recon.Day) func() {
+	key := string(ch) + day.String()
+	a.reconMu.Lock()
+	l, ok := a.reconLocks[key]
+	if !ok {
+		l = make(chan struct{}, 1)
+		a.reconLocks[key] = l
+	}
+	a.reconMu.Unlock()
+	l <- struct{}{}
+	return func() { <-l }
+}
+
+// comparer holds one run's comparison while the bill streams through it.
+type comparer struct {
+	ledger   map[string]*LedgerPayment
+	stored   map[string]bool
+	day      recon.Day
+	deferred []recon.Row // rows whose trade is not in the day's ledger: looked up in batches
+	found    []recon.Discrepancy
+	repairs  []repair
+	fees     FeeWriter
+	rows     int
+	matched  int
+	tot      recon.Totals
+}
+
+// repair is a discrepancy the run fixes, with what it needs.
+type repair struct {
+	index int // in found; -1 when an earlier run reported it
+	kind  recon.Kind
+	row   recon.Row
+	lp    *LedgerPayment
+}
+
+func (c *comparer) row(r recon.Row) error {
+	// The CSV reader's strings share one allocation per line: keep copies only.
+	r.OutTradeNo, r.OutRefundNo, r.ProviderTradeNo = strings.Clone(r.OutTradeNo), strings.Clone(r.OutRefundNo), strings.Clone(r.ProviderTradeNo)
+	c.rows++
+	c.tot.Add(r)
+	gross := r.Amount
+	if r.Kind == recon.RowRefund {
+		gross = -r.Amount
+	}
+	if err := c.fees.Add(recon.Fee{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, GrossFen: gross, FeeFen: r.Fee}); err != nil {
+		return err
+	}
+	lp := c.ledger[r.OutTradeNo]
+	if lp == nil {
+		c.deferred = append(c.deferred, r)
+		return nil
+	}
+	c.compare(lp, r)
+	return nil
+}
+
+// add records a discrepancy and its repair. A trade an earlier run of the day already reported
+// keeps that report (the rerun's answer is the same); its repair is still retried until the
+// ledger agrees (each door is idempotent).
+func (c *comparer) add(d recon.Discrepancy, fix *repair) {
+	reported := c.stored[tradeKey(d.OutTradeNo, d.OutRefundNo)]
+	if fix != nil {
+		fix.index, fix.kind = -1, d.Kind
+		if !reported {
+			fix.index = len(c.found)
+		}
+		c.repairs = append(c.repairs, *fix)
+	}
+	if !reported {
+		c.found = append(c.found, d)
+	}
+}
+
+// compare one bill row with the ledger's payment of its trade.
+func (c *comparer) compare(lp *LedgerPayment, r recon.Row) {
+	d := recon.Discrepancy{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, ProviderFen: r.Amount, PaymentID: lp.ID}
+	switch r.Kind {
+	case recon.RowPayment:
+		lp.seen = true
+		d.LedgerFen = lp.Amount
+		switch {
+		case r.Amount != lp.Amount:
+			d.Kind, d.Action = recon.AmountDiffers, recon.ActionAnomaly
+			d.Detail = fmt.Sprintf("the provider settled %s yuan, our trade is %s yuan; nothing changed", r.Amount.Yuan(), lp.Amount.Yuan())
+			c.add(d, nil)
+		case lp.Status == payment.StatusSucceeded || lp.Status == payment.StatusRefunded:
+			c.match(r)
+		default:
+			d.Kind, d.Action = recon.PaidNotRecorded, recon.ActionRecordedPayment
+			d.Detail = "paid at the provider, " + string(lp.Status) + " here: recorded as a verified notify would"
+			c.add(d, &repair{row: r, lp: lp})
+		}
+	case recon.RowRefund:
+		lr := lp.Refunds[r.OutRefundNo]
+		if lr == nil {
+			d.Kind, d.Action = recon.ConsoleRefund, recon.ActionRecordedRefund
+			d.Detail = "refunded at the provider, unknown here: recorded as a refund, the order follows"
+			c.add(d, &repair{row: r, lp: lp})
+			return
+		}
+		lr.seen = true
+		d.LedgerFen, d.RefundID = lr.Amount, lr.ID
+		switch {
+		case r.Amount != lr.Amount:
+			d.Kind, d.Action = recon.AmountDiffers, recon.ActionAnomaly
+			d.Detail = fmt.Sprintf("the provider refunded %s yuan, our refund is %s yuan; nothing changed", r.Amount.Yuan(), lr.Amount.Yuan())
+			c.add(d, nil)
+		case lr.Status == payment.RefundSucceeded:
+			c.match(r)
+		case lr.Status == payment.RefundProcessing:
+			d.Kind, d.Action = recon.RefundNotSettled, recon.ActionRefundSettling
+			d.Detail = "refunded at the provider, still processing here: the refund queries the provider now"
+			c.add(d, &repair{row: r, lp: lp})
+		default:
+			d.Kind, d.Action = recon.StatusDiffers, recon.ActionAnomaly
+			d.Detail = "refunded at the provider, " + string(lr.Status) + " here"
+			c.add(d, nil)
+		}
+	}
+}
+
+func (c *comparer) match(r recon.Row) {
+	if !c.stored[tradeKey(r.OutTradeNo, r.OutRefundNo)] {
+		c.matched++
+	}
+}
+
+// resolveDeferred looks up the trades the day's ledger did not hold (a refund of an older
+// payment, a payment we never saw succeed) in batches; what is still unknown is not ours.
+func (c *comparer) resolveDeferred(ctx context.Context, store Reconciliations, ch payment.Channel) error {
+	const batch = 500
+	for start := 0; start < len(c.deferred); start += batch {
+		rows := c.deferred[start:min(start+batch, len(c.deferred))]
+		nos := make([]string, 0, len(rows))
+		for _, r := range rows {
+			if c.ledger[r.OutTradeNo] == nil {
+				nos = append(nos, r.OutTradeNo)
+			}
+		}
+		more, err := store.LedgerTrades(ctx, ch, nos)
+		if err != nil {
+			return err
+		}
+		for no, lp := range more {
+			lp.outside = true // not of this day: never "missing in the bill"
+			c.ledger[no] = lp
+		}
+		for _, r := range rows {
+			if lp := c.ledger[r.OutTradeNo]; lp != nil {
+				c.compare(lp, r)
+				continue
+			}
+			c.add(recon.Discrepancy{Kind: recon.UnknownTrade, OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo,
+				ProviderFen: r.Amount, Action: recon.ActionListed, Detail: "not a paysuite trade (another system on the merchant account?)"}, nil)
+		}
+	}
+	c.deferred = nil
+	return nil
+}
+
+// leftovers: what the ledger moved within the day that the bill does not list.
+func (c *comparer) leftovers() {
+	for no, lp := range c.ledger {
+		if lp.outside {
+			continue
+		}
+		if !lp.seen && (lp.Status == payment.StatusSucceeded || lp.Status == payment.StatusRefunded) && c.day.Contains(lp.PaidAt) {
+			c.add(recon.Discrepancy{Kind: recon.MissingInBill, OutTradeNo: no, LedgerFen: lp.Amount, Action: recon.ActionAnomaly,
+				Detail: "SUCCEEDED here, absent from the provider's bill", PaymentID: lp.ID}, nil)
+		}
+		for rno, lr := range lp.Refunds {
+			if !lr.seen && lr.Status == payment.RefundSucceeded && c.day.Contains(lr.SucceededAt) {
+				c.add(recon.Discrepancy{Kind: recon.MissingInBill, OutTradeNo: no, OutRefundNo: rno, LedgerFen: lr.Amount,
+					Action: recon.ActionAnomaly, Detail: "refund SUCCEEDED here, absent from the provider's bill",
+					PaymentID: lp.ID, RefundID: lr.ID}, nil)
+			}
+		}
+	}
+}
