@@ -30,7 +30,7 @@ BENCH_ORDER  := go run ./services/order/cmd/bench -duration 10s -concurrency 64 
 BENCH_NOTIFY := go run ./services/payment/cmd/bench -n 2000 -c 16 -rounds 3 -stats
 BENCH_E2E    := go run ./services/payment/cmd/e2ebench -orders 300 -rate 30 -cancel 10000 -cancel-rate 100 -attempt-every 4
 
-.PHONY: run test bench deps build vet fmt generate tools grpcurl lint compose-check demo clean
+.PHONY: run test bench load deps build vet fmt generate tools grpcurl lint compose-check demo clean
 
 ## run: build and start every service in this terminal (Ctrl-C stops all)
 run: build
@@ -44,6 +44,14 @@ test:
 ## bench: the benchmarks that print the README's "Performance" figures (not tests; several minutes)
 bench:
 	@$(WITH_DEPS) bash -c '$(BENCH_ORDER) && $(BENCH_NOTIFY) && $(BENCH_E2E)'
+
+## load: the suite's binaries on private ports under an open-loop purchase mix through the gateway
+## (LOAD_RATE arrivals/s, LOAD_DURATION); prints p50/p99/max per step, purchases/s, cost per
+## purchase, notify → effect latency, the GetOrder anchor ratio and the invariants (exit 1 if broken)
+LOAD_RATE ?= 50
+LOAD_DURATION ?= 30s
+load: build
+	@$(WITH_DEPS) go run ./pkg/cmd/load -rate $(LOAD_RATE) -duration $(LOAD_DURATION)
 
 ## deps: only the set-up of MariaDB and RabbitMQ; writes .paysuite/deps.env
 deps:
