@@ -30,7 +30,7 @@ BENCH_ORDER  := go run ./services/order/cmd/bench -duration 10s -concurrency 64 
 BENCH_NOTIFY := go run ./services/payment/cmd/bench -n 2000 -c 16 -rounds 3 -stats
 BENCH_E2E    := go run ./services/payment/cmd/e2ebench -orders 300 -rate 30 -cancel 10000 -cancel-rate 100 -attempt-every 4
 
-.PHONY: run test bench load deps build vet fmt generate tools grpcurl lint compose-check demo clean
+.PHONY: run test bench load chaos deps build vet fmt generate tools grpcurl lint compose-check demo clean
 
 ## run: build and start every service in this terminal (Ctrl-C stops all)
 run: build
@@ -52,6 +52,15 @@ LOAD_RATE ?= 50
 LOAD_DURATION ?= 30s
 load: build
 	@$(WITH_DEPS) go run ./pkg/cmd/load -rate $(LOAD_RATE) -duration $(LOAD_DURATION)
+
+## chaos: the load on private MariaDB/RabbitMQ instances while services are killed, the servers
+## restart, connections are cut and the sandbox misbehaves; then every invariant (exit 1 if broken).
+## Size CHAOS_ORDERS (default 5000), schedule CHAOS_SEED. Needs root (it starts mariadbd and a
+## RabbitMQ node as their own users) but never touches the shared servers.
+CHAOS_ORDERS ?= 5000
+CHAOS_SEED ?= 1
+chaos: build
+	@CHAOS_ORDERS=$(CHAOS_ORDERS) CHAOS_SEED=$(CHAOS_SEED) go run ./pkg/cmd/chaos
 
 ## deps: only the set-up of MariaDB and RabbitMQ; writes .paysuite/deps.env
 deps:

@@ -31,6 +31,9 @@ type Options struct {
 	// Settle bounds the wait, after the last arrival, for the invariants to hold (deadlines,
 	// sweeps, retries); the last check's report is the run's.
 	Settle time.Duration
+	// MinSettle is the least wait before the final check, so that every order made by the load
+	// is past its deadline and grace and "no order pending past deadline" has teeth.
+	MinSettle time.Duration
 	// Grace: how long past its deadline an order may stay PENDING_PAYMENT.
 	Grace time.Duration
 
@@ -38,8 +41,8 @@ type Options struct {
 	AnchorConcurrency int
 	AnchorDuration    time.Duration
 
-	// During runs alongside the arrivals (chaos faults) and must return when ctx ends; its
-	// error fails the run. Before and After are called around it.
+	// During runs alongside the arrivals (chaos faults); the run waits for it after the last
+	// arrival, so it must be bounded by itself (and return when ctx ends). Its error fails the run.
 	During func(ctx context.Context, s *localsuite.Suite) error
 	// Inspect, when set, runs after the final check with the suite still up (tests use it to
 	// break the books on purpose and see the checker notice).
@@ -98,15 +101,13 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		Mix: o.Mix, RunID: suite.Name, Rec: rec, Seed: o.Seed}
 	fmt.Fprintf(out, "load: %.0f arrivals/s for %s, %d goods SKUs + 1 hot, seed %d\n", o.Rate, o.Duration, len(goods), o.Seed)
 
-	runCtx, stopDuring := context.WithCancel(ctx)
 	duringErr := make(chan error, 1)
 	if o.During != nil {
-		go func() { duringErr <- o.During(runCtx, suite) }()
+		go func() { duringErr <- o.During(ctx, suite) }()
 	} else {
 		duringErr <- nil
 	}
 	st := loadgen.Schedule(ctx, o.Rate, o.Duration, int(o.Rate*60)+100, drv.Purchase)
-	stopDuring()
 	if err := <-duringErr; err != nil {
 		return res, fmt.Errorf("faults: %w", err)
 	}
@@ -127,7 +128,8 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	settleStart := time.Now()
 	for {
 		res.Report = invariants.Check(ctx, cfg)
-		if res.Report.OK() || time.Since(settleStart) > o.Settle || ctx.Err() != nil {
+		settled := res.Report.OK() && time.Since(settleStart) >= o.MinSettle
+		if settled || time.Since(settleStart) > o.Settle || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(time.Second)

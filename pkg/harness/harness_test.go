@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"database/sql"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,17 +17,9 @@ import (
 // buildSuite builds the services' binaries (as `make build`) into a temporary directory.
 func buildSuite(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
 	bin := t.TempDir()
-	for _, svc := range localsuite.Services {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, svc), "./services/"+svc+"/cmd/"+svc)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", svc, err, out)
-		}
+	if err := localsuite.Build(testkit.Context(t), filepath.Join("..", ".."), bin); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

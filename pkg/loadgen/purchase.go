@@ -219,35 +219,52 @@ func (d *Driver) waitPaid(ctx context.Context, orderID, token string) error {
 	}
 }
 
-// waitPaidSSE watches GET /v1/orders/{id}/events until a status event says PAYMENT_SUCCEEDED.
+// waitPaidSSE watches GET /v1/orders/{id}/events until a status event says PAYMENT_SUCCEEDED,
+// reconnecting when the stream ends early, as a browser's EventSource does.
 func (d *Driver) waitPaidSSE(ctx context.Context, orderID, token string) error {
 	ctx, cancel := context.WithTimeout(ctx, d.PaidWait)
 	defer cancel()
+	var last error
+	for ctx.Err() == nil {
+		paid, err := d.streamOnce(ctx, orderID, token)
+		if paid {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("events: not PAID within %s (last: %v)", d.PaidWait, last)
+}
+
+func (d *Driver) streamOnce(ctx context.Context, orderID, token string) (bool, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", d.Gateway+"/v1/orders/"+orderID+"/events", nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := (&http.Client{Transport: d.client.Transport}).Do(req)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("events: HTTP %d", resp.StatusCode)
+		return false, fmt.Errorf("events: HTTP %d", resp.StatusCode)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "data:") && strings.Contains(line, "PAYMENT_SUCCEEDED") {
-			return nil
+			return true, nil
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return err
+		return false, err
 	}
-	return errors.New("events: stream ended before PAID")
+	return false, errors.New("events: stream ended before PAID")
 }
 
 // call sends a JSON request (path relative to the gateway unless absolute) and decodes a 200's

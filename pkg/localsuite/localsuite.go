@@ -404,3 +404,16 @@ func freeAddr() (string, error) {
 	defer lis.Close()
 	return lis.Addr().String(), nil
 }
+
+// Build builds every service's binary from the repository at root into binDir, as `make build`
+// does (tests that start the suite build it first).
+func Build(ctx context.Context, root, binDir string) error {
+	for _, svc := range Services {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(binDir, svc), "./services/"+svc+"/cmd/"+svc)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", svc, err, out)
+		}
+	}
+	return nil
+}
