@@ -270,48 +270,24 @@ func printNotifyLatency(ctx context.Context, out io.Writer, s *localsuite.Suite)
 	}
 	rows.Close()
 	var toPaid, toEnrolled []time.Duration
-	od, err := sql.Open("mysql", s.DSN("order"))
-	if err != nil {
-		return err
-	}
-	defer od.Close()
-	prow, err := od.QueryContext(ctx, "SELECT order_id, updated_at FROM orders WHERE status = 'PAID'")
-	if err != nil {
-		return err
-	}
-	for prow.Next() {
-		var oid int64
-		var at time.Time
-		if err := prow.Scan(&oid, &at); err != nil {
-			prow.Close()
+	// The order's last write while PAID is MarkOrderPaid's; the enrolment's, its grant.
+	for _, q := range []struct {
+		svc, query string
+		into       *[]time.Duration
+	}{
+		{"order", "SELECT order_id, updated_at FROM orders WHERE status = 'PAID'", &toPaid},
+		{"course", "SELECT order_id, updated_at FROM enrollments WHERE revoked_at IS NULL", &toEnrolled},
+	} {
+		at, err := timesByOrder(ctx, s.DSN(q.svc), q.query)
+		if err != nil {
 			return err
 		}
-		if ack, ok := orderAck[oid]; ok {
-			toPaid = append(toPaid, at.Sub(ack))
+		for oid, t := range at {
+			if ack, ok := orderAck[oid]; ok {
+				*q.into = append(*q.into, t.Sub(ack))
+			}
 		}
 	}
-	prow.Close()
-	cd, err := sql.Open("mysql", s.DSN("course"))
-	if err != nil {
-		return err
-	}
-	defer cd.Close()
-	erow, err := cd.QueryContext(ctx, "SELECT order_id, updated_at FROM enrollments WHERE revoked_at IS NULL")
-	if err != nil {
-		return err
-	}
-	for erow.Next() {
-		var oid int64
-		var at time.Time
-		if err := erow.Scan(&oid, &at); err != nil {
-			erow.Close()
-			return err
-		}
-		if ack, ok := orderAck[oid]; ok {
-			toEnrolled = append(toEnrolled, at.Sub(ack))
-		}
-	}
-	erow.Close()
 	p50, p99, pmax := loadgen.Percentiles(toPaid)
 	fmt.Fprintf(out, "notify acked → order PAID:      n=%d p50 %s p99 %s max %s\n", len(toPaid), p50.Round(time.Millisecond),
 		p99.Round(time.Millisecond), pmax.Round(time.Millisecond))
@@ -323,3 +299,27 @@ func printNotifyLatency(ctx context.Context, out io.Writer, s *localsuite.Suite)
 
 // ErrBroken is returned by the commands when an invariant does not hold.
 var ErrBroken = errors.New("invariants broken")
+
+// timesByOrder runs query (order_id, a time) on dsn.
+func timesByOrder(ctx context.Context, dsn, query string) (map[int64]time.Time, error) {
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]time.Time{}
+	for rows.Next() {
+		var oid int64
+		var at time.Time
+		if err := rows.Scan(&oid, &at); err != nil {
+			return nil, err
+		}
+		out[oid] = at
+	}
+	return out, rows.Err()
+}

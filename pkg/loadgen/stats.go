@@ -3,11 +3,14 @@ package loadgen
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 )
+
+var longNumber = regexp.MustCompile(`[0-9]{8,}`)
 
 // Recorder keeps every step's latencies and errors.
 type Recorder struct {
@@ -42,7 +45,8 @@ func (r *Recorder) Observe(name string, d time.Duration, err error) {
 		if r.errors[name] == nil {
 			r.errors[name] = map[string]int{}
 		}
-		msg := err.Error()
+		// Ids in messages would make every error its own kind.
+		msg := longNumber.ReplaceAllString(err.Error(), "N")
 		if len(msg) > 160 {
 			msg = msg[:160]
 		}

@@ -90,12 +90,7 @@ func Start(ctx context.Context, o Options) (_ *Suite, err error) {
 	if s.Dir, err = os.MkdirTemp("", s.Name); err != nil {
 		return nil, err
 	}
-	s.cleanup = append(s.cleanup, func() error {
-		if o.Keep {
-			return nil
-		}
-		return os.RemoveAll(s.Dir)
-	})
+	s.removeAtClose(func() error { return os.RemoveAll(s.Dir) })
 	if s.opts.LogDir == "" {
 		s.opts.LogDir = filepath.Join(s.Dir, "logs")
 	}
@@ -111,23 +106,13 @@ func Start(ctx context.Context, o Options) (_ *Suite, err error) {
 		return nil, err
 	}
 	s.adminDSN = dsn
-	s.cleanup = append(s.cleanup, func() error {
-		if o.Keep {
-			return nil
-		}
-		return dropDB()
-	})
+	s.removeAtClose(dropDB)
 	vhostURL, dropVhost, err := scratch.Vhost(o.AdminAMQP, s.Name)
 	if err != nil {
 		return nil, err
 	}
 	s.vhostURL = vhostURL
-	s.cleanup = append(s.cleanup, func() error {
-		if o.Keep {
-			return nil
-		}
-		return dropVhost()
-	})
+	s.removeAtClose(dropVhost)
 	if err := s.makeUsers(ctx); err != nil {
 		return nil, err
 	}
@@ -171,15 +156,22 @@ func (s *Suite) makeUsers(ctx context.Context) error {
 	settings := devenv.Settings{AdminDSN: s.opts.AdminDSN, AdminAMQ: s.opts.AdminAMQP, MySQLDSN: serviceDSN.FormatDSN(),
 		AMQPURL: serviceAMQP.String(), Given: map[string]string{}, UserPrefix: s.Name}
 	// Removed first at Close (cleanups run in reverse): users before their database and vhost.
-	s.cleanup = append(s.cleanup, func() error { return s.dropUsers() })
+	s.removeAtClose(s.dropUsers)
 	s.exports, err = devenv.EnsureUsers(ctx, settings, nil)
 	return err
 }
 
+// removeAtClose has Close run remove (in reverse order of registration) unless Options.Keep.
+func (s *Suite) removeAtClose(remove func() error) {
+	s.cleanup = append(s.cleanup, func() error {
+		if s.opts.Keep {
+			return nil
+		}
+		return remove()
+	})
+}
+
 func (s *Suite) dropUsers() error {
-	if s.opts.Keep {
-		return nil
-	}
 	cfg, err := mysql.ParseDSN(s.opts.AdminDSN)
 	if err != nil {
 		return err
