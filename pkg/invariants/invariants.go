@@ -138,14 +138,13 @@ func SandboxTrades(ctx context.Context, base string) ([]SandboxTrade, error) {
 }
 
 type payment struct {
-	id, orderID          int64
-	outTradeNo, status   string
-	amount, refunded     int64
-	autoRefundSucceeded  int64 // auto refunds SUCCEEDED (duplicate, cancelled, refused)
-	userRefundSucceeded  int64
-	refundsInFlight      int
-	autoRefundRequested  bool
-	autoRefundFailedOnly bool
+	id, orderID         int64
+	outTradeNo, status  string
+	amount, refunded    int64
+	autoRefundSucceeded int64 // auto refunds SUCCEEDED (duplicate, cancelled, refused)
+	userRefundSucceeded int64 // merchant staff's refunds SUCCEEDED
+	refundsInFlight     int
+	refundsFailed       []string // "auto 990 <fail reason>"
 }
 
 type order struct {
@@ -215,14 +214,15 @@ func Check(ctx context.Context, cfg Config) Report {
 		switch {
 		case o != nil && orderPaid(o.status) && o.paymentID == p.id:
 			keptByOrder[p.orderID] = append(keptByOrder[p.orderID], p.id)
-		case p.autoRefundSucceeded == p.amount:
+		case p.autoRefundSucceeded+p.userRefundSucceeded == p.amount:
+			// Not its order's payment, and every fen went back (automatically, or by staff).
 		default:
 			st := "missing"
 			if o != nil {
 				st = fmt.Sprintf("%s (its payment %d)", o.status, o.paymentID)
 			}
-			r.Bad = append(r.Bad, fmt.Sprintf("payment %d order %d: order %s, auto-refunded %d of %d fen", p.id, p.orderID, st,
-				p.autoRefundSucceeded, p.amount))
+			r.Bad = append(r.Bad, fmt.Sprintf("payment %d order %d: order %s, refunded %d auto + %d by staff of %d fen, failed refunds %v",
+				p.id, p.orderID, st, p.autoRefundSucceeded, p.userRefundSucceeded, p.amount, p.refundsFailed))
 		}
 	}
 	for oid, ps := range keptByOrder {
@@ -329,16 +329,16 @@ func readPayments(ctx context.Context, db *sql.DB) ([]*payment, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rrows, err := db.QueryContext(ctx, "SELECT payment_id, amount_fen, status, auto FROM refunds")
+	rrows, err := db.QueryContext(ctx, "SELECT payment_id, amount_fen, status, auto, fail_reason FROM refunds")
 	if err != nil {
 		return nil, err
 	}
 	defer rrows.Close()
 	for rrows.Next() {
 		var pid, amount int64
-		var status string
+		var status, reason string
 		var auto bool
-		if err := rrows.Scan(&pid, &amount, &status, &auto); err != nil {
+		if err := rrows.Scan(&pid, &amount, &status, &auto, &reason); err != nil {
 			return nil, err
 		}
 		p := byID[pid]
@@ -352,6 +352,8 @@ func readPayments(ctx context.Context, db *sql.DB) ([]*payment, error) {
 			p.autoRefundSucceeded += amount
 		case status == "SUCCEEDED":
 			p.userRefundSucceeded += amount
+		case status == "FAILED":
+			p.refundsFailed = append(p.refundsFailed, fmt.Sprintf("auto=%v %d %q", auto, amount, reason))
 		}
 	}
 	return out, rrows.Err()
