@@ -111,6 +111,13 @@ func breakAndCheck(t *testing.T, ctx context.Context, s *localsuite.Suite, cfg i
 		{"provider net = ledger net (fen)",
 			func() { exec(payments, "UPDATE payments SET amount_fen = amount_fen + 1 WHERE id = ?", paidPayment) },
 			func() { exec(payments, "UPDATE payments SET amount_fen = amount_fen - 1 WHERE id = ?", paidPayment) }},
+		{"order refunds = its payment's refunds", // the order refunded without its payment's money going back
+			func() {
+				exec(orders, "UPDATE orders SET refunded_fen = refunded_fen + 1 WHERE order_id = ?", paidOrder)
+			},
+			func() {
+				exec(orders, "UPDATE orders SET refunded_fen = refunded_fen - 1 WHERE order_id = ?", paidOrder)
+			}},
 		{"no order pending past deadline",
 			func() {
 				exec(orders, "UPDATE orders SET pay_deadline = ? WHERE order_id = ?", time.Now().UTC().Add(-time.Hour), pendingOrder)

@@ -250,6 +250,25 @@ func Check(ctx context.Context, cfg Config) Report {
 	}
 	rep = append(rep, r)
 
+	// 3b. What the order says was refunded is what went back of its own payment: a refund of
+	// another payment (a duplicate) must not refund the order.
+	r = Result{Name: "order refunds = its payment's refunds"}
+	for _, o := range orders {
+		if !orderPaid(o.status) {
+			continue
+		}
+		r.Checked++
+		p := byID[o.paymentID]
+		switch {
+		case o.status == "REFUNDING":
+			r.Bad = append(r.Bad, fmt.Sprintf("order %d still REFUNDING", o.id))
+		case p != nil && o.refunded != p.userRefundSucceeded:
+			r.Bad = append(r.Bad, fmt.Sprintf("order %d %s refunded %d fen, its payment %d refunded %d", o.id, o.status, o.refunded,
+				p.id, p.userRefundSucceeded))
+		}
+	}
+	rep = append(rep, r)
+
 	// 4. No order pending past its deadline and the sweep's grace.
 	r = Result{Name: "no order pending past deadline"}
 	now := time.Now()

@@ -145,8 +145,10 @@ func (d *Driver) Purchase(ctx context.Context, a Arrival) {
 	if !roll(d.Mix.Refund) {
 		return
 	}
-	// Merchant staff refunds once the order is PAID (half in full, half partially).
-	if err := d.waitPaid(ctx, order.OrderID, token); err != nil {
+	// Merchant staff refunds the order's payment (the one it kept, which may be the second
+	// attempt) once the order is PAID, half in full, half partially.
+	paymentID, err := d.waitPaid(ctx, order.OrderID, token)
+	if err != nil {
 		d.Rec.Observe("refund", 0, fmt.Errorf("order never PAID: %w", err))
 		return
 	}
@@ -158,14 +160,14 @@ func (d *Driver) Purchase(ctx context.Context, a Arrival) {
 	var p struct {
 		AmountFen string `json:"amountFen"`
 	}
-	_ = d.call(ctx, "GET", "/v1/payments/"+pay.PaymentID, staff, "", &p)
+	_ = d.call(ctx, "GET", "/v1/payments/"+paymentID, staff, "", &p)
 	amount := p.AmountFen
 	if roll(0.5) {
 		amount = "1"
 	}
 	from = time.Now()
 	step("refund", func() error {
-		return d.call(ctx, "POST", "/v1/payments/"+pay.PaymentID+":refund", staff,
+		return d.call(ctx, "POST", "/v1/payments/"+paymentID+":refund", staff,
 			fmt.Sprintf(`{"requestId":"rf%d","amountFen":%q}`, a.N, amount), nil)
 	})
 }
@@ -195,25 +197,27 @@ func (d *Driver) token(ctx context.Context, user string, merchant bool) (string,
 	return out.Token, nil
 }
 
-func (d *Driver) waitPaid(ctx context.Context, orderID, token string) error {
+// waitPaid polls the order until it is PAID and returns the payment it kept.
+func (d *Driver) waitPaid(ctx context.Context, orderID, token string) (string, error) {
 	deadline := time.Now().Add(d.PaidWait)
 	for {
 		var o struct {
-			Status string `json:"status"`
+			Status    string `json:"status"`
+			PaymentID string `json:"paymentId"`
 		}
 		err := d.call(ctx, "GET", "/v1/orders/"+orderID, token, "", &o)
 		if err == nil && o.Status != "PENDING_PAYMENT" {
 			if o.Status == "PAID" {
-				return nil
+				return o.PaymentID, nil
 			}
-			return fmt.Errorf("order %s is %s", orderID, o.Status)
+			return "", fmt.Errorf("order %s is %s", orderID, o.Status)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("order %s not PAID within %s (last error %v)", orderID, d.PaidWait, err)
+			return "", fmt.Errorf("order %s not PAID within %s (last error %v)", orderID, d.PaidWait, err)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return "", ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
