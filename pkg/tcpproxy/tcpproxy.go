@@ -5,7 +5,9 @@
 package tcpproxy
 
 import (
+	"fmt"
 	"net"
+	"net/http"
 	"sync"
 )
 
@@ -156,4 +158,20 @@ func (p *Proxy) waitUnstalled(dst net.Conn) bool {
 	}
 	_, open := p.conns[dst]
 	return open
+}
+
+// Control serves the proxy's faults over HTTP, for scripts and other processes (pkg/cmd/tcpproxy):
+// POST /cut, /stall, /restore; GET / reports the addresses.
+func Control(p *Proxy) http.Handler {
+	mux := http.NewServeMux()
+	for path, fault := range map[string]func(){"/cut": p.Cut, "/stall": p.Stall, "/restore": p.Restore} {
+		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, _ *http.Request) {
+			fault()
+			fmt.Fprintln(w, "ok")
+		})
+	}
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "listen %s target %s\n", p.Addr(), p.target)
+	})
+	return mux
 }
