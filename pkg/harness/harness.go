@@ -226,8 +226,12 @@ func printCost(out io.Writer, c loadgen.Cost, purchases int, elapsed time.Durati
 	if c.FromOutboxes {
 		broker = fmt.Sprintf("%.1f published from the outboxes (no management API)", float64(c.Published)/p)
 	}
-	fmt.Fprintf(out, "cost per purchase: CPU %.2f ms (%s), DB statements %.1f (server-wide Questions %.1f), broker messages %s\n",
-		c.TotalCPUms()/p, strings.Join(parts, ", "), float64(c.Statements)/p, float64(c.Questions)/p, broker)
+	statements := fmt.Sprintf("%.1f", float64(c.Statements)/p)
+	if c.Statements < 0 || c.Questions < 0 {
+		statements = "unknown (the database restarted: its counters did too)"
+	}
+	fmt.Fprintf(out, "cost per purchase: CPU %.2f ms (%s), DB statements %s (server-wide Questions %.1f), broker messages %s\n",
+		c.TotalCPUms()/p, strings.Join(parts, ", "), statements, float64(c.Questions)/p, broker)
 }
 
 // printNotifyLatency: from the sandbox's acknowledgement of each paid trade's notify to the
