@@ -31,7 +31,7 @@ BENCH_NOTIFY := go run ./services/payment/cmd/bench -n 2000 -c 16 -rounds 3 -sta
 BENCH_E2E    := go run ./services/payment/cmd/e2ebench -orders 300 -rate 30 -cancel 10000 -cancel-rate 100 -attempt-every 4
 BENCH_RECON  := go run ./services/payment/cmd/reconbench -rows 100000 -rounds 3
 
-.PHONY: run test cluster-test bench deps build vet fmt generate tools grpcurl lint compose-check demo clean
+.PHONY: run test cluster-test bench load chaos deps build vet fmt generate tools grpcurl lint compose-check demo clean
 
 ## run: build and start every service in this terminal (Ctrl-C stops all)
 run: build
@@ -51,6 +51,23 @@ cluster-test:
 ## bench: the benchmarks that print the README's "Performance" figures (not tests; several minutes)
 bench:
 	@$(WITH_DEPS) bash -c '$(BENCH_ORDER) && $(BENCH_NOTIFY) && $(BENCH_E2E) && $(BENCH_RECON)'
+
+## load: the suite's binaries on private ports under an open-loop purchase mix through the gateway
+## (LOAD_RATE arrivals/s, LOAD_DURATION); prints p50/p99/max per step, purchases/s, cost per
+## purchase, notify → effect latency, the GetOrder anchor ratio and the invariants (exit 1 if broken)
+LOAD_RATE ?= 50
+LOAD_DURATION ?= 30s
+load: build
+	@$(WITH_DEPS) go run ./pkg/cmd/load -rate $(LOAD_RATE) -duration $(LOAD_DURATION)
+
+## chaos: the load on private MariaDB/RabbitMQ instances while services are killed, the servers
+## restart, connections are cut and the sandbox misbehaves; then every invariant (exit 1 if broken).
+## Size CHAOS_ORDERS (default 5000), schedule CHAOS_SEED. Needs root (it starts mariadbd and a
+## RabbitMQ node as their own users) but never touches the shared servers.
+CHAOS_ORDERS ?= 5000
+CHAOS_SEED ?= 1
+chaos: build
+	@CHAOS_ORDERS=$(CHAOS_ORDERS) CHAOS_SEED=$(CHAOS_SEED) go run ./pkg/cmd/chaos
 
 ## deps: only the set-up of MariaDB and RabbitMQ; writes .paysuite/deps.env
 deps:

@@ -135,3 +135,57 @@ func (a *BrokerAdmin) do(ctx context.Context, method, path string, body any) err
 	}
 	return nil
 }
+
+// Get reads path (e.g. "/api/queues/<vhost>") from the management API into out; it fails when
+// only rabbitmqctl is available. The load and chaos harnesses read queue depths and message
+// counts with it.
+func (a *BrokerAdmin) Get(ctx context.Context, path string, out any) error {
+	if a.api == "" {
+		return fmt.Errorf("RabbitMQ management API not available (AMQP_MANAGEMENT_URL)")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.api+path, nil)
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(a.user, a.pass)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("RabbitMQ management GET %s: HTTP %d", path, resp.StatusCode)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// QueueDepths is the number of messages (ready and unacknowledged) in every queue of vhost:
+// through the management API when it answers, else rabbitmqctl.
+func (a *BrokerAdmin) QueueDepths(ctx context.Context, vhost string) (map[string]int, error) {
+	var queues []struct {
+		Name     string `json:"name"`
+		Messages int    `json:"messages"`
+	}
+	if a.api != "" {
+		if err := a.Get(ctx, "/api/queues/"+url.PathEscape(vhost), &queues); err != nil {
+			return nil, err
+		}
+	} else {
+		out, err := exec.CommandContext(ctx, "rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages",
+			"--formatter", "json").Output()
+		if err != nil {
+			return nil, fmt.Errorf("rabbitmqctl list_queues: %w", err)
+		}
+		if err := json.Unmarshal(out, &queues); err != nil {
+			return nil, fmt.Errorf("rabbitmqctl list_queues: %w", err)
+		}
+	}
+	depths := make(map[string]int, len(queues))
+	for _, q := range queues {
+		depths[q.Name] = q.Messages
+	}
+	return depths, nil
+}
+
+// HasAPI reports whether the management API answers (message statistics need it).
+func (a *BrokerAdmin) HasAPI() bool { return a.api != "" }

@@ -27,6 +27,22 @@ const (
 // UniqueName returns prefix followed by random hex, safe for database and vhost names.
 func UniqueName(prefix string) string { return scratch.Name(prefix) }
 
+// BaseMySQLDSN is the MariaDB the tests use, as its admin (TEST_MYSQL_DSN or the default).
+func BaseMySQLDSN() string {
+	if v := os.Getenv(EnvMySQL); v != "" {
+		return v
+	}
+	return defaultMySQL
+}
+
+// BaseAMQPURL is the RabbitMQ the tests use, as its admin (TEST_AMQP_URL or the default).
+func BaseAMQPURL() string {
+	if v := os.Getenv(EnvAMQP); v != "" {
+		return v
+	}
+	return defaultAMQP
+}
+
 // MySQLDSN returns a DSN whose database name is unique to this test. Services open
 // `<name>_<service>` from it; every database starting with the name is dropped at cleanup.
 func MySQLDSN(t testing.TB) string {

@@ -178,7 +178,7 @@ func (e *Emulator) notifyWorker(ref notifyRef) {
 		sched := schedule(t.Provider)
 		switch {
 		case ok:
-			n.Acked = true
+			n.Acked, n.AckedAt = true, time.Now()
 		case n.Attempts > len(sched):
 			n.GaveUp = true
 		default:

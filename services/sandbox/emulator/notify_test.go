@@ -45,6 +45,10 @@ func TestNotifyRetriesUntilAcknowledged(t *testing.T) {
 		if a := s.trade(t, tc.no).Notify.Attempts; a != 3 {
 			t.Errorf("%s: trade records %d attempts, want 3", tc.no, a)
 		}
+		// The load harness measures notify latency from the acknowledgement's real time.
+		if tr := s.trade(t, tc.no); tr.Notify.AckedAt.Before(tr.PaidAt) {
+			t.Errorf("%s: ackedAt %v, want a time after paidAt %v", tc.no, tr.Notify.AckedAt, tr.PaidAt)
+		}
 	}
 	// Every retry is a fresh, valid notify.
 	for i := range 3 {

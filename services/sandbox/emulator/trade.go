@@ -98,6 +98,7 @@ type Notify struct {
 	Attempts   int       `json:"attempts"`
 	NextAt     time.Time `json:"nextAt,omitzero"`
 	Acked      bool      `json:"acked"`
+	AckedAt    time.Time `json:"ackedAt,omitzero"` // real time the merchant's acknowledgement arrived (load figures)
 	GaveUp     bool      `json:"gaveUp,omitempty"`
 	Dropped    bool      `json:"dropped,omitempty"`    // fault: every attempt is lost
 	Duplicate  bool      `json:"duplicate,omitempty"`  // fault: every attempt is sent twice
