@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -297,7 +298,8 @@ func (s *Suite) waitReady(ctx context.Context, svc string, exited chan error) er
 		select {
 		case err := <-exited:
 			exited <- err // Kill/Stop still see it
-			return fmt.Errorf("%s exited while starting: %v (log %s)", svc, err, filepath.Join(s.opts.LogDir, svc+".log"))
+			logPath := filepath.Join(s.opts.LogDir, svc+".log")
+			return fmt.Errorf("%s exited while starting: %v (log %s, ending:\n%s)", svc, err, logPath, logTail(logPath, 2048))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
@@ -408,4 +410,19 @@ func Build(ctx context.Context, root, binDir string) error {
 		}
 	}
 	return nil
+}
+
+// logTail is the last n bytes of the log at path: why a service stopped, kept in the error
+// because a test's directory is gone by the time anyone reads it.
+func logTail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(st.Size()-n, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	return string(b)
 }
