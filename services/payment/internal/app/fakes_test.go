@@ -362,6 +362,10 @@ type fakeChannel struct {
 	refundState, queryState RefundState // what the refund call and the refund query answer
 	refundErr, queryErr     error
 	refunds, refundQueries  int // calls made
+
+	trade    Trade // what a trade query answers
+	tradeErr error
+	queries  int
 }
 
 // Prepay answers a QR code naming the trade, so a test sees which attempt was prepaid.
@@ -377,8 +381,11 @@ func (c *fakeChannel) VerifyReturn(string) (ReturnClaim, error) {
 	return ReturnClaim{}, ErrNoSignedReturn
 }
 
-func (c *fakeChannel) Query(context.Context, string) (Trade, error) { return Trade{}, nil }
-func (c *fakeChannel) Close(context.Context, string) error          { return nil }
+func (c *fakeChannel) Query(context.Context, string) (Trade, error) {
+	c.queries++
+	return c.trade, c.tradeErr
+}
+func (c *fakeChannel) Close(context.Context, string) error { return nil }
 func (c *fakeChannel) Refund(context.Context, RefundRequest) (RefundState, error) {
 	c.refunds++
 	return c.refundState, c.refundErr

@@ -701,6 +701,50 @@ func (x *VerifyReturnRequest) GetQuery() string {
 	return ""
 }
 
+type SyncPaymentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PaymentId     int64                  `protobuf:"varint,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncPaymentRequest) Reset() {
+	*x = SyncPaymentRequest{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncPaymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncPaymentRequest) ProtoMessage() {}
+
+func (x *SyncPaymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncPaymentRequest.ProtoReflect.Descriptor instead.
+func (*SyncPaymentRequest) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SyncPaymentRequest) GetPaymentId() int64 {
+	if x != nil {
+		return x.PaymentId
+	}
+	return 0
+}
+
 type GetPaymentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PaymentId     int64                  `protobuf:"varint,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
@@ -710,7 +754,7 @@ type GetPaymentRequest struct {
 
 func (x *GetPaymentRequest) Reset() {
 	*x = GetPaymentRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[5]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +766,7 @@ func (x *GetPaymentRequest) String() string {
 func (*GetPaymentRequest) ProtoMessage() {}
 
 func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[5]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +779,7 @@ func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentRequest.ProtoReflect.Descriptor instead.
 func (*GetPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{5}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetPaymentRequest) GetPaymentId() int64 {
@@ -754,7 +798,7 @@ type ListOrderPaymentsRequest struct {
 
 func (x *ListOrderPaymentsRequest) Reset() {
 	*x = ListOrderPaymentsRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[6]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +810,7 @@ func (x *ListOrderPaymentsRequest) String() string {
 func (*ListOrderPaymentsRequest) ProtoMessage() {}
 
 func (x *ListOrderPaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[6]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +823,7 @@ func (x *ListOrderPaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrderPaymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListOrderPaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{6}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListOrderPaymentsRequest) GetOrderId() int64 {
@@ -798,7 +842,7 @@ type ListOrderPaymentsResponse struct {
 
 func (x *ListOrderPaymentsResponse) Reset() {
 	*x = ListOrderPaymentsResponse{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[7]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +854,7 @@ func (x *ListOrderPaymentsResponse) String() string {
 func (*ListOrderPaymentsResponse) ProtoMessage() {}
 
 func (x *ListOrderPaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[7]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +867,7 @@ func (x *ListOrderPaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrderPaymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListOrderPaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{7}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListOrderPaymentsResponse) GetPayments() []*Payment {
@@ -842,7 +886,7 @@ type ClosePaymentsRequest struct {
 
 func (x *ClosePaymentsRequest) Reset() {
 	*x = ClosePaymentsRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[8]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +898,7 @@ func (x *ClosePaymentsRequest) String() string {
 func (*ClosePaymentsRequest) ProtoMessage() {}
 
 func (x *ClosePaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[8]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +911,7 @@ func (x *ClosePaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClosePaymentsRequest.ProtoReflect.Descriptor instead.
 func (*ClosePaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{8}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ClosePaymentsRequest) GetOrderId() int64 {
@@ -889,7 +933,7 @@ type ClosePaymentsResponse struct {
 
 func (x *ClosePaymentsResponse) Reset() {
 	*x = ClosePaymentsResponse{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +945,7 @@ func (x *ClosePaymentsResponse) String() string {
 func (*ClosePaymentsResponse) ProtoMessage() {}
 
 func (x *ClosePaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +958,7 @@ func (x *ClosePaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClosePaymentsResponse.ProtoReflect.Descriptor instead.
 func (*ClosePaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{9}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ClosePaymentsResponse) GetClosed() []*Payment {
@@ -947,7 +991,7 @@ type RefundPaymentRequest struct {
 
 func (x *RefundPaymentRequest) Reset() {
 	*x = RefundPaymentRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -959,7 +1003,7 @@ func (x *RefundPaymentRequest) String() string {
 func (*RefundPaymentRequest) ProtoMessage() {}
 
 func (x *RefundPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -972,7 +1016,7 @@ func (x *RefundPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundPaymentRequest.ProtoReflect.Descriptor instead.
 func (*RefundPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{10}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RefundPaymentRequest) GetPaymentId() int64 {
@@ -1020,7 +1064,7 @@ type RefundItem struct {
 
 func (x *RefundItem) Reset() {
 	*x = RefundItem{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1076,7 @@ func (x *RefundItem) String() string {
 func (*RefundItem) ProtoMessage() {}
 
 func (x *RefundItem) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1089,7 @@ func (x *RefundItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundItem.ProtoReflect.Descriptor instead.
 func (*RefundItem) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{11}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RefundItem) GetSkuId() string {
@@ -1071,7 +1115,7 @@ type GetRefundRequest struct {
 
 func (x *GetRefundRequest) Reset() {
 	*x = GetRefundRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1127,7 @@ func (x *GetRefundRequest) String() string {
 func (*GetRefundRequest) ProtoMessage() {}
 
 func (x *GetRefundRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1140,7 @@ func (x *GetRefundRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRefundRequest.ProtoReflect.Descriptor instead.
 func (*GetRefundRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{12}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetRefundRequest) GetRefundId() int64 {
@@ -1139,7 +1183,7 @@ type Anomaly struct {
 
 func (x *Anomaly) Reset() {
 	*x = Anomaly{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1195,7 @@ func (x *Anomaly) String() string {
 func (*Anomaly) ProtoMessage() {}
 
 func (x *Anomaly) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1208,7 @@ func (x *Anomaly) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anomaly.ProtoReflect.Descriptor instead.
 func (*Anomaly) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{13}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Anomaly) GetAnomalyId() int64 {
@@ -1293,7 +1337,7 @@ type ListAnomaliesRequest struct {
 
 func (x *ListAnomaliesRequest) Reset() {
 	*x = ListAnomaliesRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1349,7 @@ func (x *ListAnomaliesRequest) String() string {
 func (*ListAnomaliesRequest) ProtoMessage() {}
 
 func (x *ListAnomaliesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1362,7 @@ func (x *ListAnomaliesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAnomaliesRequest.ProtoReflect.Descriptor instead.
 func (*ListAnomaliesRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{14}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListAnomaliesRequest) GetState() string {
@@ -1359,7 +1403,7 @@ type ListAnomaliesResponse struct {
 
 func (x *ListAnomaliesResponse) Reset() {
 	*x = ListAnomaliesResponse{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1415,7 @@ func (x *ListAnomaliesResponse) String() string {
 func (*ListAnomaliesResponse) ProtoMessage() {}
 
 func (x *ListAnomaliesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1428,7 @@ func (x *ListAnomaliesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAnomaliesResponse.ProtoReflect.Descriptor instead.
 func (*ListAnomaliesResponse) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{15}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListAnomaliesResponse) GetAnomalies() []*Anomaly {
@@ -1431,7 +1475,7 @@ type Reconciliation struct {
 
 func (x *Reconciliation) Reset() {
 	*x = Reconciliation{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[16]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1443,7 +1487,7 @@ func (x *Reconciliation) String() string {
 func (*Reconciliation) ProtoMessage() {}
 
 func (x *Reconciliation) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[16]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1456,7 +1500,7 @@ func (x *Reconciliation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reconciliation.ProtoReflect.Descriptor instead.
 func (*Reconciliation) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{16}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Reconciliation) GetReconciliationId() int64 {
@@ -1583,7 +1627,7 @@ type Discrepancy struct {
 
 func (x *Discrepancy) Reset() {
 	*x = Discrepancy{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[17]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1595,7 +1639,7 @@ func (x *Discrepancy) String() string {
 func (*Discrepancy) ProtoMessage() {}
 
 func (x *Discrepancy) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[17]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1608,7 +1652,7 @@ func (x *Discrepancy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Discrepancy.ProtoReflect.Descriptor instead.
 func (*Discrepancy) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{17}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Discrepancy) GetKind() string {
@@ -1671,7 +1715,7 @@ type RunReconciliationRequest struct {
 
 func (x *RunReconciliationRequest) Reset() {
 	*x = RunReconciliationRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[18]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1727,7 @@ func (x *RunReconciliationRequest) String() string {
 func (*RunReconciliationRequest) ProtoMessage() {}
 
 func (x *RunReconciliationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[18]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1740,7 @@ func (x *RunReconciliationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReconciliationRequest.ProtoReflect.Descriptor instead.
 func (*RunReconciliationRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{18}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RunReconciliationRequest) GetChannel() Channel {
@@ -1722,7 +1766,7 @@ type GetReconciliationRequest struct {
 
 func (x *GetReconciliationRequest) Reset() {
 	*x = GetReconciliationRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[19]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1778,7 @@ func (x *GetReconciliationRequest) String() string {
 func (*GetReconciliationRequest) ProtoMessage() {}
 
 func (x *GetReconciliationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[19]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1791,7 @@ func (x *GetReconciliationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReconciliationRequest.ProtoReflect.Descriptor instead.
 func (*GetReconciliationRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{19}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetReconciliationRequest) GetReconciliationId() int64 {
@@ -1769,7 +1813,7 @@ type ListReconciliationsRequest struct {
 
 func (x *ListReconciliationsRequest) Reset() {
 	*x = ListReconciliationsRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[20]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +1825,7 @@ func (x *ListReconciliationsRequest) String() string {
 func (*ListReconciliationsRequest) ProtoMessage() {}
 
 func (x *ListReconciliationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[20]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +1838,7 @@ func (x *ListReconciliationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReconciliationsRequest.ProtoReflect.Descriptor instead.
 func (*ListReconciliationsRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{20}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListReconciliationsRequest) GetChannel() Channel {
@@ -1821,7 +1865,7 @@ type ListReconciliationsResponse struct {
 
 func (x *ListReconciliationsResponse) Reset() {
 	*x = ListReconciliationsResponse{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[21]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1833,7 +1877,7 @@ func (x *ListReconciliationsResponse) String() string {
 func (*ListReconciliationsResponse) ProtoMessage() {}
 
 func (x *ListReconciliationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[21]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1846,7 +1890,7 @@ func (x *ListReconciliationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReconciliationsResponse.ProtoReflect.Descriptor instead.
 func (*ListReconciliationsResponse) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{21}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListReconciliationsResponse) GetReconciliations() []*Reconciliation {
@@ -1916,7 +1960,10 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\aopen_id\x18\x04 \x01(\tR\x06openId\x12\x1b\n" +
 	"\tclient_ip\x18\x05 \x01(\tR\bclientIp\"+\n" +
 	"\x13VerifyReturnRequest\x12\x14\n" +
-	"\x05query\x18\x01 \x01(\tR\x05query\"2\n" +
+	"\x05query\x18\x01 \x01(\tR\x05query\"3\n" +
+	"\x12SyncPaymentRequest\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x01 \x01(\x03R\tpaymentId\"2\n" +
 	"\x11GetPaymentRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\x03R\tpaymentId\"5\n" +
@@ -2039,7 +2086,7 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\x19REFUND_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11REFUND_PROCESSING\x10\x01\x12\x14\n" +
 	"\x10REFUND_SUCCEEDED\x10\x02\x12\x11\n" +
-	"\rREFUND_FAILED\x10\x032\xd0\b\n" +
+	"\rREFUND_FAILED\x10\x032\xa6\t\n" +
 	"\x0ePaymentService\x12X\n" +
 	"\rCreatePayment\x12).paysuite.payment.v1.CreatePaymentRequest\x1a\x1c.paysuite.payment.v1.Payment\x12R\n" +
 	"\n" +
@@ -2052,7 +2099,8 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\x11GetReconciliation\x12-.paysuite.payment.v1.GetReconciliationRequest\x1a#.paysuite.payment.v1.Reconciliation\x12x\n" +
 	"\x13ListReconciliations\x12/.paysuite.payment.v1.ListReconciliationsRequest\x1a0.paysuite.payment.v1.ListReconciliationsResponse\x12f\n" +
 	"\rListAnomalies\x12).paysuite.payment.v1.ListAnomaliesRequest\x1a*.paysuite.payment.v1.ListAnomaliesResponse\x12V\n" +
-	"\fVerifyReturn\x12(.paysuite.payment.v1.VerifyReturnRequest\x1a\x1c.paysuite.payment.v1.PaymentBFZDgithub.com/paysuite/paysuite/proto/gen/paysuite/payment/v1;paymentv1b\x06proto3"
+	"\fVerifyReturn\x12(.paysuite.payment.v1.VerifyReturnRequest\x1a\x1c.paysuite.payment.v1.Payment\x12T\n" +
+	"\vSyncPayment\x12'.paysuite.payment.v1.SyncPaymentRequest\x1a\x1c.paysuite.payment.v1.PaymentBFZDgithub.com/paysuite/paysuite/proto/gen/paysuite/payment/v1;paymentv1b\x06proto3"
 
 var (
 	file_paysuite_payment_v1_payment_proto_rawDescOnce sync.Once
@@ -2067,7 +2115,7 @@ func file_paysuite_payment_v1_payment_proto_rawDescGZIP() []byte {
 }
 
 var file_paysuite_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_paysuite_payment_v1_payment_proto_goTypes = []any{
 	(Channel)(0),                        // 0: paysuite.payment.v1.Channel
 	(PaymentStatus)(0),                  // 1: paysuite.payment.v1.PaymentStatus
@@ -2077,77 +2125,80 @@ var file_paysuite_payment_v1_payment_proto_goTypes = []any{
 	(*Refund)(nil),                      // 5: paysuite.payment.v1.Refund
 	(*CreatePaymentRequest)(nil),        // 6: paysuite.payment.v1.CreatePaymentRequest
 	(*VerifyReturnRequest)(nil),         // 7: paysuite.payment.v1.VerifyReturnRequest
-	(*GetPaymentRequest)(nil),           // 8: paysuite.payment.v1.GetPaymentRequest
-	(*ListOrderPaymentsRequest)(nil),    // 9: paysuite.payment.v1.ListOrderPaymentsRequest
-	(*ListOrderPaymentsResponse)(nil),   // 10: paysuite.payment.v1.ListOrderPaymentsResponse
-	(*ClosePaymentsRequest)(nil),        // 11: paysuite.payment.v1.ClosePaymentsRequest
-	(*ClosePaymentsResponse)(nil),       // 12: paysuite.payment.v1.ClosePaymentsResponse
-	(*RefundPaymentRequest)(nil),        // 13: paysuite.payment.v1.RefundPaymentRequest
-	(*RefundItem)(nil),                  // 14: paysuite.payment.v1.RefundItem
-	(*GetRefundRequest)(nil),            // 15: paysuite.payment.v1.GetRefundRequest
-	(*Anomaly)(nil),                     // 16: paysuite.payment.v1.Anomaly
-	(*ListAnomaliesRequest)(nil),        // 17: paysuite.payment.v1.ListAnomaliesRequest
-	(*ListAnomaliesResponse)(nil),       // 18: paysuite.payment.v1.ListAnomaliesResponse
-	(*Reconciliation)(nil),              // 19: paysuite.payment.v1.Reconciliation
-	(*Discrepancy)(nil),                 // 20: paysuite.payment.v1.Discrepancy
-	(*RunReconciliationRequest)(nil),    // 21: paysuite.payment.v1.RunReconciliationRequest
-	(*GetReconciliationRequest)(nil),    // 22: paysuite.payment.v1.GetReconciliationRequest
-	(*ListReconciliationsRequest)(nil),  // 23: paysuite.payment.v1.ListReconciliationsRequest
-	(*ListReconciliationsResponse)(nil), // 24: paysuite.payment.v1.ListReconciliationsResponse
-	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
+	(*SyncPaymentRequest)(nil),          // 8: paysuite.payment.v1.SyncPaymentRequest
+	(*GetPaymentRequest)(nil),           // 9: paysuite.payment.v1.GetPaymentRequest
+	(*ListOrderPaymentsRequest)(nil),    // 10: paysuite.payment.v1.ListOrderPaymentsRequest
+	(*ListOrderPaymentsResponse)(nil),   // 11: paysuite.payment.v1.ListOrderPaymentsResponse
+	(*ClosePaymentsRequest)(nil),        // 12: paysuite.payment.v1.ClosePaymentsRequest
+	(*ClosePaymentsResponse)(nil),       // 13: paysuite.payment.v1.ClosePaymentsResponse
+	(*RefundPaymentRequest)(nil),        // 14: paysuite.payment.v1.RefundPaymentRequest
+	(*RefundItem)(nil),                  // 15: paysuite.payment.v1.RefundItem
+	(*GetRefundRequest)(nil),            // 16: paysuite.payment.v1.GetRefundRequest
+	(*Anomaly)(nil),                     // 17: paysuite.payment.v1.Anomaly
+	(*ListAnomaliesRequest)(nil),        // 18: paysuite.payment.v1.ListAnomaliesRequest
+	(*ListAnomaliesResponse)(nil),       // 19: paysuite.payment.v1.ListAnomaliesResponse
+	(*Reconciliation)(nil),              // 20: paysuite.payment.v1.Reconciliation
+	(*Discrepancy)(nil),                 // 21: paysuite.payment.v1.Discrepancy
+	(*RunReconciliationRequest)(nil),    // 22: paysuite.payment.v1.RunReconciliationRequest
+	(*GetReconciliationRequest)(nil),    // 23: paysuite.payment.v1.GetReconciliationRequest
+	(*ListReconciliationsRequest)(nil),  // 24: paysuite.payment.v1.ListReconciliationsRequest
+	(*ListReconciliationsResponse)(nil), // 25: paysuite.payment.v1.ListReconciliationsResponse
+	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
 }
 var file_paysuite_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: paysuite.payment.v1.Payment.channel:type_name -> paysuite.payment.v1.Channel
 	1,  // 1: paysuite.payment.v1.Payment.status:type_name -> paysuite.payment.v1.PaymentStatus
-	25, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
-	25, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
-	25, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	26, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
+	26, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
+	26, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
 	4,  // 5: paysuite.payment.v1.Payment.jsapi_params:type_name -> paysuite.payment.v1.JsapiParams
 	2,  // 6: paysuite.payment.v1.Refund.status:type_name -> paysuite.payment.v1.RefundStatus
-	25, // 7: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
-	25, // 8: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
-	14, // 9: paysuite.payment.v1.Refund.items:type_name -> paysuite.payment.v1.RefundItem
+	26, // 7: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
+	26, // 8: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
+	15, // 9: paysuite.payment.v1.Refund.items:type_name -> paysuite.payment.v1.RefundItem
 	0,  // 10: paysuite.payment.v1.CreatePaymentRequest.channel:type_name -> paysuite.payment.v1.Channel
 	3,  // 11: paysuite.payment.v1.ListOrderPaymentsResponse.payments:type_name -> paysuite.payment.v1.Payment
 	3,  // 12: paysuite.payment.v1.ClosePaymentsResponse.closed:type_name -> paysuite.payment.v1.Payment
 	3,  // 13: paysuite.payment.v1.ClosePaymentsResponse.paid_payment:type_name -> paysuite.payment.v1.Payment
-	14, // 14: paysuite.payment.v1.RefundPaymentRequest.items:type_name -> paysuite.payment.v1.RefundItem
+	15, // 14: paysuite.payment.v1.RefundPaymentRequest.items:type_name -> paysuite.payment.v1.RefundItem
 	0,  // 15: paysuite.payment.v1.Anomaly.channel:type_name -> paysuite.payment.v1.Channel
-	25, // 16: paysuite.payment.v1.Anomaly.created_at:type_name -> google.protobuf.Timestamp
-	25, // 17: paysuite.payment.v1.Anomaly.updated_at:type_name -> google.protobuf.Timestamp
-	25, // 18: paysuite.payment.v1.Anomaly.resolved_at:type_name -> google.protobuf.Timestamp
-	16, // 19: paysuite.payment.v1.ListAnomaliesResponse.anomalies:type_name -> paysuite.payment.v1.Anomaly
+	26, // 16: paysuite.payment.v1.Anomaly.created_at:type_name -> google.protobuf.Timestamp
+	26, // 17: paysuite.payment.v1.Anomaly.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 18: paysuite.payment.v1.Anomaly.resolved_at:type_name -> google.protobuf.Timestamp
+	17, // 19: paysuite.payment.v1.ListAnomaliesResponse.anomalies:type_name -> paysuite.payment.v1.Anomaly
 	0,  // 20: paysuite.payment.v1.Reconciliation.channel:type_name -> paysuite.payment.v1.Channel
-	20, // 21: paysuite.payment.v1.Reconciliation.discrepancies:type_name -> paysuite.payment.v1.Discrepancy
-	25, // 22: paysuite.payment.v1.Reconciliation.created_at:type_name -> google.protobuf.Timestamp
-	25, // 23: paysuite.payment.v1.Reconciliation.updated_at:type_name -> google.protobuf.Timestamp
+	21, // 21: paysuite.payment.v1.Reconciliation.discrepancies:type_name -> paysuite.payment.v1.Discrepancy
+	26, // 22: paysuite.payment.v1.Reconciliation.created_at:type_name -> google.protobuf.Timestamp
+	26, // 23: paysuite.payment.v1.Reconciliation.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 24: paysuite.payment.v1.RunReconciliationRequest.channel:type_name -> paysuite.payment.v1.Channel
 	0,  // 25: paysuite.payment.v1.ListReconciliationsRequest.channel:type_name -> paysuite.payment.v1.Channel
-	19, // 26: paysuite.payment.v1.ListReconciliationsResponse.reconciliations:type_name -> paysuite.payment.v1.Reconciliation
+	20, // 26: paysuite.payment.v1.ListReconciliationsResponse.reconciliations:type_name -> paysuite.payment.v1.Reconciliation
 	6,  // 27: paysuite.payment.v1.PaymentService.CreatePayment:input_type -> paysuite.payment.v1.CreatePaymentRequest
-	8,  // 28: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
-	9,  // 29: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
-	11, // 30: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
-	13, // 31: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
-	15, // 32: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
-	21, // 33: paysuite.payment.v1.PaymentService.RunReconciliation:input_type -> paysuite.payment.v1.RunReconciliationRequest
-	22, // 34: paysuite.payment.v1.PaymentService.GetReconciliation:input_type -> paysuite.payment.v1.GetReconciliationRequest
-	23, // 35: paysuite.payment.v1.PaymentService.ListReconciliations:input_type -> paysuite.payment.v1.ListReconciliationsRequest
-	17, // 36: paysuite.payment.v1.PaymentService.ListAnomalies:input_type -> paysuite.payment.v1.ListAnomaliesRequest
+	9,  // 28: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
+	10, // 29: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
+	12, // 30: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
+	14, // 31: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
+	16, // 32: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
+	22, // 33: paysuite.payment.v1.PaymentService.RunReconciliation:input_type -> paysuite.payment.v1.RunReconciliationRequest
+	23, // 34: paysuite.payment.v1.PaymentService.GetReconciliation:input_type -> paysuite.payment.v1.GetReconciliationRequest
+	24, // 35: paysuite.payment.v1.PaymentService.ListReconciliations:input_type -> paysuite.payment.v1.ListReconciliationsRequest
+	18, // 36: paysuite.payment.v1.PaymentService.ListAnomalies:input_type -> paysuite.payment.v1.ListAnomaliesRequest
 	7,  // 37: paysuite.payment.v1.PaymentService.VerifyReturn:input_type -> paysuite.payment.v1.VerifyReturnRequest
-	3,  // 38: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
-	3,  // 39: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
-	10, // 40: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
-	12, // 41: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
-	5,  // 42: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
-	5,  // 43: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
-	19, // 44: paysuite.payment.v1.PaymentService.RunReconciliation:output_type -> paysuite.payment.v1.Reconciliation
-	19, // 45: paysuite.payment.v1.PaymentService.GetReconciliation:output_type -> paysuite.payment.v1.Reconciliation
-	24, // 46: paysuite.payment.v1.PaymentService.ListReconciliations:output_type -> paysuite.payment.v1.ListReconciliationsResponse
-	18, // 47: paysuite.payment.v1.PaymentService.ListAnomalies:output_type -> paysuite.payment.v1.ListAnomaliesResponse
-	3,  // 48: paysuite.payment.v1.PaymentService.VerifyReturn:output_type -> paysuite.payment.v1.Payment
-	38, // [38:49] is the sub-list for method output_type
-	27, // [27:38] is the sub-list for method input_type
+	8,  // 38: paysuite.payment.v1.PaymentService.SyncPayment:input_type -> paysuite.payment.v1.SyncPaymentRequest
+	3,  // 39: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
+	3,  // 40: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
+	11, // 41: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
+	13, // 42: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
+	5,  // 43: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
+	5,  // 44: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
+	20, // 45: paysuite.payment.v1.PaymentService.RunReconciliation:output_type -> paysuite.payment.v1.Reconciliation
+	20, // 46: paysuite.payment.v1.PaymentService.GetReconciliation:output_type -> paysuite.payment.v1.Reconciliation
+	25, // 47: paysuite.payment.v1.PaymentService.ListReconciliations:output_type -> paysuite.payment.v1.ListReconciliationsResponse
+	19, // 48: paysuite.payment.v1.PaymentService.ListAnomalies:output_type -> paysuite.payment.v1.ListAnomaliesResponse
+	3,  // 49: paysuite.payment.v1.PaymentService.VerifyReturn:output_type -> paysuite.payment.v1.Payment
+	3,  // 50: paysuite.payment.v1.PaymentService.SyncPayment:output_type -> paysuite.payment.v1.Payment
+	39, // [39:51] is the sub-list for method output_type
+	27, // [27:39] is the sub-list for method input_type
 	27, // [27:27] is the sub-list for extension type_name
 	27, // [27:27] is the sub-list for extension extendee
 	0,  // [0:27] is the sub-list for field type_name
@@ -2164,7 +2215,7 @@ func file_paysuite_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paysuite_payment_v1_payment_proto_rawDesc), len(file_paysuite_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

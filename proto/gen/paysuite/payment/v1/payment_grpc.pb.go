@@ -30,6 +30,7 @@ const (
 	PaymentService_ListReconciliations_FullMethodName = "/paysuite.payment.v1.PaymentService/ListReconciliations"
 	PaymentService_ListAnomalies_FullMethodName       = "/paysuite.payment.v1.PaymentService/ListAnomalies"
 	PaymentService_VerifyReturn_FullMethodName        = "/paysuite.payment.v1.PaymentService/VerifyReturn"
+	PaymentService_SyncPayment_FullMethodName         = "/paysuite.payment.v1.PaymentService/SyncPayment"
 )
 
 // PaymentServiceClient is the client API for PaymentService service.
@@ -63,6 +64,12 @@ type PaymentServiceClient interface {
 	// back, so the provider is asked about the trade now (a query), and a paid answer is recorded
 	// as any poll would. A signature that does not verify is InvalidArgument.
 	VerifyReturn(ctx context.Context, in *VerifyReturnRequest, opts ...grpc.CallOption) (*Payment, error)
+	// SyncPayment asks the provider about a payment now (operators: `paysuite payment sync`),
+	// instead of waiting for the next poll, and applies the answer through the same door as
+	// polling: a WAITING (or closed-by-us) attempt the provider reports paid becomes SUCCEEDED and
+	// the order follows; one the provider closed is closed. A payment already SUCCEEDED or
+	// REFUNDED is answered as it is, without asking. admin only; no HTTP rule.
+	SyncPayment(ctx context.Context, in *SyncPaymentRequest, opts ...grpc.CallOption) (*Payment, error)
 }
 
 type paymentServiceClient struct {
@@ -183,6 +190,16 @@ func (c *paymentServiceClient) VerifyReturn(ctx context.Context, in *VerifyRetur
 	return out, nil
 }
 
+func (c *paymentServiceClient) SyncPayment(ctx context.Context, in *SyncPaymentRequest, opts ...grpc.CallOption) (*Payment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Payment)
+	err := c.cc.Invoke(ctx, PaymentService_SyncPayment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentServiceServer is the server API for PaymentService service.
 // All implementations must embed UnimplementedPaymentServiceServer
 // for forward compatibility.
@@ -214,6 +231,12 @@ type PaymentServiceServer interface {
 	// back, so the provider is asked about the trade now (a query), and a paid answer is recorded
 	// as any poll would. A signature that does not verify is InvalidArgument.
 	VerifyReturn(context.Context, *VerifyReturnRequest) (*Payment, error)
+	// SyncPayment asks the provider about a payment now (operators: `paysuite payment sync`),
+	// instead of waiting for the next poll, and applies the answer through the same door as
+	// polling: a WAITING (or closed-by-us) attempt the provider reports paid becomes SUCCEEDED and
+	// the order follows; one the provider closed is closed. A payment already SUCCEEDED or
+	// REFUNDED is answered as it is, without asking. admin only; no HTTP rule.
+	SyncPayment(context.Context, *SyncPaymentRequest) (*Payment, error)
 	mustEmbedUnimplementedPaymentServiceServer()
 }
 
@@ -256,6 +279,9 @@ func (UnimplementedPaymentServiceServer) ListAnomalies(context.Context, *ListAno
 }
 func (UnimplementedPaymentServiceServer) VerifyReturn(context.Context, *VerifyReturnRequest) (*Payment, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyReturn not implemented")
+}
+func (UnimplementedPaymentServiceServer) SyncPayment(context.Context, *SyncPaymentRequest) (*Payment, error) {
+	return nil, status.Error(codes.Unimplemented, "method SyncPayment not implemented")
 }
 func (UnimplementedPaymentServiceServer) mustEmbedUnimplementedPaymentServiceServer() {}
 func (UnimplementedPaymentServiceServer) testEmbeddedByValue()                        {}
@@ -476,6 +502,24 @@ func _PaymentService_VerifyReturn_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentService_SyncPayment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SyncPaymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).SyncPayment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_SyncPayment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).SyncPayment(ctx, req.(*SyncPaymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentService_ServiceDesc is the grpc.ServiceDesc for PaymentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -526,6 +570,10 @@ var PaymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyReturn",
 			Handler:    _PaymentService_VerifyReturn_Handler,
+		},
+		{
+			MethodName: "SyncPayment",
+			Handler:    _PaymentService_SyncPayment_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -21,5 +21,7 @@ func Callers() grpcauth.Policy {
 		paymentv1.PaymentService_RunReconciliation_FullMethodName:   grpcauth.By(tlsx.Gateway),
 		paymentv1.PaymentService_GetReconciliation_FullMethodName:   grpcauth.By(tlsx.Gateway),
 		paymentv1.PaymentService_ListReconciliations_FullMethodName: grpcauth.By(tlsx.Gateway),
+		// Operators only (`paysuite payment sync`): no REST route, no service calls it.
+		paymentv1.PaymentService_SyncPayment_FullMethodName: grpcauth.By(),
 	}
 }

@@ -45,6 +45,7 @@ var errorCodes = []grpcserver.ErrorCode{
 	{Err: payment.ErrNotWaiting, Code: codes.FailedPrecondition},
 	{Err: app.ErrOrderRefused, Code: codes.FailedPrecondition},
 	{Err: app.ErrProviderUnavailable, Code: codes.Unavailable},
+	{Err: app.ErrOperatorOnly, Code: codes.PermissionDenied},
 	{Err: recon.ErrMerchantOnly, Code: codes.PermissionDenied},
 	{Err: recon.ErrBillNotReady, Code: codes.FailedPrecondition},
 	{Err: recon.ErrBadBill, Code: codes.FailedPrecondition},
@@ -127,6 +128,15 @@ func (s *Server) RefundPayment(ctx context.Context, req *paymentv1.RefundPayment
 
 func (s *Server) VerifyReturn(ctx context.Context, req *paymentv1.VerifyReturnRequest) (*paymentv1.Payment, error) {
 	p, err := s.app.VerifyReturn(ctx, principal.CallerFrom(ctx), req.GetQuery())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return paymentToProto(p), nil
+}
+
+// SyncPayment asks the provider about a payment now (operators).
+func (s *Server) SyncPayment(ctx context.Context, req *paymentv1.SyncPaymentRequest) (*paymentv1.Payment, error) {
+	p, err := s.app.SyncPayment(ctx, principal.CallerFrom(ctx), req.GetPaymentId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
