@@ -11,14 +11,16 @@ import (
 // every Registry. Call them from anywhere:
 //
 //	metrics.TxRetries.WithLabelValues(metrics.CauseDeadlock).Inc()
-//	metrics.ReconDiscrepancies.WithLabelValues("amount_mismatch").Add(n)
+//	metrics.ReconDiscrepancies.WithLabelValues("AMOUNT_DIFFERS").Inc()
 var (
 	// TxRetries counts database transactions db.WithTx ran again, by cause.
 	TxRetries = db.TxRetries
-	// ReconDiscrepancies counts reconciliation findings, by kind.
+	// ReconDiscrepancies counts reconciliation findings, by kind (ReconKinds): each once, when
+	// the run that first reports it is stored (reruns of a day count nothing twice).
 	ReconDiscrepancies = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
 		Name: "recon_discrepancies_total", Help: "Reconciliation discrepancies found, by kind."}, []string{"kind"})
-	// ReconRuns counts reconciliation runs, by result (ok, failed).
+	// ReconRuns counts reconciliation runs, by result (ok, failed: a bill that cannot be
+	// trusted, the provider or the database not answering; a bill not ready yet is no run).
 	ReconRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "recon_runs_total",
 		Help: "Reconciliation runs, by result."}, []string{"result"})
 )
@@ -31,12 +33,23 @@ const (
 	CauseConnection      = "connection"
 )
 
-// Kinds of reconciliation discrepancy the alert rules know (ReconDiscrepancies' label values).
+// ReconKinds are the kinds of reconciliation discrepancy (ReconDiscrepancies' label values),
+// as the payment service's reconciliation names them (its domain/recon.Kinds; a test there keeps
+// the two lists equal) and the API reports them.
+var ReconKinds = []string{
+	"PAID_NOT_RECORDED",  // paid at the provider, not SUCCEEDED here: recorded through the notify door
+	"CONSOLE_REFUND",     // refunded in the provider's console: recorded, the order follows
+	"REFUND_NOT_SETTLED", // refunded at the provider, still PROCESSING here: the refund queries now
+	"STATUS_DIFFERS",     // refunded at the provider, FAILED here: needs a person
+	"AMOUNT_DIFFERS",     // the provider's amount is not ours: needs a person
+	"MISSING_IN_BILL",    // SUCCEEDED here, absent from the provider's bill: needs a person
+	"UNKNOWN_TRADE",      // not a paysuite trade: listed
+}
+
+// Results of a reconciliation run (ReconRuns' label values).
 const (
-	ReconMissingLocal    = "missing_local"    // the provider has a paid trade we do not
-	ReconMissingProvider = "missing_provider" // we have a paid payment the provider does not
-	ReconAmountMismatch  = "amount_mismatch"
-	ReconStatusMismatch  = "status_mismatch"
+	ReconRunOK     = "ok"
+	ReconRunFailed = "failed"
 )
 
 var features = []prometheus.Collector{TxRetries, ReconDiscrepancies, ReconRuns}
@@ -45,10 +58,10 @@ func init() {
 	for _, c := range []string{CauseDeadlock, CauseLockWaitTimeout, CauseGaleraConflict, CauseConnection} {
 		TxRetries.WithLabelValues(c)
 	}
-	for _, k := range []string{ReconMissingLocal, ReconMissingProvider, ReconAmountMismatch, ReconStatusMismatch} {
+	for _, k := range ReconKinds {
 		ReconDiscrepancies.WithLabelValues(k)
 	}
-	for _, r := range []string{"ok", "failed"} {
+	for _, r := range []string{ReconRunOK, ReconRunFailed} {
 		ReconRuns.WithLabelValues(r)
 	}
 	declare(Namespace+"_tx_retries_total", Namespace+"_recon_discrepancies_total", Namespace+"_recon_runs_total")

@@ -23,6 +23,7 @@ import (
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/events"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/mysql"
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/ordergrpc"
+	"github.com/paysuite/paysuite/services/payment/internal/adapters/reconmetrics"
 	"github.com/paysuite/paysuite/services/payment/internal/app"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
 	grpcport "github.com/paysuite/paysuite/services/payment/internal/ports/grpc"
@@ -88,7 +89,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Recon: app.ReconConfig{ReadyAfter: cfg.ReconReadyAfter, Every: cfg.ReconEvery}}, app.Deps{
 		Payments: repo, Refunds: repo, Notifies: repo, Tasks: repo, Anomalies: repo,
 		Orders: ordergrpc.New(orderConn), Channels: channels, NewID: infra.NewID,
-		Bills: bills, Recons: repo, AnomalyRecorder: repo,
+		Bills: bills, Recons: repo, AnomalyRecorder: repo, ReconObserver: reconmetrics.New(),
 	}, log)
 	a.OnEventsCommitted(relay.Wake)
 

@@ -39,6 +39,7 @@ type App struct {
 	bills      map[payment.Channel]BillSource
 	recons     Reconciliations
 	anomalies  AnomalyRecorder
+	reconObs   ReconObserver
 	reconMu    sync.Mutex
 	reconLocks map[string]chan struct{}
 	newID      func() int64 // snowflake ids
@@ -63,6 +64,7 @@ type Deps struct {
 	Bills           map[payment.Channel]BillSource
 	Recons          Reconciliations
 	AnomalyRecorder AnomalyRecorder
+	ReconObserver   ReconObserver // nil observes nothing
 }
 
 // OnEventsCommitted sets what to call after a transaction that wrote events committed.
@@ -89,7 +91,7 @@ func New(cfg Config, d Deps, log *slog.Logger) *App {
 	return &App{
 		cfg: cfg, payments: d.Payments, refunds: d.Refunds, notifies: d.Notifies, tasks: d.Tasks, anomal: d.Anomalies, orders: d.Orders,
 		channels: d.Channels, newID: d.NewID, log: log,
-		bills: d.Bills, recons: d.Recons, anomalies: d.AnomalyRecorder, reconLocks: map[string]chan struct{}{},
+		bills: d.Bills, recons: d.Recons, anomalies: d.AnomalyRecorder, reconObs: d.ReconObserver, reconLocks: map[string]chan struct{}{},
 		now: func() time.Time { return time.Now().UTC() }, wake: make(chan struct{}, 1),
 	}
 }

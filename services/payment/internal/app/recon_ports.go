@@ -92,3 +92,10 @@ type AnomalyRecorder interface {
 type Leader interface {
 	Hold(ctx context.Context) (bool, error)
 }
+
+// ReconObserver is told how each reconciliation run ended (the service's reconciliation
+// metrics). found is what this run found that no earlier run of the same day had reported, so
+// reruns count nothing twice. A day whose bill is not ready yet is no run.
+type ReconObserver interface {
+	ReconRun(ch payment.Channel, failed bool, found []recon.Discrepancy)
+}

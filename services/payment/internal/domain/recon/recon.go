@@ -150,6 +150,9 @@ const (
 	UnknownTrade Kind = "UNKNOWN_TRADE"
 )
 
+// Kinds are every kind of discrepancy, as the API, the anomalies and the metrics name them.
+var Kinds = []Kind{PaidNotRecorded, ConsoleRefund, RefundNotSettled, StatusDiffers, AmountDiffers, MissingInBill, UnknownTrade}
+
 // Action is what the reconciliation did about a discrepancy.
 type Action string
 
