@@ -1,5 +1,6 @@
 // Package cli is the operator's `paysuite` command (pkg/cmd/paysuite): order and payment
-// lookups, anomalies and webhook deliveries over gRPC as the admin identity (mutual TLS with the
+// lookups, asking the provider about a payment now (payment sync), reconciliation runs and
+// reports, anomalies and webhook deliveries over gRPC as the admin identity (mutual TLS with the
 // admin certificate, pkg/tlsx), the parking queues over AMQP, and for development the dev CA
 // and dev-issuer tokens. Tables for people by default, `-o json` for scripts; errors name what
 // failed and exit non-zero (1: the call failed, 2: bad usage).
@@ -74,7 +75,7 @@ func New(in io.Reader, out, errOut io.Writer) *cobra.Command {
 	o := &Options{Targets: map[string]string{}, in: in, out: out, errOut: errOut}
 	root := &cobra.Command{
 		Use:           "paysuite",
-		Short:         "Operate paysuite: orders, payments, anomalies, parked messages, webhooks",
+		Short:         "Operate paysuite: orders, payments, reconciliation, anomalies, parked messages, webhooks",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
@@ -101,7 +102,7 @@ func New(in io.Reader, out, errOut io.Writer) *cobra.Command {
 	f.StringVar(&o.AMQPURL, "amqp-url", env("PAYSUITE_AMQP_URL", env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")),
 		"the broker, as the user of the service whose queue is handled (PAYSUITE_AMQP_URL, AMQP_URL)")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "do not ask before changing anything")
-	root.AddCommand(orderCmd(o), paymentCmd(o), anomaliesCmd(o), webhooksCmd(o), parkedCmd(o), tokenCmd(o), certsCmd(o))
+	root.AddCommand(orderCmd(o), paymentCmd(o), reconCmd(o), anomaliesCmd(o), webhooksCmd(o), parkedCmd(o), tokenCmd(o), certsCmd(o))
 	return root
 }
 

@@ -23,7 +23,14 @@ func ts(t *timestamppb.Timestamp) string {
 	return t.AsTime().UTC().Format(time.RFC3339)
 }
 
-func fen(v int64) string { return fmt.Sprintf("%d.%02d", v/100, v%100) }
+// fen shows an amount in yuan with two decimals.
+func fen(v int64) string {
+	sign := ""
+	if v < 0 {
+		sign, v = "-", -v
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
+}
 
 func i64(v int64) string { return strconv.FormatInt(v, 10) }
 
@@ -65,14 +72,54 @@ func paymentCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("payment %d: %w", pid, err)
 			}
-			return o.print(p, []string{"PAYMENT", "ORDER", "CHANNEL", "STATUS", "AMOUNT", "REFUNDED", "OUT_TRADE_NO",
-				"PROVIDER_TRADE_NO", "EXPIRES", "PAID"},
-				[][]string{{i64(p.GetPaymentId()), i64(p.GetOrderId()), p.GetChannel().String(), p.GetStatus().String(),
-					fen(p.GetAmountFen()), fen(p.GetRefundedFen()), p.GetOutTradeNo(), p.GetProviderTradeNo(),
-					ts(p.GetExpireAt()), ts(p.GetPaidAt())}})
+			return o.printPayment(p)
+		},
+	})
+	c.AddCommand(&cobra.Command{
+		Use:   "sync PAYMENT_ID",
+		Short: "Ask the provider about a payment now, through the same door as polling",
+		Long: `Ask the provider about a payment now instead of at its next poll, and record the answer
+through the same door as polling: a WAITING payment the provider reports paid becomes SUCCEEDED
+and its order follows (PAID); one the provider closed becomes CLOSED. A SUCCEEDED or REFUNDED
+payment is shown as it is. It never closes or pays anything the provider did not say, so it is
+safe to run at any time. The payment as it is afterwards goes to stdout; what changed to stderr.`,
+		Args: args(1, "a payment id"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			pid, err := id("payment id", a[0])
+			if err != nil {
+				return err
+			}
+			type synced struct{ before, after *paymentv1.Payment }
+			r, err := call(cmd, o, tlsx.Payment, func(ctx context.Context, cc *grpc.ClientConn) (synced, error) {
+				client := paymentv1.NewPaymentServiceClient(cc)
+				before, err := client.GetPayment(ctx, &paymentv1.GetPaymentRequest{PaymentId: pid})
+				if err != nil {
+					return synced{}, err
+				}
+				after, err := client.SyncPayment(ctx, &paymentv1.SyncPaymentRequest{PaymentId: pid})
+				return synced{before, after}, err
+			})
+			if err != nil {
+				return fmt.Errorf("sync payment %d: %w", pid, err)
+			}
+			if was, is := r.before.GetStatus(), r.after.GetStatus(); was != is {
+				fmt.Fprintf(o.errOut, "payment %d: %s -> %s (the provider's word, recorded as a poll would)\n", pid, was, is)
+			} else {
+				fmt.Fprintf(o.errOut, "payment %d: %s, unchanged\n", pid, is)
+			}
+			return o.printPayment(r.after)
 		},
 	})
 	return c
+}
+
+// printPayment shows one payment.
+func (o *Options) printPayment(p *paymentv1.Payment) error {
+	return o.print(p, []string{"PAYMENT", "ORDER", "CHANNEL", "STATUS", "AMOUNT", "REFUNDED", "OUT_TRADE_NO",
+		"PROVIDER_TRADE_NO", "EXPIRES", "PAID"},
+		[][]string{{i64(p.GetPaymentId()), i64(p.GetOrderId()), p.GetChannel().String(), p.GetStatus().String(),
+			fen(p.GetAmountFen()), fen(p.GetRefundedFen()), p.GetOutTradeNo(), p.GetProviderTradeNo(),
+			ts(p.GetExpireAt()), ts(p.GetPaidAt())}})
 }
 
 func anomaliesCmd(o *Options) *cobra.Command {

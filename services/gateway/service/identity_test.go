@@ -122,6 +122,7 @@ func (p *protected) forgeries() map[string]proto.Message {
 		paymentv1.PaymentService_CreatePayment_FullMethodName: &paymentv1.CreatePaymentRequest{OrderId: id,
 			Channel: paymentv1.Channel_WECHAT_NATIVE},
 		paymentv1.PaymentService_ClosePayments_FullMethodName: &paymentv1.ClosePaymentsRequest{OrderId: id},
+		paymentv1.PaymentService_SyncPayment_FullMethodName:   &paymentv1.SyncPaymentRequest{PaymentId: p.payment.GetPaymentId()},
 		paymentv1.PaymentService_RefundPayment_FullMethodName: &paymentv1.RefundPaymentRequest{PaymentId: p.payment.GetPaymentId(),
 			AmountFen: total, RequestId: "forged"},
 		notificationv1.NotificationService_CreateWebhookSubscription_FullMethodName: &notificationv1.CreateWebhookSubscriptionRequest{
@@ -206,6 +207,8 @@ func TestEveryRPCRefusesTheCallersItDoesNotList(t *testing.T) {
 		{orderv1.OrderService_MarkOrderPaid_FullMethodName, tlsx.Gateway},
 		{orderv1.OrderService_FinishRefund_FullMethodName, tlsx.Notification},
 		{paymentv1.PaymentService_ClosePayments_FullMethodName, tlsx.Gateway},
+		{paymentv1.PaymentService_SyncPayment_FullMethodName, tlsx.Gateway}, // operators only
+		{paymentv1.PaymentService_SyncPayment_FullMethodName, tlsx.Order},
 		{notificationv1.NotificationService_CreateWebhookSubscription_FullMethodName, tlsx.Order},
 	} {
 		for _, a := range apis() {

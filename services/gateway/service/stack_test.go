@@ -56,7 +56,8 @@ type stackOptions struct {
 	userLimit            service.RateLimit
 	ops                  bool // serve every process's ops port (/metrics), on addresses in stack.opsAddrs
 	addressLimit         service.RateLimit
-	billsNow             bool // the sandbox serves today's bill (SANDBOX_BILL_READY_DELAY=-24h, as make run)
+	billsNow             bool    // the sandbox serves today's bill (SANDBOX_BILL_READY_DELAY=-24h, as make run)
+	pollScale            float64 // PAYMENT_POLL_SCALE (default 0.01: the first poll 50ms after a trade)
 }
 
 type stackOption func(*stackOptions)
@@ -78,7 +79,8 @@ func withShortDeadlines(payTimeout, tradeTimeout time.Duration) stackOption {
 
 func startStack(t *testing.T, opts ...stackOption) *stack {
 	t.Helper()
-	o := stackOptions{payTimeout: 30 * time.Minute, providerTradeTimeout: 25 * time.Minute, sweepInterval: time.Hour, sweepGrace: time.Minute}
+	o := stackOptions{payTimeout: 30 * time.Minute, providerTradeTimeout: 25 * time.Minute, sweepInterval: time.Hour, sweepGrace: time.Minute,
+		pollScale: 0.01}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -119,7 +121,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		GRPCAddr: paymentAddr, OpsAddr: opsAddrs[tlsx.Payment], HTTPAddr: paymentHTTP, MySQLDSN: infra.MySQLDSN(paymentservice.Name),
 		AMQPURL: infra.AMQPURL(paymentservice.Name), TLS: infra.TLS(tlsx.Payment), SnowflakeNode: 12, OrderTarget: orderAddr,
 		OrderPayTimeout: orderCfg.PayTimeout, ProviderTradeTimeout: o.providerTradeTimeout,
-		NotifyBaseURL: "http://" + paymentHTTP, PollScale: 0.01,
+		NotifyBaseURL: "http://" + paymentHTTP, PollScale: o.pollScale,
 		MerchantFile: sandbox.MerchantFile(),
 		Alipay:       paymentservice.AlipayConfig{BaseURL: sandbox.URL},
 		Wechat:       paymentservice.WechatConfig{BaseURL: sandbox.URL},
