@@ -84,6 +84,7 @@ func TestPaymentSyncRecordsAPaidButUnnotifiedPayment(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "SUCCEEDED") || !strings.Contains(errOut, "unchanged") {
 		t.Fatalf("second sync: exit %d: %s %s", code, out, errOut)
 	}
+	t.Logf("paysuite payment sync %s (again):\n%s%s", paymentID, errOut, out)
 	if code, _, errOut := s.paysuite(t, "payment", "sync", "123456789"); code != 1 || !strings.Contains(errOut, "NotFound") {
 		t.Fatalf("sync of an unknown payment: exit %d: %s", code, errOut)
 	}
@@ -163,6 +164,7 @@ func TestReconThroughTheCLICountsDiscrepanciesByKind(t *testing.T) {
 		!strings.Contains(out, consoleTrade) || !strings.Contains(out, "RECORDED_PAYMENT") || !strings.Contains(out, day) {
 		t.Fatalf("recon show: exit %d: %s %s", code, out, errOut)
 	}
+	t.Logf("paysuite recon show %s:\n%s", report.ReconciliationID, out)
 	var shown map[string]any
 	code, out, errOut = s.paysuite(t, "recon", "show", report.ReconciliationID, "-o", "json")
 	if code != 0 || json.Unmarshal([]byte(out), &shown) != nil || shown["reconciliationId"] != report.ReconciliationID {
