@@ -1,9 +1,10 @@
-// Package cli is the operator's `paysuite` command (pkg/cmd/paysuite): order and payment
-// lookups, asking the provider about a payment now (payment sync), reconciliation runs and
-// reports, anomalies and webhook deliveries over gRPC as the admin identity (mutual TLS with the
-// admin certificate, pkg/tlsx), the parking queues over AMQP, and for development the dev CA
-// and dev-issuer tokens. Tables for people by default, `-o json` for scripts; errors name what
-// failed and exit non-zero (1: the call failed, 2: bad usage).
+// Package cli is the operator's `paysuite` command (pkg/cmd/paysuite): order, payment and
+// refund lookups, asking the provider about a payment or a refund now (payment sync, refund
+// sync), reconciliation runs and reports, anomalies and webhook deliveries over gRPC as the
+// admin identity (mutual TLS with the admin certificate, pkg/tlsx), the parking queues over
+// AMQP, and for development the dev CA and dev-issuer tokens. Tables for people by default,
+// `-o json` for scripts; errors name what failed and exit non-zero (1: the call failed, 2: bad
+// usage).
 //
 // Built on cobra: the subcommand tree, help, flag parsing and shell completion that kubectl and
 // gh users already know.
@@ -102,7 +103,7 @@ func New(in io.Reader, out, errOut io.Writer) *cobra.Command {
 	f.StringVar(&o.AMQPURL, "amqp-url", env("PAYSUITE_AMQP_URL", env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")),
 		"the broker, as the user of the service whose queue is handled (PAYSUITE_AMQP_URL, AMQP_URL)")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "do not ask before changing anything")
-	root.AddCommand(orderCmd(o), paymentCmd(o), reconCmd(o), anomaliesCmd(o), webhooksCmd(o), parkedCmd(o), tokenCmd(o), certsCmd(o))
+	root.AddCommand(orderCmd(o), paymentCmd(o), refundCmd(o), reconCmd(o), anomaliesCmd(o), webhooksCmd(o), parkedCmd(o), tokenCmd(o), certsCmd(o))
 	return root
 }
 

@@ -122,6 +122,69 @@ func (o *Options) printPayment(p *paymentv1.Payment) error {
 			ts(p.GetExpireAt()), ts(p.GetPaidAt())}})
 }
 
+func refundCmd(o *Options) *cobra.Command {
+	c := &cobra.Command{Use: "refund", Short: "Refunds (payment service)"}
+	c.AddCommand(&cobra.Command{
+		Use: "get REFUND_ID", Short: "Show one refund", Args: args(1, "a refund id"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			rid, err := id("refund id", a[0])
+			if err != nil {
+				return err
+			}
+			r, err := call(cmd, o, tlsx.Payment, func(ctx context.Context, cc *grpc.ClientConn) (*paymentv1.Refund, error) {
+				return paymentv1.NewPaymentServiceClient(cc).GetRefund(ctx, &paymentv1.GetRefundRequest{RefundId: rid})
+			})
+			if err != nil {
+				return fmt.Errorf("refund %d: %w", rid, err)
+			}
+			return o.printRefund(r)
+		},
+	})
+	c.AddCommand(&cobra.Command{
+		Use:   "sync REFUND_ID",
+		Short: "Ask the provider about a PROCESSING refund now, through the refund task's own steps",
+		Long: `Move a refund now instead of at its next scheduled check, through the refund task's own steps:
+a PROCESSING refund is queried at the provider (submitted again with the same out_refund_no if
+the provider never took it, so it cannot refund twice), settled or failed by what the provider
+says, and the order is told. A settled refund is shown as it is. The refund afterwards goes to
+stdout; what changed to stderr.`,
+		Args: args(1, "a refund id"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			rid, err := id("refund id", a[0])
+			if err != nil {
+				return err
+			}
+			type synced struct{ before, after *paymentv1.Refund }
+			r, err := call(cmd, o, tlsx.Payment, func(ctx context.Context, cc *grpc.ClientConn) (synced, error) {
+				client := paymentv1.NewPaymentServiceClient(cc)
+				before, err := client.GetRefund(ctx, &paymentv1.GetRefundRequest{RefundId: rid})
+				if err != nil {
+					return synced{}, err
+				}
+				after, err := client.SyncRefund(ctx, &paymentv1.SyncRefundRequest{RefundId: rid})
+				return synced{before, after}, err
+			})
+			if err != nil {
+				return fmt.Errorf("sync refund %d: %w", rid, err)
+			}
+			if was, is := r.before.GetStatus(), r.after.GetStatus(); was != is {
+				fmt.Fprintf(o.errOut, "refund %d: %s -> %s (the provider's word, recorded as the refund task would)\n", rid, was, is)
+			} else {
+				fmt.Fprintf(o.errOut, "refund %d: %s, unchanged\n", rid, is)
+			}
+			return o.printRefund(r.after)
+		},
+	})
+	return c
+}
+
+// printRefund shows one refund.
+func (o *Options) printRefund(r *paymentv1.Refund) error {
+	return o.print(r, []string{"REFUND", "PAYMENT", "ORDER", "STATUS", "AMOUNT", "OUT_REFUND_NO", "REASON", "CREATED", "SUCCEEDED"},
+		[][]string{{i64(r.GetRefundId()), i64(r.GetPaymentId()), i64(r.GetOrderId()), r.GetStatus().String(),
+			fen(r.GetAmountFen()), r.GetOutRefundNo(), r.GetReason(), ts(r.GetCreatedAt()), ts(r.GetSucceededAt())}})
+}
+
 func anomaliesCmd(o *Options) *cobra.Command {
 	var state, kind string
 	c := &cobra.Command{

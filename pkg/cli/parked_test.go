@@ -127,7 +127,7 @@ func TestParkedReplayMovesAMessageBackAndItIsHandledOnce(t *testing.T) {
 
 func TestUsageErrorsExitTwo(t *testing.T) {
 	for _, args := range [][]string{{"order", "get", "x1"}, {"order", "get"}, {"-o", "yaml", "certs"}, {"payment", "get", "1", "--nope"},
-		{"payment", "sync"}, {"payment", "sync", "-3"}, {"recon", "run", "--channel", "WECHAT_H5", "--date", "2026-12-01"},
+		{"payment", "sync"}, {"payment", "sync", "-3"}, {"refund", "sync", "r1"}, {"refund", "get"}, {"recon", "run", "--channel", "WECHAT_H5", "--date", "2026-12-01"},
 		{"recon", "run", "--channel", "ALIPAY_QR", "--date", "12/01/2026"}, {"recon", "run", "--date", "2026-12-01"},
 		{"recon", "show"}, {"recon", "show", "0"}, {"recon", "list", "--channel", "PAYPAL"}} {
 		if code, _, errOut := run(t, args...); code != 2 || errOut == "" {

@@ -207,3 +207,43 @@ func TestReconThroughTheCLICountsDiscrepanciesByKind(t *testing.T) {
 		}
 	}
 }
+
+// `paysuite refund sync` of a refund the provider finished but paysuite never heard of (it was
+// PROCESSING when asked, its notify dropped, its next check far away) runs the refund's own
+// steps now: REFUND_SUCCEEDED, and the order follows (REFUNDED).
+func TestRefundSyncSettlesAProcessingRefund(t *testing.T) {
+	s := startStack(t, func(o *stackOptions) { o.pollScale = 1000 }) // the first refund check 10000 s after it
+	user := testkit.UniqueName("buyer")
+	b := s.asUser(user)
+	merchant := s.as(s.tokens.Merchant("staff"))
+	orderID := b.expect(t, b.do(t, "POST", "/v1/orders", order(user, "refund-sync-1", "goods-gopher-mug")), 200, "order").str("orderId")
+	pay := b.expect(t, b.do(t, "POST", "/v1/orders/"+orderID+"/payments", map[string]any{"channel": "WECHAT_NATIVE"}), 200, "pay")
+	b.expect(t, b.do(t, "POST", "/dev/sandbox/pay", map[string]any{"qrCode": pay.str("qrCode")}), 200, "the buyer pays")
+	testkit.Eventually(t, 30*time.Second, func() bool {
+		return b.do(t, "GET", "/v1/orders/"+orderID, nil).str("status") == "PAID"
+	}, "order %s never became PAID", orderID)
+
+	// The provider holds the refund PROCESSING a moment, then finishes it; its notify is lost.
+	s.sandboxFaults(t, map[string]int{"refundProcessingMs": 200, "dropNotifies": 1})
+	ref := merchant.expect(t, merchant.do(t, "POST", "/v1/payments/"+pay.str("paymentId")+":refund",
+		map[string]any{"requestId": "sync-r1", "reason": "damaged", "items": []map[string]any{{"skuId": "goods-gopher-mug", "quantity": 1}}}),
+		200, "refund")
+	refundID := ref.str("refundId")
+	if ref.str("status") != "REFUND_PROCESSING" {
+		t.Fatalf("refund answered %s, want REFUND_PROCESSING (the sandbox holds it)", ref.Raw)
+	}
+	testkit.Eventually(t, 30*time.Second, func() bool {
+		code, out, _ := s.paysuite(t, "refund", "sync", refundID, "-o", "json")
+		var r map[string]any
+		return code == 0 && json.Unmarshal([]byte(out), &r) == nil && r["status"] == "REFUND_SUCCEEDED"
+	}, "refund sync never saw refund %s SUCCEEDED", refundID)
+	testkit.Eventually(t, 30*time.Second, func() bool {
+		return b.do(t, "GET", "/v1/orders/"+orderID, nil).str("status") == "REFUNDED"
+	}, "order %s never followed the synced refund", orderID)
+	if code, out, errOut := s.paysuite(t, "refund", "get", refundID); code != 0 || !strings.Contains(out, "REFUND_SUCCEEDED") {
+		t.Fatalf("refund get: exit %d: %s %s", code, out, errOut)
+	}
+	if code, _, errOut := s.paysuite(t, "refund", "sync", "123456789"); code != 1 || !strings.Contains(errOut, "NotFound") {
+		t.Fatalf("sync of an unknown refund: exit %d: %s", code, errOut)
+	}
+}

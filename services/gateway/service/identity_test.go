@@ -123,6 +123,7 @@ func (p *protected) forgeries() map[string]proto.Message {
 			Channel: paymentv1.Channel_WECHAT_NATIVE},
 		paymentv1.PaymentService_ClosePayments_FullMethodName: &paymentv1.ClosePaymentsRequest{OrderId: id},
 		paymentv1.PaymentService_SyncPayment_FullMethodName:   &paymentv1.SyncPaymentRequest{PaymentId: p.payment.GetPaymentId()},
+		paymentv1.PaymentService_SyncRefund_FullMethodName:    &paymentv1.SyncRefundRequest{RefundId: 1},
 		paymentv1.PaymentService_RefundPayment_FullMethodName: &paymentv1.RefundPaymentRequest{PaymentId: p.payment.GetPaymentId(),
 			AmountFen: total, RequestId: "forged"},
 		notificationv1.NotificationService_CreateWebhookSubscription_FullMethodName: &notificationv1.CreateWebhookSubscriptionRequest{
@@ -209,6 +210,7 @@ func TestEveryRPCRefusesTheCallersItDoesNotList(t *testing.T) {
 		{paymentv1.PaymentService_ClosePayments_FullMethodName, tlsx.Gateway},
 		{paymentv1.PaymentService_SyncPayment_FullMethodName, tlsx.Gateway}, // operators only
 		{paymentv1.PaymentService_SyncPayment_FullMethodName, tlsx.Order},
+		{paymentv1.PaymentService_SyncRefund_FullMethodName, tlsx.Gateway},
 		{notificationv1.NotificationService_CreateWebhookSubscription_FullMethodName, tlsx.Order},
 	} {
 		for _, a := range apis() {

@@ -61,3 +61,27 @@ func (a *App) SyncPayment(ctx context.Context, who principal.Caller, id int64) (
 	}
 	return a.payments.GetPayment(ctx, p.ID)
 }
+
+// SyncRefund is the operator's "ask the provider now" for a refund (`paysuite refund sync`): the
+// refund task's own run (advanceRefund), at once instead of at the next check of the refund
+// schedule. A PROCESSING refund is queried (or submitted again with the same out_refund_no, if
+// the provider never took it) and settled or failed through applyRefundState, the one door for
+// what a provider says about a refund; the order is then told, as by the task. A refund that is
+// settled and whose order knows is answered as it is, without asking. Still processing at the
+// provider, it is answered PROCESSING; its task keeps its schedule.
+func (a *App) SyncRefund(ctx context.Context, who principal.Caller, id int64) (*payment.Refund, error) {
+	if who.User != nil {
+		return nil, ErrOperatorOnly
+	}
+	if id <= 0 {
+		return nil, payment.ErrMissingRefundID
+	}
+	if _, err := a.refunds.GetRefund(ctx, id); err != nil {
+		return nil, err
+	}
+	var later retryAt
+	if err := a.advanceRefund(ctx, id); err != nil && !errors.As(err, &later) && !errors.Is(err, ErrOrderRefused) {
+		return nil, err
+	}
+	return a.refunds.GetRefund(ctx, id)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/paysuite/paysuite/pkg/principal"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
@@ -73,6 +74,66 @@ func TestSyncPayment(t *testing.T) {
 			}
 			if n := store.tasksOf(TaskMarkOrderPaid, 1); (n == 1) != tc.recorded {
 				t.Errorf("%d mark-order-paid tasks, recorded %v", n, tc.recorded)
+			}
+		})
+	}
+}
+
+// SyncRefund runs the refund's own steps now: a PROCESSING refund the provider reports done is
+// SUCCEEDED, one still processing stays PROCESSING with its money reserved, and a settled
+// refund is not asked about again; operators only.
+func TestSyncRefund(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		status  payment.RefundStatus
+		who     principal.Caller
+		id      int64
+		ch      fakeChannel
+		wantErr error
+		want    payment.RefundStatus
+		queries int
+	}{
+		{name: "a processing refund the provider reports done is SUCCEEDED",
+			status: payment.RefundProcessing, who: principal.Caller{}, id: 50,
+			ch: fakeChannel{queryState: RefundDone}, want: payment.RefundSucceeded, queries: 1},
+		{name: "a refund still processing at the provider stays PROCESSING",
+			status: payment.RefundProcessing, who: principal.Caller{}, id: 50,
+			ch: fakeChannel{queryState: RefundPending}, want: payment.RefundProcessing, queries: 1},
+		{name: "a settled refund is answered as it is, without asking",
+			status: payment.RefundSucceeded, who: principal.Caller{}, id: 50,
+			ch: fakeChannel{queryState: RefundDone}, want: payment.RefundSucceeded},
+		{name: "an unknown refund is NotFound",
+			status: payment.RefundProcessing, who: principal.Caller{}, id: 51, wantErr: payment.ErrNotFound, want: payment.RefundProcessing},
+		{name: "merchant staff (an end user) may not sync",
+			status: payment.RefundProcessing, id: 50, want: payment.RefundProcessing, wantErr: ErrOperatorOnly,
+			who: principal.AsUser(principal.Principal{UserID: "staff", Roles: []string{principal.RoleMerchant}})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store, ch := newStore(attempt(payment.StatusSucceeded)), tc.ch
+			a := newTestApp(store, &fakeOrders{}, &ch)
+			p := store.payment(1)
+			r, err := payment.NewRefund(50, &p, p.Amount, payment.ReasonOrderCancelled, autoRequestID, "RF50", true, t0.Add(-time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Submitted, r.Status = true, tc.status
+			if tc.status == payment.RefundProcessing {
+				p.RefundingFen = p.Amount
+			}
+			store.payments[1], store.refunds[50] = p, *r
+
+			got, err := a.SyncRefund(context.Background(), tc.who, tc.id)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if err == nil && got.Status != tc.want {
+				t.Errorf("answered %s, want %s", got.Status, tc.want)
+			}
+			if st := store.refunds[50].Status; st != tc.want {
+				t.Errorf("stored %s, want %s", st, tc.want)
+			}
+			if ch.refundQueries != tc.queries || ch.refunds != 0 {
+				t.Errorf("%d refund queries and %d refund calls, want %d queries", ch.refundQueries, ch.refunds, tc.queries)
 			}
 		})
 	}

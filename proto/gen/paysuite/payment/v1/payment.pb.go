@@ -745,6 +745,50 @@ func (x *SyncPaymentRequest) GetPaymentId() int64 {
 	return 0
 }
 
+type SyncRefundRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RefundId      int64                  `protobuf:"varint,1,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncRefundRequest) Reset() {
+	*x = SyncRefundRequest{}
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncRefundRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncRefundRequest) ProtoMessage() {}
+
+func (x *SyncRefundRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncRefundRequest.ProtoReflect.Descriptor instead.
+func (*SyncRefundRequest) Descriptor() ([]byte, []int) {
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SyncRefundRequest) GetRefundId() int64 {
+	if x != nil {
+		return x.RefundId
+	}
+	return 0
+}
+
 type GetPaymentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PaymentId     int64                  `protobuf:"varint,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
@@ -754,7 +798,7 @@ type GetPaymentRequest struct {
 
 func (x *GetPaymentRequest) Reset() {
 	*x = GetPaymentRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[6]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +810,7 @@ func (x *GetPaymentRequest) String() string {
 func (*GetPaymentRequest) ProtoMessage() {}
 
 func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[6]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +823,7 @@ func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentRequest.ProtoReflect.Descriptor instead.
 func (*GetPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{6}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetPaymentRequest) GetPaymentId() int64 {
@@ -798,7 +842,7 @@ type ListOrderPaymentsRequest struct {
 
 func (x *ListOrderPaymentsRequest) Reset() {
 	*x = ListOrderPaymentsRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[7]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +854,7 @@ func (x *ListOrderPaymentsRequest) String() string {
 func (*ListOrderPaymentsRequest) ProtoMessage() {}
 
 func (x *ListOrderPaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[7]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +867,7 @@ func (x *ListOrderPaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrderPaymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListOrderPaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{7}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListOrderPaymentsRequest) GetOrderId() int64 {
@@ -842,7 +886,7 @@ type ListOrderPaymentsResponse struct {
 
 func (x *ListOrderPaymentsResponse) Reset() {
 	*x = ListOrderPaymentsResponse{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[8]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +898,7 @@ func (x *ListOrderPaymentsResponse) String() string {
 func (*ListOrderPaymentsResponse) ProtoMessage() {}
 
 func (x *ListOrderPaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[8]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +911,7 @@ func (x *ListOrderPaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrderPaymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListOrderPaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{8}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListOrderPaymentsResponse) GetPayments() []*Payment {
@@ -886,7 +930,7 @@ type ClosePaymentsRequest struct {
 
 func (x *ClosePaymentsRequest) Reset() {
 	*x = ClosePaymentsRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -898,7 +942,7 @@ func (x *ClosePaymentsRequest) String() string {
 func (*ClosePaymentsRequest) ProtoMessage() {}
 
 func (x *ClosePaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[9]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -911,7 +955,7 @@ func (x *ClosePaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClosePaymentsRequest.ProtoReflect.Descriptor instead.
 func (*ClosePaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{9}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ClosePaymentsRequest) GetOrderId() int64 {
@@ -933,7 +977,7 @@ type ClosePaymentsResponse struct {
 
 func (x *ClosePaymentsResponse) Reset() {
 	*x = ClosePaymentsResponse{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -945,7 +989,7 @@ func (x *ClosePaymentsResponse) String() string {
 func (*ClosePaymentsResponse) ProtoMessage() {}
 
 func (x *ClosePaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -958,7 +1002,7 @@ func (x *ClosePaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClosePaymentsResponse.ProtoReflect.Descriptor instead.
 func (*ClosePaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{10}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ClosePaymentsResponse) GetClosed() []*Payment {
@@ -991,7 +1035,7 @@ type RefundPaymentRequest struct {
 
 func (x *RefundPaymentRequest) Reset() {
 	*x = RefundPaymentRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1047,7 @@ func (x *RefundPaymentRequest) String() string {
 func (*RefundPaymentRequest) ProtoMessage() {}
 
 func (x *RefundPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1060,7 @@ func (x *RefundPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundPaymentRequest.ProtoReflect.Descriptor instead.
 func (*RefundPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{11}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RefundPaymentRequest) GetPaymentId() int64 {
@@ -1064,7 +1108,7 @@ type RefundItem struct {
 
 func (x *RefundItem) Reset() {
 	*x = RefundItem{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1120,7 @@ func (x *RefundItem) String() string {
 func (*RefundItem) ProtoMessage() {}
 
 func (x *RefundItem) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1133,7 @@ func (x *RefundItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundItem.ProtoReflect.Descriptor instead.
 func (*RefundItem) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{12}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RefundItem) GetSkuId() string {
@@ -1115,7 +1159,7 @@ type GetRefundRequest struct {
 
 func (x *GetRefundRequest) Reset() {
 	*x = GetRefundRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1171,7 @@ func (x *GetRefundRequest) String() string {
 func (*GetRefundRequest) ProtoMessage() {}
 
 func (x *GetRefundRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1184,7 @@ func (x *GetRefundRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRefundRequest.ProtoReflect.Descriptor instead.
 func (*GetRefundRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{13}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetRefundRequest) GetRefundId() int64 {
@@ -1183,7 +1227,7 @@ type Anomaly struct {
 
 func (x *Anomaly) Reset() {
 	*x = Anomaly{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1239,7 @@ func (x *Anomaly) String() string {
 func (*Anomaly) ProtoMessage() {}
 
 func (x *Anomaly) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[14]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1252,7 @@ func (x *Anomaly) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anomaly.ProtoReflect.Descriptor instead.
 func (*Anomaly) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{14}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Anomaly) GetAnomalyId() int64 {
@@ -1337,7 +1381,7 @@ type ListAnomaliesRequest struct {
 
 func (x *ListAnomaliesRequest) Reset() {
 	*x = ListAnomaliesRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1393,7 @@ func (x *ListAnomaliesRequest) String() string {
 func (*ListAnomaliesRequest) ProtoMessage() {}
 
 func (x *ListAnomaliesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[15]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1406,7 @@ func (x *ListAnomaliesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAnomaliesRequest.ProtoReflect.Descriptor instead.
 func (*ListAnomaliesRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{15}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListAnomaliesRequest) GetState() string {
@@ -1403,7 +1447,7 @@ type ListAnomaliesResponse struct {
 
 func (x *ListAnomaliesResponse) Reset() {
 	*x = ListAnomaliesResponse{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[16]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1459,7 @@ func (x *ListAnomaliesResponse) String() string {
 func (*ListAnomaliesResponse) ProtoMessage() {}
 
 func (x *ListAnomaliesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[16]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1472,7 @@ func (x *ListAnomaliesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAnomaliesResponse.ProtoReflect.Descriptor instead.
 func (*ListAnomaliesResponse) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{16}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListAnomaliesResponse) GetAnomalies() []*Anomaly {
@@ -1475,7 +1519,7 @@ type Reconciliation struct {
 
 func (x *Reconciliation) Reset() {
 	*x = Reconciliation{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[17]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1531,7 @@ func (x *Reconciliation) String() string {
 func (*Reconciliation) ProtoMessage() {}
 
 func (x *Reconciliation) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[17]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1544,7 @@ func (x *Reconciliation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reconciliation.ProtoReflect.Descriptor instead.
 func (*Reconciliation) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{17}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Reconciliation) GetReconciliationId() int64 {
@@ -1627,7 +1671,7 @@ type Discrepancy struct {
 
 func (x *Discrepancy) Reset() {
 	*x = Discrepancy{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[18]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1639,7 +1683,7 @@ func (x *Discrepancy) String() string {
 func (*Discrepancy) ProtoMessage() {}
 
 func (x *Discrepancy) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[18]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1652,7 +1696,7 @@ func (x *Discrepancy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Discrepancy.ProtoReflect.Descriptor instead.
 func (*Discrepancy) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{18}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Discrepancy) GetKind() string {
@@ -1715,7 +1759,7 @@ type RunReconciliationRequest struct {
 
 func (x *RunReconciliationRequest) Reset() {
 	*x = RunReconciliationRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[19]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1727,7 +1771,7 @@ func (x *RunReconciliationRequest) String() string {
 func (*RunReconciliationRequest) ProtoMessage() {}
 
 func (x *RunReconciliationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[19]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1740,7 +1784,7 @@ func (x *RunReconciliationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReconciliationRequest.ProtoReflect.Descriptor instead.
 func (*RunReconciliationRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{19}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RunReconciliationRequest) GetChannel() Channel {
@@ -1766,7 +1810,7 @@ type GetReconciliationRequest struct {
 
 func (x *GetReconciliationRequest) Reset() {
 	*x = GetReconciliationRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[20]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1778,7 +1822,7 @@ func (x *GetReconciliationRequest) String() string {
 func (*GetReconciliationRequest) ProtoMessage() {}
 
 func (x *GetReconciliationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[20]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1791,7 +1835,7 @@ func (x *GetReconciliationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReconciliationRequest.ProtoReflect.Descriptor instead.
 func (*GetReconciliationRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{20}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetReconciliationRequest) GetReconciliationId() int64 {
@@ -1813,7 +1857,7 @@ type ListReconciliationsRequest struct {
 
 func (x *ListReconciliationsRequest) Reset() {
 	*x = ListReconciliationsRequest{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[21]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +1869,7 @@ func (x *ListReconciliationsRequest) String() string {
 func (*ListReconciliationsRequest) ProtoMessage() {}
 
 func (x *ListReconciliationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[21]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1838,7 +1882,7 @@ func (x *ListReconciliationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReconciliationsRequest.ProtoReflect.Descriptor instead.
 func (*ListReconciliationsRequest) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{21}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListReconciliationsRequest) GetChannel() Channel {
@@ -1865,7 +1909,7 @@ type ListReconciliationsResponse struct {
 
 func (x *ListReconciliationsResponse) Reset() {
 	*x = ListReconciliationsResponse{}
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[22]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +1921,7 @@ func (x *ListReconciliationsResponse) String() string {
 func (*ListReconciliationsResponse) ProtoMessage() {}
 
 func (x *ListReconciliationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[22]
+	mi := &file_paysuite_payment_v1_payment_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +1934,7 @@ func (x *ListReconciliationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReconciliationsResponse.ProtoReflect.Descriptor instead.
 func (*ListReconciliationsResponse) Descriptor() ([]byte, []int) {
-	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{22}
+	return file_paysuite_payment_v1_payment_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListReconciliationsResponse) GetReconciliations() []*Reconciliation {
@@ -1963,7 +2007,9 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\x05query\x18\x01 \x01(\tR\x05query\"3\n" +
 	"\x12SyncPaymentRequest\x12\x1d\n" +
 	"\n" +
-	"payment_id\x18\x01 \x01(\x03R\tpaymentId\"2\n" +
+	"payment_id\x18\x01 \x01(\x03R\tpaymentId\"0\n" +
+	"\x11SyncRefundRequest\x12\x1b\n" +
+	"\trefund_id\x18\x01 \x01(\x03R\brefundId\"2\n" +
 	"\x11GetPaymentRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\x03R\tpaymentId\"5\n" +
@@ -2086,7 +2132,7 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\x19REFUND_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11REFUND_PROCESSING\x10\x01\x12\x14\n" +
 	"\x10REFUND_SUCCEEDED\x10\x02\x12\x11\n" +
-	"\rREFUND_FAILED\x10\x032\xa6\t\n" +
+	"\rREFUND_FAILED\x10\x032\xf9\t\n" +
 	"\x0ePaymentService\x12X\n" +
 	"\rCreatePayment\x12).paysuite.payment.v1.CreatePaymentRequest\x1a\x1c.paysuite.payment.v1.Payment\x12R\n" +
 	"\n" +
@@ -2100,7 +2146,9 @@ const file_paysuite_payment_v1_payment_proto_rawDesc = "" +
 	"\x13ListReconciliations\x12/.paysuite.payment.v1.ListReconciliationsRequest\x1a0.paysuite.payment.v1.ListReconciliationsResponse\x12f\n" +
 	"\rListAnomalies\x12).paysuite.payment.v1.ListAnomaliesRequest\x1a*.paysuite.payment.v1.ListAnomaliesResponse\x12V\n" +
 	"\fVerifyReturn\x12(.paysuite.payment.v1.VerifyReturnRequest\x1a\x1c.paysuite.payment.v1.Payment\x12T\n" +
-	"\vSyncPayment\x12'.paysuite.payment.v1.SyncPaymentRequest\x1a\x1c.paysuite.payment.v1.PaymentBFZDgithub.com/paysuite/paysuite/proto/gen/paysuite/payment/v1;paymentv1b\x06proto3"
+	"\vSyncPayment\x12'.paysuite.payment.v1.SyncPaymentRequest\x1a\x1c.paysuite.payment.v1.Payment\x12Q\n" +
+	"\n" +
+	"SyncRefund\x12&.paysuite.payment.v1.SyncRefundRequest\x1a\x1b.paysuite.payment.v1.RefundBFZDgithub.com/paysuite/paysuite/proto/gen/paysuite/payment/v1;paymentv1b\x06proto3"
 
 var (
 	file_paysuite_payment_v1_payment_proto_rawDescOnce sync.Once
@@ -2115,7 +2163,7 @@ func file_paysuite_payment_v1_payment_proto_rawDescGZIP() []byte {
 }
 
 var file_paysuite_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_paysuite_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_paysuite_payment_v1_payment_proto_goTypes = []any{
 	(Channel)(0),                        // 0: paysuite.payment.v1.Channel
 	(PaymentStatus)(0),                  // 1: paysuite.payment.v1.PaymentStatus
@@ -2126,79 +2174,82 @@ var file_paysuite_payment_v1_payment_proto_goTypes = []any{
 	(*CreatePaymentRequest)(nil),        // 6: paysuite.payment.v1.CreatePaymentRequest
 	(*VerifyReturnRequest)(nil),         // 7: paysuite.payment.v1.VerifyReturnRequest
 	(*SyncPaymentRequest)(nil),          // 8: paysuite.payment.v1.SyncPaymentRequest
-	(*GetPaymentRequest)(nil),           // 9: paysuite.payment.v1.GetPaymentRequest
-	(*ListOrderPaymentsRequest)(nil),    // 10: paysuite.payment.v1.ListOrderPaymentsRequest
-	(*ListOrderPaymentsResponse)(nil),   // 11: paysuite.payment.v1.ListOrderPaymentsResponse
-	(*ClosePaymentsRequest)(nil),        // 12: paysuite.payment.v1.ClosePaymentsRequest
-	(*ClosePaymentsResponse)(nil),       // 13: paysuite.payment.v1.ClosePaymentsResponse
-	(*RefundPaymentRequest)(nil),        // 14: paysuite.payment.v1.RefundPaymentRequest
-	(*RefundItem)(nil),                  // 15: paysuite.payment.v1.RefundItem
-	(*GetRefundRequest)(nil),            // 16: paysuite.payment.v1.GetRefundRequest
-	(*Anomaly)(nil),                     // 17: paysuite.payment.v1.Anomaly
-	(*ListAnomaliesRequest)(nil),        // 18: paysuite.payment.v1.ListAnomaliesRequest
-	(*ListAnomaliesResponse)(nil),       // 19: paysuite.payment.v1.ListAnomaliesResponse
-	(*Reconciliation)(nil),              // 20: paysuite.payment.v1.Reconciliation
-	(*Discrepancy)(nil),                 // 21: paysuite.payment.v1.Discrepancy
-	(*RunReconciliationRequest)(nil),    // 22: paysuite.payment.v1.RunReconciliationRequest
-	(*GetReconciliationRequest)(nil),    // 23: paysuite.payment.v1.GetReconciliationRequest
-	(*ListReconciliationsRequest)(nil),  // 24: paysuite.payment.v1.ListReconciliationsRequest
-	(*ListReconciliationsResponse)(nil), // 25: paysuite.payment.v1.ListReconciliationsResponse
-	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
+	(*SyncRefundRequest)(nil),           // 9: paysuite.payment.v1.SyncRefundRequest
+	(*GetPaymentRequest)(nil),           // 10: paysuite.payment.v1.GetPaymentRequest
+	(*ListOrderPaymentsRequest)(nil),    // 11: paysuite.payment.v1.ListOrderPaymentsRequest
+	(*ListOrderPaymentsResponse)(nil),   // 12: paysuite.payment.v1.ListOrderPaymentsResponse
+	(*ClosePaymentsRequest)(nil),        // 13: paysuite.payment.v1.ClosePaymentsRequest
+	(*ClosePaymentsResponse)(nil),       // 14: paysuite.payment.v1.ClosePaymentsResponse
+	(*RefundPaymentRequest)(nil),        // 15: paysuite.payment.v1.RefundPaymentRequest
+	(*RefundItem)(nil),                  // 16: paysuite.payment.v1.RefundItem
+	(*GetRefundRequest)(nil),            // 17: paysuite.payment.v1.GetRefundRequest
+	(*Anomaly)(nil),                     // 18: paysuite.payment.v1.Anomaly
+	(*ListAnomaliesRequest)(nil),        // 19: paysuite.payment.v1.ListAnomaliesRequest
+	(*ListAnomaliesResponse)(nil),       // 20: paysuite.payment.v1.ListAnomaliesResponse
+	(*Reconciliation)(nil),              // 21: paysuite.payment.v1.Reconciliation
+	(*Discrepancy)(nil),                 // 22: paysuite.payment.v1.Discrepancy
+	(*RunReconciliationRequest)(nil),    // 23: paysuite.payment.v1.RunReconciliationRequest
+	(*GetReconciliationRequest)(nil),    // 24: paysuite.payment.v1.GetReconciliationRequest
+	(*ListReconciliationsRequest)(nil),  // 25: paysuite.payment.v1.ListReconciliationsRequest
+	(*ListReconciliationsResponse)(nil), // 26: paysuite.payment.v1.ListReconciliationsResponse
+	(*timestamppb.Timestamp)(nil),       // 27: google.protobuf.Timestamp
 }
 var file_paysuite_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: paysuite.payment.v1.Payment.channel:type_name -> paysuite.payment.v1.Channel
 	1,  // 1: paysuite.payment.v1.Payment.status:type_name -> paysuite.payment.v1.PaymentStatus
-	26, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
-	26, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
-	26, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	27, // 2: paysuite.payment.v1.Payment.expire_at:type_name -> google.protobuf.Timestamp
+	27, // 3: paysuite.payment.v1.Payment.paid_at:type_name -> google.protobuf.Timestamp
+	27, // 4: paysuite.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
 	4,  // 5: paysuite.payment.v1.Payment.jsapi_params:type_name -> paysuite.payment.v1.JsapiParams
 	2,  // 6: paysuite.payment.v1.Refund.status:type_name -> paysuite.payment.v1.RefundStatus
-	26, // 7: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
-	26, // 8: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
-	15, // 9: paysuite.payment.v1.Refund.items:type_name -> paysuite.payment.v1.RefundItem
+	27, // 7: paysuite.payment.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
+	27, // 8: paysuite.payment.v1.Refund.succeeded_at:type_name -> google.protobuf.Timestamp
+	16, // 9: paysuite.payment.v1.Refund.items:type_name -> paysuite.payment.v1.RefundItem
 	0,  // 10: paysuite.payment.v1.CreatePaymentRequest.channel:type_name -> paysuite.payment.v1.Channel
 	3,  // 11: paysuite.payment.v1.ListOrderPaymentsResponse.payments:type_name -> paysuite.payment.v1.Payment
 	3,  // 12: paysuite.payment.v1.ClosePaymentsResponse.closed:type_name -> paysuite.payment.v1.Payment
 	3,  // 13: paysuite.payment.v1.ClosePaymentsResponse.paid_payment:type_name -> paysuite.payment.v1.Payment
-	15, // 14: paysuite.payment.v1.RefundPaymentRequest.items:type_name -> paysuite.payment.v1.RefundItem
+	16, // 14: paysuite.payment.v1.RefundPaymentRequest.items:type_name -> paysuite.payment.v1.RefundItem
 	0,  // 15: paysuite.payment.v1.Anomaly.channel:type_name -> paysuite.payment.v1.Channel
-	26, // 16: paysuite.payment.v1.Anomaly.created_at:type_name -> google.protobuf.Timestamp
-	26, // 17: paysuite.payment.v1.Anomaly.updated_at:type_name -> google.protobuf.Timestamp
-	26, // 18: paysuite.payment.v1.Anomaly.resolved_at:type_name -> google.protobuf.Timestamp
-	17, // 19: paysuite.payment.v1.ListAnomaliesResponse.anomalies:type_name -> paysuite.payment.v1.Anomaly
+	27, // 16: paysuite.payment.v1.Anomaly.created_at:type_name -> google.protobuf.Timestamp
+	27, // 17: paysuite.payment.v1.Anomaly.updated_at:type_name -> google.protobuf.Timestamp
+	27, // 18: paysuite.payment.v1.Anomaly.resolved_at:type_name -> google.protobuf.Timestamp
+	18, // 19: paysuite.payment.v1.ListAnomaliesResponse.anomalies:type_name -> paysuite.payment.v1.Anomaly
 	0,  // 20: paysuite.payment.v1.Reconciliation.channel:type_name -> paysuite.payment.v1.Channel
-	21, // 21: paysuite.payment.v1.Reconciliation.discrepancies:type_name -> paysuite.payment.v1.Discrepancy
-	26, // 22: paysuite.payment.v1.Reconciliation.created_at:type_name -> google.protobuf.Timestamp
-	26, // 23: paysuite.payment.v1.Reconciliation.updated_at:type_name -> google.protobuf.Timestamp
+	22, // 21: paysuite.payment.v1.Reconciliation.discrepancies:type_name -> paysuite.payment.v1.Discrepancy
+	27, // 22: paysuite.payment.v1.Reconciliation.created_at:type_name -> google.protobuf.Timestamp
+	27, // 23: paysuite.payment.v1.Reconciliation.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 24: paysuite.payment.v1.RunReconciliationRequest.channel:type_name -> paysuite.payment.v1.Channel
 	0,  // 25: paysuite.payment.v1.ListReconciliationsRequest.channel:type_name -> paysuite.payment.v1.Channel
-	20, // 26: paysuite.payment.v1.ListReconciliationsResponse.reconciliations:type_name -> paysuite.payment.v1.Reconciliation
+	21, // 26: paysuite.payment.v1.ListReconciliationsResponse.reconciliations:type_name -> paysuite.payment.v1.Reconciliation
 	6,  // 27: paysuite.payment.v1.PaymentService.CreatePayment:input_type -> paysuite.payment.v1.CreatePaymentRequest
-	9,  // 28: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
-	10, // 29: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
-	12, // 30: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
-	14, // 31: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
-	16, // 32: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
-	22, // 33: paysuite.payment.v1.PaymentService.RunReconciliation:input_type -> paysuite.payment.v1.RunReconciliationRequest
-	23, // 34: paysuite.payment.v1.PaymentService.GetReconciliation:input_type -> paysuite.payment.v1.GetReconciliationRequest
-	24, // 35: paysuite.payment.v1.PaymentService.ListReconciliations:input_type -> paysuite.payment.v1.ListReconciliationsRequest
-	18, // 36: paysuite.payment.v1.PaymentService.ListAnomalies:input_type -> paysuite.payment.v1.ListAnomaliesRequest
+	10, // 28: paysuite.payment.v1.PaymentService.GetPayment:input_type -> paysuite.payment.v1.GetPaymentRequest
+	11, // 29: paysuite.payment.v1.PaymentService.ListOrderPayments:input_type -> paysuite.payment.v1.ListOrderPaymentsRequest
+	13, // 30: paysuite.payment.v1.PaymentService.ClosePayments:input_type -> paysuite.payment.v1.ClosePaymentsRequest
+	15, // 31: paysuite.payment.v1.PaymentService.RefundPayment:input_type -> paysuite.payment.v1.RefundPaymentRequest
+	17, // 32: paysuite.payment.v1.PaymentService.GetRefund:input_type -> paysuite.payment.v1.GetRefundRequest
+	23, // 33: paysuite.payment.v1.PaymentService.RunReconciliation:input_type -> paysuite.payment.v1.RunReconciliationRequest
+	24, // 34: paysuite.payment.v1.PaymentService.GetReconciliation:input_type -> paysuite.payment.v1.GetReconciliationRequest
+	25, // 35: paysuite.payment.v1.PaymentService.ListReconciliations:input_type -> paysuite.payment.v1.ListReconciliationsRequest
+	19, // 36: paysuite.payment.v1.PaymentService.ListAnomalies:input_type -> paysuite.payment.v1.ListAnomaliesRequest
 	7,  // 37: paysuite.payment.v1.PaymentService.VerifyReturn:input_type -> paysuite.payment.v1.VerifyReturnRequest
 	8,  // 38: paysuite.payment.v1.PaymentService.SyncPayment:input_type -> paysuite.payment.v1.SyncPaymentRequest
-	3,  // 39: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
-	3,  // 40: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
-	11, // 41: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
-	13, // 42: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
-	5,  // 43: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
-	5,  // 44: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
-	20, // 45: paysuite.payment.v1.PaymentService.RunReconciliation:output_type -> paysuite.payment.v1.Reconciliation
-	20, // 46: paysuite.payment.v1.PaymentService.GetReconciliation:output_type -> paysuite.payment.v1.Reconciliation
-	25, // 47: paysuite.payment.v1.PaymentService.ListReconciliations:output_type -> paysuite.payment.v1.ListReconciliationsResponse
-	19, // 48: paysuite.payment.v1.PaymentService.ListAnomalies:output_type -> paysuite.payment.v1.ListAnomaliesResponse
-	3,  // 49: paysuite.payment.v1.PaymentService.VerifyReturn:output_type -> paysuite.payment.v1.Payment
-	3,  // 50: paysuite.payment.v1.PaymentService.SyncPayment:output_type -> paysuite.payment.v1.Payment
-	39, // [39:51] is the sub-list for method output_type
-	27, // [27:39] is the sub-list for method input_type
+	9,  // 39: paysuite.payment.v1.PaymentService.SyncRefund:input_type -> paysuite.payment.v1.SyncRefundRequest
+	3,  // 40: paysuite.payment.v1.PaymentService.CreatePayment:output_type -> paysuite.payment.v1.Payment
+	3,  // 41: paysuite.payment.v1.PaymentService.GetPayment:output_type -> paysuite.payment.v1.Payment
+	12, // 42: paysuite.payment.v1.PaymentService.ListOrderPayments:output_type -> paysuite.payment.v1.ListOrderPaymentsResponse
+	14, // 43: paysuite.payment.v1.PaymentService.ClosePayments:output_type -> paysuite.payment.v1.ClosePaymentsResponse
+	5,  // 44: paysuite.payment.v1.PaymentService.RefundPayment:output_type -> paysuite.payment.v1.Refund
+	5,  // 45: paysuite.payment.v1.PaymentService.GetRefund:output_type -> paysuite.payment.v1.Refund
+	21, // 46: paysuite.payment.v1.PaymentService.RunReconciliation:output_type -> paysuite.payment.v1.Reconciliation
+	21, // 47: paysuite.payment.v1.PaymentService.GetReconciliation:output_type -> paysuite.payment.v1.Reconciliation
+	26, // 48: paysuite.payment.v1.PaymentService.ListReconciliations:output_type -> paysuite.payment.v1.ListReconciliationsResponse
+	20, // 49: paysuite.payment.v1.PaymentService.ListAnomalies:output_type -> paysuite.payment.v1.ListAnomaliesResponse
+	3,  // 50: paysuite.payment.v1.PaymentService.VerifyReturn:output_type -> paysuite.payment.v1.Payment
+	3,  // 51: paysuite.payment.v1.PaymentService.SyncPayment:output_type -> paysuite.payment.v1.Payment
+	5,  // 52: paysuite.payment.v1.PaymentService.SyncRefund:output_type -> paysuite.payment.v1.Refund
+	40, // [40:53] is the sub-list for method output_type
+	27, // [27:40] is the sub-list for method input_type
 	27, // [27:27] is the sub-list for extension type_name
 	27, // [27:27] is the sub-list for extension extendee
 	0,  // [0:27] is the sub-list for field type_name
@@ -2215,7 +2266,7 @@ func file_paysuite_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paysuite_payment_v1_payment_proto_rawDesc), len(file_paysuite_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,7 @@ const (
 	PaymentService_ListAnomalies_FullMethodName       = "/paysuite.payment.v1.PaymentService/ListAnomalies"
 	PaymentService_VerifyReturn_FullMethodName        = "/paysuite.payment.v1.PaymentService/VerifyReturn"
 	PaymentService_SyncPayment_FullMethodName         = "/paysuite.payment.v1.PaymentService/SyncPayment"
+	PaymentService_SyncRefund_FullMethodName          = "/paysuite.payment.v1.PaymentService/SyncRefund"
 )
 
 // PaymentServiceClient is the client API for PaymentService service.
@@ -70,6 +71,12 @@ type PaymentServiceClient interface {
 	// the order follows; one the provider closed is closed. A payment already SUCCEEDED or
 	// REFUNDED is answered as it is, without asking. admin only; no HTTP rule.
 	SyncPayment(ctx context.Context, in *SyncPaymentRequest, opts ...grpc.CallOption) (*Payment, error)
+	// SyncRefund moves a refund now (operators: `paysuite refund sync`) instead of at its next
+	// scheduled check, through the refund task's own steps: a PROCESSING refund is queried at the
+	// provider (submitted again with the same number if the provider never took it) and settled
+	// or failed by what it says, and the order is told. A settled refund whose order knows is
+	// answered as it is. admin only; no HTTP rule.
+	SyncRefund(ctx context.Context, in *SyncRefundRequest, opts ...grpc.CallOption) (*Refund, error)
 }
 
 type paymentServiceClient struct {
@@ -200,6 +207,16 @@ func (c *paymentServiceClient) SyncPayment(ctx context.Context, in *SyncPaymentR
 	return out, nil
 }
 
+func (c *paymentServiceClient) SyncRefund(ctx context.Context, in *SyncRefundRequest, opts ...grpc.CallOption) (*Refund, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Refund)
+	err := c.cc.Invoke(ctx, PaymentService_SyncRefund_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentServiceServer is the server API for PaymentService service.
 // All implementations must embed UnimplementedPaymentServiceServer
 // for forward compatibility.
@@ -237,6 +254,12 @@ type PaymentServiceServer interface {
 	// the order follows; one the provider closed is closed. A payment already SUCCEEDED or
 	// REFUNDED is answered as it is, without asking. admin only; no HTTP rule.
 	SyncPayment(context.Context, *SyncPaymentRequest) (*Payment, error)
+	// SyncRefund moves a refund now (operators: `paysuite refund sync`) instead of at its next
+	// scheduled check, through the refund task's own steps: a PROCESSING refund is queried at the
+	// provider (submitted again with the same number if the provider never took it) and settled
+	// or failed by what it says, and the order is told. A settled refund whose order knows is
+	// answered as it is. admin only; no HTTP rule.
+	SyncRefund(context.Context, *SyncRefundRequest) (*Refund, error)
 	mustEmbedUnimplementedPaymentServiceServer()
 }
 
@@ -282,6 +305,9 @@ func (UnimplementedPaymentServiceServer) VerifyReturn(context.Context, *VerifyRe
 }
 func (UnimplementedPaymentServiceServer) SyncPayment(context.Context, *SyncPaymentRequest) (*Payment, error) {
 	return nil, status.Error(codes.Unimplemented, "method SyncPayment not implemented")
+}
+func (UnimplementedPaymentServiceServer) SyncRefund(context.Context, *SyncRefundRequest) (*Refund, error) {
+	return nil, status.Error(codes.Unimplemented, "method SyncRefund not implemented")
 }
 func (UnimplementedPaymentServiceServer) mustEmbedUnimplementedPaymentServiceServer() {}
 func (UnimplementedPaymentServiceServer) testEmbeddedByValue()                        {}
@@ -520,6 +546,24 @@ func _PaymentService_SyncPayment_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentService_SyncRefund_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SyncRefundRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).SyncRefund(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_SyncRefund_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).SyncRefund(ctx, req.(*SyncRefundRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentService_ServiceDesc is the grpc.ServiceDesc for PaymentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -574,6 +618,10 @@ var PaymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SyncPayment",
 			Handler:    _PaymentService_SyncPayment_Handler,
+		},
+		{
+			MethodName: "SyncRefund",
+			Handler:    _PaymentService_SyncRefund_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -21,7 +21,8 @@ func Callers() grpcauth.Policy {
 		paymentv1.PaymentService_RunReconciliation_FullMethodName:   grpcauth.By(tlsx.Gateway),
 		paymentv1.PaymentService_GetReconciliation_FullMethodName:   grpcauth.By(tlsx.Gateway),
 		paymentv1.PaymentService_ListReconciliations_FullMethodName: grpcauth.By(tlsx.Gateway),
-		// Operators only (`paysuite payment sync`): no REST route, no service calls it.
+		// Operators only (`paysuite payment sync`, `refund sync`): no REST route, no service calls them.
 		paymentv1.PaymentService_SyncPayment_FullMethodName: grpcauth.By(),
+		paymentv1.PaymentService_SyncRefund_FullMethodName:  grpcauth.By(),
 	}
 }

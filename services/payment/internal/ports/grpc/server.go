@@ -143,6 +143,15 @@ func (s *Server) SyncPayment(ctx context.Context, req *paymentv1.SyncPaymentRequ
 	return paymentToProto(p), nil
 }
 
+// SyncRefund moves a refund now (operators).
+func (s *Server) SyncRefund(ctx context.Context, req *paymentv1.SyncRefundRequest) (*paymentv1.Refund, error) {
+	r, err := s.app.SyncRefund(ctx, principal.CallerFrom(ctx), req.GetRefundId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return refundToProto(r), nil
+}
+
 func (s *Server) GetRefund(ctx context.Context, req *paymentv1.GetRefundRequest) (*paymentv1.Refund, error) {
 	r, err := s.app.GetRefund(ctx, principal.CallerFrom(ctx), req.GetRefundId())
 	if err != nil {
