@@ -99,8 +99,9 @@ func (a *App) ListReconciliations(ctx context.Context, who principal.Caller, ch 
 // hands the rest to a person, and stores the run. A bill that cannot be trusted fails the run
 // before anything is changed.
 func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource, day recon.Day) (_ *recon.Reconciliation, err error) {
-	var found []recon.Discrepancy // what the stored run added
-	defer func() { a.observeRun(ctx, ch, found, err) }()
+	var saved bool
+	var found []recon.Discrepancy // what the saved run added
+	defer func() { a.observeRun(ctx, ch, saved, found, err) }()
 	unlock := a.lockRecon(ch, day)
 	defer unlock()
 	now := a.now()
@@ -165,19 +166,20 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 	if err := a.recons.SaveReconciliation(ctx, r, raw); err != nil {
 		return nil, err
 	}
-	found = c.found
+	saved, found = true, c.found
 	a.log.Info("reconciled", "channel", ch, "bill_date", day.String(), "run", r.Runs, "rows", c.rows, "matched", c.matched,
 		"discrepancies", len(c.found), "fee_fen", int64(c.tot.FeeFen))
 	return a.recons.GetReconciliation(ctx, r.ID)
 }
 
-// observeRun tells the observer how a run ended: stored with what it found, or failed (a bill
-// that cannot be trusted, the provider or the database not answering). A bill that is not
-// ready yet, or a run cut short by shutdown, is no run.
-func (a *App) observeRun(ctx context.Context, ch payment.Channel, found []recon.Discrepancy, err error) {
+// observeRun tells the observer how a run ended: stored with what it found (even if reading it
+// back then failed: its discrepancies are stored and a rerun will not report them again), or
+// failed (a bill that cannot be trusted, the provider or the database not answering). A bill
+// that is not ready yet, or a run cut short by shutdown, is no run.
+func (a *App) observeRun(ctx context.Context, ch payment.Channel, saved bool, found []recon.Discrepancy, err error) {
 	switch {
 	case a.reconObs == nil:
-	case err == nil:
+	case saved:
 		a.reconObs.ReconRun(ch, false, found)
 	case errors.Is(err, recon.ErrBillNotReady) || ctx.Err() != nil:
 	default:
