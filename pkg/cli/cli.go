@@ -76,7 +76,7 @@ func New(in io.Reader, out, errOut io.Writer) *cobra.Command {
 	o := &Options{Targets: map[string]string{}, in: in, out: out, errOut: errOut}
 	root := &cobra.Command{
 		Use:           "paysuite",
-		Short:         "Operate paysuite: orders, payments, reconciliation, anomalies, parked messages, webhooks",
+		Short:         "Operate paysuite: orders, payments, refunds, reconciliation, anomalies, parked messages, webhooks",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
