@@ -45,7 +45,7 @@ func (r Ratio) String() string {
 	if !r.Met() {
 		verdict = "SHORT of"
 	}
-	return fmt.Sprintf("%-50s %.2f (%s goal ≥ %.2f; %s; %d errors)", r.Name, r.Value, verdict, r.Goal, r.Detail, r.Errors)
+	return fmt.Sprintf("%-50s %.3f (%s goal ≥ %.2f; %s; %d errors)", r.Name, r.Value, verdict, r.Goal, r.Detail, r.Errors)
 }
 
 // getOrderAnchor compares GetOrder through the gateway (HTTP+JSON with the owner's bearer
