@@ -3,6 +3,7 @@
 package sqlerr
 
 import (
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"net"
@@ -54,7 +55,8 @@ func Conflict(err error) bool { return number(err) == 1213 }
 
 // Unreachable reports whether err means the database (or any server behind a TCP connection)
 // could not be reached or went away mid-statement, rather than that the statement was wrong:
-// the driver's broken-connection errors (driver.ErrBadConn, mysql.ErrInvalidConn), a network
+// the driver's broken-connection errors (driver.ErrBadConn, mysql.ErrInvalidConn, and
+// database/sql's sql.ErrConnDone for a connection already closed under a statement), a network
 // error (refused, reset, i/o timeout dialing or reading: *net.OpError, ECONNREFUSED,
 // ECONNRESET, EPIPE), and the server's own "going away" answers: 1053 server shutdown in
 // progress, 1927 connection killed, 2006 server has gone away, 2013 lost connection during
@@ -64,7 +66,7 @@ func Unreachable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) {
 		return true
 	}
 	var op *net.OpError

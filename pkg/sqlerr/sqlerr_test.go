@@ -2,6 +2,7 @@ package sqlerr_test
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -50,6 +51,7 @@ func TestUnreachable(t *testing.T) {
 	for name, err := range map[string]error{
 		"driver.ErrBadConn":        wrap(driver.ErrBadConn),
 		"mysql.ErrInvalidConn":     wrap(mysql.ErrInvalidConn),
+		"sql.ErrConnDone":          wrap(sql.ErrConnDone),
 		"connection refused":       wrap(refusedDial(t)),
 		"i/o timeout dialing":      wrap(timedOutDial(t)),
 		"server shutdown (1053)":   wrap(&mysql.MySQLError{Number: 1053, Message: "Server shutdown in progress"}),
