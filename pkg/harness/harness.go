@@ -37,9 +37,17 @@ type Options struct {
 	// Grace: how long past its deadline an order may stay PENDING_PAYMENT.
 	Grace time.Duration
 
-	// Anchors measures the gateway-vs-direct GetOrder ratio at this concurrency (0: skipped).
+	// AnchorConcurrency > 0 measures the gateway-vs-direct GetOrder ratio at this concurrency,
+	// AnchorRequests a side (0: skipped).
 	AnchorConcurrency int
-	AnchorDuration    time.Duration
+	AnchorRequests    int
+	// CreateAnchorConcurrency > 0 measures the CreateOrder anchor (gRPC ÷ bare SQL, on the
+	// run's goods SKUs and on its hot SKU) with that many clients, CreateAnchorDuration a side
+	// per scenario (0: skipped).
+	CreateAnchorConcurrency int
+	CreateAnchorDuration    time.Duration
+	// AnchorRounds: each anchor alternates its two sides in this many slices (default 4).
+	AnchorRounds int
 
 	// During runs alongside the arrivals (chaos faults); the run waits for it after the last
 	// arrival, so it must be bounded by itself (and return when ctx ends). Its error fails the run.
@@ -60,6 +68,7 @@ type Result struct {
 	Elapsed   time.Duration // of the arrivals
 	Errors    int
 	Rec       *loadgen.Recorder
+	Ratios    []Ratio // the anchors measured, in the order printed
 }
 
 // Run starts a suite, drives it, lets it settle and checks the invariants.
@@ -142,18 +151,47 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	cost := after.Sub(before)
 	printCost(out, cost, res.Purchases, st.Elapsed)
-	if err := printNotifyLatency(ctx, out, suite); err != nil {
+	enrolledP99, err := printNotifyLatency(ctx, out, suite)
+	if err != nil {
 		fmt.Fprintf(out, "notify latency: %v\n", err)
-	}
-	if o.AnchorConcurrency > 0 {
-		if err := getOrderAnchor(ctx, out, suite, o.AnchorConcurrency, o.AnchorDuration); err != nil {
-			fmt.Fprintf(out, "GetOrder anchor: %v\n", err)
-		}
 	}
 	fmt.Fprintln(out, "\ninvariants:")
 	res.Report.Print(out)
 	if o.Inspect != nil {
 		o.Inspect(ctx, suite, cfg)
+	}
+	// The anchors after the books were checked: their own orders are no part of them.
+	rounds := o.AnchorRounds
+	if rounds <= 0 {
+		rounds = 4
+	}
+	if o.AnchorConcurrency > 0 && o.AnchorRequests > 0 {
+		fmt.Fprintln(out)
+		r, err := getOrderAnchor(ctx, out, suite, o.AnchorConcurrency, o.AnchorRequests, rounds)
+		if err != nil {
+			fmt.Fprintf(out, "GetOrder anchor: %v\n", err)
+		} else {
+			res.Ratios = append(res.Ratios, r)
+		}
+	}
+	if o.CreateAnchorConcurrency > 0 && o.CreateAnchorDuration > 0 {
+		fmt.Fprintln(out)
+		rs, err := createOrderAnchor(ctx, out, suite, goods, hot, o.CreateAnchorConcurrency, o.CreateAnchorDuration, rounds)
+		if err != nil {
+			fmt.Fprintf(out, "CreateOrder anchor: %v\n", err)
+		}
+		res.Ratios = append(res.Ratios, rs...)
+	}
+	if len(res.Ratios) > 0 {
+		fmt.Fprintf(out, "\nratios (this run, load average %s):\n", loadAverage())
+		for _, r := range res.Ratios {
+			fmt.Fprintf(out, "  %s\n", r)
+		}
+		if enrolledP99 > 0 {
+			fmt.Fprintf(out, "  %-50s %s (goal < 250ms at 200 purchases/s for 5m; this run %.0f arrivals/s for %s)\n",
+				"notify acked → course enrolled p99", enrolledP99.Round(time.Millisecond), o.Rate, o.Duration)
+		}
+		fmt.Fprintln(out, "  (verified notifies ÷ bare verify + conditional update: make bench, services/payment/cmd/bench)")
 	}
 	return res, nil
 }
@@ -238,10 +276,10 @@ func printCost(out io.Writer, c loadgen.Cost, purchases int, elapsed time.Durati
 // order's last update (status PAID: the MarkOrderPaid write) and to the enrolment's (server-side
 // times, one clock). paid_at and enrolled_at carry the provider's payment time, not when the
 // suite wrote them, so they cannot serve.
-func printNotifyLatency(ctx context.Context, out io.Writer, s *localsuite.Suite) error {
+func printNotifyLatency(ctx context.Context, out io.Writer, s *localsuite.Suite) (enrolledP99 time.Duration, err error) {
 	trades, err := invariants.SandboxTrades(ctx, s.SandboxURL())
 	if err != nil {
-		return err
+		return 0, err
 	}
 	acked := map[string]time.Time{}
 	for _, t := range trades {
@@ -251,12 +289,12 @@ func printNotifyLatency(ctx context.Context, out io.Writer, s *localsuite.Suite)
 	}
 	pay, err := sql.Open("mysql", s.DSN("payment"))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer pay.Close()
 	rows, err := pay.QueryContext(ctx, "SELECT out_trade_no, order_id FROM payments WHERE status IN ('SUCCEEDED', 'REFUNDED')")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	orderAck := map[int64]time.Time{}
 	for rows.Next() {
@@ -264,7 +302,7 @@ func printNotifyLatency(ctx context.Context, out io.Writer, s *localsuite.Suite)
 		var oid int64
 		if err := rows.Scan(&no, &oid); err != nil {
 			rows.Close()
-			return err
+			return 0, err
 		}
 		if at, ok := acked[no]; ok {
 			if prev, seen := orderAck[oid]; !seen || at.Before(prev) {
@@ -284,7 +322,7 @@ func printNotifyLatency(ctx context.Context, out io.Writer, s *localsuite.Suite)
 	} {
 		at, err := timesByOrder(ctx, s.DSN(q.svc), q.query)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		for oid, t := range at {
 			if ack, ok := orderAck[oid]; ok {
@@ -298,7 +336,20 @@ func printNotifyLatency(ctx context.Context, out io.Writer, s *localsuite.Suite)
 	p50, p99, pmax = loadgen.Percentiles(toEnrolled)
 	fmt.Fprintf(out, "notify acked → course enrolled: n=%d p50 %s p99 %s max %s\n", len(toEnrolled), p50.Round(time.Millisecond),
 		p99.Round(time.Millisecond), pmax.Round(time.Millisecond))
-	return nil
+	return p99, nil
+}
+
+// loadAverage is /proc/loadavg's first three fields (other work on the machine skews ratios).
+func loadAverage() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // ErrBroken is returned by the commands when an invariant does not hold.

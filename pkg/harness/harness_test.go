@@ -47,6 +47,9 @@ func TestShortLoadBalancesAndCheckerCatchesBrokenBooks(t *testing.T) {
 	o.Inspect = func(ctx context.Context, s *localsuite.Suite, cfg invariants.Config) {
 		breakAndCheck(t, ctx, s, cfg)
 	}
+	// The anchors, tiny: both sides of each must work on the suite (no figures checked).
+	o.AnchorConcurrency, o.AnchorRequests = 2, 40
+	o.CreateAnchorConcurrency, o.CreateAnchorDuration, o.AnchorRounds = 2, 400*time.Millisecond, 2
 	res, err := Run(testkit.Context(t), o)
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +59,14 @@ func TestShortLoadBalancesAndCheckerCatchesBrokenBooks(t *testing.T) {
 	}
 	if res.Purchases == 0 {
 		t.Fatal("no purchase went through")
+	}
+	if len(res.Ratios) != 3 {
+		t.Fatalf("%d anchor ratios, want GetOrder and CreateOrder on spread and hot SKUs: %v", len(res.Ratios), res.Ratios)
+	}
+	for _, r := range res.Ratios {
+		if r.Errors != 0 || !(r.Value > 0) {
+			t.Errorf("anchor %s", r)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ package jwtauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"regexp"
@@ -47,6 +48,7 @@ type Verifier struct {
 	audience string
 	leeway   time.Duration
 	now      func() time.Time
+	cache    *tokenCache // nil: every token is checked in full (WithCache)
 }
 
 // NewVerifier accepts tokens of any of issuers whose "aud" contains audience.
@@ -84,53 +86,81 @@ var (
 // Verify checks raw (the token of "Authorization: Bearer <raw>") and returns who it names.
 // Every refusal matches ErrInvalidToken.
 func (v *Verifier) Verify(ctx context.Context, raw string) (principal.Principal, error) {
+	if v.cache == nil {
+		p, _, err := v.verify(ctx, raw)
+		return p, err
+	}
+	hash := sha256.Sum256([]byte(raw))
+	if e, ok := v.cache.lookup(hash); ok {
+		if v.now().Before(e.until) {
+			if key, err := v.issuers[e.issuer].Keys.Key(ctx, e.kid); err == nil && sameKey(key.Key, e.key) {
+				return clonePrincipal(e.p), nil
+			}
+		}
+		v.cache.remove(hash) // expired, or its key rotated out: checked in full below
+	}
+	p, e, err := v.verify(ctx, raw)
+	if err != nil {
+		return p, err
+	}
+	e.hash, e.p = hash, clonePrincipal(p)
+	if limit := v.now().Add(v.cache.maxAge); limit.Before(e.until) {
+		e.until = limit
+	}
+	v.cache.add(e)
+	return p, nil
+}
+
+// verify checks raw in full; the entry says what a cache needs to accept it again.
+func (v *Verifier) verify(ctx context.Context, raw string) (_ principal.Principal, e cachedToken, _ error) {
 	tok, err := jwt.ParseSigned(raw, Algorithms)
 	if err != nil {
-		return principal.Principal{}, invalid("malformed token or algorithm not allowed: %v", err)
+		return principal.Principal{}, e, invalid("malformed token or algorithm not allowed: %v", err)
 	}
 	if len(tok.Headers) != 1 {
-		return principal.Principal{}, invalid("want exactly one signature")
+		return principal.Principal{}, e, invalid("want exactly one signature")
 	}
 	h := tok.Headers[0]
 	if h.KeyID == "" {
-		return principal.Principal{}, invalid("token has no key id (kid)")
+		return principal.Principal{}, e, invalid("token has no key id (kid)")
 	}
 	var unverified jwt.Claims
 	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
-		return principal.Principal{}, invalid("claims are not JSON: %v", err)
+		return principal.Principal{}, e, invalid("claims are not JSON: %v", err)
 	}
 	// The issuer only picks whose keys to try; nothing else is believed before the signature.
 	i := slices.IndexFunc(v.issuers, func(is TrustedIssuer) bool { return is.Issuer == unverified.Issuer })
 	if i < 0 {
-		return principal.Principal{}, invalid("issuer %q is not trusted", unverified.Issuer)
+		return principal.Principal{}, e, invalid("issuer %q is not trusted", unverified.Issuer)
 	}
 	key, err := v.issuers[i].Keys.Key(ctx, h.KeyID)
 	if err != nil {
-		return principal.Principal{}, invalid("%v", err)
+		return principal.Principal{}, e, invalid("%v", err)
 	}
 	if key.Algorithm != "" && key.Algorithm != h.Algorithm {
-		return principal.Principal{}, invalid("key %q is for %s, token says %s", h.KeyID, key.Algorithm, h.Algorithm)
+		return principal.Principal{}, e, invalid("key %q is for %s, token says %s", h.KeyID, key.Algorithm, h.Algorithm)
 	}
 	var c claims
 	if err := tok.Claims(key.Key, &c); err != nil {
-		return principal.Principal{}, invalid("bad signature: %v", err)
+		return principal.Principal{}, e, invalid("bad signature: %v", err)
 	}
 	if c.Expiry == nil {
-		return principal.Principal{}, invalid("token has no expiry (exp)")
+		return principal.Principal{}, e, invalid("token has no expiry (exp)")
 	}
 	err = c.ValidateWithLeeway(jwt.Expected{Issuer: v.issuers[i].Issuer, AnyAudience: jwt.Audience{v.audience}, Time: v.now()}, v.leeway)
 	if err != nil {
-		return principal.Principal{}, invalid("%v", err)
+		return principal.Principal{}, e, invalid("%v", err)
 	}
 	if !userIDPattern.MatchString(c.Subject) {
-		return principal.Principal{}, invalid("sub must be 1 to 64 printable ASCII characters")
+		return principal.Principal{}, e, invalid("sub must be 1 to 64 printable ASCII characters")
 	}
 	for _, r := range c.Roles {
 		if !rolePattern.MatchString(r) {
-			return principal.Principal{}, invalid("role %q is not a role name", r)
+			return principal.Principal{}, e, invalid("role %q is not a role name", r)
 		}
 	}
-	return principal.Principal{UserID: c.Subject, Roles: c.Roles}, nil
+	e.issuer, e.kid, e.key, e.until = i, h.KeyID, key.Key, c.Expiry.Time()
+	return principal.Principal{UserID: c.Subject, Roles: c.Roles}, e, nil
 }
 
 func invalid(format string, args ...any) error {

@@ -138,6 +138,9 @@ func (c Cost) TotalCPUms() float64 {
 // clockTick is USER_HZ, 100 on every Linux this runs on (getconf CLK_TCK).
 const clockTick = 100
 
+// ProcessCPUms is utime + stime of pid in ms (the anchors' CPU per call).
+func ProcessCPUms(pid int) (float64, error) { return procCPUms(pid) }
+
 // procCPUms is utime + stime of pid in ms, from /proc/<pid>/stat.
 func procCPUms(pid int) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

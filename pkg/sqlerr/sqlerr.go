@@ -3,8 +3,12 @@
 package sqlerr
 
 import (
+	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -48,3 +52,33 @@ func RetryCause(err error) string {
 // Conflict reports whether the server rolled a transaction back for a conflict: a deadlock or,
 // on Galera, a certification failure (both error 1213).
 func Conflict(err error) bool { return number(err) == 1213 }
+
+// Unreachable reports whether err means the database (or any server behind a TCP connection)
+// could not be reached or went away mid-statement, rather than that the statement was wrong:
+// the driver's broken-connection errors (driver.ErrBadConn, mysql.ErrInvalidConn, and
+// database/sql's sql.ErrConnDone for a connection already closed under a statement), a network
+// error (refused, reset, i/o timeout dialing or reading: *net.OpError, ECONNREFUSED,
+// ECONNRESET, EPIPE), and the server's own "going away" answers: 1053 server shutdown in
+// progress, 1927 connection killed, 2006 server has gone away, 2013 lost connection during
+// query, 1040 too many connections, 1047 a Galera node not ready (WSREP).
+// gorm and fmt wrap these with %w, so errors.Is/As find them in the chain.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return true
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	switch number(err) {
+	case 1040, 1047, 1053, 1927, 2006, 2013:
+		return true
+	}
+	return false
+}

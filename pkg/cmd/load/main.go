@@ -1,8 +1,10 @@
 // Command load is `make load`: it starts the suite's binaries (bin/, as `make run` builds them)
 // on private ports with databases and a vhost of their own, drives an open-loop purchase mix
 // through the gateway, and prints per-step latencies, the sustained purchase rate, the cost per
-// purchase, the notify → effect latencies, the GetOrder anchor ratio and the invariants. It exits
-// 1 when an invariant is broken.
+// purchase, the notify → effect latencies and the invariants; then, on the same suite, the
+// anchors (GetOrder through the gateway ÷ direct gRPC; CreateOrder over gRPC ÷ the bare SQL
+// transaction on the goods SKUs and on the hot SKU, pkg/orderanchor as `make bench`) and every
+// ratio together at the end. It exits 1 when an invariant is broken.
 //
 //	go run ./pkg/cmd/load -rate 200 -duration 5m
 package main
@@ -29,7 +31,10 @@ func main() {
 	flag.IntVar(&o.SKUs, "skus", 1000, "goods SKUs added to the catalog (plus one hot SKU)")
 	flag.DurationVar(&o.Settle, "settle", 2*time.Minute, "longest wait for the invariants to hold after the last arrival")
 	flag.IntVar(&o.AnchorConcurrency, "anchor-concurrency", 16, "GetOrder anchor concurrency (0 skips)")
-	flag.DurationVar(&o.AnchorDuration, "anchor-duration", 5*time.Second, "GetOrder anchor time per side")
+	flag.IntVar(&o.AnchorRequests, "anchor-requests", 20000, "GetOrder anchor requests a side")
+	flag.IntVar(&o.CreateAnchorConcurrency, "create-anchor-concurrency", 64, "CreateOrder anchor clients, as make bench (0 skips)")
+	flag.DurationVar(&o.CreateAnchorDuration, "create-anchor-duration", 10*time.Second, "CreateOrder anchor time a side per scenario, as make bench")
+	flag.IntVar(&o.AnchorRounds, "anchor-rounds", 4, "each anchor alternates its two sides in this many slices")
 	bin := flag.String("bin", "bin", "the built services (make build)")
 	keep := flag.Bool("keep", false, "keep the databases, vhost and logs")
 	flag.Parse()

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/paysuite/paysuite/pkg/testkit"
 	"github.com/paysuite/paysuite/pkg/tlsx"
 	courseservice "github.com/paysuite/paysuite/services/course/service"
@@ -33,6 +35,7 @@ type stack struct {
 	grpcAddrs  map[string]string // service name -> its gRPC address
 	opsAddrs   map[string]string // service name (and "gateway") -> its ops port
 	notifyURL  string            // the payment service's notify endpoints (http://host:port)
+	orderDB    *testkit.TCPProxy // between the order service and MariaDB (withOrderDBProxy), else nil
 }
 
 // as returns the stack seen by the holder of token: do sends it on every request.
@@ -58,7 +61,11 @@ type stackOptions struct {
 	addressLimit         service.RateLimit
 	billsNow             bool    // the sandbox serves today's bill (SANDBOX_BILL_READY_DELAY=-24h, as make run)
 	pollScale            float64 // PAYMENT_POLL_SCALE (default 0.01: the first poll 50ms after a trade)
+	orderDBProxy         bool    // the order service reaches MariaDB through a proxy the test can cut (stack.orderDB)
 }
+
+// withOrderDBProxy puts a TCP proxy between the order service and MariaDB (stack.orderDB).
+func withOrderDBProxy() stackOption { return func(o *stackOptions) { o.orderDBProxy = true } }
 
 type stackOption func(*stackOptions)
 
@@ -112,8 +119,19 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 			opsAddrs[name] = free()
 		}
 	}
+	orderDSN := infra.MySQLDSN(orderservice.Name)
+	var orderDB *testkit.TCPProxy
+	if o.orderDBProxy {
+		cfg, err := mysql.ParseDSN(orderDSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orderDB = testkit.NewTCPProxy(t, cfg.Addr)
+		cfg.Addr = orderDB.Addr()
+		orderDSN = cfg.FormatDSN()
+	}
 	orderCfg := orderservice.Config{
-		GRPCAddr: orderAddr, OpsAddr: opsAddrs[tlsx.Order], MySQLDSN: infra.MySQLDSN(orderservice.Name), AMQPURL: infra.AMQPURL(orderservice.Name),
+		GRPCAddr: orderAddr, OpsAddr: opsAddrs[tlsx.Order], MySQLDSN: orderDSN, AMQPURL: infra.AMQPURL(orderservice.Name),
 		TLS: infra.TLS(tlsx.Order), PaymentBrokerUser: paymentUser, SnowflakeNode: 11, PaymentTarget: paymentAddr,
 		PayTimeout: o.payTimeout, SweepInterval: o.sweepInterval, SweepGrace: o.sweepGrace, MaxPendingPerUser: o.maxPending,
 	}
@@ -176,7 +194,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	testkit.Go(t, func(ctx context.Context) error { return service.Run(ctx, gwCfg, log.With("svc", "gateway")) })
 	s := &stack{baseURL: "http://" + gwCfg.HTTPAddr, sandboxURL: sandbox.URL, client: &http.Client{Timeout: 30 * time.Second},
 		tokens: tokens, infra: infra, grpcAddrs: grpcAddrs, opsAddrs: opsAddrs,
-		notifyURL: "http://" + paymentHTTP}
+		notifyURL: "http://" + paymentHTTP, orderDB: orderDB}
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		resp, err := s.client.Get(s.baseURL + "/healthz")
 		if err != nil {

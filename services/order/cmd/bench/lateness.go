@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paysuite/paysuite/pkg/orderanchor"
 	"github.com/paysuite/paysuite/pkg/scratch"
 	"github.com/paysuite/paysuite/pkg/tlsx"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
@@ -54,12 +55,12 @@ func cancelLateness(ctx context.Context, o options, dsn, amqpURL string, skus []
 	started := time.Now()
 	tick := time.NewTicker(time.Second / time.Duration(max(o.rate, 1)))
 	defer tick.Stop()
-	grpcCreate := overGRPC(clients)
+	grpcCreate := orderanchor.OverGRPC(clients)
 	paced := func(ctx context.Context, user, request, sku string) (bool, error) {
 		<-tick.C
 		return grpcCreate(ctx, user, request, sku)
 	}
-	created := measureN(ctx, o, skus, paced, int64(o.lateness))
+	created := orderanchor.MeasureN(ctx, "late", o.concurrency, skus, paced, int64(o.lateness))
 	const short = "TIMESTAMPDIFF(SECOND, created_at, pay_deadline) < 60"
 	for {
 		var pending int
@@ -79,7 +80,7 @@ func cancelLateness(ctx context.Context, o options, dsn, amqpURL string, skus []
 		return err
 	}
 	defer rows.Close()
-	var late result
+	var late orderanchor.Result
 	early := 0
 	for rows.Next() {
 		var us int64
@@ -89,14 +90,14 @@ func cancelLateness(ctx context.Context, o options, dsn, amqpURL string, skus []
 		if us < 0 {
 			early++
 		}
-		late.lat = append(late.lat, time.Duration(us)*time.Microsecond)
+		late.Lat = append(late.Lat, time.Duration(us)*time.Microsecond)
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	late.sort()
+	late.Sort()
 	fmt.Printf("cancel lateness, %d unpaid orders (timeouts 3s and 6s, created at %.0f/s): p50 %.0f ms, p99 %.0f ms, max %.0f ms, cancelled early: %d\n",
-		len(late.lat), created.rate(), ms(late.p(50)), ms(late.p(99)), ms(late.p(100)), early)
+		len(late.Lat), created.Rate(), orderanchor.Ms(late.P(50)), orderanchor.Ms(late.P(99)), orderanchor.Ms(late.P(100)), early)
 	if early > 0 {
 		return fmt.Errorf("%d orders cancelled before their deadline", early)
 	}

@@ -20,11 +20,15 @@ import (
 
 	"github.com/paysuite/paysuite/pkg/db"
 	"github.com/paysuite/paysuite/pkg/logging"
+	"github.com/paysuite/paysuite/pkg/orderanchor"
 	"github.com/paysuite/paysuite/pkg/scratch"
 	"github.com/paysuite/paysuite/pkg/tlsx"
 	orderv1 "github.com/paysuite/paysuite/proto/gen/paysuite/order/v1"
 	"github.com/paysuite/paysuite/services/order/service"
 )
+
+// payTimeout is the service's ORDER_PAY_TIMEOUT here (the bare SQL writes the same outbox row).
+const payTimeout = 30 * time.Minute
 
 type options struct {
 	duration    time.Duration
@@ -115,7 +119,7 @@ func run(ctx context.Context, o options) error {
 	srvCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- service.Run(srvCtx, service.Config{GRPCAddr: addr, MySQLDSN: dsn, PayTimeout: 30 * time.Minute,
+		done <- service.Run(srvCtx, service.Config{GRPCAddr: addr, MySQLDSN: dsn, PayTimeout: payTimeout,
 			SweepInterval: time.Hour, SweepGrace: time.Minute, SnowflakeNode: 1, AMQPURL: amqpURL,
 			TLS: ids.Files(tlsx.Order)}, log)
 	}()
@@ -171,7 +175,7 @@ func run(ctx context.Context, o options) error {
 	for _, s := range spread {
 		initial[s] = bigStock
 	}
-	if err := seed(ctx, sqlDB, initial); err != nil {
+	if err := orderanchor.Seed(ctx, sqlDB, initial); err != nil {
 		return err
 	}
 
@@ -183,7 +187,8 @@ func run(ctx context.Context, o options) error {
 		fmt.Println("with the pay-deadline outbox row in every transaction and the relay publishing to RabbitMQ")
 	}
 	fmt.Printf("CreateOrder, %d concurrent clients (%d gRPC connections), %s per phase (bare SQL and gRPC alternating in %d slices), one item per order\n", o.concurrency, o.conns, o.duration, o.rounds)
-	fmt.Printf("%-30s %10s %9s %9s %9s\n", "", "orders/s", "p50 ms", "p99 ms", "refused")
+	orderanchor.Header(os.Stdout)
+	bare, viaGRPC := orderanchor.BareSQL(sqlDB, node, payTimeout, amqpURL != ""), orderanchor.OverGRPC(clients)
 	for _, sc := range []struct {
 		name string
 		skus []string
@@ -191,28 +196,12 @@ func run(ctx context.Context, o options) error {
 		{fmt.Sprintf("spread over %d SKUs", o.skus), spread},
 		{"one hot SKU", []string{"bench-hot"}},
 	} {
-		var bare, viaGRPC result
-		slice := o.duration / time.Duration(o.rounds)
-		for r := range o.rounds {
-			if r%2 == 0 {
-				bare.add(measure(ctx, o, slice, sc.skus, bareSQL(sqlDB, node, amqpURL != "")))
-				viaGRPC.add(measure(ctx, o, slice, sc.skus, overGRPC(clients)))
-			} else {
-				viaGRPC.add(measure(ctx, o, slice, sc.skus, overGRPC(clients)))
-				bare.add(measure(ctx, o, slice, sc.skus, bareSQL(sqlDB, node, amqpURL != "")))
-			}
-		}
-		bare.sort()
-		viaGRPC.sort()
-		bare.print(sc.name + " / bare SQL")
-		viaGRPC.print(sc.name + " / gRPC service")
-		fmt.Printf("%-30s %10.2f (throughput), p50 %.2f×, p99 %.2f×\n", sc.name+" / ratio",
-			viaGRPC.rate()/bare.rate(), ms(viaGRPC.p(50))/ms(bare.p(50)), ms(viaGRPC.p(99))/ms(bare.p(99)))
+		orderanchor.Compare(ctx, sc.name, "bench", o.concurrency, o.duration, o.rounds, sc.skus, bare, viaGRPC).Print(os.Stdout)
 	}
 
 	// Sell-out: many more buyers than stock; exactly the stock is sold.
-	soldOut := measureN(ctx, o, []string{"bench-scarce"}, overGRPC(clients), 2000)
-	fmt.Printf("sell-out of 500 units, 2000 buyers over gRPC: %d orders, %d refused as out of stock\n", soldOut.ok, soldOut.refused)
+	soldOut := orderanchor.MeasureN(ctx, "bench", o.concurrency, []string{"bench-scarce"}, viaGRPC, 2000)
+	fmt.Printf("sell-out of 500 units, 2000 buyers over gRPC: %d orders, %d refused as out of stock\n", soldOut.OK, soldOut.Refused)
 
 	if err := checkNoOversell(ctx, sqlDB, initial); err != nil {
 		return err

@@ -4,33 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
-	"strings"
 )
-
-func seed(ctx context.Context, sqlDB *sql.DB, stock map[string]int64) error {
-	ids := make([]string, 0, len(stock))
-	for id := range stock {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for chunk := range slices.Chunk(ids, 500) {
-		var q strings.Builder
-		q.WriteString("INSERT INTO skus (sku_id, title, kind, price_fen, stock) VALUES ")
-		args := []any{}
-		for i, id := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?, 'GOODS', ?, ?)")
-			args = append(args, id, "bench "+id, 100+i, stock[id])
-		}
-		if _, err := sqlDB.ExecContext(ctx, q.String(), args...); err != nil {
-			return fmt.Errorf("seed: %w", err)
-		}
-	}
-	return nil
-}
 
 // checkNoOversell: for every SKU, units sold plus stock left equals the initial stock, and no
 // stock is negative.

@@ -173,18 +173,24 @@ func outgoing(ctx context.Context) context.Context {
 }
 
 // errorHandler is grpc-gateway's default mapping (InvalidArgument 400, NotFound 404,
-// AlreadyExists 409, FailedPrecondition 400, Unauthenticated 401 …) with one change: a
-// service that cannot be reached is reported without its dial error, which names internal
-// addresses; the detail goes to the log instead.
+// AlreadyExists 409, FailedPrecondition 400, Unauthenticated 401, Unavailable 503 …) with one
+// change: Unavailable — a service, or the database or broker behind it, cannot be reached — is
+// reported without its cause, which names internal addresses (the detail goes to the log),
+// and with Retry-After: 1, since retrying is exactly what the client should do.
 func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 		if status.Code(err) == codes.Unavailable {
 			log.WarnContext(ctx, "upstream unavailable", "request_id", RequestID(r.Context()), "path", r.URL.Path, "err", err)
 			err = status.Error(codes.Unavailable, "service temporarily unavailable, retry later")
+			w.Header().Set("Retry-After", retryAfterSeconds)
 		}
 		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 	}
 }
+
+// retryAfterSeconds is the Retry-After of a 503: outages this suite rides out (a connection
+// re-dialled, a node failing over) take seconds.
+const retryAfterSeconds = "1"
 
 // routingErrorHandler answers a known path with the wrong method 405 (grpc-gateway's default
 // reports it as Unimplemented, 501, which reads like a server bug).
