@@ -316,6 +316,11 @@ func TestReconciliationCoversEveryChannelOfTheAccount(t *testing.T) {
 				refPaid.GetPaymentId(), "CONSOLE-"+refPaid.GetOutTradeNo()); n != 1 {
 				t.Fatalf("%d console refunds recorded, want 1", n)
 			}
+			// Settled at the provider's time (seconds or milliseconds, as the provider writes it), not
+			// our clock's microseconds: the refund falls on the provider's day, as its bill row.
+			if n := e.count("SELECT COUNT(*) FROM refunds WHERE payment_id = ? AND MICROSECOND(succeeded_at) % 1000 = 0", refPaid.GetPaymentId()); n != 1 {
+				t.Fatalf("the console refund's succeeded_at is not the provider's time")
+			}
 			if o := e.waitOrderStatus(refOrder.GetOrderId(), orderv1.OrderStatus_REFUNDED); o.GetRefundedFen() != refPaid.GetAmountFen() {
 				t.Fatalf("order refundedFen = %d, want %d", o.GetRefundedFen(), refPaid.GetAmountFen())
 			}
