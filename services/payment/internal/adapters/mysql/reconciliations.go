@@ -180,10 +180,14 @@ func (r *Repository) LedgerTrades(ctx context.Context, chs []payment.Channel, no
 	return scanLedgerRefunds(refunds, into, false)
 }
 
-// FirstPaymentAt implements app.Reconciliations.
+// FirstPaymentAt implements app.Reconciliations. MIN(created_at) has no index to use (a full
+// scan of payments on every run and every look of the daily loop); ids are snowflakes, so the
+// first attempts are the smallest ids, read off the primary key. Ids of processes whose clocks
+// differ by a few milliseconds may interleave: the earliest of the first hundred is taken,
+// which is the first payment to far better than the day this is checked against.
 func (r *Repository) FirstPaymentAt(ctx context.Context) (time.Time, error) {
 	var first sql.NullTime
-	err := db.Conn(ctx, r.gdb).Raw("SELECT MIN(created_at) FROM payments").Row().Scan(&first)
+	err := db.Conn(ctx, r.gdb).Raw("SELECT MIN(created_at) FROM (SELECT created_at FROM payments ORDER BY id LIMIT 100) f").Row().Scan(&first)
 	return first.Time.UTC(), err
 }
 
