@@ -234,3 +234,127 @@ func TestDailyReconciliation(t *testing.T) {
 		t.Fatalf("a reconciled day was run %d times by the daily run", n)
 	}
 }
+
+// One provider account bills the trades of all its channels: a day with a discrepancy on a
+// browser channel of each account — Alipay page pay paid after its order was cancelled with
+// every notify and query lost, a WAP trade refunded in the console; WeChat JSAPI paid with every
+// notify and query lost, an H5 trade refunded in the console — reconciled by naming a browser
+// channel (the account's reconciliation answers, under its QR/Native name): each found,
+// repaired through the same doors, none listed as another system's trade, a rerun under the
+// QR/Native name the same reconciliation.
+func TestReconciliationCoversEveryChannelOfTheAccount(t *testing.T) {
+	e := startRecon(t, withReturnAllowlist)
+	ctx := t.Context()
+	for _, tc := range []struct {
+		provider        string
+		bill            paymentv1.Channel // the account's reconciliation
+		lostCh, refCh   paymentv1.Channel // a payment whose notifies and queries are lost; one refunded in the console
+		cancelLostFirst bool
+	}{
+		{"alipay", paymentv1.Channel_ALIPAY_QR, paymentv1.Channel_ALIPAY_PAGE, paymentv1.Channel_ALIPAY_WAP, true},
+		{"wechat", paymentv1.Channel_WECHAT_NATIVE, paymentv1.Channel_WECHAT_JSAPI, paymentv1.Channel_WECHAT_H5, false},
+	} {
+		t.Run(tc.provider, func(t *testing.T) {
+			e := e.in(t)
+			e.sandboxDo(http.MethodDelete, "/sandbox/faults", nil)
+			// Paid on the browser channel, then refunded in full in the provider's console.
+			refOrder := e.order("course-payments-101", 1)
+			refPaid := e.payOn(refOrder, tc.refCh)
+			if code, ans := e.buyerPaysCheckout(refPaid); code != http.StatusOK {
+				t.Fatalf("buyer pays %s: HTTP %d %s", tc.refCh, code, ans.Error)
+			}
+			e.waitOrderStatus(refOrder.GetOrderId(), orderv1.OrderStatus_PAID)
+			refPaid = e.waitPaymentStatus(refPaid.GetPaymentId(), paymentv1.PaymentStatus_SUCCEEDED)
+			if code := e.sandboxDo(http.MethodPost, "/sandbox/console/refund", map[string]any{"outTradeNo": refPaid.GetOutTradeNo(),
+				"amountFen": refPaid.GetAmountFen(), "outRefundNo": "CONSOLE-" + refPaid.GetOutTradeNo()}); code != http.StatusOK {
+				t.Fatalf("console refund: HTTP %d", code)
+			}
+			// Paid at the provider on the other browser channel while every notify and query was lost.
+			lostOrder := e.order("goods-gopher-mug", 1)
+			lost := e.payOn(lostOrder, tc.lostCh)
+			wantLostOrder, wantLost := orderv1.OrderStatus_PAID, paymentv1.PaymentStatus_SUCCEEDED
+			if tc.cancelLostFirst {
+				// Alipay page pay: the trade exists at the gateway only once the buyer logs in on the
+				// cashier, so the close of the cancelled order's attempt closes nothing there; the
+				// buyer then pays the payUrl: money for a cancelled order.
+				if _, err := e.orders.CancelOrder(ctx, &orderv1.CancelOrderRequest{OrderId: lostOrder.GetOrderId()}); err != nil {
+					t.Fatal(err)
+				}
+				e.waitPaymentStatus(lost.GetPaymentId(), paymentv1.PaymentStatus_CLOSED)
+				wantLostOrder, wantLost = orderv1.OrderStatus_CANCELLED, paymentv1.PaymentStatus_REFUNDED
+			}
+			e.faults(map[string]int{"dropNotifies": 100000, "failQueries": 100000})
+			if code, ans := e.buyerPaysCheckout(lost); code != http.StatusOK {
+				t.Fatalf("buyer pays %s: HTTP %d %s", tc.lostCh, code, ans.Error)
+			}
+			if got := e.payment(lost.GetPaymentId()).GetStatus(); got == paymentv1.PaymentStatus_SUCCEEDED {
+				t.Fatalf("the lost payment is already %s: the test made nothing to find", got)
+			}
+
+			// Named by the refunded trade's browser channel: the account's reconciliation.
+			r, err := e.payments.RunReconciliation(ctx, &paymentv1.RunReconciliationRequest{Channel: tc.refCh, BillDate: today()})
+			if err != nil {
+				t.Fatalf("RunReconciliation(%s): %v", tc.refCh, err)
+			}
+			want := []string{
+				fmt.Sprintf("CONSOLE_REFUND %s CONSOLE-%s ledger=0 provider=%d RECORDED_REFUND", refPaid.GetOutTradeNo(), refPaid.GetOutTradeNo(), refPaid.GetAmountFen()),
+				fmt.Sprintf("PAID_NOT_RECORDED %s  ledger=%d provider=%d RECORDED_PAYMENT", lost.GetOutTradeNo(), lost.GetAmountFen(), lost.GetAmountFen()),
+			}
+			if got := discrepancySet(r); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("discrepancies:\n got %q\nwant %q", got, want)
+			}
+			// Rows: 2 payments and the console refund; matched: the refunded trade's payment row.
+			if r.GetChannel() != tc.bill || r.GetStatus() != "SUCCEEDED" || r.GetBillRows() != 3 || r.GetMatched() != 1 ||
+				r.GetRefundFen() != refPaid.GetAmountFen() {
+				t.Fatalf("report = %+v", r)
+			}
+			e.sandboxDo(http.MethodDelete, "/sandbox/faults", nil)
+
+			// The console refund: recorded as a refund, the order follows.
+			e.waitPaymentStatus(refPaid.GetPaymentId(), paymentv1.PaymentStatus_REFUNDED)
+			if n := e.count("SELECT COUNT(*) FROM refunds WHERE payment_id = ? AND reason = 'PROVIDER_CONSOLE' AND status = 'SUCCEEDED' AND out_refund_no = ?",
+				refPaid.GetPaymentId(), "CONSOLE-"+refPaid.GetOutTradeNo()); n != 1 {
+				t.Fatalf("%d console refunds recorded, want 1", n)
+			}
+			// Settled at the provider's time (seconds or milliseconds, as the provider writes it), not
+			// our clock's microseconds: the refund falls on the provider's day, as its bill row.
+			if n := e.count("SELECT COUNT(*) FROM refunds WHERE payment_id = ? AND MICROSECOND(succeeded_at) % 1000 = 0", refPaid.GetPaymentId()); n != 1 {
+				t.Fatalf("the console refund's succeeded_at is not the provider's time")
+			}
+			if o := e.waitOrderStatus(refOrder.GetOrderId(), orderv1.OrderStatus_REFUNDED); o.GetRefundedFen() != refPaid.GetAmountFen() {
+				t.Fatalf("order refundedFen = %d, want %d", o.GetRefundedFen(), refPaid.GetAmountFen())
+			}
+			// The lost payment: recorded through the notify door; a cancelled order's money goes back.
+			e.waitPaymentStatus(lost.GetPaymentId(), wantLost)
+			if tc.cancelLostFirst {
+				if n := e.count("SELECT COUNT(*) FROM refunds WHERE payment_id = ? AND auto AND reason = 'ORDER_CANCELLED'", lost.GetPaymentId()); n != 1 {
+					t.Fatalf("%d automatic refunds of the cancelled order's payment, want 1", n)
+				}
+			}
+			e.waitOrderStatus(lostOrder.GetOrderId(), wantLostOrder)
+			if n := e.count("SELECT COUNT(*) FROM anomalies WHERE kind = 'UNKNOWN_TRADE'"); n != 0 {
+				t.Fatalf("%d trades of this account's channels listed as another system's", n)
+			}
+			if n := e.count("SELECT COUNT(*) FROM recon_fees WHERE out_trade_no IN (?, ?) AND out_refund_no = '' AND fee_fen > 0",
+				refPaid.GetOutTradeNo(), lost.GetOutTradeNo()); n != 2 {
+				t.Fatalf("%d payment fees recorded, want 2", n)
+			}
+
+			// A rerun under the account's QR/Native name: the same reconciliation, no second repair.
+			refunds := e.count("SELECT COUNT(*) FROM refunds")
+			again := e.reconcile(tc.bill)
+			if again.GetReconciliationId() != r.GetReconciliationId() || again.GetRuns() != 2 || fmt.Sprint(discrepancySet(again)) != fmt.Sprint(want) {
+				t.Fatalf("rerun = %+v, want the same reconciliation and discrepancies", again)
+			}
+			time.Sleep(200 * time.Millisecond) // let anything a rerun wrongly started show
+			if n := e.count("SELECT COUNT(*) FROM refunds"); n != refunds {
+				t.Fatalf("the rerun made %d more refunds", n-refunds)
+			}
+		})
+	}
+	// Listing by a browser channel lists its account's reconciliations.
+	list, err := e.payments.ListReconciliations(ctx, &paymentv1.ListReconciliationsRequest{Channel: paymentv1.Channel_WECHAT_JSAPI})
+	if err != nil || len(list.GetReconciliations()) != 1 || list.GetReconciliations()[0].GetChannel() != paymentv1.Channel_WECHAT_NATIVE {
+		t.Fatalf("ListReconciliations(WECHAT_JSAPI) = %v, %v", list, err)
+	}
+}

@@ -93,13 +93,14 @@ func (a *App) askProvider(ctx context.Context, p *payment.Payment, r *payment.Re
 		return false, err
 	}
 	var state RefundState
+	var settledAt time.Time
 	var perr error
 	if !r.Submitted {
 		total := p.Amount
 		if r.Reason == payment.ReasonAmountMismatch {
 			total = r.Amount // the provider's trade total, which is not ours
 		}
-		state, perr = ch.Refund(ctx, RefundRequest{
+		state, settledAt, perr = ch.Refund(ctx, RefundRequest{
 			OutTradeNo: p.OutTradeNo, OutRefundNo: r.OutRefundNo, Amount: r.Amount, Total: total, Reason: r.Reason,
 		})
 		accepted := perr == nil && (state == RefundPending || state == RefundDone || state == RefundAbnormal)
@@ -112,22 +113,23 @@ func (a *App) askProvider(ctx context.Context, p *payment.Payment, r *payment.Re
 			}
 		}
 	} else {
-		state, perr = ch.QueryRefund(ctx, p.OutTradeNo, r.OutRefundNo)
+		state, settledAt, perr = ch.QueryRefund(ctx, p.OutTradeNo, r.OutRefundNo)
 	}
-	return a.applyRefundState(ctx, p, r, state, perr)
+	return a.applyRefundState(ctx, p, r, state, settledAt, perr)
 }
 
 // applyRefundState is the one door for what a provider says about a refund (the answer to the
 // refund call, a refund query, a verified refund notify): a conditional transition of the
-// refund, else the next check on the refund schedule.
-func (a *App) applyRefundState(ctx context.Context, p *payment.Payment, r *payment.Refund, state RefundState, perr error) (bool, error) {
+// refund, else the next check on the refund schedule. settledAt is when the provider says a
+// RefundDone refund went through (zero: it did not say; then our clock).
+func (a *App) applyRefundState(ctx context.Context, p *payment.Payment, r *payment.Refund, state RefundState, settledAt time.Time, perr error) (bool, error) {
 	detail := ""
 	if perr != nil {
 		detail = perr.Error()
 	}
 	switch state {
 	case RefundDone:
-		return true, a.settleRefund(ctx, r.ID)
+		return true, a.settleRefund(ctx, r.ID, settledAt)
 	case RefundRejected:
 		a.log.Error("provider refused the refund for good", "refund_id", r.ID, "payment_id", p.ID, "err", perr)
 		return true, a.failRefund(ctx, r.ID, detail, true)
@@ -209,12 +211,14 @@ func (a *App) raiseRefundAnomaly(ctx context.Context, refundID int64, kind payme
 	})
 }
 
-func (a *App) settleRefund(ctx context.Context, refundID int64) error {
+// settleRefund records the refund succeeded, at the provider's time when it said one (so the
+// refund falls on the provider's day, as its bill row does).
+func (a *App) settleRefund(ctx context.Context, refundID int64, at time.Time) error {
 	now := a.now()
 	var full bool
 	var total money.Fen
 	err := a.updateRefund(ctx, refundID, func(p *payment.Payment, r *payment.Refund, ch *Changes) error {
-		if err := r.Succeed(now); err != nil {
+		if err := r.Succeed(at, now); err != nil {
 			return err
 		}
 		if err := p.SettleRefund(r.Amount, now); err != nil {

@@ -23,6 +23,7 @@ func TestRefundProviderAnswers(t *testing.T) {
 		again     bool                // asked again later (a retryAt from the schedule)
 		anomaly   payment.AnomalyKind // "" for none
 		submitOK  bool                // afterwards Submitted
+		at        time.Time           // a SUCCEEDED refund's succeededAt (zero: t0, our clock)
 	}{
 		{name: "balance too low (NOT_ENOUGH): same number later, money stays reserved",
 			ch:   fakeChannel{refundState: RefundRetryLater, refundErr: errors.New("403 NOT_ENOUGH")},
@@ -51,6 +52,12 @@ func TestRefundProviderAnswers(t *testing.T) {
 			want: payment.RefundProcessing, reserved: true, again: true, anomaly: payment.AnomalyRefundStuck, submitOK: true},
 		{name: "query says done: SUCCEEDED",
 			submitted: true, ch: fakeChannel{queryState: RefundDone}, want: payment.RefundSucceeded, submitOK: true},
+		{name: "query says done at its own time: SUCCEEDED then (the provider's day, as its bill)",
+			submitted: true, ch: fakeChannel{queryState: RefundDone, settledAt: t0.Add(-90 * time.Second)}, want: payment.RefundSucceeded,
+			submitOK: true, at: t0.Add(-90 * time.Second)},
+		{name: "submit answers done at its own time (Alipay fund_change Y)",
+			ch: fakeChannel{refundState: RefundDone, settledAt: t0.Add(-time.Second)}, want: payment.RefundSucceeded,
+			submitOK: true, at: t0.Add(-time.Second)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store, ch := newStore(attempt(payment.StatusSucceeded)), tc.ch
@@ -82,6 +89,14 @@ func TestRefundProviderAnswers(t *testing.T) {
 			}
 			if got.Submitted != tc.submitOK {
 				t.Fatalf("submitted = %v, want %v", got.Submitted, tc.submitOK)
+			}
+			if want := tc.at; got.Status == payment.RefundSucceeded {
+				if want.IsZero() {
+					want = t0
+				}
+				if !got.SucceededAt.Equal(want) {
+					t.Fatalf("succeededAt %s, want %s", got.SucceededAt, want)
+				}
 			}
 			if got.Status == payment.RefundFailed && got.FailReason == "" {
 				t.Fatal("a failed refund without the provider's reason")

@@ -361,7 +361,8 @@ type fakeChannel struct {
 
 	refundState, queryState RefundState // what the refund call and the refund query answer
 	refundErr, queryErr     error
-	refunds, refundQueries  int // calls made
+	settledAt               time.Time // when the provider says a done refund went through
+	refunds, refundQueries  int       // calls made
 
 	trade    Trade // what a trade query answers
 	tradeErr error
@@ -386,13 +387,13 @@ func (c *fakeChannel) Query(context.Context, string) (Trade, error) {
 	return c.trade, c.tradeErr
 }
 func (c *fakeChannel) Close(context.Context, string) error { return nil }
-func (c *fakeChannel) Refund(context.Context, RefundRequest) (RefundState, error) {
+func (c *fakeChannel) Refund(context.Context, RefundRequest) (RefundState, time.Time, error) {
 	c.refunds++
-	return c.refundState, c.refundErr
+	return c.refundState, c.settledAt, c.refundErr
 }
-func (c *fakeChannel) QueryRefund(context.Context, string, string) (RefundState, error) {
+func (c *fakeChannel) QueryRefund(context.Context, string, string) (RefundState, time.Time, error) {
 	c.refundQueries++
-	return c.queryState, c.queryErr
+	return c.queryState, c.settledAt, c.queryErr
 }
 func (c *fakeChannel) ParseNotify(NotifyMessage) (Notify, error) { return c.notify, c.parseErr }
 

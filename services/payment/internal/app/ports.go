@@ -255,6 +255,7 @@ type RefundNotice struct {
 	OutRefundNo string
 	State       RefundState // RefundDone, RefundAbnormal or RefundRejected
 	Detail      string      // the provider's status, for the record
+	SettledAt   time.Time   // RefundDone: when the provider says it settled (zero: not said)
 }
 
 // PrepayRequest opens a trade at the provider.
@@ -340,8 +341,10 @@ type Channel interface {
 	Query(ctx context.Context, outTradeNo string) (Trade, error)
 	// Close closes an unpaid trade; ErrTradePaid if it was paid.
 	Close(ctx context.Context, outTradeNo string) error
-	Refund(ctx context.Context, req RefundRequest) (RefundState, error)
-	QueryRefund(ctx context.Context, outTradeNo, outRefundNo string) (RefundState, error)
+	// Refund submits a refund and QueryRefund asks after it; with RefundDone, when the provider
+	// says the money went back (its gmt_refund_pay / success_time; zero when it does not say).
+	Refund(ctx context.Context, req RefundRequest) (RefundState, time.Time, error)
+	QueryRefund(ctx context.Context, outTradeNo, outRefundNo string) (RefundState, time.Time, error)
 	// ParseNotify verifies an async notify (signature, our app/merchant id) and decodes it;
 	// *NotifyRefusedError when it cannot be trusted.
 	ParseNotify(msg NotifyMessage) (Notify, error)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/paysuite/paysuite/pkg/money"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/recon"
 )
@@ -30,35 +29,15 @@ type BillSource interface {
 	ParseBill(raw RawBill, fn func(recon.Row) error) (recon.Totals, error)
 }
 
-// LedgerPayment is what reconciliation compares of a payment: small, as a day may hold many.
-type LedgerPayment struct {
-	ID      int64
-	Status  payment.Status
-	Amount  money.Fen
-	PaidAt  time.Time
-	Refunds map[string]*LedgerRefund // by out_refund_no
-
-	seen    bool // a payment row of the bill named it
-	outside bool // looked up for a bill row: not a movement of the day
-}
-
-// LedgerRefund is what reconciliation compares of a refund.
-type LedgerRefund struct {
-	ID          int64
-	Status      payment.RefundStatus
-	Amount      money.Fen
-	SucceededAt time.Time
-
-	seen bool
-}
-
 // Reconciliations stores reconciliation runs and reads the ledger for them.
 type Reconciliations interface {
-	// LedgerDay returns, by out_trade_no, the channel's payments paid within [from, to) and
-	// those with a refund settled within it, each with all its refunds.
-	LedgerDay(ctx context.Context, ch payment.Channel, from, to time.Time) (map[string]*LedgerPayment, error)
-	// LedgerTrades returns the payments (with refunds) of the out_trade_nos that exist.
-	LedgerTrades(ctx context.Context, ch payment.Channel, outTradeNos []string) (map[string]*LedgerPayment, error)
+	// LedgerDay streams into the index the payments of channels paid within [from, to)
+	// (AddPayment, inDay) and the refunds settled within it (AddRefund, settledInDay) with
+	// their payments (AddPayment, not inDay, when paid before).
+	LedgerDay(ctx context.Context, chs []payment.Channel, from, to time.Time, into *LedgerIndex) error
+	// LedgerTrades adds the payments of channels with these out_trade_nos that exist
+	// (AddOutside) with all their refunds.
+	LedgerTrades(ctx context.Context, chs []payment.Channel, outTradeNos []string, into *LedgerIndex) error
 	// FirstPaymentAt is when the first payment attempt was created (zero: none yet).
 	FirstPaymentAt(ctx context.Context) (time.Time, error)
 	// ReconciliationOf returns the run of channel and day (payment.ErrNotFound if none).

@@ -28,14 +28,12 @@ func (a *App) repair(ctx context.Context, c *comparer) error {
 		case recon.PaidNotRecorded:
 			err = a.repairPaid(ctx, fix.row)
 		case recon.ConsoleRefund:
-			err = a.recordProviderRefund(ctx, fix.lp.ID, fix.row)
+			err = a.recordProviderRefund(ctx, fix.paymentID, fix.row)
 		case recon.RefundNotSettled:
-			if lr := fix.lp.Refunds[fix.row.OutRefundNo]; lr != nil {
-				err = a.advanceRefund(ctx, lr.ID)
-				var again retryAt
-				if errors.As(err, &again) {
-					err = nil // the refund's task keeps asking
-				}
+			err = a.advanceRefund(ctx, fix.refundID)
+			var again retryAt
+			if errors.As(err, &again) {
+				err = nil // the refund's task keeps asking
 			}
 		}
 		switch {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/principal"
@@ -34,22 +35,26 @@ func (c *ReconConfig) defaults() {
 	}
 }
 
-// billSource is the bill of a channel, or ErrBadChannel.
-func (a *App) billSource(ch payment.Channel) (BillSource, error) {
-	src, ok := a.bills[ch]
+// billSource is the bill of the provider account of a channel, and the name its
+// reconciliations go by (payment.Channel.BillChannel), or ErrBadChannel.
+func (a *App) billSource(ch payment.Channel) (BillSource, payment.Channel, error) {
+	bc := ch.BillChannel()
+	src, ok := a.bills[bc]
 	if !ch.Valid() || !ok {
-		return nil, recon.ErrBadChannel
+		return nil, "", recon.ErrBadChannel
 	}
-	return src, nil
+	return src, bc, nil
 }
 
-// RunReconciliation reconciles one channel's bill of one provider day now ("YYYY-MM-DD",
-// Asia/Shanghai). A rerun of a day updates the same reconciliation and repairs nothing twice.
+// RunReconciliation reconciles one provider account's bill of one provider day now
+// ("YYYY-MM-DD", Asia/Shanghai). Any channel of the account names it: the run compares the
+// trades of all of them and goes by the account's QR/Native channel (ALIPAY_PAGE → ALIPAY_QR).
+// A rerun of a day updates the same reconciliation and repairs nothing twice.
 func (a *App) RunReconciliation(ctx context.Context, who principal.Caller, ch payment.Channel, date string) (*recon.Reconciliation, error) {
 	if !who.IsMerchant() {
 		return nil, recon.ErrMerchantOnly
 	}
-	src, err := a.billSource(ch)
+	src, ch, err := a.billSource(ch)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +86,8 @@ func (a *App) GetReconciliation(ctx context.Context, who principal.Caller, id in
 	return a.recons.GetReconciliation(ctx, id)
 }
 
-// ListReconciliations returns the newest runs first, of one channel or all ("").
+// ListReconciliations returns the newest runs first, of one provider account (any of its
+// channels names it) or all ("").
 func (a *App) ListReconciliations(ctx context.Context, who principal.Caller, ch payment.Channel, limit int) ([]*recon.Reconciliation, error) {
 	if !who.IsMerchant() {
 		return nil, recon.ErrMerchantOnly
@@ -89,15 +95,23 @@ func (a *App) ListReconciliations(ctx context.Context, who principal.Caller, ch 
 	if ch != "" && !ch.Valid() {
 		return nil, recon.ErrBadChannel
 	}
+	ch = ch.BillChannel()
 	if limit <= 0 || limit > 100 {
 		limit = 100
 	}
 	return a.recons.ListReconciliations(ctx, ch, limit)
 }
 
-// reconcile fetches, verifies and compares the bill, repairs through the doors the rules name,
-// hands the rest to a person, and stores the run. A bill that cannot be trusted fails the run
-// before anything is changed.
+// reconcile fetches, verifies and compares the bill of a provider account (ch names it: the
+// provider's QR/Native channel; every channel of the account is compared), repairs through the
+// doors the rules name, hands the rest to a person, and stores the run. A bill that cannot be
+// trusted fails the run before anything is changed.
+//
+// The work is pipelined over the machine's cores: the day's ledger is read into a compact index
+// while the bill is parsed; the parser streams every row's fee to the database (its own
+// connection and goroutine) and hands the rows, in batches, to the comparison, which starts once
+// the index is complete. Only a bounded number of batches is ever in flight, so the file is
+// never held whole, parsed or not.
 func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource, day recon.Day) (_ *recon.Reconciliation, err error) {
 	var saved bool
 	var found []recon.Discrepancy // what the saved run added
@@ -107,10 +121,11 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 	now := a.now()
 	r := &recon.Reconciliation{Channel: string(ch), Day: day, CreatedAt: now, UpdatedAt: now, Runs: 1}
 	stored := map[string]bool{} // trades with a discrepancy from an earlier run: never "matched" again
+	prevRows := 0               // the index's size hint
 	prev, err := a.recons.ReconciliationOf(ctx, ch, day)
 	switch {
 	case err == nil:
-		r.ID, r.CreatedAt, r.Runs = prev.ID, prev.CreatedAt, prev.Runs+1
+		r.ID, r.CreatedAt, r.Runs, prevRows = prev.ID, prev.CreatedAt, prev.Runs+1, prev.BillRows
 		for _, d := range prev.Discrepancies {
 			stored[tradeKey(d.OutTradeNo, d.OutRefundNo)] = true
 		}
@@ -126,23 +141,80 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 	if err != nil {
 		return nil, err // not ready (FailedPrecondition with when), or the provider is unreachable
 	}
-	ledger, err := a.recons.LedgerDay(ctx, ch, day.Start, day.End())
-	if err != nil {
-		return nil, err
-	}
+	t0 := time.Now()
+	chs := ch.AccountChannels()
 	fees, err := a.recons.WriteFees(ctx, ch, day)
 	if err != nil {
 		return nil, err
 	}
-	c := &comparer{ledger: ledger, stored: stored, day: day, fees: fees}
-	if _, err := src.ParseBill(raw, c.row); err != nil {
-		fees.Abort()
-		if errors.Is(err, recon.ErrBadBill) {
-			return nil, a.failRun(ctx, r, raw, err)
-		}
-		return nil, err
+	c := &comparer{idx: NewLedgerIndex(max(64, prevRows)), stored: stored, day: day}
+	var tLedger, tCompared time.Duration
+	ledgerDone := make(chan error, 1)
+	go func() {
+		err := a.recons.LedgerDay(ctx, chs, day.Start, day.End(), c.idx)
+		tLedger = time.Since(t0)
+		ledgerDone <- err
+	}()
+	// The comparison: waits for the index, then takes the parser's batches.
+	const batchRows, inFlight = 1024, 16
+	batches, free := make(chan []recon.Row, inFlight), make(chan []recon.Row, inFlight+1)
+	for range inFlight + 1 {
+		free <- make([]recon.Row, 0, batchRows)
 	}
-	if err := c.resolveDeferred(ctx, a.recons, ch); err != nil {
+	var failed atomic.Bool
+	compared := make(chan error, 1)
+	go func() {
+		err := <-ledgerDone
+		for b := range batches {
+			if err == nil {
+				for i := range b {
+					c.row(b[i])
+				}
+			}
+			free <- b[:0]
+		}
+		tCompared = time.Since(t0)
+		if err != nil {
+			failed.Store(true)
+		}
+		compared <- err
+	}()
+	batch := <-free
+	_, perr := src.ParseBill(raw, func(row recon.Row) error {
+		gross := row.Amount
+		if row.Kind == recon.RowRefund {
+			gross = -row.Amount
+		}
+		if err := fees.Add(recon.Fee{OutTradeNo: row.OutTradeNo, OutRefundNo: row.OutRefundNo, GrossFen: gross, FeeFen: row.Fee}); err != nil {
+			return err
+		}
+		if batch = append(batch, row); len(batch) == batchRows {
+			if failed.Load() {
+				return errLedgerFailed
+			}
+			batches <- batch
+			batch = <-free
+		}
+		return nil
+	})
+	batches <- batch
+	close(batches)
+	tParse := time.Since(t0)
+	cerr := <-compared
+	if perr == nil {
+		perr = cerr
+	}
+	if errors.Is(perr, errLedgerFailed) {
+		perr = cerr
+	}
+	if perr != nil {
+		fees.Abort()
+		if errors.Is(perr, recon.ErrBadBill) {
+			return nil, a.failRun(ctx, r, raw, perr)
+		}
+		return nil, perr
+	}
+	if err := c.resolveDeferred(ctx, a.recons, chs); err != nil {
 		fees.Abort()
 		return nil, err
 	}
@@ -150,6 +222,7 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 	if err := fees.Commit(); err != nil {
 		return nil, err
 	}
+	tFees := time.Since(t0)
 	c.leftovers()
 	if err := a.repair(ctx, c); err != nil {
 		return nil, a.failRun(ctx, r, raw, err)
@@ -163,12 +236,15 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 			return nil, err
 		}
 	}
+	tRepaired := time.Since(t0)
 	if err := a.recons.SaveReconciliation(ctx, r, raw); err != nil {
 		return nil, err
 	}
 	saved, found = true, c.found
 	a.log.Info("reconciled", "channel", ch, "bill_date", day.String(), "run", r.Runs, "rows", c.rows, "matched", c.matched,
-		"discrepancies", len(c.found), "fee_fen", int64(c.tot.FeeFen))
+		"discrepancies", len(c.found), "fee_fen", int64(c.tot.FeeFen), "ledger_payments", c.idx.Len(),
+		"ledger_read", tLedger, "parsed", tParse, "compared", tCompared, "fees_committed", tFees, "repaired", tRepaired,
+		"saved", time.Since(t0))
 	return a.recons.GetReconciliation(ctx, r.ID)
 }
 
@@ -186,6 +262,8 @@ func (a *App) observeRun(ctx context.Context, ch payment.Channel, saved bool, fo
 		a.reconObs.ReconRun(ch, true, nil)
 	}
 }
+
+var errLedgerFailed = errors.New("the ledger read failed")
 
 // failRun stores the run as FAILED with the reason (nothing else changes) and returns err.
 func (a *App) failRun(ctx context.Context, r *recon.Reconciliation, raw RawBill, err error) error {
@@ -230,13 +308,12 @@ func (a *App) lockRecon(ch payment.Channel, day recon.Day) func() {
 
 // comparer holds one run's comparison while the bill streams through it.
 type comparer struct {
-	ledger   map[string]*LedgerPayment
+	idx      *LedgerIndex
 	stored   map[string]bool
 	day      recon.Day
-	deferred []recon.Row // rows whose trade is not in the day's ledger: looked up in batches
+	deferred []recon.Row // rows whose trade or refund is not in the day's ledger: looked up in batches
 	found    []recon.Discrepancy
 	repairs  []repair
-	fees     FeeWriter
 	rows     int
 	matched  int
 	tot      recon.Totals
@@ -244,40 +321,39 @@ type comparer struct {
 
 // repair is a discrepancy the run fixes, with what it needs.
 type repair struct {
-	index int // in found; -1 when an earlier run reported it
-	kind  recon.Kind
-	row   recon.Row
-	lp    *LedgerPayment
+	index     int // in found; -1 when an earlier run reported it
+	kind      recon.Kind
+	row       recon.Row
+	paymentID int64
+	refundID  int64
 }
 
-func (c *comparer) row(r recon.Row) error {
-	// The CSV reader's strings share one allocation per line: keep copies only.
+// keep copies a row's strings: the CSV reader's share one allocation per line, which a kept
+// row must not pin.
+func keep(r recon.Row) recon.Row {
 	r.OutTradeNo, r.OutRefundNo, r.ProviderTradeNo = strings.Clone(r.OutTradeNo), strings.Clone(r.OutRefundNo), strings.Clone(r.ProviderTradeNo)
+	return r
+}
+
+func (c *comparer) row(r recon.Row) {
 	c.rows++
 	c.tot.Add(r)
-	gross := r.Amount
-	if r.Kind == recon.RowRefund {
-		gross = -r.Amount
+	i := c.idx.lookup(r.OutTradeNo)
+	if i < 0 || r.Kind == recon.RowRefund && c.idx.refund(i, r.OutRefundNo) == nil {
+		c.deferred = append(c.deferred, keep(r)) // a refund of an older payment or settled another day, a trade we never saw succeed
+		return
 	}
-	if err := c.fees.Add(recon.Fee{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, GrossFen: gross, FeeFen: r.Fee}); err != nil {
-		return err
-	}
-	lp := c.ledger[r.OutTradeNo]
-	if lp == nil {
-		c.deferred = append(c.deferred, r)
-		return nil
-	}
-	c.compare(lp, r)
-	return nil
+	c.compare(i, r)
 }
 
 // add records a discrepancy and its repair. A trade an earlier run of the day already reported
 // keeps that report (the rerun's answer is the same); its repair is still retried until the
 // ledger agrees (each door is idempotent).
 func (c *comparer) add(d recon.Discrepancy, fix *repair) {
+	d.OutTradeNo, d.OutRefundNo = strings.Clone(d.OutTradeNo), strings.Clone(d.OutRefundNo)
 	reported := c.stored[tradeKey(d.OutTradeNo, d.OutRefundNo)]
 	if fix != nil {
-		fix.index, fix.kind = -1, d.Kind
+		fix.index, fix.kind, fix.row = -1, d.Kind, keep(fix.row)
 		if !reported {
 			fix.index = len(c.found)
 		}
@@ -288,83 +364,77 @@ func (c *comparer) add(d recon.Discrepancy, fix *repair) {
 	}
 }
 
-// compare one bill row with the ledger's payment of its trade.
-func (c *comparer) compare(lp *LedgerPayment, r recon.Row) {
-	d := recon.Discrepancy{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, ProviderFen: r.Amount, PaymentID: lp.ID}
+// compare one bill row with the ledger's payment i of its trade.
+func (c *comparer) compare(i int32, r recon.Row) {
+	lp := &c.idx.pays[i]
+	status := c.idx.status(i)
 	switch r.Kind {
 	case recon.RowPayment:
-		lp.seen = true
-		d.LedgerFen = lp.Amount
+		lp.flags |= paySeen
 		switch {
-		case r.Amount != lp.Amount:
-			d.Kind, d.Action = recon.AmountDiffers, recon.ActionAnomaly
-			d.Detail = fmt.Sprintf("the provider settled %s yuan, our trade is %s yuan; nothing changed", r.Amount.Yuan(), lp.Amount.Yuan())
-			c.add(d, nil)
-		case lp.Status == payment.StatusSucceeded || lp.Status == payment.StatusRefunded:
+		case r.Amount != lp.amount:
+			c.add(recon.Discrepancy{Kind: recon.AmountDiffers, Action: recon.ActionAnomaly, OutTradeNo: r.OutTradeNo,
+				ProviderFen: r.Amount, LedgerFen: lp.amount, PaymentID: lp.id,
+				Detail: fmt.Sprintf("the provider settled %s yuan, our trade is %s yuan; nothing changed", r.Amount.Yuan(), lp.amount.Yuan())}, nil)
+		case status == payment.StatusSucceeded || status == payment.StatusRefunded:
 			c.match(r)
 		default:
-			d.Kind, d.Action = recon.PaidNotRecorded, recon.ActionRecordedPayment
-			d.Detail = "paid at the provider, " + string(lp.Status) + " here: recorded as a verified notify would"
-			c.add(d, &repair{row: r, lp: lp})
+			c.add(recon.Discrepancy{Kind: recon.PaidNotRecorded, Action: recon.ActionRecordedPayment, OutTradeNo: r.OutTradeNo,
+				ProviderFen: r.Amount, LedgerFen: lp.amount, PaymentID: lp.id,
+				Detail: "paid at the provider, " + string(status) + " here: recorded as a verified notify would"}, &repair{row: r, paymentID: lp.id})
 		}
 	case recon.RowRefund:
-		lr := lp.Refunds[r.OutRefundNo]
+		d := recon.Discrepancy{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, ProviderFen: r.Amount, PaymentID: lp.id}
+		lr := c.idx.refund(i, r.OutRefundNo)
 		if lr == nil {
 			d.Kind, d.Action = recon.ConsoleRefund, recon.ActionRecordedRefund
 			d.Detail = "refunded at the provider, unknown here: recorded as a refund, the order follows"
-			c.add(d, &repair{row: r, lp: lp})
+			c.add(d, &repair{row: r, paymentID: lp.id})
 			return
 		}
 		lr.seen = true
-		d.LedgerFen, d.RefundID = lr.Amount, lr.ID
+		d.LedgerFen, d.RefundID = lr.amount, lr.id
 		switch {
-		case r.Amount != lr.Amount:
+		case r.Amount != lr.amount:
 			d.Kind, d.Action = recon.AmountDiffers, recon.ActionAnomaly
-			d.Detail = fmt.Sprintf("the provider refunded %s yuan, our refund is %s yuan; nothing changed", r.Amount.Yuan(), lr.Amount.Yuan())
+			d.Detail = fmt.Sprintf("the provider refunded %s yuan, our refund is %s yuan; nothing changed", r.Amount.Yuan(), lr.amount.Yuan())
 			c.add(d, nil)
-		case lr.Status == payment.RefundSucceeded:
+		case lr.status == payment.RefundSucceeded:
 			c.match(r)
-		case lr.Status == payment.RefundProcessing:
+		case lr.status == payment.RefundProcessing:
 			d.Kind, d.Action = recon.RefundNotSettled, recon.ActionRefundSettling
 			d.Detail = "refunded at the provider, still processing here: the refund queries the provider now"
-			c.add(d, &repair{row: r, lp: lp})
+			c.add(d, &repair{row: r, paymentID: lp.id, refundID: lr.id})
 		default:
 			d.Kind, d.Action = recon.StatusDiffers, recon.ActionAnomaly
-			d.Detail = "refunded at the provider, " + string(lr.Status) + " here"
+			d.Detail = "refunded at the provider, " + string(lr.status) + " here"
 			c.add(d, nil)
 		}
 	}
 }
 
 func (c *comparer) match(r recon.Row) {
-	if !c.stored[tradeKey(r.OutTradeNo, r.OutRefundNo)] {
+	if len(c.stored) == 0 || !c.stored[tradeKey(r.OutTradeNo, r.OutRefundNo)] {
 		c.matched++
 	}
 }
 
 // resolveDeferred looks up the trades the day's ledger did not hold (a refund of an older
 // payment, a payment we never saw succeed) in batches; what is still unknown is not ours.
-func (c *comparer) resolveDeferred(ctx context.Context, store Reconciliations, ch payment.Channel) error {
+func (c *comparer) resolveDeferred(ctx context.Context, store Reconciliations, chs []payment.Channel) error {
 	const batch = 500
 	for start := 0; start < len(c.deferred); start += batch {
 		rows := c.deferred[start:min(start+batch, len(c.deferred))]
 		nos := make([]string, 0, len(rows))
 		for _, r := range rows {
-			if c.ledger[r.OutTradeNo] == nil {
-				nos = append(nos, r.OutTradeNo)
-			}
+			nos = append(nos, r.OutTradeNo)
 		}
-		more, err := store.LedgerTrades(ctx, ch, nos)
-		if err != nil {
+		if err := store.LedgerTrades(ctx, chs, nos, c.idx); err != nil {
 			return err
 		}
-		for no, lp := range more {
-			lp.outside = true // not of this day: never "missing in the bill"
-			c.ledger[no] = lp
-		}
 		for _, r := range rows {
-			if lp := c.ledger[r.OutTradeNo]; lp != nil {
-				c.compare(lp, r)
+			if i := c.idx.lookup(r.OutTradeNo); i >= 0 {
+				c.compare(i, r)
 				continue
 			}
 			c.add(recon.Discrepancy{Kind: recon.UnknownTrade, OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo,
@@ -377,20 +447,22 @@ func (c *comparer) resolveDeferred(ctx context.Context, store Reconciliations, c
 
 // leftovers: what the ledger moved within the day that the bill does not list.
 func (c *comparer) leftovers() {
-	for no, lp := range c.ledger {
-		if lp.outside {
+	x := c.idx
+	for i := range x.pays {
+		lp := &x.pays[i]
+		if lp.flags&(payInDay|paySeen|payOutside) != payInDay {
 			continue
 		}
-		if !lp.seen && (lp.Status == payment.StatusSucceeded || lp.Status == payment.StatusRefunded) && c.day.Contains(lp.PaidAt) {
-			c.add(recon.Discrepancy{Kind: recon.MissingInBill, OutTradeNo: no, LedgerFen: lp.Amount, Action: recon.ActionAnomaly,
-				Detail: "SUCCEEDED here, absent from the provider's bill", PaymentID: lp.ID}, nil)
+		if st := x.status(int32(i)); st == payment.StatusSucceeded || st == payment.StatusRefunded {
+			c.add(recon.Discrepancy{Kind: recon.MissingInBill, OutTradeNo: string(x.noOf(int32(i))), LedgerFen: lp.amount,
+				Action: recon.ActionAnomaly, Detail: "SUCCEEDED here, absent from the provider's bill", PaymentID: lp.id}, nil)
 		}
-		for rno, lr := range lp.Refunds {
-			if !lr.seen && lr.Status == payment.RefundSucceeded && c.day.Contains(lr.SucceededAt) {
-				c.add(recon.Discrepancy{Kind: recon.MissingInBill, OutTradeNo: no, OutRefundNo: rno, LedgerFen: lr.Amount,
-					Action: recon.ActionAnomaly, Detail: "refund SUCCEEDED here, absent from the provider's bill",
-					PaymentID: lp.ID, RefundID: lr.ID}, nil)
-			}
+	}
+	for rno, lr := range x.refunds {
+		if !lr.seen && lr.settledInDay && lr.status == payment.RefundSucceeded {
+			c.add(recon.Discrepancy{Kind: recon.MissingInBill, OutTradeNo: string(x.noOf(lr.pay)), OutRefundNo: rno, LedgerFen: lr.amount,
+				Action: recon.ActionAnomaly, Detail: "refund SUCCEEDED here, absent from the provider's bill",
+				PaymentID: x.pays[lr.pay].id, RefundID: lr.id}, nil)
 		}
 	}
 }

@@ -32,43 +32,53 @@ func newRecons(s *memStore) *memRecons {
 		anomalies: map[string]payment.Anomaly{}, first: t0.Add(-48 * time.Hour)}
 }
 
-func (m *memRecons) ledger(keep func(payment.Payment, []payment.Refund) bool) map[string]*LedgerPayment {
-	out := map[string]*LedgerPayment{}
+func inChannels(ch payment.Channel, chs []payment.Channel) bool {
+	for _, c := range chs {
+		if c == ch {
+			return true
+		}
+	}
+	return false
+}
+
+// LedgerDay: the payments paid within the day, then the refunds settled within it with their
+// payments, as the MariaDB adapter reads them.
+func (m *memRecons) LedgerDay(_ context.Context, chs []payment.Channel, from, to time.Time, into *LedgerIndex) error {
+	in := func(t time.Time) bool { return !t.Before(from) && t.Before(to) }
 	for _, p := range m.store.payments {
-		refunds := m.store.refundsOf(p.ID)
-		if !keep(p, refunds) {
+		if inChannels(p.Channel, chs) && in(p.PaidAt) {
+			into.AddPayment([]byte(p.OutTradeNo), p.ID, []byte(p.Status), p.Amount, true)
+		}
+	}
+	for _, p := range m.store.payments {
+		if !inChannels(p.Channel, chs) {
 			continue
 		}
-		lp := &LedgerPayment{ID: p.ID, Status: p.Status, Amount: p.Amount, PaidAt: p.PaidAt, Refunds: map[string]*LedgerRefund{}}
-		for _, r := range refunds {
-			lp.Refunds[r.OutRefundNo] = &LedgerRefund{ID: r.ID, Status: r.Status, Amount: r.Amount, SucceededAt: r.SucceededAt}
-		}
-		out[p.OutTradeNo] = lp
-	}
-	return out
-}
-
-func (m *memRecons) LedgerDay(_ context.Context, ch payment.Channel, from, to time.Time) (map[string]*LedgerPayment, error) {
-	in := func(t time.Time) bool { return !t.Before(from) && t.Before(to) }
-	return m.ledger(func(p payment.Payment, rs []payment.Refund) bool {
-		if p.Channel != ch {
-			return false
-		}
-		for _, r := range rs {
+		for _, r := range m.store.refundsOf(p.ID) {
 			if in(r.SucceededAt) {
-				return true
+				into.AddPayment([]byte(p.OutTradeNo), p.ID, []byte(p.Status), p.Amount, false)
+				into.AddRefund([]byte(p.OutTradeNo), r.OutRefundNo, r.ID, r.Status, r.Amount, true)
 			}
 		}
-		return in(p.PaidAt)
-	}), nil
+	}
+	return nil
 }
 
-func (m *memRecons) LedgerTrades(_ context.Context, ch payment.Channel, nos []string) (map[string]*LedgerPayment, error) {
+func (m *memRecons) LedgerTrades(_ context.Context, chs []payment.Channel, nos []string, into *LedgerIndex) error {
 	want := map[string]bool{}
 	for _, n := range nos {
 		want[n] = true
 	}
-	return m.ledger(func(p payment.Payment, _ []payment.Refund) bool { return p.Channel == ch && want[p.OutTradeNo] }), nil
+	for _, p := range m.store.payments {
+		if !inChannels(p.Channel, chs) || !want[p.OutTradeNo] {
+			continue
+		}
+		into.AddOutside([]byte(p.OutTradeNo), p.ID, []byte(p.Status), p.Amount)
+		for _, r := range m.store.refundsOf(p.ID) {
+			into.AddRefund([]byte(p.OutTradeNo), r.OutRefundNo, r.ID, r.Status, r.Amount, false)
+		}
+	}
+	return nil
 }
 
 func (m *memRecons) FirstPaymentAt(context.Context) (time.Time, error) { return m.first, nil }
@@ -416,5 +426,50 @@ func TestReconcileRefundKinds(t *testing.T) {
 		if _, ok := recons.anomalies[ref]; !ok {
 			t.Errorf("no anomaly %s; have %v", ref, recons.anomalies)
 		}
+	}
+}
+
+// One provider account's bill lists the trades of all its channels: a run named by any of them
+// is the account's (under its QR name), compares the page and WAP trades too, finds the refund
+// of a day's payment that settled here on the next day, and is refused for a channel of no
+// configured account.
+func TestReconcileCoversTheAccountsChannels(t *testing.T) {
+	page := paidAttempt(1, "PS1", 9900, payment.StatusSucceeded)
+	page.Channel = payment.ChannelAlipayPage
+	wap := paidAttempt(2, "PS2", 4500, payment.StatusSucceeded)
+	wap.Channel = payment.ChannelAlipayWap
+	lostWap := paidAttempt(3, "PS3", 990, payment.StatusWaiting)
+	lostWap.Channel = payment.ChannelAlipayWap
+	store := newStore(page, wap, lostWap)
+	store.refunds[70] = payment.Refund{ID: 70, PaymentID: 1, OrderID: 10, OutRefundNo: "R70", RequestID: "q70",
+		Status: payment.RefundSucceeded, Amount: 100, SucceededAt: day.End().Add(time.Second)} // our clock: the next day
+	at := t0.Add(-time.Minute)
+	bill := &fakeBill{rows: []recon.Row{
+		{Kind: recon.RowPayment, OutTradeNo: "PS1", Amount: 9900, Fee: 59, At: at},
+		{Kind: recon.RowRefund, OutTradeNo: "PS1", OutRefundNo: "R70", Amount: 100, At: at},
+		{Kind: recon.RowPayment, OutTradeNo: "PS3", ProviderTradeNo: "T3", Amount: 990, Fee: 6, At: at},
+	}}
+	recons := newRecons(store)
+	a := reconApp(store, recons, bill)
+	r, err := a.RunReconciliation(context.Background(), merchant, payment.ChannelAlipayWap, day.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"MISSING_IN_BILL PS2  ANOMALY", "PAID_NOT_RECORDED PS3  RECORDED_PAYMENT"}
+	if got := kinds(r); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("discrepancies\n got %q\nwant %q", got, want)
+	}
+	if r.Channel != string(payment.ChannelAlipayQR) || r.BillRows != 3 || r.Matched != 2 {
+		t.Fatalf("report = %+v, want the Alipay account's (ALIPAY_QR), 2 of 3 rows matched", r)
+	}
+	if p := store.payment(3); p.Status != payment.StatusSucceeded {
+		t.Fatalf("the WAP trade paid at the provider is %s here", p.Status)
+	}
+	again, err := a.RunReconciliation(context.Background(), merchant, payment.ChannelAlipayQR, day.String())
+	if err != nil || again.ID != r.ID || again.Runs != 2 {
+		t.Fatalf("the QR name's run = %+v, %v; want the same reconciliation", again, err)
+	}
+	if _, err := a.RunReconciliation(context.Background(), merchant, payment.ChannelWechatJSAPI, day.String()); !errors.Is(err, recon.ErrBadChannel) {
+		t.Fatalf("a channel of no configured account: %v", err)
 	}
 }

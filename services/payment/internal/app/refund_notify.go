@@ -36,7 +36,7 @@ func (a *App) handleRefundNotify(ctx context.Context, p *payment.Payment, n Noti
 	if n.Refund.State == RefundRejected {
 		perr = errors.New(n.Refund.Detail)
 	}
-	_, err = a.applyRefundState(ctx, p, r, n.Refund.State, perr)
+	_, err = a.applyRefundState(ctx, p, r, n.Refund.State, n.Refund.SettledAt, perr)
 	var again retryAt
 	if err != nil && !errors.As(err, &again) {
 		return a.failNotify(ctx, rec, err)

@@ -212,7 +212,7 @@ func (a *Alipay) closeRefused(ctx context.Context, outTradeNo, subCode string) e
 // Refund asks alipay.trade.refund. Only fund_change "Y" says the money moved; "N" (a repeat, or
 // a refund still processing) is confirmed by the refund query later. Refusals the docs call
 // retryable come back as RefundRetryLater (same out_request_no later), the rest as final.
-func (a *Alipay) Refund(ctx context.Context, req app.RefundRequest) (app.RefundState, error) {
+func (a *Alipay) Refund(ctx context.Context, req app.RefundRequest) (app.RefundState, time.Time, error) {
 	bm := gopay.BodyMap{}
 	bm.Set("out_trade_no", req.OutTradeNo).
 		Set("refund_amount", req.Amount.Yuan()).
@@ -221,15 +221,15 @@ func (a *Alipay) Refund(ctx context.Context, req app.RefundRequest) (app.RefundS
 	rsp, err := a.client.TradeRefund(ctx, bm)
 	if biz, ok := alipay.IsBizError(err); ok {
 		err := fmt.Errorf("alipay refund %s: %s %s %s", req.OutRefundNo, biz.Code, biz.SubCode, biz.SubMsg)
-		return alipayRefundRefusal(biz.SubCode), err
+		return alipayRefundRefusal(biz.SubCode), time.Time{}, err
 	}
 	if err != nil {
-		return app.RefundPending, fmt.Errorf("alipay refund %s: %w", req.OutRefundNo, err) // outcome unknown
+		return app.RefundPending, time.Time{}, fmt.Errorf("alipay refund %s: %w", req.OutRefundNo, err) // outcome unknown
 	}
 	if rsp.Response.FundChange == "Y" {
-		return app.RefundDone, nil
+		return app.RefundDone, parseShanghai(rsp.Response.GmtRefundPay), nil
 	}
-	return app.RefundPending, nil
+	return app.RefundPending, time.Time{}, nil
 }
 
 // alipayRefundRefusal sorts alipay.trade.refund's sub_codes (PROVIDERS.md "Refund failures").
@@ -249,24 +249,24 @@ func alipayRefundRefusal(subCode string) app.RefundState {
 // QueryRefund asks alipay.trade.fastpay.refund.query. Refund data appears only once the refund
 // succeeded: an answer without it is "not through yet", never a failure (a refund whose submit
 // never arrived is submitted again by the caller only when the submit itself went unanswered).
-func (a *Alipay) QueryRefund(ctx context.Context, outTradeNo, outRefundNo string) (app.RefundState, error) {
+func (a *Alipay) QueryRefund(ctx context.Context, outTradeNo, outRefundNo string) (app.RefundState, time.Time, error) {
 	bm := gopay.BodyMap{}
 	bm.Set("out_trade_no", outTradeNo).Set("out_request_no", outRefundNo)
 	rsp, err := a.client.TradeFastPayRefundQuery(ctx, bm)
 	if err != nil {
-		return app.RefundPending, fmt.Errorf("alipay refund query %s: %w", outRefundNo, err)
+		return app.RefundPending, time.Time{}, fmt.Errorf("alipay refund query %s: %w", outRefundNo, err)
 	}
 	r := rsp.Response
 	switch {
 	case r.RefundStatus == "REFUND_SUCCESS":
-		return app.RefundDone, nil
+		return app.RefundDone, parseShanghai(r.GmtRefundPay), nil
 	case r.OutRequestNo == "" && r.RefundAmount == "":
-		return app.RefundPending, nil
+		return app.RefundPending, time.Time{}, nil
 	case r.RefundStatus == "":
 		// Older merchants get no refund_status: an answered refund with an amount succeeded.
-		return app.RefundDone, nil
+		return app.RefundDone, parseShanghai(r.GmtRefundPay), nil
 	}
-	return app.RefundPending, nil
+	return app.RefundPending, time.Time{}, nil
 }
 
 // ParseNotify verifies the RSA2 signature over every field but sign/sign_type, and that the
@@ -302,7 +302,7 @@ func (a *Alipay) ParseNotify(msg app.NotifyMessage) (app.Notify, error) {
 			return app.Notify{}, refused("refund notify without out_biz_no", outTradeNo, notifyID)
 		}
 		n.State = app.TradeWaiting
-		n.Refund = &app.RefundNotice{OutRefundNo: f["out_biz_no"], State: app.RefundDone,
+		n.Refund = &app.RefundNotice{OutRefundNo: f["out_biz_no"], State: app.RefundDone, SettledAt: parseShanghai(f["gmt_refund"]),
 			Detail: "alipay refund notify " + f["trade_status"] + " refund_fee " + f["refund_fee"]}
 		return n, nil
 	}

@@ -231,7 +231,7 @@ func (w *Wechat) Close(ctx context.Context, outTradeNo string) error {
 // Refund asks POST /v3/refund/domestic/refunds; its answer only means "accepted". Non-200
 // answers are sorted as PROVIDERS.md "Refund failures" documents them: NOT_ENOUGH,
 // FREQUENCY_LIMITED and SYSTEM_ERROR are "same out_refund_no, later"; the others are final.
-func (w *Wechat) Refund(ctx context.Context, req app.RefundRequest) (app.RefundState, error) {
+func (w *Wechat) Refund(ctx context.Context, req app.RefundRequest) (app.RefundState, time.Time, error) {
 	ctx, cancel := w.ctx(ctx)
 	defer cancel()
 	bm := gopay.BodyMap{}
@@ -248,16 +248,16 @@ func (w *Wechat) Refund(ctx context.Context, req app.RefundRequest) (app.RefundS
 	if err != nil {
 		// Includes an answer whose signature does not verify (e.g. a WECHATPAY/SIGNTEST/ probe):
 		// its body is ignored and the outcome is unknown.
-		return app.RefundPending, fmt.Errorf("wechat refund %s: %w", req.OutRefundNo, err)
+		return app.RefundPending, time.Time{}, fmt.Errorf("wechat refund %s: %w", req.OutRefundNo, err)
 	}
 	if rsp.Code != wechat.Success {
 		err := fmt.Errorf("wechat refund %s: HTTP %d %s %s", req.OutRefundNo, rsp.Code, rsp.ErrResponse.Code, rsp.ErrResponse.Message)
-		return wechatRefundRefusal(rsp.Code, rsp.ErrResponse.Code), err
+		return wechatRefundRefusal(rsp.Code, rsp.ErrResponse.Code), time.Time{}, err
 	}
 	if rsp.Response == nil {
-		return app.RefundPending, fmt.Errorf("wechat refund %s: empty answer", req.OutRefundNo)
+		return app.RefundPending, time.Time{}, fmt.Errorf("wechat refund %s: empty answer", req.OutRefundNo)
 	}
-	return refundAnswer(req.OutRefundNo, rsp.Response.OutRefundNo, rsp.Response.Status, rsp.Response.Amount)
+	return refundAnswer(req.OutRefundNo, rsp.Response.OutRefundNo, rsp.Response.Status, rsp.Response.SuccessTime, rsp.Response.Amount)
 }
 
 // wechatRefundRefusal sorts a non-200 refund answer.
@@ -272,33 +272,37 @@ func wechatRefundRefusal(status int, code string) app.RefundState {
 }
 
 // refundAnswer reads a verified refund (answer or query) after checking it is ours and in CNY.
-func refundAnswer(outRefundNo, gotNo, status string, amount *wechat.RefundOrderAmount) (app.RefundState, error) {
+func refundAnswer(outRefundNo, gotNo, status, successTime string, amount *wechat.RefundOrderAmount) (app.RefundState, time.Time, error) {
 	if gotNo != outRefundNo {
-		return app.RefundPending, fmt.Errorf("wechat refund %s answered refund %s", outRefundNo, gotNo)
+		return app.RefundPending, time.Time{}, fmt.Errorf("wechat refund %s answered refund %s", outRefundNo, gotNo)
 	}
 	if amount != nil && amount.Currency != "" && amount.Currency != "CNY" {
-		return app.RefundPending, fmt.Errorf("wechat refund %s in %s, not CNY", outRefundNo, amount.Currency)
+		return app.RefundPending, time.Time{}, fmt.Errorf("wechat refund %s in %s, not CNY", outRefundNo, amount.Currency)
 	}
-	return refundState(status, outRefundNo)
+	state, err := refundState(status, outRefundNo)
+	if state != app.RefundDone {
+		return state, time.Time{}, err
+	}
+	return state, parseRFC3339(successTime), err
 }
 
-func (w *Wechat) QueryRefund(ctx context.Context, _, outRefundNo string) (app.RefundState, error) {
+func (w *Wechat) QueryRefund(ctx context.Context, _, outRefundNo string) (app.RefundState, time.Time, error) {
 	ctx, cancel := w.ctx(ctx)
 	defer cancel()
 	rsp, err := w.client.V3RefundQuery(ctx, outRefundNo, nil)
 	if err != nil {
-		return app.RefundPending, fmt.Errorf("wechat refund query %s: %w", outRefundNo, err)
+		return app.RefundPending, time.Time{}, fmt.Errorf("wechat refund query %s: %w", outRefundNo, err)
 	}
 	if rsp.Code == http.StatusNotFound {
-		return app.RefundUnknown, nil
+		return app.RefundUnknown, time.Time{}, nil
 	}
 	if rsp.Code != wechat.Success {
-		return app.RefundPending, fmt.Errorf("wechat refund query %s: HTTP %d %s", outRefundNo, rsp.Code, rsp.ErrResponse.Code)
+		return app.RefundPending, time.Time{}, fmt.Errorf("wechat refund query %s: HTTP %d %s", outRefundNo, rsp.Code, rsp.ErrResponse.Code)
 	}
 	if rsp.Response == nil {
-		return app.RefundPending, fmt.Errorf("wechat refund query %s: empty answer", outRefundNo)
+		return app.RefundPending, time.Time{}, fmt.Errorf("wechat refund query %s: empty answer", outRefundNo)
 	}
-	return refundAnswer(outRefundNo, rsp.Response.OutRefundNo, rsp.Response.Status, rsp.Response.Amount)
+	return refundAnswer(outRefundNo, rsp.Response.OutRefundNo, rsp.Response.Status, rsp.Response.SuccessTime, rsp.Response.Amount)
 }
 
 // refundState maps WeChat's refund status: SUCCESS done; CLOSED final (nothing went back);
@@ -396,7 +400,7 @@ func (w *Wechat) refundNotify(req *wechat.V3NotifyReq) (app.Notify, error) {
 	notice := &app.RefundNotice{OutRefundNo: res.OutRefundNo, Detail: "wechat " + req.EventType}
 	switch res.RefundStatus {
 	case "SUCCESS":
-		notice.State = app.RefundDone
+		notice.State, notice.SettledAt = app.RefundDone, parseRFC3339(res.SuccessTime)
 	case "ABNORMAL":
 		notice.State = app.RefundAbnormal
 	case "CLOSED":

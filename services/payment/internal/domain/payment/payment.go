@@ -47,6 +47,32 @@ func (c Channel) Provider() Provider {
 	return ""
 }
 
+// BillChannel names the provider account c's trades are billed to: one daily trade bill per
+// merchant account lists the trades of every channel of its provider (QR, page and WAP pay on
+// Alipay; Native, JSAPI and H5 on WeChat Pay), and its reconciliation goes by the name of the
+// provider's QR/Native channel. "" for an unknown channel.
+func (c Channel) BillChannel() Channel {
+	switch c.Provider() {
+	case ProviderAlipay:
+		return ChannelAlipayQR
+	case ProviderWechat:
+		return ChannelWechatNative
+	}
+	return ""
+}
+
+// AccountChannels are the channels whose trades the provider account of c bills: c's
+// provider's channels (nil for an unknown channel).
+func (c Channel) AccountChannels() []Channel {
+	var out []Channel
+	for _, o := range Channels {
+		if c.Provider() != "" && o.Provider() == c.Provider() {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // Status of a payment attempt. WAITING → SUCCEEDED | CLOSED; SUCCEEDED → REFUNDED once fully
 // refunded (partial refunds keep SUCCEEDED with RefundedFen).
 type Status string

@@ -173,11 +173,11 @@ func TestRefundTransitions(t *testing.T) {
 		want error
 		to   RefundStatus
 	}{
-		{"succeed processing", RefundProcessing, func(r *Refund) error { return r.Succeed(t0) }, nil, RefundSucceeded},
+		{"succeed processing", RefundProcessing, func(r *Refund) error { return r.Succeed(time.Time{}, t0) }, nil, RefundSucceeded},
 		{"fail processing", RefundProcessing, func(r *Refund) error { return r.Fail("x", t0) }, nil, RefundFailed},
-		{"succeed twice", RefundSucceeded, func(r *Refund) error { return r.Succeed(t0) }, ErrRefundSettled, RefundSucceeded},
+		{"succeed twice", RefundSucceeded, func(r *Refund) error { return r.Succeed(time.Time{}, t0) }, ErrRefundSettled, RefundSucceeded},
 		{"fail succeeded", RefundSucceeded, func(r *Refund) error { return r.Fail("x", t0) }, ErrRefundSettled, RefundSucceeded},
-		{"succeed failed", RefundFailed, func(r *Refund) error { return r.Succeed(t0) }, ErrRefundSettled, RefundFailed},
+		{"succeed failed", RefundFailed, func(r *Refund) error { return r.Succeed(time.Time{}, t0) }, ErrRefundSettled, RefundFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

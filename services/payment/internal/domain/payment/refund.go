@@ -86,14 +86,19 @@ func NewRefund(id int64, p *Payment, amount money.Fen, reason, requestID, outRef
 	}, nil
 }
 
-// Succeed settles the refund: the money is back with the buyer.
-func (r *Refund) Succeed(now time.Time) error {
+// Succeed settles the refund: the money is back with the buyer. at is when the provider says
+// it went through (its clock decides the provider day the refund belongs to, as for a
+// payment's paidAt); zero, or later than now (a clock ahead of ours), is now.
+func (r *Refund) Succeed(at, now time.Time) error {
 	if r.Status != RefundProcessing {
 		return fmt.Errorf("refund %d is %s: %w", r.ID, r.Status, ErrRefundSettled)
 	}
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
 	r.Status = RefundSucceeded
-	r.SucceededAt = now.UTC().Truncate(time.Microsecond)
-	r.UpdatedAt = r.SucceededAt
+	r.SucceededAt = at.UTC().Truncate(time.Microsecond)
+	r.UpdatedAt = now.UTC().Truncate(time.Microsecond)
 	return nil
 }
 

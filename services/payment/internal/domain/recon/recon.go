@@ -50,7 +50,7 @@ var (
 	ErrBadDate       = inputerr.New("bill_date must be YYYY-MM-DD")
 	ErrFutureDate    = inputerr.New("bill_date is not over yet: a provider bill covers a finished day (Asia/Shanghai)")
 	ErrBeforeTrading = inputerr.New("bill_date is before the service's first trade")
-	ErrBadChannel    = inputerr.New("channel must be ALIPAY_QR or WECHAT_NATIVE")
+	ErrBadChannel    = inputerr.New("channel must be a configured provider's channel: ALIPAY_QR (or ALIPAY_PAGE, ALIPAY_WAP: the same Alipay account's bill) or WECHAT_NATIVE (or WECHAT_JSAPI, WECHAT_H5)")
 	ErrMissingID     = inputerr.New("reconciliation_id is required")
 )
 
