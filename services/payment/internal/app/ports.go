@@ -15,6 +15,8 @@ import (
 type TaskKind string
 
 const (
+	// TaskMarkOrderPaid is no longer scheduled (the PaymentResult outbox row and the order's
+	// refusals replace it); rows an older release left are still run to the end.
 	TaskMarkOrderPaid TaskKind = "mark-order-paid" // ref: payment id
 	TaskPollTrade     TaskKind = "poll-trade"      // ref: payment id
 	TaskRefund        TaskKind = "refund"          // ref: refund id
@@ -51,7 +53,7 @@ type NotifyRecord struct {
 	Channel      payment.Channel
 	OutTradeNo   string
 	NotifyID     string
-	DedupeKey    string // set only on the notify that changed state
+	DedupeKey    string // set only on the notify whose state change committed (channel:notify id)
 	Verified     bool
 	Outcome      string
 	RefuseReason string
@@ -127,7 +129,8 @@ type Refunds interface {
 	GetRefundByOutRefundNo(ctx context.Context, outRefundNo string) (*payment.Refund, error)
 }
 
-// NotifyLog keeps every notify, verified or not, outside any state change.
+// NotifyLog keeps every notify, verified or not, outside any state change. A record with a
+// DedupeKey stores it (unique); if another row holds that key already, the row is kept without.
 type NotifyLog interface {
 	LogNotify(ctx context.Context, rec NotifyRecord) error
 }
