@@ -124,9 +124,3 @@ func Conn(ctx context.Context, gdb *gorm.DB) *gorm.DB {
 	}
 	return gdb.WithContext(ctx)
 }
-
-// InTx reports whether ctx carries a transaction (WithTx's), which Conn would join.
-func InTx(ctx context.Context) bool {
-	_, ok := ctx.Value(txKey{}).(*txState)
-	return ok
-}

@@ -36,7 +36,6 @@ type memStore struct {
 
 	failLookup  error           // GetPaymentByOutTradeNo fails
 	failMark    error           // MarkSucceeded fails
-	failLog     int             // the next failLog LogNotify calls fail
 	afterLookup func()          // runs after GetPaymentByOutTradeNo read: a concurrent writer
 	rivalRefund *payment.Refund // committed by "another instance" when UpdatePayment adds a refund
 }
@@ -235,10 +234,6 @@ func (s *memStore) refundsOf(paymentID int64) []payment.Refund {
 func (s *memStore) LogNotify(_ context.Context, rec NotifyRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.failLog > 0 {
-		s.failLog--
-		return errStorage
-	}
 	s.notifies = append(s.notifies, rec)
 	return nil
 }

@@ -53,7 +53,7 @@ type NotifyRecord struct {
 	Channel      payment.Channel
 	OutTradeNo   string
 	NotifyID     string
-	DedupeKey    string // set only on the notify whose state change committed (channel:notify id)
+	DedupeKey    string // set only on the notify that changed state
 	Verified     bool
 	Outcome      string
 	RefuseReason string
@@ -129,8 +129,7 @@ type Refunds interface {
 	GetRefundByOutRefundNo(ctx context.Context, outRefundNo string) (*payment.Refund, error)
 }
 
-// NotifyLog keeps every notify, verified or not, outside any state change. A record with a
-// DedupeKey stores it (unique); if another row holds that key already, the row is kept without.
+// NotifyLog keeps every notify, verified or not, outside any state change.
 type NotifyLog interface {
 	LogNotify(ctx context.Context, rec NotifyRecord) error
 }

@@ -37,7 +37,6 @@ type Repository struct {
 	outbox app.Outbox
 	paid   *paidBatcher
 	lookup *lookupBatcher
-	notes  *noteBatcher
 }
 
 var (
@@ -52,7 +51,6 @@ func NewRepository(gdb *gorm.DB, outbox app.Outbox) *Repository {
 	r := &Repository{gdb: gdb, outbox: outbox}
 	r.paid = newPaidBatcher(r)
 	r.lookup = newLookupBatcher(r)
-	r.notes = newNoteBatcher(r)
 	return r
 }
 
@@ -378,11 +376,10 @@ func (r *Repository) ListRefunds(ctx context.Context, paymentID int64) ([]*payme
 	return out, nil
 }
 
-// LogNotify writes rec's row, with its dedupe key when it has one (the notify whose state
-// change has committed; see app.HandleNotify), in ctx's transaction if there is one, else
-// group-committed with the rows written at the same time (notify_log_batch.go).
 func (r *Repository) LogNotify(ctx context.Context, rec app.NotifyRecord) error {
-	return r.notes.do(ctx, rec)
+	rec.DedupeKey = "" // only UpdatePayment's state change may claim the key
+	row := toNotifyRow(rec)
+	return db.Conn(ctx, r.gdb).Create(&row).Error
 }
 
 func (r *Repository) ListNotifies(ctx context.Context, outTradeNo string) ([]app.NotifyRecord, error) {
