@@ -175,6 +175,11 @@ func checkEachServiceHasItsOwnBrokerUser(t *testing.T, m manifests) {
 	if results.Spec.Name != "paysuite.payment.results" || results.Spec.Type != "fanout" || !results.Spec.Durable {
 		t.Errorf("Exchange: want the durable fanout paysuite.payment.results")
 	}
+	refusals := mustFind[topologyv1beta1.Exchange](t, m, "paysuite-order-payment-refusals")
+	if refusals.Spec.Name != "paysuite.order.payment-refusals" || refusals.Spec.Type != "fanout" || !refusals.Spec.Durable ||
+		refusals.Spec.Vhost != results.Spec.Vhost {
+		t.Errorf("Exchange: want the durable fanout paysuite.order.payment-refusals in the results' vhost")
+	}
 	for _, svc := range dataOwners {
 		name := "paysuite-" + svc
 		user := mustFind[topologyv1beta1.User](t, m, name)
@@ -231,6 +236,13 @@ func checkPermissions(t *testing.T, svc string, p topologyv1beta1.VhostPermissio
 	}
 	if svc != "payment" && !ops["read"].MatchString(results) {
 		t.Errorf("paysuite-%s cannot bind its queue to %s", svc, results)
+	}
+	const refusals = "paysuite.order.payment-refusals"
+	if got, want := ops["write"].MatchString(refusals), svc == "order"; got != want {
+		t.Errorf("paysuite-%s may write %s: %v, want %v", svc, refusals, got, want)
+	}
+	if got, want := ops["read"].MatchString(refusals), svc == "order" || svc == "payment"; got != want {
+		t.Errorf("paysuite-%s may bind to %s: %v, want %v", svc, refusals, got, want)
 	}
 	own := "paysuite." + svc + ".payment-results"
 	for _, op := range []string{"configure", "write", "read"} {

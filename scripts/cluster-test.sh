@@ -48,7 +48,7 @@ haproxy_up || exit 1
 export MYSQL_DSN="paysuite:cluster@tcp(127.0.0.1:$HAPROXY_SQL)/paysuite?parseTime=true"
 AMQP_VIA_PROXY="amqp://guest:guest@127.0.0.1:$HAPROXY_AMQP/"
 AMQP_NODES="amqp://guest:guest@127.0.0.1:$(amqp_port 1)/,amqp://guest:guest@127.0.0.1:$(amqp_port 2)/,amqp://guest:guest@127.0.0.1:$(amqp_port 3)/"
-export AMQP_QUEUE_TYPE=quorum PAYMENT_BROKER_USER=guest
+export AMQP_QUEUE_TYPE=quorum PAYMENT_BROKER_USER=guest ORDER_BROKER_USER=guest
 export PAYSUITE_TLS_DIR=$CLUSTER_DIR/tls SANDBOX_KEYS_DIR=$CLUSTER_DIR/sandbox
 export SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT" SANDBOX_ADDR="127.0.0.1:$SANDBOX_PORT" SANDBOX_PUBLIC_URL="http://127.0.0.1:$SANDBOX_PORT"
 export ALIPAY_BASE_URL=$SANDBOX_URL WECHAT_BASE_URL=$SANDBOX_URL PAYMENT_MERCHANT_FILE=$SANDBOX_KEYS_DIR/merchant.json

@@ -25,10 +25,15 @@ type BrokerPermissions struct {
 // resultsExchange is amqpx.PaymentResultsExchange, spelled as a regular expression.
 const resultsExchange = `paysuite\.payment\.results`
 
+// refusalsExchange is amqpx.PaymentRefusalsExchange (the order's, read by payment).
+const refusalsExchange = `paysuite\.order\.payment-refusals`
+
 // BrokerPermissionsOf returns what service may do: configure its own `paysuite.<service>.*`
 // exchanges and queues, write to them and to the default exchange (retry and parking copies, and
 // the order service's delay queue, go through it), and read them; the consumers of payment
-// results may also read (bind to) paysuite.payment.results, which only payment may write to.
+// results may also read (bind to) paysuite.payment.results, which only payment may write to;
+// payment may read (bind to) the order's paysuite.order.payment-refusals, which only order
+// writes to.
 //
 // The default exchange reaches any queue of the vhost, so a service could put a message in
 // another's queue: every consumer of payment results therefore also checks the broker-validated
@@ -45,6 +50,8 @@ func BrokerPermissionsOf(service string) (BrokerPermissions, error) {
 	}
 	if service != "payment" {
 		p.Read = "^(" + own + "|" + resultsExchange + ")$"
+	} else {
+		p.Read = "^(" + own + "|" + refusalsExchange + ")$"
 	}
 	return p, nil
 }

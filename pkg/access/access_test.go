@@ -104,6 +104,12 @@ func TestBrokerPermissionsKeepServicesInTheirOwnNames(t *testing.T) {
 		if !matches(p.Read, "paysuite.payment.results") && svc != "payment" {
 			t.Errorf("%s may not bind to the payment results", svc)
 		}
+		if got := matches(p.Write, "paysuite.order.payment-refusals"); got != (svc == "order") {
+			t.Errorf("%s may write to paysuite.order.payment-refusals: %v", svc, got)
+		}
+		if got := matches(p.Read, "paysuite.order.payment-refusals"); got != (svc == "order" || svc == "payment") {
+			t.Errorf("%s may bind to paysuite.order.payment-refusals: %v", svc, got)
+		}
 		for _, other := range access.Services() {
 			if other == svc {
 				continue

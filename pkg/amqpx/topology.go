@@ -10,6 +10,11 @@ import (
 // PaymentResultsExchange is the durable fanout carrying paysuite.events.v1.PaymentResult.
 const PaymentResultsExchange = "paysuite.payment.results"
 
+// PaymentRefusalsExchange is the durable fanout carrying paysuite.events.v1.OrderPaymentRefused:
+// the order service's answer to a PAYMENT_SUCCEEDED it refused, which the payment service
+// consumes to refund that payment. Only the order service writes to it.
+const PaymentRefusalsExchange = "paysuite.order.payment-refusals"
+
 // ParkingSuffix names a consumer queue's parking queue: `<queue>.parking`.
 const ParkingSuffix = ".parking"
 
@@ -68,6 +73,14 @@ func DeclarePaymentResults(ch *amqp.Channel) error {
 	return ch.ExchangeDeclare(PaymentResultsExchange, amqp.ExchangeFanout, true, false, false, false, nil)
 }
 
+// DeclarePaymentRefusals declares the order's payment refusals fanout. The order service passes
+// it to Dial; the set-ups (make run, tests, compose) declare it first as the admin, so the
+// payment service's consumer can bind to it before the order service first starts (the payment
+// user may bind to it but not declare it).
+func DeclarePaymentRefusals(ch *amqp.Channel) error {
+	return ch.ExchangeDeclare(PaymentRefusalsExchange, amqp.ExchangeFanout, true, false, false, false, nil)
+}
+
 // DeclareExchange returns a Topology declaring one durable exchange of the given kind.
 func DeclareExchange(name, kind string) Topology {
 	return func(ch *amqp.Channel) error {
@@ -102,6 +115,10 @@ func PaymentResultsConsumer(name, queue, publisher string) ConsumerConfig {
 // PaymentBrokerUser is the payment service's RabbitMQ user, the only one allowed to publish to
 // PaymentResultsExchange (PAYMENT_BROKER_USER overrides it).
 const PaymentBrokerUser = "paysuite-payment"
+
+// OrderBrokerUser is the order service's RabbitMQ user, the only one whose messages on
+// PaymentRefusalsExchange the payment service believes (ORDER_BROKER_USER overrides it).
+const OrderBrokerUser = "paysuite-order"
 
 // ParkingQueue returns the name of queue's parking queue.
 func ParkingQueue(queue string) string { return queue + ParkingSuffix }

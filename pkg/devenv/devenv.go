@@ -219,8 +219,9 @@ func ensureBrokerUsers(ctx context.Context, s Settings, previous, exports map[st
 	return declareResultsExchange(s.AdminAMQ, vhost)
 }
 
-// declareResultsExchange declares the payment results fanout in vhost as the admin, so the
-// consumers can bind to it before the payment service first starts.
+// declareResultsExchange declares the payment results fanout and the order's payment refusals
+// fanout in vhost as the admin, so the consumers can bind to them before their publisher first
+// starts.
 func declareResultsExchange(adminURL, vhost string) error {
 	uri, err := amqp.ParseURI(adminURL)
 	if err != nil {
@@ -237,7 +238,10 @@ func declareResultsExchange(adminURL, vhost string) error {
 		return err
 	}
 	defer ch.Close()
-	return amqpx.DeclarePaymentResults(ch)
+	if err := amqpx.DeclarePaymentResults(ch); err != nil {
+		return err
+	}
+	return amqpx.DeclarePaymentRefusals(ch)
 }
 
 // ReadExports reads the NAME=value lines (optionally `export NAME='value'`) of an exports file;

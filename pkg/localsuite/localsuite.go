@@ -203,6 +203,7 @@ func (s *Suite) env(svc string) []string {
 		"TLS_CA_FILE":   filepath.Join(s.TLSDir, "ca.pem"),
 		"TLS_CERT_FILE": filepath.Join(s.TLSDir, svc+".pem"), "TLS_KEY_FILE": filepath.Join(s.TLSDir, svc+"-key.pem"),
 		"PAYMENT_BROKER_USER": access.BrokerUser(s.Name, "payment"),
+		"ORDER_BROKER_USER":   access.BrokerUser(s.Name, "order"),
 		"ORDER_TARGET":        a["order.grpc"], "PAYMENT_TARGET": a["payment.grpc"],
 		"NOTIFICATION_TARGET": a["notification.grpc"], "COURSE_TARGET": a["course.grpc"],
 	}

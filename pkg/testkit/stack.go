@@ -177,6 +177,9 @@ func (s *Stack) adminAMQPURL() string {
 		if err := amqpx.DeclarePaymentResults(ch); err != nil {
 			s.t.Fatal(err)
 		}
+		if err := amqpx.DeclarePaymentRefusals(ch); err != nil { // payment binds to it; order publishes
+			s.t.Fatal(err)
+		}
 	}
 	return s.adminAMQP
 }

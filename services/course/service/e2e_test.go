@@ -34,6 +34,7 @@ func TestPayingACourseOrderThroughTheSandboxEnrolsAndTellsTheBuyer(t *testing.T)
 	payCfg := paymentservice.Config{
 		GRPCAddr: testkit.FreeAddr(t), HTTPAddr: payHTTP, MySQLDSN: stack.MySQLDSN(paymentservice.Name),
 		AMQPURL: stack.AMQPURL(paymentservice.Name), TLS: stack.TLS(tlsx.Payment), SnowflakeNode: 2,
+		OrderBrokerUser: stack.BrokerUser(orderservice.Name),
 		OrderPayTimeout: 30 * time.Minute, ProviderTradeTimeout: 25 * time.Minute,
 		NotifyBaseURL: "http://" + payHTTP, PollScale: 0.01, MerchantFile: sb.MerchantFile(),
 		Alipay: paymentservice.AlipayConfig{BaseURL: sb.URL}, Wechat: paymentservice.WechatConfig{BaseURL: sb.URL},

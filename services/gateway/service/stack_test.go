@@ -138,6 +138,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	paymentCfg := paymentservice.Config{
 		GRPCAddr: paymentAddr, OpsAddr: opsAddrs[tlsx.Payment], HTTPAddr: paymentHTTP, MySQLDSN: infra.MySQLDSN(paymentservice.Name),
 		AMQPURL: infra.AMQPURL(paymentservice.Name), TLS: infra.TLS(tlsx.Payment), SnowflakeNode: 12, OrderTarget: orderAddr,
+		OrderBrokerUser: infra.BrokerUser(orderservice.Name),
 		OrderPayTimeout: orderCfg.PayTimeout, ProviderTradeTimeout: o.providerTradeTimeout,
 		NotifyBaseURL: "http://" + paymentHTTP, PollScale: o.pollScale,
 		MerchantFile: sandbox.MerchantFile(),

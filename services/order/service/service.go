@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case maxPending < 0:
 		maxPending = 0 // the repository's "no limit"
 	}
-	a := app.New(mysql.NewOrderRepository(infra.DB, outbox), mysql.NewCatalogRepository(infra.DB), closer,
+	a := app.New(mysql.NewOrderRepository(infra.DB, outbox), mysql.NewCatalogRepository(infra.DB), closer, outbox,
 		infra.NewID, app.Config{PayTimeout: cfg.PayTimeout, MaxPendingPerUser: maxPending}, log)
 	srv := infra.GRPCServer(Callers(), cfg.Reflection)
 	orderv1.RegisterOrderServiceServer(srv.GRPC(), grpcport.NewServer(a))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/paysuite/paysuite/pkg/amqpx"
 	"github.com/paysuite/paysuite/pkg/boot"
 	"github.com/paysuite/paysuite/pkg/config"
 	"github.com/paysuite/paysuite/pkg/ids"
@@ -41,14 +42,17 @@ type WechatConfig struct {
 
 // Config is every setting of the payment service.
 type Config struct {
-	GRPCAddr             string        // PAYMENT_GRPC_ADDR
-	HTTPAddr             string        // PAYMENT_HTTP_ADDR: provider notify endpoints
-	OpsAddr              string        // PAYMENT_OPS_ADDR: /healthz, /readyz, /metrics; empty serves none
-	Reflection           bool          // GRPC_REFLECTION
-	TLS                  tlsx.Files    // TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE: the payment identity
-	MySQLDSN             string        // PAYMENT_MYSQL_DSN, else MYSQL_DSN
-	AMQPURL              string        // PAYMENT_AMQP_URL, else AMQP_URL
-	QueueType            string        // AMQP_QUEUE_TYPE: classic or quorum
+	GRPCAddr   string     // PAYMENT_GRPC_ADDR
+	HTTPAddr   string     // PAYMENT_HTTP_ADDR: provider notify endpoints
+	OpsAddr    string     // PAYMENT_OPS_ADDR: /healthz, /readyz, /metrics; empty serves none
+	Reflection bool       // GRPC_REFLECTION
+	TLS        tlsx.Files // TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE: the payment identity
+	MySQLDSN   string     // PAYMENT_MYSQL_DSN, else MYSQL_DSN
+	AMQPURL    string     // PAYMENT_AMQP_URL, else AMQP_URL
+	QueueType  string     // AMQP_QUEUE_TYPE: classic or quorum
+	// OrderBrokerUser is the broker user whose payment refusals are believed (ORDER_BROKER_USER,
+	// default amqpx.OrderBrokerUser): anything else on the refusals queue is parked.
+	OrderBrokerUser      string
 	OrderTarget          string        // ORDER_TARGET
 	SnowflakeNode        int64         // SNOWFLAKE_NODE
 	OrderPayTimeout      time.Duration // ORDER_PAY_TIMEOUT (the order service's; read to check the next one)
@@ -78,6 +82,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		MySQLDSN:             boot.MySQLDSNFromEnv(env, Name),
 		AMQPURL:              boot.AMQPURLFromEnv(env, Name),
 		QueueType:            boot.QueueTypeFromEnv(env),
+		OrderBrokerUser:      env.String("ORDER_BROKER_USER", amqpx.OrderBrokerUser),
 		OrderTarget:          env.String("ORDER_TARGET", "127.0.0.1:9001"),
 		SnowflakeNode:        ids.NodeIDFromEnv(env),
 		OrderPayTimeout:      env.Duration("ORDER_PAY_TIMEOUT", 30*time.Minute),

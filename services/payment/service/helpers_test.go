@@ -99,6 +99,7 @@ func newEnvOn(t *testing.T, sbOpts []emulatortest.Option, orderTweak func(*order
 	cfg := service.Config{
 		GRPCAddr: testkit.FreeAddr(t), HTTPAddr: httpAddr, MySQLDSN: stack.MySQLDSN(service.Name),
 		AMQPURL: stack.AMQPURL(service.Name), TLS: stack.TLS(tlsx.Payment), SnowflakeNode: 2,
+		OrderBrokerUser: stack.BrokerUser(orderservice.Name),
 		OrderPayTimeout: 30 * time.Minute, ProviderTradeTimeout: 25 * time.Minute,
 		NotifyBaseURL: "http://" + httpAddr, PollScale: 0.01,
 		MerchantFile: sb.MerchantFile(),

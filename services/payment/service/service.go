@@ -26,6 +26,7 @@ import (
 	"github.com/paysuite/paysuite/services/payment/internal/adapters/reconmetrics"
 	"github.com/paysuite/paysuite/services/payment/internal/app"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
+	amqpport "github.com/paysuite/paysuite/services/payment/internal/ports/amqp"
 	grpcport "github.com/paysuite/paysuite/services/payment/internal/ports/grpc"
 	httpport "github.com/paysuite/paysuite/services/payment/internal/ports/http"
 )
@@ -108,6 +109,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return httpserver.Serve(ctx, cfg.HTTPAddr, notify, log)
 	})
 	g.Go("tasks", func(ctx context.Context) error { return a.RunTasks(ctx, cfg.TaskWorkers) })
+	orderUser := cfg.OrderBrokerUser
+	if orderUser == "" {
+		orderUser = amqpx.OrderBrokerUser
+	}
+	g.Go("payment-refusals consumer", infra.Consumer(amqpport.PaymentRefusals(a, orderUser)))
 	g.Go("relay", relay.Run)
 	g.Go("reconciliation", func(ctx context.Context) error {
 		return a.RunDailyReconciliation(ctx, infra.LeaderLock("payment-reconciliation"))

@@ -40,6 +40,9 @@ const (
 	// EventPayDeadline: a new order must be paid by its PayDeadline; the message comes back to
 	// the deadline consumer then, which expires the order unless it was paid.
 	EventPayDeadline EventType = iota + 1
+	// EventPaymentRefused: the order refused a payment the payment service reported as
+	// succeeded (PaymentID, Amount, Reason, Detail, At); the payment service refunds it.
+	EventPaymentRefused
 )
 
 // Event is a message a use case emits with a state change; the repository writes it to the
@@ -48,6 +51,12 @@ type Event struct {
 	Type        EventType
 	OrderID     int64
 	PayDeadline time.Time
+	// EventPaymentRefused only.
+	PaymentID int64
+	Amount    money.Fen
+	Reason    string
+	Detail    string
+	At        time.Time
 }
 
 // Outbox writes events in the transaction carried by ctx.
@@ -105,6 +114,7 @@ type App struct {
 	orders  OrderRepository
 	catalog Catalog
 	closer  PaymentCloser // nil in an order-only deployment
+	outbox  Outbox        // the refusals of payment results go out through it
 	nextID  func() int64
 	now     func() time.Time
 	cfg     Config
@@ -112,8 +122,9 @@ type App struct {
 }
 
 // New wires the use cases. closer may be nil: cancels then skip closing provider trades.
-func New(orders OrderRepository, cat Catalog, closer PaymentCloser, nextID func() int64, cfg Config, log *slog.Logger) *App {
-	return &App{orders: orders, catalog: cat, closer: closer, nextID: nextID, now: time.Now, cfg: cfg, log: log}
+// outbox may be nil only without a broker (then no payment results are consumed either).
+func New(orders OrderRepository, cat Catalog, closer PaymentCloser, outbox Outbox, nextID func() int64, cfg Config, log *slog.Logger) *App {
+	return &App{orders: orders, catalog: cat, closer: closer, outbox: outbox, nextID: nextID, now: time.Now, cfg: cfg, log: log}
 }
 
 // WithClock replaces the clock (tests).

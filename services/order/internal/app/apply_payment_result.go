@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/paysuite/paysuite/pkg/money"
@@ -29,21 +30,26 @@ type PaymentResult struct {
 	At            time.Time
 }
 
-// ApplyPaymentResult makes the order follow its payment even when the payment service's direct
-// MarkOrderPaid/FinishRefund call never arrived. A cancelled order shows the refund of a payment
-// that arrived after the cancel. What the direct call would have refused (a
-// second payment, a payment on a cancelled order) is the payment side's to refund, so it is
-// acknowledged here and changes nothing; an amount that does not match is returned as an error.
+// Why an order refuses a payment: the payment service refunds it with this reason (the
+// payment side's names, payment.Reason*).
+const (
+	RefusedOrderCancelled   = "ORDER_CANCELLED"   // the payment arrived for a cancelled order
+	RefusedDuplicatePayment = "DUPLICATE_PAYMENT" // the order was paid by another payment
+	RefusedByOrder          = "ORDER_REFUSED"     // still unpaid, but not by this payment (its amount), or no such order
+)
+
+// ApplyPaymentResult makes the order follow its payment: this consumer is the one way "paid"
+// reaches the order (the payment service has no other carrier). A success the order refuses —
+// a payment on a cancelled order, a second payment, an amount that is not the order's — is
+// answered with an EventPaymentRefused in the same transaction (the consumer's, with its
+// processed-message row), which the payment service consumes to refund that payment; so the
+// refusal is durable exactly when the result was consumed. A success of another amount for the
+// payment that already paid the order is returned as an error (parked for a person).
 func (a *App) ApplyPaymentResult(ctx context.Context, r PaymentResult) error {
 	var err error
 	switch r.Type {
 	case PaymentSucceeded:
-		_, err = a.MarkOrderPaid(ctx, r.OrderID, r.PaymentID, r.Amount, r.At)
-		if errors.Is(err, order.ErrAlreadyPaid) || errors.Is(err, order.ErrCancelled) {
-			a.log.Info("payment for an order paid otherwise or cancelled; the payment side refunds it",
-				"order_id", r.OrderID, "payment_id", r.PaymentID, "why", err.Error())
-			return nil
-		}
+		return a.applyPaymentSucceeded(ctx, r)
 	case PaymentRefunded:
 		o, gerr := a.orders.Get(ctx, r.OrderID)
 		if gerr != nil {
@@ -68,4 +74,40 @@ func (a *App) ApplyPaymentResult(ctx context.Context, r PaymentResult) error {
 		return nil
 	}
 	return err
+}
+
+func (a *App) applyPaymentSucceeded(ctx context.Context, r PaymentResult) error {
+	if r.PaymentID <= 0 {
+		return order.ErrMissingPaymentID
+	}
+	at := r.At
+	if at.IsZero() {
+		at = a.now()
+	}
+	reason := ""
+	_, err := a.orders.Update(ctx, r.OrderID, func(o *order.Order) error {
+		err := o.MarkPaid(r.PaymentID, r.Amount, at)
+		switch {
+		case errors.Is(err, order.ErrCancelled):
+			reason = RefusedOrderCancelled
+		case errors.Is(err, order.ErrAlreadyPaid):
+			reason = RefusedDuplicatePayment
+		case errors.Is(err, order.ErrAmountMismatch) && o.Status == order.StatusPendingPayment:
+			reason = RefusedByOrder
+		}
+		return err
+	})
+	if errors.Is(err, order.ErrNotFound) {
+		reason = RefusedByOrder
+	}
+	if reason == "" {
+		return err
+	}
+	a.log.Warn("order refused a payment; the payment service refunds it", "order_id", r.OrderID,
+		"payment_id", r.PaymentID, "reason", reason, "why", err.Error())
+	if a.outbox == nil {
+		return fmt.Errorf("order %d refused payment %d (%s) with no outbox to say so", r.OrderID, r.PaymentID, reason)
+	}
+	return a.outbox.Add(ctx, Event{Type: EventPaymentRefused, OrderID: r.OrderID, PaymentID: r.PaymentID,
+		Amount: r.Amount, Reason: reason, Detail: err.Error(), At: a.now()})
 }

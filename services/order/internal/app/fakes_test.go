@@ -34,6 +34,14 @@ type memOrders struct {
 	beforeUpdate func()  // runs as Update starts: a concurrent writer that committed first
 }
 
+// Add implements Outbox: the events a use case sent outside Create (payment refusals).
+func (m *memOrders) Add(_ context.Context, evs ...Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events = append(m.events, evs...)
+	return nil
+}
+
 func newOrders(stock map[string]int64, existing ...*order.Order) *memOrders {
 	m := &memOrders{orders: map[int64]order.Order{}, stock: stock}
 	for _, o := range existing {
@@ -198,7 +206,7 @@ func (c *fakeCloser) ClosePayments(context.Context, int64) (*PaidPayment, error)
 // closer may be nil (an order-only deployment).
 func newTestApp(orders *memOrders, cat Catalog, closer PaymentCloser) *App {
 	next := int64(100)
-	a := New(orders, cat, closer, func() int64 { next++; return next }, Config{PayTimeout: payTimeout, MaxPendingPerUser: 2},
+	a := New(orders, cat, closer, orders, func() int64 { next++; return next }, Config{PayTimeout: payTimeout, MaxPendingPerUser: 2},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return a.WithClock(func() time.Time { return t0 })
 }

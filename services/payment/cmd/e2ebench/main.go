@@ -176,7 +176,8 @@ func run(ctx context.Context, o options) error {
 	}
 	pcfg := service.Config{
 		GRPCAddr: payGRPC, HTTPAddr: payHTTP, MySQLDSN: dsn, AMQPURL: amqpURL, OrderTarget: orderAddrs[0], SnowflakeNode: 9,
-		TLS: ids.Files(tlsx.Payment),
+		OrderBrokerUser: uri.Username,
+		TLS:             ids.Files(tlsx.Payment),
 		// The defaults: paid orders get 25m trades; a 3s or 6s order's trade ends just before its
 		// deadline (the payment service caps it there), so its deadline's ClosePayments closes it.
 		OrderPayTimeout: 30 * time.Minute, ProviderTradeTimeout: 25 * time.Minute,

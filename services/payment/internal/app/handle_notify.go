@@ -22,6 +22,14 @@ type NotifyAnswer struct {
 // HandleNotify verifies a provider's async notify and, for a verified success that matches our
 // trade, records it; every notify is kept in the notify log. The caller answers the provider
 // only after this returns, i.e. after the commit.
+//
+// The accepted notify's log row (raw body, natural key channel:notify_id) stays in the success
+// transaction. It need not be there for correctness — written after the commit and before the
+// answer, a crash in between would leave the provider unanswered and its retry logged as a
+// DUPLICATE — but there it is cheapest: one more row in the group-committed multi-row INSERT,
+// where outside it is one more statement and commit (fsync) per batch; cmd/bench measured that
+// variant with more statements, commits and fsyncs per notify and a lower rate (README,
+// "Verified notifies").
 func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, msg NotifyMessage) NotifyAnswer {
 	sum := sha256.Sum256(msg.Body)
 	rec := NotifyRecord{Channel: chName, Headers: headerText(msg.Header), Body: string(msg.Body),
@@ -84,10 +92,17 @@ func (a *App) HandleNotify(ctx context.Context, chName payment.Channel, msg Noti
 }
 
 // recordPaid is the one door for every verified "the buyer paid" (notify, poll, close that found
-// the trade paid): the domain's amount check, then the conditional WAITING→SUCCEEDED, the durable
-// mark-order-paid task and the event, in one transaction. changed=false when the payment had
-// already succeeded. p is the payment as read before; the domain decides the transition, the
-// conditional UPDATE makes it happen at most once whatever races with it.
+// the trade paid): the domain's amount check, then the conditional WAITING→SUCCEEDED, the
+// PAYMENT_SUCCEEDED outbox row and (for a notify) its log row, in one transaction.
+// changed=false when the payment had already succeeded. p is the payment as read before; the
+// domain decides the transition, the conditional UPDATE makes it happen at most once whatever
+// races with it.
+//
+// The outbox row is the one durable carrier of "paid" to the order: the order service's
+// consumer of the results fanout marks the order paid, or, when it refuses the payment
+// (cancelled, paid by another payment, another amount), answers through its own outbox with an
+// OrderPaymentRefused that RefundRefusedPayment turns into the automatic refund. No
+// mark-order-paid task is written.
 func (a *App) recordPaid(ctx context.Context, p *payment.Payment, t Trade, source string, rec *NotifyRecord) (bool, error) {
 	now := a.now()
 	was := *p
@@ -105,7 +120,6 @@ func (a *App) recordPaid(ctx context.Context, p *payment.Payment, t Trade, sourc
 	}
 	ch := Changes{
 		// The poll task ends by itself when it sees the payment is no longer WAITING.
-		Tasks:  []Task{{Kind: TaskMarkOrderPaid, RefID: p.ID, RunAt: now}},
 		Events: []Event{a.event(EventSucceeded, paid, nil, "")},
 	}
 	if rec != nil {

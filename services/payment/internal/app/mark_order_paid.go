@@ -10,6 +10,8 @@ import (
 
 // markOrderPaid tells the order service (idempotent for the same payment). If the order refuses
 // the payment for good — cancelled, or paid by another attempt — the money goes back to the buyer.
+// It runs only the mark-order-paid task rows that a release before the order's refusals left
+// in the database (recordPaid no longer writes any): after an upgrade they finish as before.
 func (a *App) markOrderPaid(ctx context.Context, paymentID int64) error {
 	p, err := a.payments.GetPayment(ctx, paymentID)
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 type TaskKind string
 
 const (
+	// TaskMarkOrderPaid is no longer scheduled (the PaymentResult outbox row and the order's
+	// refusals replace it); rows an older release left are still run to the end.
 	TaskMarkOrderPaid TaskKind = "mark-order-paid" // ref: payment id
 	TaskPollTrade     TaskKind = "poll-trade"      // ref: payment id
 	TaskRefund        TaskKind = "refund"          // ref: refund id

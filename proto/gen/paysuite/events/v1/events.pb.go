@@ -323,6 +323,106 @@ func (x *PaymentResultItem) GetUnitPriceFen() int64 {
 	return 0
 }
 
+// OrderPaymentRefused is published by the order service to the fanout exchange
+// `paysuite.order.payment-refusals` when it refuses a PAYMENT_SUCCEEDED it consumed (the order
+// was cancelled, is paid by another payment, or does not accept this one); the payment service
+// refunds that payment automatically. The AMQP message id equals event_id; it is written in the
+// same transaction as the consumer's processed-message row, so each refusal is published at
+// least once and exactly when the result was refused.
+type OrderPaymentRefused struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	EventId   string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	OrderId   int64                  `protobuf:"varint,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	PaymentId int64                  `protobuf:"varint,3,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	AmountFen int64                  `protobuf:"varint,4,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	// ORDER_CANCELLED, DUPLICATE_PAYMENT or ORDER_REFUSED (the reasons of automatic refunds).
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The order service's words, for the log.
+	Detail        string                 `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
+	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderPaymentRefused) Reset() {
+	*x = OrderPaymentRefused{}
+	mi := &file_paysuite_events_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderPaymentRefused) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderPaymentRefused) ProtoMessage() {}
+
+func (x *OrderPaymentRefused) ProtoReflect() protoreflect.Message {
+	mi := &file_paysuite_events_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderPaymentRefused.ProtoReflect.Descriptor instead.
+func (*OrderPaymentRefused) Descriptor() ([]byte, []int) {
+	return file_paysuite_events_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *OrderPaymentRefused) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *OrderPaymentRefused) GetOrderId() int64 {
+	if x != nil {
+		return x.OrderId
+	}
+	return 0
+}
+
+func (x *OrderPaymentRefused) GetPaymentId() int64 {
+	if x != nil {
+		return x.PaymentId
+	}
+	return 0
+}
+
+func (x *OrderPaymentRefused) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *OrderPaymentRefused) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *OrderPaymentRefused) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *OrderPaymentRefused) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
 // OrderPayDeadline is the delay message the order service sends to its TTL queue;
 // it reaches the cancel consumer by dead-lettering when the pay deadline passes.
 type OrderPayDeadline struct {
@@ -335,7 +435,7 @@ type OrderPayDeadline struct {
 
 func (x *OrderPayDeadline) Reset() {
 	*x = OrderPayDeadline{}
-	mi := &file_paysuite_events_v1_events_proto_msgTypes[2]
+	mi := &file_paysuite_events_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +447,7 @@ func (x *OrderPayDeadline) String() string {
 func (*OrderPayDeadline) ProtoMessage() {}
 
 func (x *OrderPayDeadline) ProtoReflect() protoreflect.Message {
-	mi := &file_paysuite_events_v1_events_proto_msgTypes[2]
+	mi := &file_paysuite_events_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +460,7 @@ func (x *OrderPayDeadline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderPayDeadline.ProtoReflect.Descriptor instead.
 func (*OrderPayDeadline) Descriptor() ([]byte, []int) {
-	return file_paysuite_events_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_paysuite_events_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *OrderPayDeadline) GetOrderId() int64 {
@@ -409,7 +509,18 @@ const file_paysuite_events_v1_events_proto_rawDesc = "" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12.\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1a.paysuite.order.v1.SkuKindR\x04kind\x12\x1a\n" +
 	"\bquantity\x18\x04 \x01(\x05R\bquantity\x12$\n" +
-	"\x0eunit_price_fen\x18\x05 \x01(\x03R\funitPriceFen\"l\n" +
+	"\x0eunit_price_fen\x18\x05 \x01(\x03R\funitPriceFen\"\xf6\x01\n" +
+	"\x13OrderPaymentRefused\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x19\n" +
+	"\border_id\x18\x02 \x01(\x03R\aorderId\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x03 \x01(\x03R\tpaymentId\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x04 \x01(\x03R\tamountFen\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06detail\x18\x06 \x01(\tR\x06detail\x12;\n" +
+	"\voccurred_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\"l\n" +
 	"\x10OrderPayDeadline\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x03R\aorderId\x12=\n" +
 	"\fpay_deadline\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vpayDeadline*y\n" +
@@ -432,29 +543,31 @@ func file_paysuite_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_paysuite_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_paysuite_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_paysuite_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_paysuite_events_v1_events_proto_goTypes = []any{
 	(PaymentResultType)(0),        // 0: paysuite.events.v1.PaymentResultType
 	(*PaymentResult)(nil),         // 1: paysuite.events.v1.PaymentResult
 	(*PaymentResultItem)(nil),     // 2: paysuite.events.v1.PaymentResultItem
-	(*OrderPayDeadline)(nil),      // 3: paysuite.events.v1.OrderPayDeadline
-	(v1.Channel)(0),               // 4: paysuite.payment.v1.Channel
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
-	(v11.SkuKind)(0),              // 6: paysuite.order.v1.SkuKind
+	(*OrderPaymentRefused)(nil),   // 3: paysuite.events.v1.OrderPaymentRefused
+	(*OrderPayDeadline)(nil),      // 4: paysuite.events.v1.OrderPayDeadline
+	(v1.Channel)(0),               // 5: paysuite.payment.v1.Channel
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(v11.SkuKind)(0),              // 7: paysuite.order.v1.SkuKind
 }
 var file_paysuite_events_v1_events_proto_depIdxs = []int32{
 	0, // 0: paysuite.events.v1.PaymentResult.type:type_name -> paysuite.events.v1.PaymentResultType
-	4, // 1: paysuite.events.v1.PaymentResult.channel:type_name -> paysuite.payment.v1.Channel
+	5, // 1: paysuite.events.v1.PaymentResult.channel:type_name -> paysuite.payment.v1.Channel
 	2, // 2: paysuite.events.v1.PaymentResult.items:type_name -> paysuite.events.v1.PaymentResultItem
-	5, // 3: paysuite.events.v1.PaymentResult.occurred_at:type_name -> google.protobuf.Timestamp
+	6, // 3: paysuite.events.v1.PaymentResult.occurred_at:type_name -> google.protobuf.Timestamp
 	2, // 4: paysuite.events.v1.PaymentResult.refunded_items:type_name -> paysuite.events.v1.PaymentResultItem
-	6, // 5: paysuite.events.v1.PaymentResultItem.kind:type_name -> paysuite.order.v1.SkuKind
-	5, // 6: paysuite.events.v1.OrderPayDeadline.pay_deadline:type_name -> google.protobuf.Timestamp
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	7, // 5: paysuite.events.v1.PaymentResultItem.kind:type_name -> paysuite.order.v1.SkuKind
+	6, // 6: paysuite.events.v1.OrderPaymentRefused.occurred_at:type_name -> google.protobuf.Timestamp
+	6, // 7: paysuite.events.v1.OrderPayDeadline.pay_deadline:type_name -> google.protobuf.Timestamp
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_paysuite_events_v1_events_proto_init() }
@@ -468,7 +581,7 @@ func file_paysuite_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paysuite_events_v1_events_proto_rawDesc), len(file_paysuite_events_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

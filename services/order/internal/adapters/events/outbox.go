@@ -1,6 +1,7 @@
 // Package events writes the order service's events to the transactional outbox (pkg/amqpx);
-// the relay publishes them. Today that is each new order's pay deadline, sent to the delay
-// queue that hands it back to the deadline consumer when the deadline has come.
+// the relay publishes them: each new order's pay deadline, sent to the delay queue that hands it
+// back to the deadline consumer when the deadline has come, and the refusal of a payment result
+// (paysuite.order.payment-refusals), which the payment service answers with a refund.
 package events
 
 import (
@@ -32,12 +33,25 @@ func NewOutbox(gdb *gorm.DB, delayQueue string) *Outbox {
 func (o *Outbox) Add(ctx context.Context, evs ...app.Event) error {
 	msgs := make([]amqpx.Message, 0, len(evs))
 	for _, ev := range evs {
-		if ev.Type != app.EventPayDeadline {
+		var (
+			msg amqpx.Message
+			err error
+		)
+		switch ev.Type {
+		case app.EventPayDeadline:
+			msg, err = amqpx.ProtoMessage(fmt.Sprintf("order-pay-deadline-%d", ev.OrderID), "", o.delayQueue,
+				&eventsv1.OrderPayDeadline{OrderId: ev.OrderID, PayDeadline: timestamppb.New(ev.PayDeadline)},
+				nil) // no headers: the body has the order id, and encoding headers costs CPU on the hot path
+		case app.EventPaymentRefused:
+			// One refusal per payment: a payment succeeds once, so its id names the message.
+			id := fmt.Sprintf("order-payment-refused-%d", ev.PaymentID)
+			msg, err = amqpx.ProtoMessage(id, amqpx.PaymentRefusalsExchange, "", &eventsv1.OrderPaymentRefused{
+				EventId: id, OrderId: ev.OrderID, PaymentId: ev.PaymentID, AmountFen: int64(ev.Amount),
+				Reason: ev.Reason, Detail: ev.Detail, OccurredAt: timestamppb.New(ev.At),
+			}, map[string]any{"order_id": ev.OrderID})
+		default:
 			return fmt.Errorf("order %d: no message for event type %d", ev.OrderID, ev.Type)
 		}
-		msg, err := amqpx.ProtoMessage(fmt.Sprintf("order-pay-deadline-%d", ev.OrderID), "", o.delayQueue,
-			&eventsv1.OrderPayDeadline{OrderId: ev.OrderID, PayDeadline: timestamppb.New(ev.PayDeadline)},
-			nil) // no headers: the body has the order id, and encoding headers costs CPU on the hot path
 		if err != nil {
 			return err
 		}

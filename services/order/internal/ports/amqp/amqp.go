@@ -31,6 +31,7 @@ func DelayQueue(timeout time.Duration) string {
 // service's broker user may bind to it but not declare it.
 func Topology(timeout time.Duration) []amqpx.Topology {
 	return []amqpx.Topology{
+		amqpx.DeclarePaymentRefusals,
 		amqpx.DeclareExchange(DeadlineExchange, amqp.ExchangeFanout),
 		amqpx.DeclareQueue(DelayQueue(timeout), amqp.Table{
 			"x-message-ttl":          timeout.Milliseconds(),
