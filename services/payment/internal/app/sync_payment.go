@@ -12,7 +12,7 @@ import (
 // SyncPayment is the operator's "ask the provider now" (`paysuite payment sync`): the poll of
 // one attempt, run at once instead of at its next scheduled time. The provider's answer goes
 // through the doors polling uses — paid: recordPaid, the one door for "buyer paid" (the order
-// is then marked paid by its task, as after any notify); closed by the provider: recordClosed —
+// then follows the PAYMENT_SUCCEEDED event, as after any notify); closed by the provider: recordClosed —
 // so a sync can do nothing a poll could not. A payment already SUCCEEDED or REFUNDED is
 // answered as it is, without asking; an attempt we closed is asked about (a closed Alipay
 // precreate trade may still have been paid, see watchClosed). A WAITING attempt past its
