@@ -54,7 +54,9 @@ bench:
 
 ## load: the suite's binaries on private ports under an open-loop purchase mix through the gateway
 ## (LOAD_RATE arrivals/s, LOAD_DURATION); prints p50/p99/max per step, purchases/s, cost per
-## purchase, notify → effect latency, the GetOrder anchor ratio and the invariants (exit 1 if broken)
+## purchase, notify → effect latency and the invariants (exit 1 if broken), then the anchors on the
+## same suite (GetOrder gateway ÷ direct gRPC; CreateOrder gRPC ÷ bare SQL, spread and hot SKU)
+## and every ratio together at the end
 LOAD_RATE ?= 50
 LOAD_DURATION ?= 30s
 load: build
