@@ -162,6 +162,9 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 	compared := make(chan error, 1)
 	go func() {
 		err := <-ledgerDone
+		if err != nil {
+			failed.Store(true) // the parser stops at its next batch; the batches are drained
+		}
 		for b := range batches {
 			if err == nil {
 				for i := range b {
@@ -171,9 +174,6 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 			free <- b[:0]
 		}
 		tCompared = time.Since(t0)
-		if err != nil {
-			failed.Store(true)
-		}
 		compared <- err
 	}()
 	batch := <-free
