@@ -144,7 +144,8 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 	if err != nil {
 		return nil, err
 	}
-	c := &comparer{idx: NewLedgerIndex(max(64, prevRows)), stored: stored, day: day}
+	// Sized by the last run of the day, else by the file (a compressed bill row is 15-20 bytes).
+	c := &comparer{idx: NewLedgerIndex(min(max(64, prevRows, len(raw.Body)/24), 4<<20)), stored: stored, day: day}
 	var tLedger, tCompared time.Duration
 	ledgerDone := make(chan error, 1)
 	go func() {
