@@ -147,7 +147,8 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 	if err != nil {
 		return nil, err
 	}
-	c := &comparer{idx: NewLedgerIndex(max(64, prevRows)), stored: stored, day: day}
+	// Sized by the last run of the day, else by the file (a compressed bill row is 15-20 bytes).
+	c := &comparer{idx: NewLedgerIndex(min(max(64, prevRows, len(raw.Body)/24), 4<<20)), stored: stored, day: day}
 	var tLedger, tCompared time.Duration
 	ledgerDone := make(chan error, 1)
 	go func() {
@@ -165,6 +166,9 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 	compared := make(chan error, 1)
 	go func() {
 		err := <-ledgerDone
+		if err != nil {
+			failed.Store(true) // the parser stops at its next batch; the batches are drained
+		}
 		for b := range batches {
 			if err == nil {
 				for i := range b {
@@ -174,9 +178,6 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 			free <- b[:0]
 		}
 		tCompared = time.Since(t0)
-		if err != nil {
-			failed.Store(true)
-		}
 		compared <- err
 	}()
 	batch := <-free

@@ -26,6 +26,7 @@ type memRecons struct {
 	fees      map[string]recon.Fee
 	anomalies map[string]payment.Anomaly
 	first     time.Time
+	ledgerErr error // LedgerDay fails with it
 }
 
 func newRecons(s *memStore) *memRecons {
@@ -45,6 +46,9 @@ func inChannels(ch payment.Channel, chs []payment.Channel) bool {
 // LedgerDay: the payments paid within the day, then the refunds settled within it with their
 // payments, as the MariaDB adapter reads them.
 func (m *memRecons) LedgerDay(_ context.Context, chs []payment.Channel, from, to time.Time, into *LedgerIndex) error {
+	if m.ledgerErr != nil {
+		return m.ledgerErr
+	}
 	in := func(t time.Time) bool { return !t.Before(from) && t.Before(to) }
 	for _, p := range m.store.payments {
 		if inChannels(p.Channel, chs) && in(p.PaidAt) {
@@ -472,5 +476,26 @@ func TestReconcileCoversTheAccountsChannels(t *testing.T) {
 	}
 	if _, err := a.RunReconciliation(context.Background(), merchant, payment.ChannelWechatJSAPI, day.String()); !errors.Is(err, recon.ErrBadChannel) {
 		t.Fatalf("a channel of no configured account: %v", err)
+	}
+}
+
+// A ledger read that fails while the bill streams fails the run: no fee is kept, no run stored,
+// nothing repaired.
+func TestReconcileLedgerFailureChangesNothing(t *testing.T) {
+	store, bill := mixedDay()
+	for i := range 5000 { // several batches
+		bill.rows = append(bill.rows, recon.Row{Kind: recon.RowPayment, OutTradeNo: fmt.Sprintf("EXTRA%d", i), Amount: 100, Fee: 1, At: t0.Add(-time.Minute)})
+	}
+	recons := newRecons(store)
+	recons.ledgerErr = errors.New("connection reset")
+	a := reconApp(store, recons, bill)
+	if _, err := a.RunReconciliation(context.Background(), merchant, payment.ChannelAlipayQR, day.String()); !errors.Is(err, recons.ledgerErr) {
+		t.Fatalf("RunReconciliation = %v, want the ledger's error", err)
+	}
+	if len(recons.fees) != 0 || len(recons.runs) != 0 || len(recons.anomalies) != 0 {
+		t.Fatalf("a failed ledger read kept %d fees, %d runs, %d anomalies", len(recons.fees), len(recons.runs), len(recons.anomalies))
+	}
+	if p := store.payment(2); p.Status != payment.StatusWaiting {
+		t.Fatalf("the lost payment was repaired (%s) by a run without a ledger", p.Status)
 	}
 }
