@@ -13,8 +13,10 @@ import (
 )
 
 // PaymentResults makes orders follow the payment results that paymentUser (the payment
-// service's broker user) published. An amount that disagrees with the order is parked for a
-// human rather than retried, and so is a result anyone else published.
+// service's broker user) published: the one way "paid" reaches an order. A success the order
+// refuses is answered on the payment refusals exchange in the same transaction (see
+// app.ApplyPaymentResult); another amount for the payment that already paid the order is parked
+// for a human rather than retried, and so is a result anyone else published.
 func PaymentResults(a *app.App, paymentUser string) (amqpx.ConsumerConfig, amqpx.Handler) {
 	cfg := amqpx.PaymentResultsConsumer("order-payment-results", PaymentResultsQueue, paymentUser)
 	cfg.Prefetch, cfg.Concurrency = 32, 4

@@ -17,13 +17,15 @@ import (
 )
 
 // Group commit for MarkSucceeded. One success on its own costs BEGIN, the conditional UPDATE,
-// three INSERTs and a COMMIT with its redo-log fsync: seven round trips against the one of a bare
-// UPDATE (measured by cmd/bench). Successes that arrive while a batch is being written wait and
-// go together in the next one: the same statements, multi-row, in one transaction. Nothing
-// waits on a timer: a lone success is written at once, as a batch of one. Each caller still gets
-// its answer only after the commit that holds its rows; if the batch fails for any reason
-// (a taken notify dedupe key or task key, a row that already left WAITING, a deadlock), it is
-// rolled back and every success in it is written alone by the one-by-one transaction.
+// two INSERTs (the notify log row, the outbox event) and a COMMIT with its redo-log fsync: five
+// round trips against the one of a bare UPDATE (cmd/bench: 5.5 statements and 1 commit per
+// notify without the batch, 1.7 and 0.24 with it). Successes that arrive while a batch is being
+// written wait and go together in the next one: the same statements, multi-row, in one
+// transaction. Nothing waits on a timer: a lone success is written at once, as a batch of one.
+// Each caller still gets its answer only after the commit that holds its rows; if the batch
+// fails for any reason (a taken notify dedupe key, a row that already left WAITING, a
+// deadlock), it is rolled back and every success in it is written alone by the one-by-one
+// transaction.
 const (
 	maxPaidBatch    = 64
 	maxPaidFlushers = 2 // one batch committing while the next is written
