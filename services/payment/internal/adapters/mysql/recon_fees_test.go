@@ -126,3 +126,73 @@ func TestFeesStoredInChunksWithTheRun(t *testing.T) {
 		t.Fatalf("the other day's fee stored %d times", got)
 	}
 }
+
+// Two first runs of the same day at once (a manual run on another replica than the daily
+// one's): the second waits at its first statement for the first to commit, then replaces its
+// fees, report and file; neither deadlocks nor fails.
+func TestFeesOfConcurrentFirstRunsOfADay(t *testing.T) {
+	e := newBatchEnv(t)
+	day := recon.DayOf(time.Now()).Prev()
+	const ch = payment.ChannelAlipayQR
+	// waitFor polls this database's transactions (without timing anything) until cond holds;
+	// InnoDB refreshes what INNODB_TRX shows only when it was not read for 0.1 s.
+	waitFor := func(what, cond string) {
+		t.Helper()
+		for i := 0; ; i++ {
+			var n int
+			if err := e.repo.gdb.Raw("SELECT COUNT(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p " +
+				"ON p.ID = t.trx_mysql_thread_id WHERE p.DB = DATABASE() AND " + cond).Row().Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n > 0 {
+				return
+			}
+			if i == 250 {
+				var dump string
+				_ = e.repo.gdb.Raw("SELECT GROUP_CONCAT(CONCAT_WS(' ', p.DB, t.trx_state, t.trx_rows_modified, t.trx_query) SEPARATOR '; ') FROM information_schema.INNODB_TRX t LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id").Row().Scan(&dump)
+				t.Fatalf("never saw %s: %s", what, dump)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	now := time.Now().UTC()
+	start := func(id int64, body string) app.FeeWriter {
+		t.Helper()
+		w, err := e.repo.WriteFees(e.ctx, ch, day, id, app.RawBill{Name: "bill.zip", Body: []byte(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Abort)
+		return w
+	}
+	finish := func(w app.FeeWriter, id int64, prefix string) error {
+		for i := range 2*feeChunkRows + 3 {
+			if err := w.Add(recon.Fee{OutTradeNo: fmt.Sprintf("%s%08d", prefix, i), GrossFen: 100, FeeFen: 1}); err != nil {
+				return err
+			}
+		}
+		return w.Commit(&recon.Reconciliation{ID: id, Channel: string(ch), Day: day, Status: recon.StatusSucceeded,
+			BillRows: 2*feeChunkRows + 3, Runs: 1, CreatedAt: now, UpdatedAt: now})
+	}
+	a := start(301, "A")
+	waitFor("the first run's raw file stored", "t.trx_rows_modified > 0")
+	b := start(302, "B")
+	bDone := make(chan error, 1)
+	go func() { bDone <- finish(b, 302, "PSB") }()
+	waitFor("the second run waiting", "t.trx_state = 'LOCK WAIT'")
+	if err := finish(a, 301, "PSA"); err != nil {
+		t.Fatalf("the first run: %v", err)
+	}
+	if err := <-bDone; err != nil {
+		t.Fatalf("the second run: %v", err)
+	}
+	var got string
+	if err := e.repo.gdb.Raw("SELECT CONCAT((SELECT COUNT(*) FROM recon_fees WHERE channel = ? AND bill_date = ? AND out_trade_no LIKE 'PSB%'), ' ', "+
+		"(SELECT COUNT(*) FROM recon_fees), ' ', (SELECT GROUP_CONCAT(CONCAT(recon_id, body)) FROM recon_files), ' ', "+
+		"(SELECT GROUP_CONCAT(id) FROM reconciliations))", string(ch), day.String()).Row().Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%d %d 301B 301", 2*feeChunkRows+3, 2*feeChunkRows+3); got != want {
+		t.Fatalf("after both runs: %q, want %q (the second run's fees and file under the first's id)", got, want)
+	}
+}

@@ -346,7 +346,7 @@ func insertDiscrepancies(ctx context.Context, tx execQuerier, reconID int64, ds 
 // of one indexed row per bill row, which cost MariaDB more than parsing the whole bill.
 //
 // Everything is written in one transaction on its own connection and goroutine, while the bill
-// is parsed: first the day's earlier chunks are deleted and the raw file stored, then each
+// is parsed: first the day is locked, its earlier chunks deleted and the raw file stored, then each
 // chunk as the parser fills it (at most feeChunksQueued wait, so the parser waits for the
 // database only when that many are queued). Commit stores the report in the same transaction,
 // so a rerun replaces the day's fees, its report and its raw file at once; Abort leaves nothing.
@@ -408,7 +408,14 @@ type feeWriter struct {
 
 // write runs the transaction's statements until the chunks end; after a failure it drains them.
 func (w *feeWriter) write(raw app.RawBill) {
-	_, err := w.tx.ExecContext(w.ctx, "DELETE FROM recon_fee_chunks WHERE channel = ? AND bill_date = ?", w.ch, w.date)
+	// Chunk -1, always empty, is the day's lock: a concurrent run of the day waits here until
+	// this one ends. (Two DELETEs of a day with no chunks yet would both pass, each holding a
+	// gap lock the other's first INSERT waits for: a deadlock.)
+	_, err := w.tx.ExecContext(w.ctx, "INSERT INTO recon_fee_chunks (channel, bill_date, chunk_no, fees) VALUES (?, ?, -1, '[]') "+
+		"ON DUPLICATE KEY UPDATE fees = VALUES(fees)", w.ch, w.date)
+	if err == nil {
+		_, err = w.tx.ExecContext(w.ctx, "DELETE FROM recon_fee_chunks WHERE channel = ? AND bill_date = ? AND chunk_no >= 0", w.ch, w.date)
+	}
 	if err == nil {
 		_, err = w.tx.ExecContext(w.ctx, "REPLACE INTO recon_files (recon_id, name, hash, body) VALUES (?,?,?,?)",
 			w.rawID, truncate(raw.Name, 128), raw.Hash, raw.Body)
