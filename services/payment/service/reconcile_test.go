@@ -173,6 +173,14 @@ func TestReconciliationFindsAndRepairs(t *testing.T) {
 			if n := e.count("SELECT COUNT(*) FROM refunds"); n != refunds {
 				t.Fatalf("the rerun made %d more refunds", n-refunds)
 			}
+			// The day's fees through recon_fees: one per bill row (the rerun doubled none), adding
+			// up to the report's.
+			if n := e.count("SELECT COUNT(*) FROM recon_fees WHERE channel = ? AND bill_date = ?", again.GetChannel().String(), again.GetBillDate()); n != int(again.GetBillRows()) || n == 0 {
+				t.Fatalf("%d fees of the day after the rerun, want one per bill row (%d)", n, again.GetBillRows())
+			}
+			if n := e.count("SELECT SUM(fee_fen) FROM recon_fees WHERE channel = ? AND bill_date = ?", again.GetChannel().String(), again.GetBillDate()); int64(n) != again.GetFeeFen() {
+				t.Fatalf("the day's fees add up to %d, the report says %d", n, again.GetFeeFen())
+			}
 			got, err := e.payments.GetReconciliation(ctx, &paymentv1.GetReconciliationRequest{ReconciliationId: r.GetReconciliationId()})
 			if err != nil || fmt.Sprint(discrepancySet(got)) != fmt.Sprint(want) {
 				t.Fatalf("GetReconciliation = %v, %v", got, err)
@@ -349,6 +357,14 @@ func TestReconciliationCoversEveryChannelOfTheAccount(t *testing.T) {
 			time.Sleep(200 * time.Millisecond) // let anything a rerun wrongly started show
 			if n := e.count("SELECT COUNT(*) FROM refunds"); n != refunds {
 				t.Fatalf("the rerun made %d more refunds", n-refunds)
+			}
+			// The day's fees through recon_fees: one per bill row (the rerun doubled none), adding
+			// up to the report's.
+			if n := e.count("SELECT COUNT(*) FROM recon_fees WHERE channel = ? AND bill_date = ?", again.GetChannel().String(), again.GetBillDate()); n != int(again.GetBillRows()) || n == 0 {
+				t.Fatalf("%d fees of the day after the rerun, want one per bill row (%d)", n, again.GetBillRows())
+			}
+			if n := e.count("SELECT SUM(fee_fen) FROM recon_fees WHERE channel = ? AND bill_date = ?", again.GetChannel().String(), again.GetBillDate()); int64(n) != again.GetFeeFen() {
+				t.Fatalf("the day's fees add up to %d, the report says %d", n, again.GetFeeFen())
 			}
 		})
 	}

@@ -45,7 +45,7 @@ func main() {
 	rows := flag.Int("rows", 100_000, "bill rows (and ledger payments) per channel")
 	rounds := flag.Int("rounds", 3, "alternating anchor/full rounds per channel; the best of each is reported")
 	strict := flag.Bool("strict", false, "exit 1 when a ratio is below 0.5")
-	verbose := flag.Bool("v", false, "log each run's phases (ledger read, parse, fee load, save) to stderr")
+	verbose := flag.Bool("v", false, "log each run's phases (ledger read, parse, compare, repair, save) to stderr")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the reconciliation runs (not the anchors) to this file")
 	flag.Parse()
 	benchVerbose, benchProfile = *verbose, *cpuprofile
@@ -187,7 +187,7 @@ func run(n, rounds int, strict bool) error {
 
 // forget removes every reconciliation of the bench's database, so the next run is a first.
 func forget(ctx context.Context, sqlDB *sql.DB) error {
-	for _, t := range []string{"recon_fees", "recon_discrepancies", "recon_files", "reconciliations"} {
+	for _, t := range []string{"recon_fee_chunks", "recon_discrepancies", "recon_files", "reconciliations"} {
 		if _, err := sqlDB.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 			return err
 		}

@@ -47,17 +47,21 @@ type Reconciliations interface {
 	ListReconciliations(ctx context.Context, ch payment.Channel, limit int) ([]*recon.Reconciliation, error)
 	// SaveReconciliation writes the run (one per channel and day: a rerun updates it), adds the
 	// discrepancies not stored yet (one stored keeps its first action) and keeps the raw file,
-	// in one transaction.
+	// in one transaction (a FAILED run: the figures and fees of an earlier successful one stay).
 	SaveReconciliation(ctx context.Context, r *recon.Reconciliation, raw RawBill) error
-	// WriteFees starts storing the fees of channel and day as the bill streams (a rerun
-	// overwrites them); nothing is visible before Commit.
-	WriteFees(ctx context.Context, ch payment.Channel, day recon.Day) (FeeWriter, error)
+	// WriteFees starts storing a run of channel and day: its raw file (under reconID) and the
+	// fees as the bill streams. Nothing is visible before the FeeWriter's Commit, which saves
+	// the run as SaveReconciliation does, in the same transaction: a rerun replaces the day's
+	// fees with its report at once.
+	WriteFees(ctx context.Context, ch payment.Channel, day recon.Day, reconID int64, raw RawBill) (FeeWriter, error)
 }
 
 // FeeWriter takes the fees of one run as the bill is read.
 type FeeWriter interface {
 	Add(recon.Fee) error
-	Commit() error
+	// Commit stores the fees, the raw file and the run r (SaveReconciliation's rules) at once.
+	Commit(r *recon.Reconciliation) error
+	// Abort stores nothing; it may follow a failed Commit.
 	Abort()
 }
 

@@ -143,10 +143,11 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 	}
 	t0 := time.Now()
 	chs := ch.AccountChannels()
-	fees, err := a.recons.WriteFees(ctx, ch, day)
+	fees, err := a.recons.WriteFees(ctx, ch, day, r.ID, raw)
 	if err != nil {
 		return nil, err
 	}
+	defer fees.Abort() // unless committed; before failRun, which stores the raw file itself
 	// Sized by the last run of the day, else by the file (a compressed bill row is 15-20 bytes).
 	c := &comparer{idx: NewLedgerIndex(min(max(64, prevRows, len(raw.Body)/24), 4<<20)), stored: stored, day: day}
 	var tLedger, tCompared time.Duration
@@ -216,16 +217,11 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 		return nil, perr
 	}
 	if err := c.resolveDeferred(ctx, a.recons, chs); err != nil {
-		fees.Abort()
 		return nil, err
 	}
-	// The whole file was read and its totals hold: its fees are facts now.
-	if err := fees.Commit(); err != nil {
-		return nil, err
-	}
-	tFees := time.Since(t0)
 	c.leftovers()
 	if err := a.repair(ctx, c); err != nil {
+		fees.Abort()
 		return nil, a.failRun(ctx, r, raw, err)
 	}
 	r.Status = recon.StatusSucceeded
@@ -238,13 +234,14 @@ func (a *App) reconcile(ctx context.Context, ch payment.Channel, src BillSource,
 		}
 	}
 	tRepaired := time.Since(t0)
-	if err := a.recons.SaveReconciliation(ctx, r, raw); err != nil {
+	// The whole file was read and its totals hold: its fees are facts now, stored with the run.
+	if err := fees.Commit(r); err != nil {
 		return nil, err
 	}
 	saved, found = true, c.found
 	a.log.Info("reconciled", "channel", ch, "bill_date", day.String(), "run", r.Runs, "rows", c.rows, "matched", c.matched,
 		"discrepancies", len(c.found), "fee_fen", int64(c.tot.FeeFen), "ledger_payments", c.idx.Len(),
-		"ledger_read", tLedger, "parsed", tParse, "compared", tCompared, "fees_committed", tFees, "repaired", tRepaired,
+		"ledger_read", tLedger, "parsed", tParse, "compared", tCompared, "repaired", tRepaired,
 		"saved", time.Since(t0))
 	return a.recons.GetReconciliation(ctx, r.ID)
 }

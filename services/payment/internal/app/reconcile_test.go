@@ -115,7 +115,7 @@ func (m *memRecons) ListReconciliations(context.Context, payment.Channel, int) (
 	return nil, nil
 }
 
-// memFees are the fees of one run, visible in memRecons.fees once committed.
+// memFees are the fees of one run, visible in memRecons.fees once committed with the run.
 type memFees struct {
 	m    *memRecons
 	fees []recon.Fee
@@ -123,16 +123,20 @@ type memFees struct {
 
 func (f *memFees) Add(fee recon.Fee) error { f.fees = append(f.fees, fee); return nil }
 func (f *memFees) Abort()                  { f.fees = nil }
-func (f *memFees) Commit() error {
+func (f *memFees) Commit(r *recon.Reconciliation) error {
+	if err := f.m.SaveReconciliation(context.Background(), r, RawBill{}); err != nil {
+		return err
+	}
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
 	for _, fee := range f.fees {
 		f.m.fees[fee.OutTradeNo+"|"+fee.OutRefundNo] = fee
 	}
+	f.fees = nil
 	return nil
 }
 
-func (m *memRecons) WriteFees(context.Context, payment.Channel, recon.Day) (FeeWriter, error) {
+func (m *memRecons) WriteFees(context.Context, payment.Channel, recon.Day, int64, RawBill) (FeeWriter, error) {
 	return &memFees{m: m}, nil
 }
 

@@ -5,17 +5,17 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
-	gomysql "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 
 	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/leader"
 	"github.com/paysuite/paysuite/pkg/money"
 	"github.com/paysuite/paysuite/services/payment/internal/app"
 	"github.com/paysuite/paysuite/services/payment/internal/domain/payment"
@@ -271,36 +271,59 @@ func (r *Repository) ListReconciliations(ctx context.Context, ch payment.Channel
 // SaveReconciliation implements app.Reconciliations. A FAILED run keeps the figures of an
 // earlier successful one and only says it failed and why.
 func (r *Repository) SaveReconciliation(ctx context.Context, rc *recon.Reconciliation, raw app.RawBill) error {
-	now := time.Now().UTC()
 	return db.WithTx(ctx, r.gdb, func(ctx context.Context, tx *gorm.DB) error {
-		update := "status = VALUES(status), fail_reason = VALUES(fail_reason), runs = VALUES(runs), updated_at = VALUES(updated_at)"
-		if rc.Status == recon.StatusSucceeded {
-			update += ", bill_rows = VALUES(bill_rows), matched = VALUES(matched), gross_fen = VALUES(gross_fen), " +
-				"refund_fen = VALUES(refund_fen), fee_fen = VALUES(fee_fen), net_fen = VALUES(net_fen)"
-		}
-		if err := tx.Exec("INSERT INTO reconciliations (id, channel, bill_date, status, fail_reason, bill_rows, matched, gross_fen, "+
-			"refund_fen, fee_fen, net_fen, runs, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "+
-			"ON DUPLICATE KEY UPDATE "+update, rc.ID, rc.Channel, rc.Day.String(), string(rc.Status), truncate(rc.FailReason, 1024),
-			rc.BillRows, rc.Matched, int64(rc.GrossFen), int64(rc.RefundFen), int64(rc.FeeFen), int64(rc.NetFen), rc.Runs,
-			rc.CreatedAt.UTC(), now).Error; err != nil {
-			return err
-		}
-		// A concurrent first run of the same day may have won the insert: use its id.
-		if err := tx.Raw("SELECT id FROM reconciliations WHERE channel = ? AND bill_date = ?", rc.Channel, rc.Day.String()).
-			Row().Scan(&rc.ID); err != nil {
-			return err
-		}
-		if err := insertDiscrepancies(tx, rc.ID, rc.Discrepancies, now); err != nil {
-			return err
-		}
-		return tx.Exec("REPLACE INTO recon_files (recon_id, name, hash, body) VALUES (?,?,?,?)",
-			rc.ID, truncate(raw.Name, 128), raw.Hash, raw.Body).Error
+		return saveRun(ctx, tx.Statement.ConnPool, rc, &raw, 0)
 	})
+}
+
+// execQuerier is a transaction: gorm's (SaveReconciliation) or the fee writer's *sql.Tx.
+type execQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// saveRun writes the run, its new discrepancies and its raw file in tx. With raw nil, the raw
+// file is already stored in tx under rawID (the fee writer stores it while the bill is parsed).
+func saveRun(ctx context.Context, tx execQuerier, rc *recon.Reconciliation, raw *app.RawBill, rawID int64) error {
+	now := time.Now().UTC()
+	update := "status = VALUES(status), fail_reason = VALUES(fail_reason), runs = VALUES(runs), updated_at = VALUES(updated_at)"
+	if rc.Status == recon.StatusSucceeded {
+		update += ", bill_rows = VALUES(bill_rows), matched = VALUES(matched), gross_fen = VALUES(gross_fen), " +
+			"refund_fen = VALUES(refund_fen), fee_fen = VALUES(fee_fen), net_fen = VALUES(net_fen)"
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO reconciliations (id, channel, bill_date, status, fail_reason, bill_rows, matched, gross_fen, "+
+		"refund_fen, fee_fen, net_fen, runs, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "+
+		"ON DUPLICATE KEY UPDATE "+update, rc.ID, rc.Channel, rc.Day.String(), string(rc.Status), truncate(rc.FailReason, 1024),
+		rc.BillRows, rc.Matched, int64(rc.GrossFen), int64(rc.RefundFen), int64(rc.FeeFen), int64(rc.NetFen), rc.Runs,
+		rc.CreatedAt.UTC(), now); err != nil {
+		return err
+	}
+	// A concurrent first run of the same day may have won the insert: use its id.
+	if err := tx.QueryRowContext(ctx, "SELECT id FROM reconciliations WHERE channel = ? AND bill_date = ?", rc.Channel, rc.Day.String()).
+		Scan(&rc.ID); err != nil {
+		return err
+	}
+	if err := insertDiscrepancies(ctx, tx, rc.ID, rc.Discrepancies, now); err != nil {
+		return err
+	}
+	if raw != nil {
+		_, err := tx.ExecContext(ctx, "REPLACE INTO recon_files (recon_id, name, hash, body) VALUES (?,?,?,?)",
+			rc.ID, truncate(raw.Name, 128), raw.Hash, raw.Body)
+		return err
+	}
+	if rawID == rc.ID {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM recon_files WHERE recon_id = ?", rc.ID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "UPDATE recon_files SET recon_id = ? WHERE recon_id = ?", rc.ID, rawID)
+	return err
 }
 
 const insertBatch = 1000
 
-func insertDiscrepancies(tx *gorm.DB, reconID int64, ds []recon.Discrepancy, now time.Time) error {
+func insertDiscrepancies(ctx context.Context, tx execQuerier, reconID int64, ds []recon.Discrepancy, now time.Time) error {
 	for start := 0; start < len(ds); start += insertBatch {
 		part := ds[start:min(start+insertBatch, len(ds))]
 		args := make([]any, 0, len(part)*9)
@@ -308,225 +331,236 @@ func insertDiscrepancies(tx *gorm.DB, reconID int64, ds []recon.Discrepancy, now
 			args = append(args, reconID, string(d.Kind), d.OutTradeNo, d.OutRefundNo, int64(d.LedgerFen), int64(d.ProviderFen),
 				string(d.Action), truncate(d.Detail, 512), now)
 		}
-		if err := tx.Exec("INSERT IGNORE INTO recon_discrepancies (recon_id, kind, out_trade_no, out_refund_no, ledger_fen, "+
-			"provider_fen, action, detail, created_at) VALUES "+placeholders(len(part), 9), args...).Error; err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT IGNORE INTO recon_discrepancies (recon_id, kind, out_trade_no, out_refund_no, ledger_fen, "+
+			"provider_fen, action, detail, created_at) VALUES "+placeholders(len(part), 9), args...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// WriteFees implements app.Reconciliations: the fees stream into one transaction with LOAD
-// DATA LOCAL INFILE (REPLACE: a rerun overwrites) while the bill is parsed, so they are neither
-// held in memory nor written after it; Commit makes them visible, Abort leaves nothing. The
-// parser appends each fee's line to a 64 KiB chunk and hands full chunks over a bounded channel
-// to the load (its own connection and goroutine), so it waits for the database only when that
-// many chunks are queued. A server that does not allow local_infile (MariaDB allows it by
-// default) gets batches of INSERT … ON DUPLICATE KEY UPDATE in the same transaction instead.
-func (r *Repository) WriteFees(ctx context.Context, ch payment.Channel, day recon.Day) (app.FeeWriter, error) {
+// WriteFees implements app.Reconciliations. A run's fees are stored as chunks of up to
+// feeChunkRows fees, each one row of recon_fee_chunks holding a JSON array of
+// [out_trade_no, gross_fen, fee_fen] (a refund adds its out_refund_no), read per payment and
+// refund through the view recon_fees (migration 00006): a handful of INSERTs per day instead
+// of one indexed row per bill row, which cost MariaDB more than parsing the whole bill.
+//
+// Everything is written in one transaction on its own connection and goroutine, while the bill
+// is parsed: first the day is locked, its earlier chunks deleted and the raw file stored, then each
+// chunk as the parser fills it (at most feeChunksQueued wait, so the parser waits for the
+// database only when that many are queued). Commit stores the report in the same transaction,
+// so a rerun replaces the day's fees, its report and its raw file at once; Abort leaves nothing.
+func (r *Repository) WriteFees(ctx context.Context, ch payment.Channel, day recon.Day, reconID int64, raw app.RawBill) (app.FeeWriter, error) {
 	sqlDB, err := r.gdb.DB()
 	if err != nil {
 		return nil, err
 	}
-	var localInfile bool
-	if err := sqlDB.QueryRowContext(ctx, "SELECT @@local_infile").Scan(&localInfile); err != nil {
-		return nil, err
-	}
-	tx, err := sqlDB.BeginTx(ctx, nil)
+	conn, err := sqlDB.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	w := &feeWriter{ctx: ctx, tx: tx, ch: string(ch), date: day.String()}
-	if !localInfile {
-		return w, nil
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return nil, err
 	}
-	w.name = fmt.Sprintf("recon-fees-%d", loadSeq.Add(1))
-	src := &chunkReader{chunks: make(chan []byte, feeChunksQueued), free: make(chan []byte, feeChunksQueued+2), aborted: make(chan struct{})}
-	for range feeChunksQueued + 2 {
-		src.free <- make([]byte, 0, feeChunkBytes+256)
+	w := &feeWriter{ctx: ctx, conn: conn, tx: tx, ch: string(ch), date: day.String(), rawID: reconID,
+		chunks: make(chan feeChunk, feeChunksQueued), free: make(chan []byte, feeChunksQueued+2), done: make(chan error, 1)}
+	for range feeChunksQueued + 1 {
+		w.free <- make([]byte, 0, feeChunkRows*40)
 	}
-	gomysql.RegisterReaderHandler(w.name, func() io.Reader { return src })
-	w.src, w.buf, w.done = src, <-src.free, make(chan error, 1)
-	go func() {
-		// The run's channel and day are the same on every line: SET, not sent 100,000 times.
-		_, err := tx.ExecContext(ctx, "LOAD DATA LOCAL INFILE 'Reader::"+w.name+"' REPLACE INTO TABLE recon_fees "+
-			"CHARACTER SET utf8mb4 (out_trade_no, out_refund_no, gross_fen, fee_fen) SET channel = ?, bill_date = ?", w.ch, w.date)
-		src.finish() // a writer still writing learns the load ended
-		w.done <- err
-	}()
+	w.buf = append(<-w.free, '[')
+	go w.write(raw)
 	return w, nil
 }
 
 const (
-	feeChunkBytes   = 64 << 10
-	feeChunksQueued = 16
+	feeChunkRows    = 4096
+	feeChunksQueued = 4
 )
 
-var (
-	loadSeq     atomic.Int64
-	loadEscaper = strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n")
-	errAborted  = errors.New("fees aborted")
-	errLoadDone = errors.New("the fee load ended early")
-)
+var errFeesFailed = errors.New("storing the fees failed")
 
-// chunkReader is the LOAD DATA file: the chunks the parser queued, in order, until closed.
-type chunkReader struct {
-	chunks  chan []byte
-	free    chan []byte
-	cur     []byte
-	off     int
-	aborted chan struct{} // closed: Read fails (the load rolls back)
-	once    sync.Once
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	for c.off == len(c.cur) {
-		if c.cur != nil {
-			c.free <- c.cur[:0]
-			c.cur = nil
-		}
-		select {
-		case b, ok := <-c.chunks:
-			if !ok {
-				select {
-				case <-c.aborted:
-					return 0, errAborted
-				default:
-				}
-				return 0, io.EOF
-			}
-			c.cur, c.off = b, 0
-		case <-c.aborted:
-			return 0, errAborted
-		}
-	}
-	n := copy(p, c.cur[c.off:])
-	c.off += n
-	return n, nil
-}
-
-// finish: the load ended (done or failed); no one reads the chunks any more. A writer waiting
-// to queue a chunk or for a free one learns it (the free list closes).
-func (c *chunkReader) finish() {
-	c.once.Do(func() {
-		for drained := false; !drained; {
-			select {
-			case _, ok := <-c.chunks:
-				drained = !ok
-			default:
-				drained = true
-			}
-		}
-		close(c.free)
-	})
+type feeChunk struct {
+	no   int
+	body []byte
 }
 
 type feeWriter struct {
 	ctx      context.Context
+	conn     *sql.Conn
 	tx       *sql.Tx
 	ch, date string
-	// LOAD DATA mode
-	name string
-	src  *chunkReader
-	buf  []byte
-	done chan error
-	// INSERT mode
-	batch []recon.Fee
+	rawID    int64
+
+	chunks chan feeChunk // to the writing goroutine
+	free   chan []byte   // back from it
+	done   chan error    // its result, once chunks is closed
+	failed atomic.Bool   // it failed (werr says why) or Abort: Add stops the parse
+	mu     sync.Mutex
+	werr   error
+	buf    []byte    // the chunk being filled
+	rows   int       // in buf
+	next   int       // the next chunk's number
+	ended  bool      // chunks closed
+	once   sync.Once // the transaction ends once
+}
+
+// write runs the transaction's statements until the chunks end; after a failure it drains them.
+func (w *feeWriter) write(raw app.RawBill) {
+	// Chunk -1, always empty, is the day's lock: a concurrent run of the day waits here until
+	// this one ends. (Two DELETEs of a day with no chunks yet would both pass, each holding a
+	// gap lock the other's first INSERT waits for: a deadlock.)
+	_, err := w.tx.ExecContext(w.ctx, "INSERT INTO recon_fee_chunks (channel, bill_date, chunk_no, fees) VALUES (?, ?, -1, '[]') "+
+		"ON DUPLICATE KEY UPDATE fees = VALUES(fees)", w.ch, w.date)
+	if err == nil {
+		_, err = w.tx.ExecContext(w.ctx, "DELETE FROM recon_fee_chunks WHERE channel = ? AND bill_date = ? AND chunk_no >= 0", w.ch, w.date)
+	}
+	if err == nil {
+		_, err = w.tx.ExecContext(w.ctx, "REPLACE INTO recon_files (recon_id, name, hash, body) VALUES (?,?,?,?)",
+			w.rawID, truncate(raw.Name, 128), raw.Hash, raw.Body)
+	}
+	var ins *sql.Stmt
+	if err == nil {
+		ins, err = w.tx.PrepareContext(w.ctx, "INSERT INTO recon_fee_chunks (channel, bill_date, chunk_no, fees) VALUES (?,?,?,?)")
+	}
+	if err != nil {
+		w.fail(err)
+	}
+	for c := range w.chunks {
+		if err == nil && !w.failed.Load() { // failed: Abort, or the parse was told to stop
+			if _, err = ins.ExecContext(w.ctx, w.ch, w.date, c.no, c.body); err != nil {
+				w.fail(err)
+			}
+		}
+		w.free <- c.body[:0]
+	}
+	if ins != nil {
+		err = errors.Join(err, ins.Close())
+	}
+	if err != nil {
+		w.fail(err)
+	}
+	w.done <- err
+}
+
+// fail records the first error of the writing goroutine and stops the parse.
+func (w *feeWriter) fail(err error) {
+	w.mu.Lock()
+	if w.werr == nil {
+		w.werr = err
+	}
+	w.mu.Unlock()
+	w.failed.Store(true)
 }
 
 func (w *feeWriter) Add(f recon.Fee) error {
-	if w.src == nil {
-		w.batch = append(w.batch, f)
-		if len(w.batch) == insertBatch {
-			return w.flushBatch()
+	if w.failed.Load() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.werr != nil {
+			return fmt.Errorf("%w: %w", errFeesFailed, w.werr)
 		}
-		return nil
+		return errFeesFailed
 	}
 	b := w.buf
-	b = appendEscaped(b, f.OutTradeNo)
-	b = append(b, '\t')
-	b = appendEscaped(b, f.OutRefundNo)
-	b = append(b, '\t')
+	if w.rows > 0 {
+		b = append(b, ',')
+	}
+	b = append(b, '[')
+	b = appendJSONString(b, f.OutTradeNo)
+	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(f.GrossFen), 10)
-	b = append(b, '\t')
+	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(f.FeeFen), 10)
-	b = append(b, '\n')
-	w.buf = b
-	if len(b) >= feeChunkBytes {
-		return w.send()
+	if f.OutRefundNo != "" {
+		b = append(b, ',')
+		b = appendJSONString(b, f.OutRefundNo)
+	}
+	b = append(b, ']')
+	w.buf, w.rows = b, w.rows+1
+	if w.rows == feeChunkRows {
+		w.send()
+		w.buf = append(<-w.free, '[')
 	}
 	return nil
 }
 
-// send queues the current chunk for the load and takes a free one.
-func (w *feeWriter) send() error {
-	select {
-	case w.src.chunks <- w.buf:
-	case err := <-w.done:
-		w.done <- err
-		return errors.Join(errLoadDone, err)
-	}
-	b, ok := <-w.src.free
-	if !ok {
-		return errLoadDone
-	}
-	w.buf = b
-	return nil
+// send queues the chunk being filled.
+func (w *feeWriter) send() {
+	w.chunks <- feeChunk{no: w.next, body: append(w.buf, ']')}
+	w.next, w.buf, w.rows = w.next+1, nil, 0
 }
 
-// appendEscaped appends s as a LOAD DATA field (backslash, TAB and newline escaped).
-func appendEscaped(b []byte, s string) []byte {
-	if strings.ContainsAny(s, "\\\t\n") {
-		return append(b, loadEscaper.Replace(s)...)
+// appendJSONString appends s as a JSON string (invalid UTF-8 becomes U+FFFD).
+func appendJSONString(b []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	return append(b, s...)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, `\u00`...)
+			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
-func (w *feeWriter) flushBatch() error {
-	if len(w.batch) == 0 {
-		return nil
+// end queues the last chunk (if commit) and waits for the writing goroutine.
+func (w *feeWriter) end(commit bool) error {
+	if w.ended {
+		return errFeesFailed
 	}
-	args := make([]any, 0, len(w.batch)*6)
-	for _, f := range w.batch {
-		args = append(args, w.ch, f.OutTradeNo, f.OutRefundNo, w.date, int64(f.GrossFen), int64(f.FeeFen))
+	w.ended = true
+	if !commit {
+		w.failed.Store(true)
+	} else if w.rows > 0 && !w.failed.Load() {
+		w.send()
 	}
-	_, err := w.tx.ExecContext(w.ctx, "INSERT INTO recon_fees (channel, out_trade_no, out_refund_no, bill_date, gross_fen, fee_fen) VALUES "+
-		placeholders(len(w.batch), 6)+" ON DUPLICATE KEY UPDATE bill_date = VALUES(bill_date), gross_fen = VALUES(gross_fen), "+
-		"fee_fen = VALUES(fee_fen)", args...)
-	w.batch = w.batch[:0]
+	close(w.chunks)
+	return <-w.done
+}
+
+// Commit implements app.FeeWriter: the fees, the raw file and the report rc (its id may become
+// that of a concurrent first run of the day that won) in one transaction. The leader's fences
+// of ctx run here, at the end, so the lease's row is not held while the run repairs.
+func (w *feeWriter) Commit(rc *recon.Reconciliation) error {
+	err := w.end(true)
+	for _, f := range leader.Fences(w.ctx) {
+		if err != nil {
+			break
+		}
+		err = f(w.ctx, w.tx)
+	}
+	if err == nil {
+		err = saveRun(w.ctx, w.tx, rc, nil, w.rawID)
+	}
+	w.once.Do(func() {
+		if err == nil {
+			err = w.tx.Commit()
+		} else {
+			_ = w.tx.Rollback()
+		}
+		w.conn.Close()
+	})
 	return err
 }
 
-func (w *feeWriter) Commit() error {
-	var err error
-	if w.src == nil {
-		err = w.flushBatch()
-	} else {
-		if len(w.buf) > 0 {
-			err = w.send()
-		}
-		if err == nil {
-			close(w.src.chunks)
-		} else {
-			close(w.src.aborted)
-		}
-		err = errors.Join(err, <-w.done)
-		gomysql.DeregisterReaderHandler(w.name)
-	}
-	if err != nil {
-		_ = w.tx.Rollback()
-		return err
-	}
-	return w.tx.Commit()
-}
-
+// Abort implements app.FeeWriter: nothing of the run is stored.
 func (w *feeWriter) Abort() {
-	if w.src != nil {
-		close(w.src.aborted)
-		<-w.done
-		gomysql.DeregisterReaderHandler(w.name)
+	if !w.ended {
+		_ = w.end(false)
 	}
-	_ = w.tx.Rollback()
+	w.once.Do(func() {
+		_ = w.tx.Rollback()
+		w.conn.Close()
+	})
 }
 
 // placeholders is "(?,…),(?,…)" for rows of n columns.
