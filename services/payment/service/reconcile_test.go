@@ -40,6 +40,30 @@ func (e *env) reconcile(ch paymentv1.Channel) *paymentv1.Reconciliation {
 	return r
 }
 
+// rerunChangesNothing runs r's day again (on ch): the same reconciliation and discrepancies, no
+// second repair, and the day's fees through recon_fees one per bill row (the rerun doubled none),
+// adding up to the report's.
+func (e *env) rerunChangesNothing(t *testing.T, ch paymentv1.Channel, r *paymentv1.Reconciliation, want []string) {
+	t.Helper()
+	refunds := e.count("SELECT COUNT(*) FROM refunds")
+	again := e.reconcile(ch)
+	if again.GetReconciliationId() != r.GetReconciliationId() || again.GetRuns() != 2 || fmt.Sprint(discrepancySet(again)) != fmt.Sprint(want) {
+		t.Fatalf("rerun = %+v, want the same reconciliation and discrepancies", again)
+	}
+	time.Sleep(200 * time.Millisecond) // let anything a rerun wrongly started show
+	if n := e.count("SELECT COUNT(*) FROM refunds"); n != refunds {
+		t.Fatalf("the rerun made %d more refunds", n-refunds)
+	}
+	// The day's fees through recon_fees: one per bill row (the rerun doubled none), adding
+	// up to the report's.
+	if n := e.count("SELECT COUNT(*) FROM recon_fees WHERE channel = ? AND bill_date = ?", again.GetChannel().String(), again.GetBillDate()); n != int(again.GetBillRows()) || n == 0 {
+		t.Fatalf("%d fees of the day after the rerun, want one per bill row (%d)", n, again.GetBillRows())
+	}
+	if n := e.count("SELECT SUM(fee_fen) FROM recon_fees WHERE channel = ? AND bill_date = ?", again.GetChannel().String(), again.GetBillDate()); int64(n) != again.GetFeeFen() {
+		t.Fatalf("the day's fees add up to %d, the report says %d", n, again.GetFeeFen())
+	}
+}
+
 // paid is an order paid on ch with its notify.
 func (e *env) paid(sku string, ch paymentv1.Channel) (*orderv1.Order, *paymentv1.Payment) {
 	e.t.Helper()
@@ -164,23 +188,7 @@ func TestReconciliationFindsAndRepairs(t *testing.T) {
 			}
 
 			// A rerun: the same discrepancies, no second repair.
-			refunds := e.count("SELECT COUNT(*) FROM refunds")
-			again := e.reconcile(tc.ch)
-			if again.GetReconciliationId() != r.GetReconciliationId() || again.GetRuns() != 2 || fmt.Sprint(discrepancySet(again)) != fmt.Sprint(want) {
-				t.Fatalf("rerun = %+v, want the same reconciliation and discrepancies", again)
-			}
-			time.Sleep(200 * time.Millisecond) // let anything a rerun wrongly started show
-			if n := e.count("SELECT COUNT(*) FROM refunds"); n != refunds {
-				t.Fatalf("the rerun made %d more refunds", n-refunds)
-			}
-			// The day's fees through recon_fees: one per bill row (the rerun doubled none), adding
-			// up to the report's.
-			if n := e.count("SELECT COUNT(*) FROM recon_fees WHERE channel = ? AND bill_date = ?", again.GetChannel().String(), again.GetBillDate()); n != int(again.GetBillRows()) || n == 0 {
-				t.Fatalf("%d fees of the day after the rerun, want one per bill row (%d)", n, again.GetBillRows())
-			}
-			if n := e.count("SELECT SUM(fee_fen) FROM recon_fees WHERE channel = ? AND bill_date = ?", again.GetChannel().String(), again.GetBillDate()); int64(n) != again.GetFeeFen() {
-				t.Fatalf("the day's fees add up to %d, the report says %d", n, again.GetFeeFen())
-			}
+			e.rerunChangesNothing(t, tc.ch, r, want)
 			got, err := e.payments.GetReconciliation(ctx, &paymentv1.GetReconciliationRequest{ReconciliationId: r.GetReconciliationId()})
 			if err != nil || fmt.Sprint(discrepancySet(got)) != fmt.Sprint(want) {
 				t.Fatalf("GetReconciliation = %v, %v", got, err)
@@ -349,23 +357,7 @@ func TestReconciliationCoversEveryChannelOfTheAccount(t *testing.T) {
 			}
 
 			// A rerun under the account's QR/Native name: the same reconciliation, no second repair.
-			refunds := e.count("SELECT COUNT(*) FROM refunds")
-			again := e.reconcile(tc.bill)
-			if again.GetReconciliationId() != r.GetReconciliationId() || again.GetRuns() != 2 || fmt.Sprint(discrepancySet(again)) != fmt.Sprint(want) {
-				t.Fatalf("rerun = %+v, want the same reconciliation and discrepancies", again)
-			}
-			time.Sleep(200 * time.Millisecond) // let anything a rerun wrongly started show
-			if n := e.count("SELECT COUNT(*) FROM refunds"); n != refunds {
-				t.Fatalf("the rerun made %d more refunds", n-refunds)
-			}
-			// The day's fees through recon_fees: one per bill row (the rerun doubled none), adding
-			// up to the report's.
-			if n := e.count("SELECT COUNT(*) FROM recon_fees WHERE channel = ? AND bill_date = ?", again.GetChannel().String(), again.GetBillDate()); n != int(again.GetBillRows()) || n == 0 {
-				t.Fatalf("%d fees of the day after the rerun, want one per bill row (%d)", n, again.GetBillRows())
-			}
-			if n := e.count("SELECT SUM(fee_fen) FROM recon_fees WHERE channel = ? AND bill_date = ?", again.GetChannel().String(), again.GetBillDate()); int64(n) != again.GetFeeFen() {
-				t.Fatalf("the day's fees add up to %d, the report says %d", n, again.GetFeeFen())
-			}
+			e.rerunChangesNothing(t, tc.bill, r, want)
 		})
 	}
 	// Listing by a browser channel lists its account's reconciliations.
