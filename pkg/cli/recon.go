@@ -93,9 +93,9 @@ reconciliation and repairs nothing twice.`,
 			}
 			rows := make([][]string, 0, len(resp.GetReconciliations()))
 			for _, r := range resp.GetReconciliations() {
-				rows = append(rows, reconRow(r))
+				rows = append(rows, reconListRow(r))
 			}
-			return o.print(resp, reconHeader, rows)
+			return o.print(resp, reconListHeader, rows)
 		},
 	}
 	list.Flags().StringVar(&listChannel, "channel", "", "one channel; empty for all")
@@ -121,6 +121,14 @@ func reconChannel(name string, required bool) (paymentv1.Channel, error) {
 
 var reconHeader = []string{"RECONCILIATION", "CHANNEL", "DATE", "STATUS", "ROWS", "MATCHED", "DISCREPANCIES",
 	"GROSS", "REFUNDS", "FEE", "NET", "RUNS", "UPDATED"}
+
+// The list RPC answers runs without their discrepancies, so the list has no count of them
+// (a 0 there would read as "none"); `recon show` has them.
+var reconListHeader = slices.DeleteFunc(slices.Clone(reconHeader), func(h string) bool { return h == "DISCREPANCIES" })
+
+func reconListRow(r *paymentv1.Reconciliation) []string {
+	return slices.Delete(reconRow(r), 6, 7)
+}
 
 func reconRow(r *paymentv1.Reconciliation) []string {
 	return []string{i64(r.GetReconciliationId()), r.GetChannel().String(), r.GetBillDate(), r.GetStatus(),
