@@ -12,6 +12,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/paysuite/paysuite/pkg/pause"
 )
 
 // ErrClosed is returned by Conn methods after Close.
@@ -201,7 +203,7 @@ func (c *Conn) loop(ctx context.Context, conn *amqp.Connection) {
 				failures++
 				wait := Backoff(failures, reconnectMin, reconnectMax)
 				c.log.Warn("RabbitMQ connect failed; will retry", "attempt", failures, "retry_in", wait.String(), "err", err)
-				if !sleep(ctx, wait) {
+				if !pause.For(ctx, wait) {
 					return
 				}
 				continue
@@ -305,18 +307,6 @@ func Backoff(n int, min, max time.Duration) time.Duration {
 	}
 	jitter := time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
 	return d + jitter
-}
-
-// sleep waits d or until ctx is done; it reports whether the full wait elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // redact hides the password in logs.

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/paysuite/paysuite/pkg/db"
+	"github.com/paysuite/paysuite/pkg/pause"
 )
 
 // ErrPoison marks a message that can never succeed (undecodable, invalid): wrap it
@@ -116,7 +117,7 @@ func Consume(ctx context.Context, conn *Conn, gdb *gorm.DB, cfg ConsumerConfig, 
 		failures++
 		wait := Backoff(failures, reconnectMin, reconnectMax)
 		c.log.Warn("consumer interrupted; resubscribing", "err", err, "retry_in", wait.String())
-		if !sleep(ctx, wait) {
+		if !pause.For(ctx, wait) {
 			return nil
 		}
 	}
@@ -276,13 +277,13 @@ func (c *consumer) handle(ctx context.Context, pub *amqp.Channel, d amqp.Deliver
 		// Our own bookkeeping (dedupe insert or commit) failed, not the handler: most likely the
 		// database is down. Do not spend the message's attempts on it; wait and hand it back.
 		log.WarnContext(hctx, "consumer could not commit; requeueing", "err", err)
-		sleep(ctx, Backoff(attempts+1, c.cfg.RetryBackoff, reconnectMax))
+		pause.For(ctx, Backoff(attempts+1, c.cfg.RetryBackoff, reconnectMax))
 		_ = d.Nack(false, true)
 	case attempts+1 >= c.cfg.MaxAttempts:
 		c.park(hctx, pub, d, attempts+1, fmt.Sprintf("gave up after %d attempts: %v", attempts+1, err), log)
 	default:
 		log.WarnContext(hctx, "handler failed; will retry", "attempt", attempts+1, "err", err)
-		sleep(ctx, Backoff(attempts+1, c.cfg.RetryBackoff, reconnectMax))
+		pause.For(ctx, Backoff(attempts+1, c.cfg.RetryBackoff, reconnectMax))
 		c.retry(hctx, pub, d, attempts+1, err.Error(), log)
 	}
 }
@@ -337,7 +338,7 @@ func (c *consumer) janitor(ctx context.Context) {
 				break
 			}
 		}
-		if !sleep(ctx, time.Hour) {
+		if !pause.For(ctx, time.Hour) {
 			return
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/paysuite/paysuite/pkg/metrics"
+	"github.com/paysuite/paysuite/pkg/pause"
 )
 
 // The broker and outbox series (pkg/metrics names them, for its Catalog).
@@ -102,7 +103,7 @@ func (c *consumer) watchParking(ctx context.Context) {
 			}
 			_ = ch.Close()
 		}
-		if !sleep(ctx, parkingEvery) {
+		if !pause.For(ctx, parkingEvery) {
 			return
 		}
 	}

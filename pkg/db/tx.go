@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/paysuite/paysuite/pkg/leader"
+	"github.com/paysuite/paysuite/pkg/pause"
 	"github.com/paysuite/paysuite/pkg/sqlerr"
 )
 
@@ -81,7 +82,7 @@ func WithTx(ctx context.Context, gdb *gorm.DB, fn func(ctx context.Context, tx *
 			return err
 		}
 		TxRetries.WithLabelValues(cause).Inc()
-		if !pause(ctx, txBackoff(attempt)) {
+		if !pause.For(ctx, txBackoff(attempt)) {
 			return err
 		}
 	}
@@ -93,17 +94,6 @@ func txBackoff(n int) time.Duration {
 	d := 5 * time.Millisecond << min(n-1, 6)
 	d = min(d, 200*time.Millisecond)
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
-
-func pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // AfterCommit runs f once the transaction carried by ctx has committed, and never if it rolls
